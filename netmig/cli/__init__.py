@@ -1,0 +1,1 @@
+"""Command-line entry points. Commands are thin: they parse flags and call library functions."""
