@@ -1,0 +1,92 @@
+"""``aks-netmig sandbox``: start, stop and disturb the embedded simulated AKS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from netmig.errors import UsageError
+
+
+@click.group()
+def sandbox() -> None:
+    """The embedded simulated AKS (ARM endpoint + Kubernetes API) for demos and tests."""
+
+
+@sandbox.command("start")
+@click.option("--scenario", default="npm", show_default=True, help="Built-in scenario name or a scenario YAML file.")
+@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for sandbox.json, kubeconfig, ca.pem and arm-requests.jsonl.")
+@click.option("--detach", is_flag=True, help="Return once both endpoints answer; stop with `sandbox stop`.")
+@click.option("--time-scale", type=float, default=0.05, show_default=True,
+              help="Real seconds per simulated second (0.05: a 60 s node reimage takes 3 s).")
+def start(scenario: str, directory: Path, detach: bool, time_scale: float) -> None:
+    """Start a sandbox cluster from a scenario."""
+    from netmig.sandbox import control, scenarios
+
+    if time_scale < 0:
+        raise UsageError(f"--time-scale must be >= 0, got {time_scale}", "pass e.g. --time-scale 0.05")
+    try:
+        scenarios.load(scenario)
+    except scenarios.ScenarioError as e:
+        raise UsageError(str(e)) from e
+    if detach:
+        try:
+            info = control.start_detached(scenario, directory, time_scale)
+        except control.SandboxControlError as e:
+            raise UsageError(str(e)) from e
+        click.echo(f"sandbox '{info['scenario']}' running: cluster {info['cluster_name']}")
+        click.echo(f"  ARM endpoint  {info['arm_endpoint']}  (CA {info['ca_bundle']})")
+        click.echo(f"  Kubernetes    kubectl --kubeconfig {info['kubeconfig']} get nodes")
+        click.echo(f"  stop with     aks-netmig sandbox stop --dir {directory}")
+        return
+    from netmig.sandbox import serve
+
+    raise SystemExit(serve.main(["--scenario", scenario, "--dir", str(directory), "--time-scale", str(time_scale)]))
+
+
+@sandbox.command("stop")
+@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, path_type=Path))
+def stop(directory: Path) -> None:
+    """Stop the sandbox running in DIR and remove its token-bearing files."""
+    from netmig.sandbox import control
+
+    if control.stop(directory):
+        click.echo(f"sandbox in {directory} stopped")
+    else:
+        click.echo(f"no sandbox was running in {directory}")
+
+
+@sandbox.command("fault")
+@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--target", type=click.Choice(["arm", "kube", "lro", "node"]), required=True)
+@click.option("--kind", default="status", show_default=True,
+              help="status | cut-watch (kube) | fail | cancel (lro) | stuck-notready (node)")
+@click.option("--status", type=int, default=500, show_default=True, help="HTTP status for kind=status.")
+@click.option("--code", default="InternalServerError", show_default=True)
+@click.option("--message", default="injected fault", show_default=True)
+@click.option("--method", default=None, help="Only requests with this HTTP method.")
+@click.option("--path", default=None, help="Only requests whose path matches this regular expression.")
+@click.option("--times", type=int, default=1, show_default=True, help="How many requests it hits (0: forever).")
+@click.option("--retry-after", type=float, default=None, help="Retry-After seconds (for 429/503).")
+@click.option("--param", "params", multiple=True, help="KEY=VALUE extra parameters (e.g. node=NAME, pool=NAME).")
+def fault(directory: Path, target: str, kind: str, status: int, code: str, message: str, method: str | None,
+          path: str | None, times: int, retry_after: float | None, params: tuple[str, ...]) -> None:
+    """Inject a fault into a running sandbox."""
+    from netmig.sandbox import control
+
+    extra = {}
+    for p in params:
+        if "=" not in p:
+            raise UsageError(f"--param {p!r} is not KEY=VALUE", "write e.g. --param node=aks-user-12345678-vmss000001")
+        k, v = p.split("=", 1)
+        extra[k] = v
+    body = {"target": target, "kind": kind, "status": status, "code": code, "message": message, "method": method,
+            "path": path, "times": times or None, "retry_after": retry_after, "params": extra}
+    try:
+        answer = control.post_fault(directory, body)
+    except control.SandboxControlError as e:
+        raise UsageError(str(e)) from e
+    click.echo(json.dumps(answer or body))
