@@ -1,0 +1,235 @@
+"""AKS gateway: read a cluster, change its network profile with a resumable LRO, abort, get a kubeconfig.
+
+Contract:
+- Every public method translates SDK errors into ``netmig.azure.errors`` (``from`` the original).
+- ``begin_network_update(target, etag)`` sends exactly ONE managed-cluster PUT (the whole cluster as read, with
+  the network profile fields changed, like ``az aks update``) and returns an ``Operation`` whose
+  ``continuation_token`` can be saved; ``resume(token)`` re-attaches to it without sending a PUT.
+- ``wait(op)`` blocks until the LRO ends; it raises ``OperationFailed`` for Failed/Canceled.
+- Tokens and kubeconfigs never appear in exceptions or logs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.polling import LROPoller
+from azure.mgmt.containerservice import ContainerServiceClient
+
+from netmig.azure import errors
+from netmig.connection import ArmTarget
+from netmig.model.cluster import ClusterInfo, ClusterRef, NetworkProfile, PoolInfo
+
+T = TypeVar("T")
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+class StaticTokenCredential(TokenCredential):
+    """A fixed bearer token (the sandbox's). Never used for real clusters."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+    def __repr__(self) -> str:
+        return "StaticTokenCredential(<hidden>)"
+
+
+def _credential(target: ArmTarget) -> TokenCredential:
+    if target.static_token:
+        return StaticTokenCredential(target.static_token)
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Translate SDK exceptions raised inside the block into ``netmig.azure.errors``."""
+    try:
+        yield
+    except ResourceNotFoundError as e:
+        raise errors.NotFound(f"{action}: not found ({_code(e)})", _code(e), 404) from e
+    except (ResourceExistsError, ResourceModifiedError) as e:
+        raise errors.Conflict(f"{action}: {_message(e)}", _code(e), e.status_code) from e
+    except ClientAuthenticationError as e:
+        raise errors.AuthFailed(f"{action}: authentication failed ({_code(e) or e.status_code})",
+                                _code(e), e.status_code) from e
+    except (ServiceRequestError, ServiceResponseError) as e:
+        raise errors.Temporary(f"{action}: ARM endpoint unreachable ({e.__class__.__name__})") from e
+    except HttpResponseError as e:
+        status = e.status_code or 0
+        code = _code(e)
+        msg = f"{action}: {_message(e)}"
+        if status == 429:
+            retry = e.response.headers.get("Retry-After") if e.response is not None else None  # type: ignore[attr-defined]
+            raise errors.Throttled(msg, code, 429, float(retry) if retry else None) from e
+        if status in (409, 412) or code == "OperationNotAllowed":
+            raise errors.Conflict(msg, code, status) from e
+        if status >= 500:
+            raise errors.Temporary(msg, code, status) from e
+        if status in (401, 403):
+            raise errors.AuthFailed(msg, code, status) from e
+        if status == 200 or status == 0:  # a polled LRO that ended Failed/Canceled
+            raise errors.OperationFailed(msg, code, status) from e
+        raise errors.Rejected(msg, code, status) from e
+
+
+def _code(e: HttpResponseError) -> str | None:
+    err = getattr(e, "error", None)
+    return getattr(err, "code", None) if err is not None else None
+
+
+def _message(e: HttpResponseError) -> str:
+    err = getattr(e, "error", None)
+    text = getattr(err, "message", None) if err is not None else None
+    code = getattr(err, "code", None) if err is not None else None
+    text = text or str(e.message or e).splitlines()[0]
+    return f"{code}: {text}" if code else text
+
+
+@dataclass
+class Operation:
+    """An in-flight ARM long-running operation."""
+
+    poller: LROPoller[Any]
+    continuation_token: str
+
+    def done(self) -> bool:
+        return self.poller.done()
+
+    def status(self) -> str:
+        return str(self.poller.status())
+
+
+class AksGateway:
+    """Talks to one AKS cluster through azure-mgmt-containerservice."""
+
+    def __init__(self, target: ArmTarget, polling_interval: float = 5.0) -> None:
+        self.target = target
+        self.ref: ClusterRef = target.ref
+        kwargs: dict[str, Any] = {"base_url": target.endpoint, "polling_interval": polling_interval}
+        if target.ca_bundle:
+            kwargs["connection_verify"] = target.ca_bundle
+        self.client = ContainerServiceClient(_credential(target), target.ref.subscription_id, **kwargs)
+
+    # ------------------------------------------------------------------ reads
+    def _raw_cluster(self) -> Any:
+        with translated(f"reading cluster {self.ref}"):
+            return self.client.managed_clusters.get(self.ref.resource_group, self.ref.name)
+
+    def cluster(self) -> ClusterInfo:
+        mc = self._raw_cluster()
+        pools = self.pools()
+        np = mc.network_profile
+        raw_np = np.as_dict() if np is not None else {}
+        identity = getattr(mc, "identity", None)
+        npp = getattr(mc, "node_provisioning_profile", None)
+        return ClusterInfo(
+            ref=self.ref,
+            location=mc.location,
+            kubernetes_version=mc.current_kubernetes_version or mc.kubernetes_version or "",
+            provisioning_state=mc.provisioning_state or "Unknown",
+            network=NetworkProfile.from_arm(raw_np),
+            etag=getattr(mc, "e_tag", None) or getattr(mc, "etag", None),
+            pools=tuple(pools),
+            identity_type=str(identity.type) if identity is not None and identity.type else None,
+            node_provisioning_mode=str(npp.mode) if npp is not None and getattr(npp, "mode", None) else None,
+            raw_network=dict(raw_np),
+        )
+
+    def pools(self) -> list[PoolInfo]:
+        with translated(f"listing node pools of {self.ref}"):
+            items = list(self.client.agent_pools.list(self.ref.resource_group, self.ref.name))
+        out = []
+        for p in items:
+            surge = p.upgrade_settings.max_surge if p.upgrade_settings is not None else None
+            out.append(PoolInfo(
+                name=p.name or "", mode=str(p.mode or "User"), os_type=str(p.os_type or "Linux"), count=int(p.count or 0),
+                provisioning_state=p.provisioning_state or "Unknown", max_surge=surge, vm_size=p.vm_size,
+                orchestrator_version=p.current_orchestrator_version or p.orchestrator_version,
+                availability_set=str(p.type or "").lower() == "availabilityset",
+            ))
+        return out
+
+    def list_clusters(self) -> list[ClusterRef]:
+        with translated("listing clusters"):
+            items = list(self.client.managed_clusters.list())
+        out = []
+        for mc in items:
+            try:
+                out.append(ClusterRef.parse(mc.id or ""))
+            except ValueError:
+                continue
+        return out
+
+    def user_kubeconfig(self) -> bytes:
+        """The clusterUser kubeconfig from listClusterUserCredential (no az CLI involved)."""
+        with translated(f"getting user credentials of {self.ref}"):
+            res = self.client.managed_clusters.list_cluster_user_credentials(self.ref.resource_group, self.ref.name)
+        if not res.kubeconfigs:
+            raise errors.Rejected(f"ARM returned no kubeconfig for {self.ref}")
+        value = res.kubeconfigs[0].value
+        return value if isinstance(value, bytes) else bytes(value or b"")
+
+    # ----------------------------------------------------------------- writes
+    def begin_network_update(self, target: NetworkProfile, etag: str | None = None) -> Operation:
+        """One PUT of the whole cluster with the network profile set to ``target``."""
+        mc = self._raw_cluster()
+        np = mc.network_profile
+        np.network_plugin = target.plugin
+        np.network_plugin_mode = target.plugin_mode
+        np.network_policy = target.policy
+        np.network_dataplane = target.dataplane
+        if target.pod_cidr:
+            np.pod_cidr = target.pod_cidr
+        kwargs: dict[str, Any] = {}
+        if etag:
+            from azure.core import MatchConditions
+
+            kwargs = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        with translated(f"updating the network profile of {self.ref}"):
+            poller = self.client.managed_clusters.begin_create_or_update(
+                self.ref.resource_group, self.ref.name, mc, **kwargs)
+        return Operation(poller, poller.continuation_token())
+
+    def resume(self, continuation_token: str) -> Operation:
+        """Re-attach to an operation started earlier (no request is re-sent)."""
+        with translated(f"resuming the operation on {self.ref}"):
+            poller = self.client.managed_clusters.begin_create_or_update(  # type: ignore[call-overload]
+                self.ref.resource_group, self.ref.name, None, continuation_token=continuation_token)
+        return Operation(poller, continuation_token)
+
+    def wait(self, op: Operation, timeout: float | None = None,
+             on_tick: Callable[[Operation], None] | None = None, tick: float = 1.0) -> None:
+        """Wait for the operation; ``on_tick`` is called every ``tick`` seconds while it runs."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with translated(f"waiting for the operation on {self.ref}"):
+            while not op.poller.done():
+                op.poller.wait(tick)
+                if on_tick is not None:
+                    on_tick(op)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"the operation on {self.ref} did not finish within {timeout:.0f} s")
+            op.poller.result()
+
+    def abort(self) -> None:
+        """Ask ARM to abort the latest operation on the cluster (Canceling -> Canceled); waits for it."""
+        with translated(f"aborting the latest operation on {self.ref}"):
+            self.client.managed_clusters.begin_abort_latest_operation(self.ref.resource_group, self.ref.name).result()
