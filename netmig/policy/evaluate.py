@@ -291,3 +291,22 @@ def naive_matrix(
             for src in cluster.pods:
                 out[(src.key, dst.key, port, proto)] = ev.allowed(src, dst, port, proto).allowed
     return out
+
+
+def open_to_all(ev: Evaluator, dst: Pod, port: int | None, protocol: str) -> DirectionVerdict:
+    """Whether ``dst`` accepts ``port/protocol`` from *every* client (no ingress isolation, or a selecting policy
+    has a rule without peers that admits the port). ``allowing`` names the policies that open it."""
+    if dst.host_network:
+        return DirectionVerdict(True, "not-policed")
+    selecting, allowing = [], []
+    for pol in ev.cluster.policies_by_ns.get(dst.namespace, ()):
+        if not pol.affects_ingress or not selects(ev.cluster, pol, dst):
+            continue
+        selecting.append(pol.key)
+        if any(r.peers is None and rule_ports_match(r, port, protocol, dst.ports, ev.engine, ev.named, pol.key,
+                                                    "ingress") for r in pol.ingress):
+            allowing.append(pol.key)
+    if not selecting:
+        return _FREE
+    return DirectionVerdict(bool(allowing), "allowed-by-policy" if allowing else "denied", tuple(selecting),
+                            tuple(allowing))
