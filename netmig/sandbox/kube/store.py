@@ -10,6 +10,8 @@ Contract:
   given resourceVersion (replayed from a bounded history; too old -> ``ApiError`` 410 Expired).
 - Deleting an object with finalizers only sets ``metadata.deletionTimestamp``; it is removed once its
   finalizers are emptied. Deleting a namespace deletes everything in it, then the namespace itself.
+- ``purge_type(key)`` removes a type with its objects (DELETED events; open watches of it get a ("GONE", {})
+  sentinel so the HTTP layer can end them).
 - Not thread-safe: call it from the sandbox event loop only.
 """
 
@@ -119,6 +121,9 @@ class Store:
         self._history: deque[tuple[int, str, Key, Obj]] = deque(maxlen=HISTORY)
         self._watches: list[Watch] = []
         self._subscribers: list[ChangeCallback] = []
+        self._finishing: set[str] = set()
+        # controllers installed on this store (e.g. the CRD controller), by name, so installs are idempotent
+        self.controllers: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- types
     def register_type(self, rt: ResourceType) -> None:
@@ -126,8 +131,23 @@ class Store:
         self._objects.setdefault(rt.key, {})
 
     def unregister_type(self, key: Key) -> None:
+        """Forget a type and its objects silently (no events); see ``purge_type``."""
         self.types.pop(key, None)
         self._objects.pop(key, None)
+
+    def purge_type(self, key: Key) -> None:
+        """Remove every object of ``key`` (emitting DELETED, ignoring finalizers), then unregister the type."""
+        for obj in list(self._objects.get(key, {}).values()):
+            ns = obj["metadata"].get("namespace") or ""
+            if self._objects[key].pop((ns, obj["metadata"]["name"]), None) is None:
+                continue
+            self._rv += 1
+            gone = copy.deepcopy(obj)
+            gone["metadata"]["resourceVersion"] = str(self._rv)
+            self._emit("DELETED", key, gone)
+        self.unregister_type(key)
+        for w in [w for w in self._watches if w.key == key]:
+            w.queue.put_nowait(("GONE", {}))
 
     def type_for(self, key: Key) -> ResourceType:
         try:
@@ -243,7 +263,10 @@ class Store:
         meta.pop("deletionTimestamp", None)
         if key == ("", "namespaces"):
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
-            obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+            spec = obj.setdefault("spec", {})
+            if not isinstance(spec, dict):
+                spec = obj["spec"] = {}
+            spec.setdefault("finalizers", ["kubernetes"])
             obj["status"] = {"phase": "Active"}
         self._bump(obj)
         self._objects[key][(ns, name)] = obj
@@ -298,6 +321,8 @@ class Store:
         ):
             del self._objects[key][(ns or "", name)]
             self._emit("DELETED", key, new)
+            if rt.namespaced and ns:
+                self._maybe_finish_namespace(ns)
             return copy.deepcopy(new)
         self._objects[key][(ns or "", name)] = new
         self._emit("MODIFIED", key, new)
@@ -334,6 +359,8 @@ class Store:
         gone = copy.deepcopy(current)
         gone["metadata"]["resourceVersion"] = str(self._rv)
         self._emit("DELETED", key, gone)
+        if rt.namespaced and ns:
+            self._maybe_finish_namespace(ns)
         return gone
 
     def _delete_namespace(self, nsobj: Obj) -> Obj:
@@ -343,10 +370,25 @@ class Store:
         self.finish_namespace_deletion(name)
         return nsobj
 
+    def _maybe_finish_namespace(self, name: str) -> None:
+        nsobj = self._objects.get(("", "namespaces"), {}).get(("", name))
+        if nsobj is not None and nsobj["metadata"].get("deletionTimestamp") and name not in self._finishing:
+            self.finish_namespace_deletion(name)
+
     def finish_namespace_deletion(self, name: str) -> None:
-        """Delete the namespace's content; remove the namespace once nothing (e.g. finalizers) holds it."""
-        if not self.exists(("", "namespaces"), None, name):
+        """Delete the namespace's content; remove the namespace once nothing (e.g. finalizers) holds it.
+
+        Called again automatically when an object held by finalizers in a terminating namespace goes away.
+        """
+        if not self.exists(("", "namespaces"), None, name) or name in self._finishing:
             return
+        self._finishing.add(name)
+        try:
+            self._finish_namespace(name)
+        finally:
+            self._finishing.discard(name)
+
+    def _finish_namespace(self, name: str) -> None:
         remaining = 0
         for key, rt in list(self.types.items()):
             if not rt.namespaced:
@@ -375,8 +417,11 @@ class Store:
         (the HTTP layer sends the initial ADDED list itself for "0" / unset)."""
         self.type_for(key)
         w = Watch(key, namespace, label_selector, field_selector)
-        if resource_version not in (None, "", "0"):
-            start = int(resource_version)  # type: ignore[arg-type]
+        if resource_version is not None and resource_version not in ("", "0"):
+            try:
+                start = int(resource_version)
+            except ValueError:
+                raise ApiError(400, "BadRequest", f"invalid resourceVersion {resource_version!r}") from None
             if self._history and start < self._history[0][0] - 1 and start < self._rv:
                 raise ApiError(410, "Expired", f"too old resource version: {start} ({self._history[0][0]})")
             for rv, event, k, obj in self._history:
