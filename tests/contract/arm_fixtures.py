@@ -66,7 +66,8 @@ class StaticCredential:
         return AccessToken(self.token, int(time.time()) + 365 * 86400)
 
 
-def client(sb: Any, **kwargs: Any) -> ContainerServiceClient:
+def client(sb: Any, **kwargs: Any) -> Any:
+    """The real SDK client for ``sb`` (typed Any: tests poke at optional model fields freely)."""
     info = sb.info
     kwargs.setdefault("polling_interval", 0.01)
     return ContainerServiceClient(StaticCredential(info["token"]), info["subscription_id"],
@@ -187,9 +188,10 @@ class ArmOnlySandbox:
         )
         ctx.arm = ArmState.from_scenario(self.scenario)
         self.context = ctx
-        self._runner = web.AppRunner(arm_server.build_app(ctx), handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(arm_server.build_app(ctx), handle_signals=False, access_log=None,
+                                    shutdown_timeout=0.2)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ssl_ctx, shutdown_timeout=0.2)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ssl_ctx)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         ctx.arm_endpoint = f"https://127.0.0.1:{port}"

@@ -542,6 +542,7 @@ async def scale_pool(ctx: SandboxContext, op: Operation, pool: str, target: int)
     else:
         for n in reversed(nodes[target:]):
             await r.remove_node(n["metadata"]["name"])
+            await ctx.clock.sleep(float(st.behaviour.get("surge_seconds", 60)))  # VM deletion
             r.node_done()
     res["properties"]["count"] = target
     st.touch_pool(pool)

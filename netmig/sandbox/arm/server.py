@@ -26,6 +26,7 @@ Contract:
 from __future__ import annotations
 
 import base64
+import contextvars
 import copy
 import json
 import re
@@ -41,6 +42,7 @@ from netmig.sandbox.arm.validation import merge_profile, network_changed, valida
 from netmig.sandbox.context import SandboxContext
 from netmig.sandbox.faults import Faults
 
+_LOG_EXTRA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("arm_log_extra")
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 
 _RG = r"/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.containerservice"
@@ -110,7 +112,7 @@ class ArmApp:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         extra: dict[str, Any] = {}
-        request["log"] = extra
+        _LOG_EXTRA.set(extra)
         path = request.path
         admin = path.startswith("/_sandbox/")
         try:
@@ -272,7 +274,7 @@ class ArmApp:
         else:
             op = operations.start(self.ctx, "update", "cluster", self._sleep_body(), method="PUT",
                                   path=request.path)
-        request["log"].update(network_profile_change=change, reimage=do_reimage)
+        _LOG_EXTRA.get().update(network_profile_change=change, reimage=do_reimage)
         return _json(st.cluster_json(), 200, self._async_headers(request, op))
 
     async def _create_cluster(self, request: web.Request, name: str, body: dict[str, Any]) -> web.StreamResponse:
@@ -293,7 +295,7 @@ class ArmApp:
         st.set_cluster_state("Creating")
         op = operations.start(self.ctx, "create", "cluster", self._sleep_body(), method="PUT", path=request.path,
                               pools=list(st.pools))
-        request["log"].update(network_profile_change=False, reimage=False)
+        _LOG_EXTRA.get().update(network_profile_change=False, reimage=False)
         return _json(st.cluster_json(), 201, self._async_headers(request, op))
 
     def _sleep_body(self) -> operations.Body:
@@ -412,10 +414,13 @@ class ArmApp:
         raise ArmError(404, "NotFound", f"no admin endpoint {request.method} {request.path}")
 
 
+ARM_APP = web.AppKey("arm", ArmApp)
+
+
 def build_app(ctx: SandboxContext) -> web.Application:
     """The ARM endpoint application for ``ctx`` (see the module docstring)."""
     arm = ArmApp(ctx)
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_route("*", "/{tail:.*}", arm.dispatch)
-    app["arm"] = arm
+    app[ARM_APP] = arm
     return app
