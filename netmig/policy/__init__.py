@@ -15,7 +15,7 @@ Public API
 """
 
 from netmig.policy.analysis import RULE_IDS, Finding, analyze
-from netmig.policy.classes import ClassMatrix, Classes, PodClass, class_reachability, compute_classes
+from netmig.policy.classes import Classes, ClassMatrix, PodClass, class_reachability, compute_classes
 from netmig.policy.diff import DiffCell, diff, diff_classes
 from netmig.policy.engines import ENGINE_NAMES, EngineProfile, get_engine
 from netmig.policy.evaluate import DirectionVerdict, Evaluator, External, Verdict, allowed, naive_matrix
@@ -26,9 +26,9 @@ from netmig.policy.model import (
     Namespace,
     Node,
     Peer,
+    Pod,
     Policy,
     PolicyPort,
-    Pod,
     Problem,
     Rule,
     Service,
@@ -39,9 +39,41 @@ from netmig.policy.model import (
 from netmig.policy.reach import Cell, reachability
 
 __all__ = [
-    "ENGINE_NAMES", "RULE_IDS", "Cell", "ClassMatrix", "Classes", "Cluster", "ContainerPort", "DiffCell",
-    "DirectionVerdict", "EngineProfile", "Evaluator", "External", "Finding", "IPBlock", "Namespace", "Node",
-    "Peer", "PodClass", "Policy", "PolicyPort", "Pod", "Problem", "Rule", "Service", "ServicePort", "Verdict",
-    "allowed", "analyze", "build_cluster", "class_reachability", "compute_classes", "diff", "diff_classes",
-    "from_objects", "get_engine", "naive_matrix", "reachability",
+    "ENGINE_NAMES",
+    "RULE_IDS",
+    "Cell",
+    "ClassMatrix",
+    "Classes",
+    "Cluster",
+    "ContainerPort",
+    "DiffCell",
+    "DirectionVerdict",
+    "EngineProfile",
+    "Evaluator",
+    "External",
+    "Finding",
+    "IPBlock",
+    "Namespace",
+    "Node",
+    "Peer",
+    "Pod",
+    "PodClass",
+    "Policy",
+    "PolicyPort",
+    "Problem",
+    "Rule",
+    "Service",
+    "ServicePort",
+    "Verdict",
+    "allowed",
+    "analyze",
+    "build_cluster",
+    "class_reachability",
+    "compute_classes",
+    "diff",
+    "diff_classes",
+    "from_objects",
+    "get_engine",
+    "naive_matrix",
+    "reachability",
 ]

@@ -28,11 +28,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from netmig.policy.classes import class_reachability, compute_classes
-from netmig.policy.diff import diff_classes
+from netmig.policy.classes import ClassMatrix, class_reachability, compute_classes, iter_bits
 from netmig.policy.engines import EngineProfile, get_engine
-from netmig.policy.evaluate import Evaluator, open_to_all, selects
-from netmig.policy.model import Cluster, Node, Policy, PolicyPort, Service, from_objects, ip_key
+from netmig.policy.evaluate import Evaluator, open_to_all, pair_override, selects
+from netmig.policy.model import Cluster, IPBlock, Node, Policy, PolicyPort, Service, from_objects, ip_key
 
 RULE_IDS = (
     "end-port", "ip-block", "named-port", "egress-policy", "service-traffic-policy",
@@ -82,7 +81,8 @@ def _end_port(cluster: Cluster, target: EngineProfile) -> list[Finding]:
         if not dirs:
             continue
         if target.endport_supported:
-            out.append(_pf("end-port", "info", pol, f"uses endPort ({'/'.join(dirs)}); honoured only by Cilium >= 1.17",
+            out.append(_pf("end-port", "info", pol,
+                           f"uses endPort ({'/'.join(dirs)}); honoured only by Cilium >= 1.17",
                            "keep the cluster on AKS 1.32+ (Cilium 1.17+), or list the ports explicitly",
                            directions=dirs))
         else:
@@ -98,17 +98,24 @@ def _cluster_ip_keys(cluster: Cluster) -> list[tuple[int, int]]:
     return [k for k in keys if k is not None]
 
 
+def _covers(block: IPBlock, ips: list[tuple[int, int]], cache: dict[IPBlock, bool]) -> bool:
+    got = cache.get(block)
+    if got is None:
+        got = cache[block] = any(block.contains_key(k) for k in ips)
+    return got
+
+
 def _ip_block(cluster: Cluster, target: EngineProfile) -> list[Finding]:
     out = []
     ips = None
+    cache: dict[IPBlock, bool] = {}
     for pol in cluster.policies:
         peers = [(d, p) for d, p in pol.all_peers() if p.ip_block is not None and p.ip_block.cidr]
         if not peers:
             continue
         if ips is None:
             ips = _cluster_ip_keys(cluster)
-        covered = sorted({p.ip_block.cidr for _, p in peers if p.ip_block and any(p.ip_block.contains_key(k)
-                                                                                    for k in ips)})
+        covered = sorted({p.ip_block.cidr for _, p in peers if p.ip_block and _covers(p.ip_block, ips, cache)})
         dirs = sorted({d for d, _ in peers})
         if covered and not target.ipblock_matches_cluster_ips:
             out.append(_pf("ip-block", "error", pol,
@@ -117,7 +124,7 @@ def _ip_block(cluster: Cluster, target: EngineProfile) -> list[Finding]:
                            directions=dirs, covering=covered))
         else:
             out.append(_pf("ip-block", "warning", pol,
-                           f"uses ipBlock ({'/'.join(dirs)}); {target.name} matches it only for IPs outside the cluster",
+                           f"uses ipBlock ({'/'.join(dirs)}); {target.name} matches it only outside the cluster",
                            "make sure the CIDRs are external; use selectors for pods and nodes", directions=dirs))
     return out
 
@@ -135,7 +142,7 @@ def _named_port(cluster: Cluster, target: EngineProfile) -> list[Finding]:
                 for cp in pod.ports:
                     if cp.name:
                         by_name[(cp.name, cp.protocol)].add(cp.port)
-        selected = [p for p in cluster.pods if selects(cluster, pol, p)]
+        selected = [p for p in cluster.pods_by_ns.get(pol.namespace, ()) if selects(cluster, pol, p)]
         conflicts = []
         for d, name, proto in named:
             assert isinstance(name, str)
@@ -166,7 +173,7 @@ def _egress_policy(cluster: Cluster, target: EngineProfile) -> list[Finding]:
         what = "denies all egress" if deny_all else "restricts egress"
         out.append(_pf("egress-policy", "warning", pol,
                        f"{what}; NPM implicitly allowed egress to the pod's own node, {target.name} does not",
-                       "allow node traffic explicitly (CiliumNetworkPolicy toEntities: host) and check DNS (53/UDP+TCP)"))
+                       "allow node traffic explicitly (CiliumNetworkPolicy toEntities: host); check DNS 53/UDP+TCP"))
     return out
 
 
@@ -285,22 +292,43 @@ def _connectivity(cluster: Cluster, source: EngineProfile, target: EngineProfile
     ev_a, ev_b = Evaluator(cluster, source), Evaluator(cluster, target)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     lost: dict[str, int] = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
     cls = classes.classes
-    for cd in diff_classes(ma, mb):
-        s_cls, d_cls = cls[cd.src], cls[cd.dst]
-        sp = s_cls.members[0]
-        dp = d_cls.members[1] if cd.src == cd.dst and len(d_cls.members) > 1 else d_cls.members[0]
-        va = ev_a.allowed(sp, dp, cd.port, cd.protocol, pair_overrides=False)
-        vb = ev_b.allowed(sp, dp, cd.port, cd.protocol, pair_overrides=False)
-        allowed_v, denied_v = (va, vb) if cd.before else (vb, va)
-        responsible = allowed_v.responsible or denied_v.responsible or ("",)
-        cell = {"src_class": s_cls.describe(), "dst_class": d_cls.describe(), "port": cd.port,
-                "protocol": cd.protocol, source.name: cd.before, target.name: cd.after,
-                "src_pods": len(s_cls.members), "dst_pods": len(d_cls.members), "example": f"{sp.key} -> {dp.key}"}
-        for pk in responsible[:1]:
-            groups[pk].append(cell)
-            if cd.before:
+    # Attribution: the changed direction decides the side (egress: source class, ingress: destination class);
+    # one representative cell per (side, class, port) is explained with the per-pair evaluator and every changed cell
+    # of that group is attributed to the policy it names.
+    explained: dict[tuple[str, int, int, str, bool], tuple[str, ...]] = {}
+    for (d, port, proto), bits_a in ma.cells.items():
+        x = bits_a ^ mb.cells.get((d, port, proto), 0)
+        if not x:
+            continue
+        d_cls = cls[d]
+        eg_x = ma.egress[(d, port, proto)] ^ mb.egress[(d, port, proto)]
+        for s in iter_bits(x):
+            s_cls = cls[s]
+            if s == d and len(d_cls.members) == 1 and not d_cls.host_network:
+                continue  # only the self pair, allowed everywhere
+            if (s_cls.host_network or d_cls.host_network) and not _real_change(ma, mb, s, d, port, proto):
+                continue
+            before = bool(bits_a >> s & 1)
+            sp = s_cls.members[0]
+            dp = d_cls.members[1] if s == d and len(d_cls.members) > 1 else d_cls.members[0]
+            gkey = ("egress", s, port, proto, before) if eg_x >> s & 1 else ("ingress", d, port, proto, before)
+            responsible = explained.get(gkey)
+            if responsible is None:
+                va = ev_a.allowed(sp, dp, port, proto, pair_overrides=False)
+                vb = ev_b.allowed(sp, dp, port, proto, pair_overrides=False)
+                allowed_v, denied_v = (va, vb) if before else (vb, va)
+                responsible = explained[gkey] = (allowed_v.responsible or denied_v.responsible or ("",))[:1]
+            pk = responsible[0]
+            counts[pk] += 1
+            if before:
                 lost[pk] += 1
+            if len(groups[pk]) < MAX_DETAIL_CELLS:
+                groups[pk].append({
+                    "src_class": s_cls.describe(), "dst_class": d_cls.describe(), "port": port, "protocol": proto,
+                    source.name: before, target.name: not before, "src_pods": len(s_cls.members),
+                    "dst_pods": len(d_cls.members), "example": f"{sp.key} -> {dp.key}"})
     # own-node egress (npm -> others): pods whose egress to their own node is no longer implicitly allowed
     if source.own_node_egress_allowed and not target.own_node_egress_allowed:
         for c in cls:
@@ -315,6 +343,7 @@ def _connectivity(cluster: Cluster, source: EngineProfile, target: EngineProfile
                 for pk in v.selecting[:1]:
                     groups[pk].append(cell)
                     lost[pk] += 1
+                    counts[pk] += 1
     # LoadBalancer/NodePort eTP=Cluster: bypass under the source, enforced under the target
     if source.lb_cluster_etp_bypasses_ingress and not target.lb_cluster_etp_bypasses_ingress:
         by_cls: dict[int, list[Service]] = defaultdict(list)
@@ -340,13 +369,14 @@ def _connectivity(cluster: Cluster, source: EngineProfile, target: EngineProfile
                         for pk in v.selecting[:1]:
                             groups[pk].append(cell)
                             lost[pk] += 1
+                            counts[pk] += 1
     out = []
     pols = {p.key: p for p in cluster.policies}
     for pk, cells in sorted(groups.items()):
         n_lost = lost.get(pk, 0)
-        n_gain = len(cells) - n_lost
+        n_gain = counts[pk] - n_lost
         ex = cells[0]
-        msg = (f"{len(cells)} class cell(s) change from {source.label} to {target.label} "
+        msg = (f"{counts[pk]} class cell(s) change from {source.label} to {target.label} "
                f"({n_lost} lose access, {n_gain} gain access), e.g. {ex['example']} "
                f"{ex['port'] if ex['port'] is not None else '*'}/{ex['protocol']}")
         details = {"lost": n_lost, "gained": n_gain, "cells": cells[:MAX_DETAIL_CELLS], "policy": pk}
@@ -358,6 +388,17 @@ def _connectivity(cluster: Cluster, source: EngineProfile, target: EngineProfile
         else:
             out.append(_pf("connectivity-change", sev, pol, msg, fix, **details))
     return out
+
+
+def _real_change(ma: ClassMatrix, mb: ClassMatrix, s: int, d: int, port: int, proto: str) -> bool:
+    """Whether some actual pod pair of the class cell differs once pair-specific allowances apply."""
+    for dp in ma.classes.classes[d].members:
+        for sp in ma.classes.classes[s].members:
+            a = ma.class_allowed(s, d, port, proto) or pair_override(sp, dp, ma.engine) is not None
+            b = mb.class_allowed(s, d, port, proto) or pair_override(sp, dp, mb.engine) is not None
+            if a != b:
+                return True
+    return False
 
 
 def _invalid(cluster: Cluster) -> list[Finding]:

@@ -213,6 +213,8 @@ class ClassMatrix:
     engine: EngineProfile
     classes: Classes
     cells: dict[tuple[int, int, str], int]
+    ingress: dict[tuple[int, int, str], int] = field(default_factory=dict, repr=False)
+    egress: dict[tuple[int, int, str], int] = field(default_factory=dict, repr=False)
 
     def ports_of(self, dst: int) -> list[PortKey]:
         return sorted((p, q) for d, p, q in self.cells if d == dst)
@@ -339,6 +341,8 @@ def class_reachability(
     free_eg = ix.all & ~iso_eg
 
     cells: dict[tuple[int, int, str], int] = {}
+    ing_cells: dict[tuple[int, int, str], int] = {}
+    eg_cells: dict[tuple[int, int, str], int] = {}
     for c in cls:
         d = c.index
         pols = ing_sel.get(d)
@@ -356,5 +360,8 @@ def class_reachability(
                             if ing == ix.all:
                                 break
             key = (d, pk[0], pk[1])
-            cells[key] = ing & (free_eg | glob.get(pk, 0) | acc.get(key, 0))
-    return ClassMatrix(engine, classes, cells)
+            eg = free_eg | glob.get(pk, 0) | acc.get(key, 0)
+            cells[key] = ing & eg
+            ing_cells[key] = ing
+            eg_cells[key] = eg
+    return ClassMatrix(engine, classes, cells, ing_cells, eg_cells)

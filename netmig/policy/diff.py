@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netmig.policy.classes import ClassMatrix, Classes, class_reachability, compute_classes, iter_bits
+from netmig.policy.classes import Classes, ClassMatrix, class_reachability, compute_classes, iter_bits
 from netmig.policy.engines import EngineProfile
 from netmig.policy.evaluate import Evaluator, is_host, pair_override
 from netmig.policy.model import Cluster, Pod
@@ -61,8 +61,13 @@ def diff_classes(ma: ClassMatrix, mb: ClassMatrix, real_only: bool = True) -> li
     for key, bits_a in ma.cells.items():
         x = bits_a ^ mb.cells.get(key, 0)
         d, port, proto = key
+        dcls = ma.classes.classes[d]
         for s in iter_bits(x):
-            if real_only and not any(
+            scls = ma.classes.classes[s]
+            if real_only and not scls.host_network and not dcls.host_network:
+                if s == d and len(dcls.members) == 1:  # only the self pair, always allowed
+                    continue
+            elif real_only and not any(
                 _pair_allowed(ma, sp, dp, port, proto) != _pair_allowed(mb, sp, dp, port, proto)
                 for sp, dp in _pairs(ma.classes, s, d)
             ):

@@ -94,8 +94,7 @@ def resolve_named_ports(cluster: Cluster, engine: EngineProfile) -> dict[tuple[s
         named = {(d, p.port, p.protocol) for d, p in pol.all_ports() if isinstance(p.port, str)}
         if not named:
             continue
-        selected = [p for p in cluster.pods if selects(cluster, pol, p)] if any(d == "ingress" for d, _, _ in named) \
-            else []
+        selected = [p for p in cluster.pods_by_ns.get(pol.namespace, ()) if selects(cluster, pol, p)]
         for d, name, proto in named:
             assert isinstance(name, str)
             if d == "egress":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -271,6 +271,13 @@ class Cluster:
         return out
 
     @cached_property
+    def pods_by_ns(self) -> dict[str, list[Pod]]:
+        out: dict[str, list[Pod]] = {}
+        for p in self.pods:
+            out.setdefault(p.namespace, []).append(p)
+        return out
+
+    @cached_property
     def pod_by_key(self) -> dict[str, Pod]:
         return {p.key: p for p in self.pods}
 
@@ -514,7 +521,9 @@ def from_objects(objects: Iterable[Any]) -> Cluster:
     """Build a ``Cluster`` from plain Kubernetes dicts (Namespaces, Pods, Nodes, Services, NetworkPolicies)."""
     c = Cluster()
     declared_ns: dict[str, dict[str, str]] = {}
-    parsers = {"Pod": _parse_pod, "Node": _parse_node, "Service": _parse_service, "NetworkPolicy": parse_policy}
+    parsers: dict[str, Callable[[Mapping[str, Any]], Pod | Node | Service | Policy]] = {
+        "Pod": _parse_pod, "Node": _parse_node, "Service": _parse_service, "NetworkPolicy": parse_policy,
+    }
     for obj in flatten(objects):
         kind = obj.get("kind")
         if kind == "Namespace":
@@ -539,7 +548,7 @@ def from_objects(objects: Iterable[Any]) -> Cluster:
             c.nodes[parsed.name] = parsed
         elif isinstance(parsed, Service):
             c.services.append(parsed)
-        else:
+        elif isinstance(parsed, Policy):
             c.policies.append(parsed)
     names = set(declared_ns) | {p.namespace for p in c.pods} | {p.namespace for p in c.policies}
     names |= {s.namespace for s in c.services}
