@@ -16,7 +16,10 @@ Contract:
 - ``evict(ctx, namespace, name)`` evicts a pod the way the eviction subresource does: ``ApiError(429,
   "TooManyRequests", ...)`` when a PodDisruptionBudget allows no disruption, else the pod is deleted.
   ``install(ctx)`` publishes it as ``ctx.services["evict"]``.
-- ``node_matches(node, pool_spec, profile)``: whether a node already carries ``profile``'s network labels.
+- ``node_matches(node, pool_spec, profile)``: whether a node already carries ``profile``'s network labels;
+  ``needs_reimage`` adds nodes an interrupted attempt left NotReady or cordoned (a resume reimages them again).
+  ``pending_nodes(ctx, profile)`` counts the nodes a resume would reimage.
+- ``scale_pool(ctx, op, pool, target)``: the body of an agent-pool count change (add nodes / drain and delete).
 - All durations are simulated seconds (``ctx.clock.sleep``); timings come from ``ArmState.behaviour``.
 """
 
@@ -101,6 +104,12 @@ def node_matches(node: Obj, spec: dict[str, Any], profile: dict[str, Any]) -> bo
     idx = _index(node)
     cidr = topology.pod_cidr_for_node(profile, idx) if idx >= 0 else None
     return (node.get("spec") or {}).get("podCIDR") == cidr
+
+
+def needs_reimage(node: Obj, spec: dict[str, Any], profile: dict[str, Any]) -> bool:
+    """Not converted yet, or left NotReady / cordoned by an earlier attempt that failed or was aborted."""
+    return (not node_matches(node, spec, profile) or not _ready(node)
+            or bool((node.get("spec") or {}).get("unschedulable")))
 
 
 def _ready(node_or_pod: Obj) -> bool:
@@ -491,7 +500,7 @@ class Reimage:
         for pool, res in self.state.pools.items():
             spec = pool_spec(res)
             plan[pool] = [n["metadata"]["name"] for n in self.pool_nodes(pool)
-                          if not _is_surge(n) and not node_matches(n, spec, self.profile)]
+                          if not _is_surge(n) and needs_reimage(n, spec, self.profile)]
             current = str(res["properties"].get("nodeImageVersion") or "")
             # a resumed run keeps the image the first attempt chose (surge / converted nodes carry it)
             converted = [_labels(n).get(topology.LABEL_IMAGE, "") for n in self.pool_nodes(pool)
@@ -516,7 +525,7 @@ def pending_nodes(ctx: SandboxContext, profile: dict[str, Any]) -> int:
     count = 0
     for n in ctx.store.iter_raw(NODES):
         spec = specs.get(_labels(n).get(topology.LABEL_POOL, ""))
-        if spec is not None and not _is_surge(n) and not node_matches(n, spec, profile):
+        if spec is not None and not _is_surge(n) and needs_reimage(n, spec, profile):
             count += 1
     return count
 
