@@ -1,0 +1,211 @@
+"""A reachability snapshot: observed outcomes keyed by workload identity, plus the objects it was taken with.
+
+Contract: pure (``save``/``load`` are the only file I/O, on a path the caller gives).
+- ``sanitize(objects)`` keeps only what the policy engine reads (Namespaces, Nodes, Pods, Services,
+  NetworkPolicies) and, of those, only metadata name/namespace/labels/ownerReferences/generateName and the spec and
+  status fields policy evaluation needs (container *ports* only: no env, no commands, no annotations, no
+  managedFields). Secrets, ConfigMaps, tokens and kubeconfigs never enter a snapshot.
+- ``Snapshot.cells`` are ``Cell`` records: identity key, kind, outcome, the agnhost detail, the expectation under
+  the snapshot's engine, and (for explanation offline) the probe pod's address and the representative pods.
+- ``expect(cluster, cell, engine)`` evaluates one cell with the policy engine -> (predicted outcome or None when
+  the backends disagree / are unknown, responsible policies, verdict notes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netmig.errors import UsageError
+from netmig.policy import Cluster, EngineProfile, Evaluator, External, Pod
+from netmig.verify.outcomes import Outcome, predicted
+from netmig.verify.selection import CellKey, PredictedPath
+
+FORMAT = "netmig.verify.snapshot/v1"
+_KINDS = ("Namespace", "Node", "Pod", "Service", "NetworkPolicy")
+
+
+@dataclass
+class Cell:
+    src: str
+    dst: str
+    port: int
+    protocol: str
+    kind: str  # pod | service
+    outcome: Outcome
+    detail: str = ""
+    expected: Outcome | None = None
+    policies: list[str] = field(default_factory=list)
+    port_name: str | None = None
+    src_pod: str = ""  # the representative the probe pod copied (ns/name)
+    src_ip: str | None = None  # the probe pod's own address
+    dst_pod: str | None = None
+    host: str = ""
+    attempts: int = 1
+
+    @property
+    def key(self) -> CellKey:
+        return (self.src, self.dst, self.port, self.protocol)
+
+    @property
+    def met(self) -> bool:
+        return self.expected is None or self.expected == self.outcome
+
+
+@dataclass
+class PredictedOnly:
+    """A LoadBalancer path: external client -> service -> backend, predicted by the engine, not probed."""
+
+    service: str
+    backend: str
+    port: int
+    protocol: str
+    allowed: bool
+    note: str
+    policies: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Snapshot:
+    engine: str
+    cells: list[Cell]
+    objects: list[dict[str, Any]]
+    predicted_only: list[PredictedOnly] = field(default_factory=list)
+    network: str = ""
+    taken_at: str = ""
+    run_id: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)
+    format: str = FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Snapshot:
+        if d.get("format") != FORMAT:
+            raise ValueError(f"not a netmig snapshot (format {d.get('format')!r}, expected {FORMAT})")
+        return cls(
+            engine=str(d["engine"]), cells=[Cell(**c) for c in d.get("cells", [])], objects=list(d.get("objects", [])),
+            predicted_only=[PredictedOnly(**p) for p in d.get("predicted_only", [])], network=d.get("network", ""),
+            taken_at=d.get("taken_at", ""), run_id=d.get("run_id", ""), stats=dict(d.get("stats", {})),
+        )
+
+    def by_key(self) -> dict[CellKey, Cell]:
+        return {c.key: c for c in self.cells}
+
+
+def save(snap: Snapshot, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(snap.to_dict(), indent=1, sort_keys=True) + "\n")
+
+
+def load(path: str | Path) -> Snapshot:
+    """Read a snapshot file; ``UsageError`` (one line) when missing or not a snapshot."""
+    try:
+        return Snapshot.from_dict(json.loads(Path(path).read_text()))
+    except FileNotFoundError:
+        raise UsageError(f"snapshot {path} does not exist", "take one with: aks-netmig verify snapshot --out FILE") \
+            from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"{path} is not a readable snapshot ({e})", "take a new one with verify snapshot") from None
+
+
+def _meta(md: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: md[k] for k in ("name", "namespace", "labels", "generateName") if md.get(k)}
+    owners = md.get("ownerReferences") or md.get("owner_references")
+    if owners:
+        out["ownerReferences"] = [{k: o.get(k) for k in ("kind", "name", "controller")} for o in owners]
+    return out
+
+
+def sanitize(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """What a snapshot keeps of the cluster's objects (see the module docstring)."""
+    out: list[dict[str, Any]] = []
+    for o in objects:
+        kind = o.get("kind")
+        if kind not in _KINDS:
+            continue
+        md = _meta(o.get("metadata") or {})
+        d: dict[str, Any] = {"apiVersion": o.get("apiVersion"), "kind": kind, "metadata": md}
+        spec, status = o.get("spec") or {}, o.get("status") or {}
+        if kind == "Pod":
+            d["spec"] = {"nodeName": spec.get("nodeName"), "hostNetwork": bool(spec.get("hostNetwork")),
+                         "containers": [{"name": c.get("name"), "ports": c.get("ports") or []}
+                                        for c in spec.get("containers") or []]}
+            d["status"] = {"phase": status.get("phase"), "podIP": status.get("podIP")}
+        elif kind == "Node":
+            d["status"] = {"addresses": [a for a in status.get("addresses") or [] if a.get("type") == "InternalIP"]}
+        elif kind == "Service":
+            d["spec"] = {k: spec.get(k) for k in ("type", "selector", "ports", "clusterIP", "externalTrafficPolicy")}
+        elif kind == "NetworkPolicy":
+            d["spec"] = spec
+        out.append(d)
+    return out
+
+
+def _pod(cluster: Cluster, key: str | None) -> Pod | None:
+    return cluster.pod_by_key.get(key) if key else None
+
+
+def source_pod(cluster: Cluster, cell: Cell) -> Pod | None:
+    """The probe pod as the engine sees it: the representative's namespace/labels/node with the probe's address."""
+    rep = _pod(cluster, cell.src_pod)
+    if rep is None:
+        return None
+    return Pod(rep.namespace, rep.name + "~probe", rep.labels, cell.src_ip or rep.ip, rep.node, False, ())
+
+
+def expect(cluster: Cluster, cell: Cell, engine: EngineProfile) -> tuple[Outcome | None, list[str], str]:
+    """(predicted outcome, responsible policies, notes) for one cell under ``engine`` (see module docstring)."""
+    src = source_pod(cluster, cell)
+    if src is None:
+        return None, [], "source not in the recorded objects"
+    ev = Evaluator(cluster, engine)
+    if cell.kind == "pod":
+        dst = _pod(cluster, cell.dst_pod)
+        if dst is None:
+            return None, [], "destination not in the recorded objects"
+        v = ev.allowed(src, dst, cell.port, cell.protocol)
+        return predicted(v.allowed), list(v.responsible), f"egress {v.egress.note}, ingress {v.ingress.note}"
+    svc = next((s for s in cluster.services if f"{s.namespace}/service/{s.name}" == cell.dst), None)
+    if svc is None:
+        return None, [], "service not in the recorded objects"
+    sp = next((p for p in svc.ports if p.port == cell.port and p.protocol == cell.protocol), None)
+    backends = [p for p in cluster.pods if svc.selects(p)]
+    if sp is None or not backends:
+        return None, [], "no backends"
+    outs: set[str] = set()
+    pols: list[str] = []
+    for b in backends:
+        tp = sp.target_port if isinstance(sp.target_port, int) else next(
+            (c.port for c in b.ports if c.name == sp.target_port and c.protocol == sp.protocol), None)
+        if tp is None:
+            outs.add("refused")
+            continue
+        v = ev.allowed(src, b, tp, sp.protocol)
+        outs.add(predicted(v.allowed))
+        pols.extend(v.responsible)
+    if len(outs) != 1:
+        return None, list(dict.fromkeys(pols)), "backends disagree: " + ",".join(sorted(outs))
+    only: Outcome = outs.pop()  # type: ignore[assignment]
+    return only, list(dict.fromkeys(pols)), "through the service's backends"
+
+
+def predict_lb(cluster: Cluster, paths: Iterable[PredictedPath], engine: EngineProfile) -> list[PredictedOnly]:
+    """The engine's verdict for an external client reaching each LoadBalancer path."""
+    from netmig.verify.selection import EXTERNAL_CLIENT_IP
+
+    ev = Evaluator(cluster, engine)
+    svcs = {s.key: s for s in cluster.services}
+    out = []
+    for p in paths:
+        dst = cluster.pod_by_key.get(p.backend)
+        svc = svcs.get(p.service)
+        if dst is None or svc is None:
+            continue
+        v = ev.allowed(External(EXTERNAL_CLIENT_IP), dst, p.port, p.protocol, via=svc)
+        out.append(PredictedOnly(p.service, p.backend_identity, p.port, p.protocol, v.allowed, v.ingress.note,
+                                 list(v.responsible)))
+    return out
