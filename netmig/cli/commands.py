@@ -11,6 +11,7 @@ _COMMANDS = [
     ("netmig.cli.sandbox_cmd", "sandbox"),
     ("netmig.cli.demo_cmd", "demo"),
     ("netmig.cli.policy_cmd", "policy"),
+    ("netmig.cli.verify_cmd", "verify"),
 ]
 
 

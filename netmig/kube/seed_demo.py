@@ -29,7 +29,7 @@ from netmig.kube.gateway import KubeGateway
 from netmig.kube.probes import DEFAULT_IMAGE, connect_once, delete_namespace, wait_pod
 
 NAMESPACE = "demo"
-DEMO_POLICY: dict[str, Any] = {
+DEMO_POLICY: Any = {
     "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
     "metadata": {"name": "demo-policy", "namespace": NAMESPACE},
     "spec": {"podSelector": {"matchLabels": {"app": "server"}},

@@ -1,0 +1,342 @@
+"""``aks-netmig verify``: connectivity verification (seed demo, snapshot, compare, expect, cleanup).
+
+Every command that talks to a cluster takes ``--kubeconfig FILE``, ``--sandbox DIR`` (kubeconfig through ARM
+listClusterUserCredential) or an ARM cluster address (``--cluster`` / ``--subscription --resource-group --name``,
+``--arm-endpoint``, ``--ca-bundle``). ``aks-netmig verify --scenario seed-demo`` with no cluster starts an
+in-process sandbox of scenario ``seed-demo``, runs the demo on it and stops it.
+Exit codes: 0 all expectations met / nothing changed, 1 something did not hold, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from netmig.errors import CheckFailed, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Conn:
+    kubeconfig: Path | None = None
+    sandbox: Path | None = None
+    cluster: str | None = None
+    subscription: str | None = None
+    resource_group: str | None = None
+    name: str | None = None
+    arm_endpoint: str | None = None
+    ca_bundle: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return any(v is not None for v in self.__dict__.values())
+
+
+_CONN_KEYS = tuple(Conn.__dataclass_fields__)
+
+
+def connection_options(f: F) -> F:
+    opts = [
+        click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), help="Use this kubeconfig."),
+        click.option("--sandbox", type=click.Path(file_okay=False, path_type=Path),
+                     help="A sandbox folder (DIR/sandbox.json); the kubeconfig comes through ARM."),
+        click.option("--cluster", help="AKS resource id."),
+        click.option("--subscription"), click.option("--resource-group"), click.option("--name"),
+        click.option("--arm-endpoint", help="ARM endpoint (default: public Azure)."),
+        click.option("--ca-bundle", help="PEM bundle to trust for the ARM endpoint."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _conn(kwargs: dict[str, Any]) -> Conn:
+    return Conn(**{k: kwargs.pop(k, None) for k in _CONN_KEYS})
+
+
+@contextmanager
+def open_cluster(conn: Conn) -> Iterator[tuple[Any, str | None, str]]:
+    """(KubeGateway, engine name from ARM or None, network description); the gateway is closed at the end."""
+    from netmig.kube.gateway import KubeGateway
+
+    engine: str | None = None
+    network = ""
+    if conn.kubeconfig is not None:
+        if not conn.kubeconfig.is_file():
+            raise UsageError(f"kubeconfig {conn.kubeconfig} does not exist", "pass an existing file to --kubeconfig")
+        kubeconfig: Any = conn.kubeconfig
+    else:
+        from netmig.azure import errors as azure_errors
+        from netmig.azure.gateway import AksGateway
+        from netmig.connection import resolve
+
+        target = resolve(sandbox=conn.sandbox, cluster=conn.cluster, subscription=conn.subscription,
+                         resource_group=conn.resource_group, name=conn.name, arm_endpoint=conn.arm_endpoint,
+                         ca_bundle=conn.ca_bundle)
+        try:
+            aks = AksGateway(target, polling_interval=1.0)
+            info = aks.cluster()
+            kubeconfig = aks.user_kubeconfig()
+        except azure_errors.ArmError as e:
+            raise CheckFailed(f"cannot reach {target.describe()}: {e}", "check the address and credentials") from e
+        engine = info.network.engine
+        network = info.network.describe()
+    try:
+        gw = KubeGateway(kubeconfig)
+    except Exception as e:  # the kubernetes client's config errors
+        raise UsageError(f"unusable kubeconfig ({e.__class__.__name__})", "pass a valid kubeconfig") from None
+    try:
+        yield gw, engine, network
+    finally:
+        gw.close()
+
+
+@contextmanager
+def _kube_errors() -> Iterator[None]:
+    from netmig.kube import errors as kube_errors
+
+    try:
+        yield
+    except kube_errors.KubeError as e:
+        raise CheckFailed(f"Kubernetes API: {e}", "check the cluster and rerun; leftovers: aks-netmig verify cleanup") \
+            from e
+
+
+def _write(path: Path | None, text: str) -> None:
+    if path is not None:
+        path.write_text(text)
+
+
+# ---------------------------------------------------------------------------- group + seed demo
+@click.group(invoke_without_command=True)
+@click.option("--scenario", type=click.Choice(["seed-demo"]), default=None,
+              help="Run a built-in check; without a cluster, on an in-process sandbox of that scenario.")
+@click.option("--time-scale", type=float, default=0.01, show_default=True, help="For the in-process sandbox.")
+@connection_options
+@click.pass_context
+def verify(ctx: click.Context, scenario: str | None, time_scale: float, **kwargs: Any) -> None:
+    """Connectivity verification with probe pods and the policy engine."""
+    conn = _conn(kwargs)
+    if ctx.invoked_subcommand is not None:
+        ctx.ensure_object(dict)
+        ctx.obj["conn"] = conn
+        return
+    if scenario is None:
+        click.echo(ctx.get_help())
+        return
+    _seed_demo(conn, time_scale=time_scale)
+
+
+def _merge(ctx: click.Context, conn: Conn) -> Conn:
+    parent = (ctx.obj or {}).get("conn")
+    return conn if conn.given or parent is None else parent
+
+
+def _seed_demo(conn: Conn, *, time_scale: float, image: str | None = None, timeout: int = 3,
+               as_json: bool = False, junit: Path | None = None, markdown: Path | None = None) -> None:
+    from netmig.kube.probes import DEFAULT_IMAGE
+    from netmig.kube.seed_demo import run_seed_demo
+    from netmig.verify import report
+
+    def go(c: Conn) -> Any:
+        with open_cluster(c) as (gw, _, _), _kube_errors():
+            def step(e: Any) -> None:
+                if not as_json:
+                    click.echo(f"[{'ok  ' if e.met else 'FAIL'}] {e.step}: expected {e.expected}, observed "
+                               f"{e.observed}" + (f" ({e.detail})" if e.detail else ""))
+            return run_seed_demo(gw, image=image or DEFAULT_IMAGE, timeout_s=timeout, on_step=step)
+
+    if conn.given:
+        result = go(conn)
+    else:
+        from netmig.sandbox.runtime import Sandbox
+
+        with tempfile.TemporaryDirectory(prefix="netmig-seed-demo-") as tmp:
+            if not as_json:
+                click.echo("Starting an in-process sandbox (scenario seed-demo) ...")
+            with Sandbox("seed-demo", Path(tmp), time_scale=time_scale):
+                result = go(Conn(sandbox=Path(tmp)))
+    _write(junit, report.seed_demo_junit(result))
+    if markdown is not None:
+        _write(markdown, "# Seed demo\n\n```\n" + report.seed_demo_text(result) + "\n```\n")
+    if as_json:
+        click.echo(report.to_json(result.to_dict()))
+    else:
+        click.echo(report.seed_demo_text(result).splitlines()[-1])
+    if not result.passed:
+        raise CheckFailed("the seed demo did not meet every expectation", "see the FAIL lines above")
+
+
+@verify.command("seed-demo")
+@connection_options
+@click.option("--image", default=None, help="agnhost image (private registries).")
+@click.option("--timeout", type=click.IntRange(1, 30), default=3, show_default=True)
+@click.option("--time-scale", type=float, default=0.01, show_default=True, help="For the in-process sandbox.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def seed_demo(ctx: click.Context, image: str | None, timeout: int, time_scale: float, as_json: bool,
+              junit: Path | None, markdown: Path | None, **kwargs: Any) -> None:
+    """The seed article's demo: server, client, demo-policy, TIMEOUT, label app=client, success, clean up."""
+    _seed_demo(_merge(ctx, _conn(kwargs)), time_scale=time_scale, image=image, timeout=timeout, as_json=as_json,
+               junit=junit, markdown=markdown)
+
+
+# ---------------------------------------------------------------------------- snapshot / expect
+def _engine(explicit: str | None, from_arm: str | None, gw: Any) -> str:
+    from netmig.verify.run import cluster_engine, engine_name
+
+    if explicit:
+        return explicit
+    if from_arm and from_arm != "none":
+        return engine_name("azure" if from_arm == "npm" else from_arm)
+    return cluster_engine(gw)
+
+
+def _take(conn: Conn, engine: str | None, image: str | None, timeout: int, concurrency: int, services: bool,
+          baseline: Path | None, quiet: bool) -> Any:
+    from netmig.kube.probes import DEFAULT_IMAGE
+    from netmig.verify import snapshot as snapmod
+    from netmig.verify.run import take_snapshot
+
+    base = [c.key for c in snapmod.load(baseline).cells] if baseline else []
+    with open_cluster(conn) as (gw, arm_engine, network), _kube_errors():
+        eng = _engine(engine, arm_engine, gw)
+
+        def progress(done: int, total: int) -> None:
+            if not quiet:
+                click.echo(f"\rprobe pods {done}/{total}", nl=done == total, err=True)
+        return take_snapshot(gw, eng, image=image or DEFAULT_IMAGE, timeout_s=timeout, concurrency=concurrency,
+                             on_progress=progress, baseline=base, include_services=services, network=network)
+
+
+_ENGINES = click.Choice(["spec", "npm", "cilium", "calico"])
+
+
+def _probe_options(f: F) -> F:
+    for o in reversed([
+        click.option("--engine", type=_ENGINES, default=None, help="Expectation engine (default: the cluster's)."),
+        click.option("--image", default=None, help="agnhost image for probe pods (private registries)."),
+        click.option("--timeout", type=click.IntRange(1, 10), default=2, show_default=True,
+                     help="Seconds per connection attempt."),
+        click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
+                     help="Probe pods at a time."),
+        click.option("--services/--no-services", default=True, show_default=True,
+                     help="Also probe Service ClusterIPs."),
+    ]):
+        f = o(f)
+    return f
+
+
+@verify.command()
+@connection_options
+@_probe_options
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Snapshot file.")
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
+              help="An earlier snapshot whose cells are probed again (for compare).")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--quiet", is_flag=True, help="No matrix, no progress.")
+@click.pass_context
+def snapshot(ctx: click.Context, engine: str | None, image: str | None, timeout: int, concurrency: int,
+             services: bool, out: Path, baseline: Path | None, junit: Path | None, markdown: Path | None,
+             quiet: bool, **kwargs: Any) -> None:
+    """Probe the cluster's real workloads (one probe pod per class) and record reachability by identity."""
+    from netmig.verify import report
+    from netmig.verify import snapshot as snapmod
+
+    snap = _take(_merge(ctx, _conn(kwargs)), engine, image, timeout, concurrency, services, baseline, quiet)
+    snapmod.save(snap, out)
+    _write(junit, report.snapshot_junit(snap))
+    _write(markdown, report.snapshot_markdown(snap))
+    st = snap.stats
+    if not quiet:
+        click.echo(report.matrix(snap))
+    bad = sum(1 for c in snap.cells if not c.met)
+    click.echo(f"snapshot {out}: {st['probes']} probes from {st['probe_pods']} probe pods, {st['covered_cells']}/"
+               f"{st['class_cells']} class cells, {st['pods']} pods; {bad} cells differ from {snap.engine}")
+
+
+@verify.command()
+@connection_options
+@_probe_options
+@click.option("--snapshot", "snapshot_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Judge this snapshot offline instead of probing the cluster.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def expect(ctx: click.Context, engine: str | None, image: str | None, timeout: int, concurrency: int,
+           services: bool, snapshot_file: Path | None, as_json: bool, junit: Path | None, **kwargs: Any) -> None:
+    """Expected (policy engine) vs observed; exit 1 when any cell differs."""
+    from netmig.verify import report
+    from netmig.verify import snapshot as snapmod
+    from netmig.verify.compare import engine_from_label, expected_vs_observed
+
+    if snapshot_file is not None:
+        snap = snapmod.load(snapshot_file)
+    else:
+        snap = _take(_merge(ctx, _conn(kwargs)), None, image, timeout, concurrency, services, None, as_json)
+    prof = engine_from_label(engine or snap.engine)
+    items = expected_vs_observed(snap, prof)
+    _write(junit, report.junit(f"expected {prof.label} vs observed", [
+        (c.src, f"{c.dst} {c.port}/{c.protocol}", next((f"expected {m.expected}, observed {c.outcome}"
+                                                       for m in items if m.cell is c), None)) for c in snap.cells]))
+    if as_json:
+        click.echo(report.to_json({"engine": prof.label, "mismatches": [m.to_dict() for m in items],
+                                   "probes": len(snap.cells)}))
+    else:
+        click.echo(report.mismatches_text(prof.label, items, len(snap.cells)))
+    if items:
+        ctx.exit(1)
+
+
+@verify.command()
+@click.argument("before", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("after", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def compare(ctx: click.Context, before: Path, after: Path, as_json: bool, junit: Path | None,
+            markdown: Path | None) -> None:
+    """Before vs after (offline); every change explained or marked unexplained. Exit 1 when anything changed."""
+    from netmig.verify import report
+    from netmig.verify import snapshot as snapmod
+    from netmig.verify.compare import compare as do_compare
+
+    cmp = do_compare(snapmod.load(before), snapmod.load(after))
+    _write(junit, report.comparison_junit(cmp))
+    _write(markdown, report.comparison_markdown(cmp))
+    if as_json:
+        d = cmp.to_dict()
+        click.echo(report.to_json({"changes": d["changes"], "probes": d["probes"]}))
+    else:
+        click.echo(report.comparison_text(cmp))
+    if cmp.changes:
+        ctx.exit(1)
+
+
+@verify.command()
+@connection_options
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@click.pass_context
+def cleanup(ctx: click.Context, dry_run: bool, **kwargs: Any) -> None:
+    """Remove probe pods and netmig-probe-* namespaces left by interrupted runs."""
+    from netmig.kube.probes import cleanup_leftovers
+
+    with open_cluster(_merge(ctx, _conn(kwargs))) as (gw, _, _), _kube_errors():
+        left = cleanup_leftovers(gw, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{verb} {len(left.pods)} probe pods and {len(left.namespaces)} probe namespaces")
+    for p in left.pods:
+        click.echo(f"  pod {p}")
+    for n in left.namespaces:
+        click.echo(f"  namespace {n}")
