@@ -84,6 +84,10 @@ class KubeOnlySandbox:
         finally:
             if self._runner is not None:
                 self._loop.run_until_complete(self._runner.cleanup())
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.close()
 
     async def _startup(self) -> None:
@@ -100,9 +104,10 @@ class KubeOnlySandbox:
                              scenario={"cluster": {"name": "sandbox"}}, arm_token="unused",
                              kube_token=secrets.token_urlsafe(24), ca_pem=ca_pem)
         self.context = ctx
-        self._runner = web.AppRunner(build_app(ctx), handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(build_app(ctx), handle_signals=False, access_log=None,
+                                     shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ssl_ctx, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ssl_ctx)
         await site.start()
         port = self._runner.addresses[0][1]
         ctx.kube_server = f"https://127.0.0.1:{port}"
