@@ -20,13 +20,13 @@ labels = st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_siz
 @st.composite
 def selector(draw: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    ml = draw(st.dictionaries(st.sampled_from(KEYS + ["team"]), st.sampled_from(VALUES), max_size=1))
+    ml = draw(st.dictionaries(st.sampled_from([*KEYS, "team"]), st.sampled_from(VALUES), max_size=1))
     if ml:
         out["matchLabels"] = ml
     exprs = []
     for _ in range(draw(st.integers(0, 1))):
         op = draw(st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"]))
-        e: dict[str, Any] = {"key": draw(st.sampled_from(KEYS + ["team"])), "operator": op}
+        e: dict[str, Any] = {"key": draw(st.sampled_from([*KEYS, "team"])), "operator": op}
         if op in ("In", "NotIn"):
             e["values"] = draw(st.lists(st.sampled_from(VALUES), min_size=1, max_size=2, unique=True))
         exprs.append(e)

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netmig.policy import class_reachability, compute_classes, from_objects, get_engine, naive_matrix
+from netmig.policy import class_reachability, compute_classes, diff, from_objects, get_engine, naive_matrix
 from tests.unit.policy.strategies import cluster_objects
 
 ENGINES = [get_engine("spec"), get_engine("npm"), get_engine("cilium"), get_engine("cilium", "1.16"),
@@ -44,3 +44,14 @@ def test_pods_in_one_class_are_indistinguishable(objs: list[dict[str, Any]]) -> 
     for c in classes.classes:
         assert {m.served_ports() for m in c.members} == {c.served}
         assert len({m.host_network for m in c.members}) == 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cluster_objects(), st.integers(0, len(ENGINES) - 1), st.integers(0, len(ENGINES) - 1))
+def test_diff_equals_naive_difference(objs: list[dict[str, Any]], a: int, b: int) -> None:
+    cluster = from_objects(objs)
+    ea, eb = ENGINES[a], ENGINES[b]
+    na, nb = naive_matrix(cluster, ea), naive_matrix(cluster, eb)
+    want = {k: (na[k], nb[k]) for k in na if na[k] != nb[k]}
+    got = {(c.src, c.dst, c.port, c.protocol): (c.before, c.after) for c in diff(cluster, ea, eb, explain=False)}
+    assert got == want

@@ -54,7 +54,7 @@ def test_policytypes_default_egress_only_when_egress_present() -> None:
 def test_explicit_egress_policytype_without_rules_denies_all_egress() -> None:
     objs = two_pods(netpol("p", {"podSelector": {}, "policyTypes": ["Egress"]}))
     assert not can(objs, "x/a", "x/b")
-    assert can(objs + [pod("c", "y", ip="10.0.0.3")], "y/c", "x/b")  # ingress untouched
+    assert can([*objs, pod("c", "y", ip="10.0.0.3")], "y/c", "x/b")  # ingress untouched
 
 
 def test_podselector_empty_selects_all_in_namespace() -> None:
@@ -79,7 +79,8 @@ def test_ingress_rule_empty_object_allows_all() -> None:
 
 
 def test_empty_from_allows_all_peers_including_external() -> None:
-    objs = two_pods(netpol("p", {"podSelector": {"matchLabels": B}, "ingress": [{"from": [], "ports": [{"port": 80}]}]}))
+    objs = two_pods(netpol("p", {"podSelector": {"matchLabels": B},
+                                 "ingress": [{"from": [], "ports": [{"port": 80}]}]}))
     assert can(objs, "x/a", "x/b")
     c = from_objects(objs)
     v = Evaluator(c, get_engine("spec")).allowed(External("8.8.8.8"), c.pod_by_key["x/b"], 80, "TCP")
@@ -132,7 +133,7 @@ def test_separate_peers_are_ored() -> None:
 
 
 def test_peer_pod_selector_without_namespace_selector_means_policy_namespace() -> None:
-    objs = _cross_ns([{"podSelector": {}}]) + [pod("xa", labels=A, ip="10.0.0.5")]
+    objs = [*_cross_ns([{"podSelector": {}}]), pod("xa", labels=A, ip="10.0.0.5")]
     assert can(objs, "x/xa", "x/b")
     assert not can(objs, "y/ya", "x/b")
 
@@ -267,7 +268,8 @@ def test_named_port_resolved_per_destination_pod() -> None:
 def test_named_port_matches_name_and_protocol() -> None:
     objs = _named_objs()
     assert not can(objs, "x/a", "x/u", 53, "UDP")  # policy port protocol defaults to TCP
-    udp = objs[:-1] + [netpol("p", {"podSelector": {}, "ingress": [{"ports": [{"port": "web", "protocol": "UDP"}]}]})]
+    udp_pol = netpol("p", {"podSelector": {}, "ingress": [{"ports": [{"port": "web", "protocol": "UDP"}]}]})
+    udp = [*objs[:-1], udp_pol]
     assert can(udp, "x/a", "x/u", 53, "UDP")
     assert not can(udp, "x/b", "x/a", 80, "TCP")
 
@@ -296,7 +298,7 @@ def test_hostnetwork_pod_not_policed_and_not_selected() -> None:
             netpol("allow-b", {"podSelector": {}, "ingress": [{"from": [{"podSelector": {"matchLabels": B}}]}]})]
     assert not can(objs, "x/a", "x/h")  # a's egress is isolated (the host pod's ingress is not policed)
     assert not can(objs, "x/h", "x/a")  # from another node: a podSelector never matches a hostNetwork pod
-    opened = objs + [netpol("a-out", {"podSelector": {}, "egress": [{}]})]
+    opened = [*objs, netpol("a-out", {"podSelector": {}, "egress": [{}]})]
     assert can(opened, "x/a", "x/h")
 
 
