@@ -144,7 +144,7 @@ def _blocking_pdb(ctx: SandboxContext, pod: Obj) -> tuple[Obj, int, int] | None:
     labels = _labels(pod)
     for pdb in ctx.store.list(PDBS, namespace=ns):
         reqs = _selector_reqs((pdb.get("spec") or {}).get("selector"))
-        if reqs is None or not reqs or not match_labels(reqs, labels):
+        if reqs is None or not match_labels(reqs, labels):  # {} selects every pod (policy/v1)
             continue
         matching = [p for p in ctx.store.iter_raw(PODS)
                     if p["metadata"].get("namespace") == ns and match_labels(reqs, _labels(p))

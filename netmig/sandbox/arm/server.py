@@ -210,10 +210,6 @@ class ArmApp:
                            "Operation is not allowed since the If-None-Match header is '*' and the resource "
                            "already exists.")
 
-    def _busy(self) -> None:
-        if self.st.in_progress() is not None:
-            self.st.start_operation("probe", "cluster")  # raises the 409
-
     def _async_headers(self, request: web.Request, op: Operation, location: bool = False) -> dict[str, str]:
         origin = f"{request.scheme}://{request.host}"
         api = request.query.get("api-version", "")
@@ -240,7 +236,7 @@ class ArmApp:
             return await self._create_cluster(request, name, body)
         c = self._cluster(sub, rg, name)
         self._check_etag(request, c["eTag"])
-        self._busy()
+        self.st.ensure_idle()
         props = body.get("properties") or {}
         current = st.profile
         target = merge_profile(current, props.get("networkProfile"))
@@ -319,7 +315,7 @@ class ArmApp:
         props = body.get("properties") or {}
         existing = next((n for n in st.pools if n.lower() == pool.lower()), None)
         self._check_etag(request, st.pools[existing]["properties"]["eTag"] if existing else None)
-        self._busy()
+        self.st.ensure_idle()
         if existing is None:
             spec = {"name": pool, **{k: v for k, v in props.items() if k not in POOL_READ_ONLY}}
             spec["maxSurge"] = (props.get("upgradeSettings") or {}).get("maxSurge") or "1"

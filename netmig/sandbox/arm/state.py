@@ -309,8 +309,8 @@ class ArmState:
         assert self.cluster is not None
         return str(self.cluster["properties"].get("provisioningState", "Updating"))
 
-    def start_operation(self, kind: str, target: str, pools: list[str] | None = None) -> Operation:
-        """Register a new InProgress operation; 409 OperationNotAllowed while another one runs."""
+    def ensure_idle(self) -> None:
+        """Raise ``ArmError(409, "OperationNotAllowed", ...)`` while an operation runs."""
         if self.in_progress() is not None:
             raise ArmError(
                 409, "OperationNotAllowed",
@@ -318,6 +318,10 @@ class ArmState:
                 "for it to finish before starting a new operation. See https://aka.ms/aks-pending-operation "
                 "for more details",
             )
+
+    def start_operation(self, kind: str, target: str, pools: list[str] | None = None) -> Operation:
+        """Register a new InProgress operation; 409 OperationNotAllowed while another one runs."""
+        self.ensure_idle()
         op = Operation(id=str(uuid.uuid4()), kind=kind, target=target, pools=list(pools or []))
         self.operations[op.id] = op
         self.latest_op_id = op.id
