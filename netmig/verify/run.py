@@ -64,16 +64,18 @@ def _observation(res: BatchResult, probe_id: str) -> Observation:
 def take_snapshot(
     gw: KubeGateway, engine: str, *, also_engines: Sequence[str] = ("npm", "cilium"), image: str = DEFAULT_IMAGE,
     timeout_s: int = 2, concurrency: int = 8, on_progress: Callable[[int, int], None] | None = None,
-    baseline: Iterable[CellKey] = (), include_services: bool = True, network: str = "",
+    baseline: Iterable[CellKey] = (), include_services: bool = True, network: str = "", batch_size: int = 200,
 ) -> Snapshot:
-    """See the module docstring."""
+    """See the module docstring. A source with more than ``batch_size`` probes gets several probe pods (a
+    sequential script of N timeouts lasts N x ``timeout_s`` at worst)."""
     profile = get_engine(engine)
     objects = raw_inventory(gw)
     live = live_objects(objects)
     engines = tuple(dict.fromkeys([engine, *also_engines]))
     p = plan(live, engines, include_services=include_services, baseline=baseline)
     cluster = from_objects(live)
-    sources = [sp for sp in p.sources if sp.probes]
+    sources = [SourcePlan(sp.source, sp.probes[i:i + batch_size])
+               for sp in p.sources for i in range(0, len(sp.probes), max(1, batch_size))]
     cells: dict[str, Cell] = {}
     retried = 0
     with ProbeRun(gw, image=image, timeout_s=timeout_s, concurrency=concurrency, on_progress=on_progress) as run:
@@ -104,6 +106,7 @@ def take_snapshot(
     n = p.pods
     stats = {"pods": n, "pod_pairs": n * n, "classes": p.classes, "class_cells": p.class_cells,
              "covered_cells": p.covered_cells, "probes": p.n_probes, "probe_pods": len(sources),
+             "sources": sum(1 for sp in p.sources if sp.probes),
              "retried": retried, "engines": list(engines), "skipped": p.skipped}
     return Snapshot(
         engine=profile.label, cells=list(cells.values()), objects=sanitize(live),
