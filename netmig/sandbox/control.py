@@ -36,13 +36,23 @@ def running_pid(directory: Path) -> int | None:
         pid = int(pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
+    return pid if process_alive(pid) else None
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (exited, not yet reaped by its parent) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
-        return pid
-    return pid
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def endpoints_answer(info: dict[str, Any]) -> bool:
@@ -112,7 +122,7 @@ def stop(directory: Path, grace: float = 20.0) -> bool:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if running_pid(directory) is None or not _alive(pid):
+        if not _alive(pid):
             break
         time.sleep(0.05)
     else:
@@ -123,15 +133,12 @@ def stop(directory: Path, grace: float = 20.0) -> bool:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie child of ours counts as gone
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        return waited == 0
+        waited, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
+        if waited == pid:
+            return False
     except ChildProcessError:
-        return True
+        pass
+    return process_alive(pid)
 
 
 def post_fault(directory: Path, fault: dict[str, Any]) -> dict[str, Any]:

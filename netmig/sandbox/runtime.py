@@ -153,9 +153,9 @@ class Sandbox:
         tmp.replace(info_path)
 
     async def _listen(self, app: web.Application, ssl_ctx: ssl.SSLContext) -> int:
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_ctx, shutdown_timeout=0.5)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_ctx)
         await site.start()
         self._runners.append(runner)
         server = site._server

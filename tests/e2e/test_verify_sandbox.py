@@ -25,25 +25,6 @@ from netmig.verify.snapshot import expect
 pytestmark = pytest.mark.e2e
 
 
-def _sandbox_materialize_shadowing_workaround() -> None:
-    """netmig.sandbox.scenarios defines ``async def materialize`` and has a submodule of the same name; once the
-    submodule is imported (first sandbox start) the package attribute becomes the module and a second Sandbox in
-    the same process fails with "'module' object is not callable". Reported to the sandbox owners; this is a no-op
-    once fixed."""
-    import importlib
-    import types
-
-    pkg = importlib.import_module("netmig.sandbox.scenarios")
-    sub = importlib.import_module("netmig.sandbox.scenarios.materialize")
-    if isinstance(getattr(pkg, "materialize", None), types.ModuleType):
-        async def materialize(ctx: Any) -> None:
-            await sub.materialize(ctx)
-        pkg.materialize = materialize  # type: ignore[attr-defined]
-
-
-_sandbox_materialize_shadowing_workaround()
-
-
 def _gw(directory: Path) -> KubeGateway:
     return KubeGateway(AksGateway(from_sandbox_dir(directory), polling_interval=0.05).user_kubeconfig())
 

@@ -87,6 +87,6 @@ def _with_defaults(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def materialize(ctx: Any) -> None:
-    from netmig.sandbox.scenarios.materialize import materialize as _m
+    from netmig.sandbox.scenarios.builder import materialize as _m
 
     await _m(ctx)

@@ -88,6 +88,8 @@ def _node(pool: dict[str, Any], profile: dict[str, Any], pool_index: int, global
             "capacity": {"cpu": "4", "memory": "16374624Ki", "pods": "250"},
             "allocatable": {"cpu": "3860m", "memory": "12880736Ki", "pods": "250"},
             "nodeInfo": {"kubeletVersion": f"v{pool['orchestratorVersion']}", "bootID": str(uuid.uuid4()),
+                         "kubeProxyVersion": f"v{pool['orchestratorVersion']}", "kernelVersion": "5.15.0-1075-azure",
+                         "machineID": uuid.uuid4().hex, "systemUUID": str(uuid.uuid4()),
                          "osImage": "Ubuntu 22.04.5 LTS", "containerRuntimeVersion": "containerd://1.7.23-1",
                          "operatingSystem": pool["osType"].lower(), "architecture": "amd64"},
         },
