@@ -91,6 +91,13 @@ def translated(action: str) -> Iterator[None]:
         raise errors.Rejected(msg, code, status) from e
 
 
+def _text(value: Any, default: str) -> str:
+    """An SDK enum or string as its wire value ("System", not "AgentPoolMode.SYSTEM")."""
+    if value is None:
+        return default
+    return str(getattr(value, "value", value))
+
+
 def _code(e: HttpResponseError) -> str | None:
     err = getattr(e, "error", None)
     return getattr(err, "code", None) if err is not None else None
@@ -149,8 +156,8 @@ class AksGateway:
             network=NetworkProfile.from_arm(raw_np),
             etag=getattr(mc, "e_tag", None) or getattr(mc, "etag", None),
             pools=tuple(pools),
-            identity_type=str(identity.type) if identity is not None and identity.type else None,
-            node_provisioning_mode=str(npp.mode) if npp is not None and getattr(npp, "mode", None) else None,
+            identity_type=_text(identity.type, "") or None if identity is not None else None,
+            node_provisioning_mode=_text(getattr(npp, "mode", None), "") or None if npp is not None else None,
             raw_network=dict(raw_np),
         )
 
@@ -161,10 +168,11 @@ class AksGateway:
         for p in items:
             surge = p.upgrade_settings.max_surge if p.upgrade_settings is not None else None
             out.append(PoolInfo(
-                name=p.name or "", mode=str(p.mode or "User"), os_type=str(p.os_type or "Linux"), count=int(p.count or 0),
+                name=p.name or "", mode=_text(p.mode, "User"), os_type=_text(p.os_type, "Linux"),
+                count=int(p.count or 0),
                 provisioning_state=p.provisioning_state or "Unknown", max_surge=surge, vm_size=p.vm_size,
                 orchestrator_version=p.current_orchestrator_version or p.orchestrator_version,
-                availability_set=str(p.type or "").lower() == "availabilityset",
+                availability_set=_text(p.type, "").lower() == "availabilityset",
             ))
         return out
 
