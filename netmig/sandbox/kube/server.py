@@ -42,7 +42,7 @@ from aiohttp import web
 from netmig.sandbox.context import SandboxContext
 from netmig.sandbox.kube import discovery, openapi, patching, protobuf, tables
 from netmig.sandbox.kube.crds import CRD_KEY
-from netmig.sandbox.kube.store import ApiError, Obj, ResourceType, Store
+from netmig.sandbox.kube.store import ApiError, Obj, ResourceType, Store, Watch
 from netmig.sandbox.kube.types import BUILTIN_TYPES, apply_defaults
 
 CTX: web.AppKey[SandboxContext] = web.AppKey("sandbox_ctx", SandboxContext)
@@ -127,6 +127,12 @@ class KubeApi:
 
     def __init__(self, ctx: SandboxContext) -> None:
         self.ctx = ctx
+        self.open_watches: set[Watch] = set()
+
+    async def on_shutdown(self, _app: web.Application) -> None:
+        """End every open watch stream (so shutdown does not leave handlers waiting on their queues)."""
+        for w in list(self.open_watches):
+            w.queue.put_nowait(("GONE", {}))
 
     @property
     def store(self) -> Store:
@@ -312,9 +318,9 @@ class KubeApi:
                 raise ApiError(409, "AlreadyExists", f'{req.rt.plural} "{meta["name"]}" already exists')
             return _json(self._out(req, obj), 201)
         created = self.store.create(req.rt.key, obj, req.namespace)
-        # the CRD controller may have updated it synchronously (status): serve the latest
-        latest = self.store.get(req.rt.key, req.namespace, created["metadata"]["name"])
-        return _json(self._out(req, latest), 201)
+        if req.rt.key == CRD_KEY:  # the CRD controller established it synchronously: serve that status
+            created = self.store.get(req.rt.key, None, created["metadata"]["name"])
+        return _json(self._out(req, created), 201)
 
     def _check_name(self, req: Request, obj: Obj) -> None:
         meta = obj.setdefault("metadata", {})
@@ -498,17 +504,19 @@ class KubeApi:
 
     async def _scale(self, request: web.Request, req: Request) -> web.Response:
         name = req.name or ""
-        current = self.store.get(req.rt.key, req.namespace, name)
         if request.method == "GET":
-            return _json(self._scale_of(current))
+            return _json(self._scale_of(self.store.get(req.rt.key, req.namespace, name)))
         if request.method == "PUT":
             body = await self._body(request)
+            current = self.store.get(req.rt.key, req.namespace, name)
         elif request.method == "PATCH":
             ct = self._content_type(request)
             if ct not in patching.PATCH_TYPES:
                 return _status(415, "UnsupportedMediaType", "unsupported patch type")
-            body = patching.apply_patch(ct, self._scale_of(current),
-                                        await self._body(request, yaml_ok=ct == patching.APPLY_YAML))
+            raw = await self._body(request, yaml_ok=ct == patching.APPLY_YAML)
+            # read after the last await: no other writer can interleave before the replace below
+            current = self.store.get(req.rt.key, req.namespace, name)
+            body = patching.apply_patch(ct, self._scale_of(current), raw)
         else:
             return _status(405, "MethodNotAllowed", "method not allowed on scale")
         if not isinstance(body, dict):
@@ -556,6 +564,7 @@ class KubeApi:
             await resp.write((json.dumps({"type": "ERROR", "object": e.status()}) + "\n").encode())
             await resp.write_eof()
             return resp
+        self.open_watches.add(w)
         initial = self.store.list(req.rt.key, req.namespace, label, field) if rv in (None, "0") else []
         sent = 0
 
@@ -592,6 +601,7 @@ class KubeApi:
             pass  # the client went away
         finally:
             self.store.unwatch(w)
+            self.open_watches.discard(w)
         return resp
 
 
@@ -601,4 +611,5 @@ def build_app(ctx: SandboxContext) -> web.Application:
     app[CTX] = ctx
     api = KubeApi(ctx)
     app.router.add_route("*", "/{tail:.*}", api.handle)
+    app.on_shutdown.append(api.on_shutdown)
     return app
