@@ -342,3 +342,30 @@ def test_twenty_thousand_pod_scale_is_linear_enough() -> None:
 
     cpu = asyncio.run(body())
     assert cpu < 6.0, f"{cpu:.1f}s CPU for 4,000 pods"
+
+
+def test_reconciles_are_idempotent() -> None:
+    """Re-running every controller on a settled cluster writes nothing."""
+
+    async def body() -> None:
+        ctx = make_ctx()
+        add_node(ctx, 0)
+        add_node(ctx, 1)
+        ctx.store.create(DEPLOYMENTS, deployment("web", replicas=3), "default")
+        ctx.store.create(DAEMONSETS, topology.daemonset_manifest("kube-system", "azure-npm"), "kube-system")
+        ctx.store.create(SERVICES, {"metadata": {"name": "web"}, "spec": {
+            "type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]}}, "default")
+        await settle(ctx)
+        await wait_for(lambda: ctx.store.exists(ENDPOINTS, "default", "web"), what="endpoints")
+        k = ctx.services["kubelet"]
+        rv = ctx.store.resource_version
+        k.dirty_deployments.add(("default", "web"))
+        k.dirty_daemonsets.add(("kube-system", "azure-npm"))
+        k.dirty_services.add(("default", "web"))
+        k.dirty_endpoint_ns.update({"default", "kube-system"})
+        k.to_schedule.update(k.index.pods)
+        k._drain()
+        assert ctx.store.resource_version == rv
+        assert not k.has_work()
+
+    asyncio.run(body())
