@@ -51,7 +51,7 @@ class Sandbox:
     ) -> None:
         from netmig.sandbox import scenarios
 
-        self.scenario = scenarios.load(scenario) if not isinstance(scenario, dict) else scenario
+        self.scenario = scenarios.load(scenario) if not isinstance(scenario, dict) else scenarios.normalize(scenario)
         self.directory = Path(directory).resolve()
         self.time_scale = time_scale
         self.context: SandboxContext | None = None

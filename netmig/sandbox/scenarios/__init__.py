@@ -36,7 +36,7 @@ def load(name_or_path: str | Path) -> dict[str, Any]:
     if text in GENERATED:
         from netmig.sandbox.scenarios.large import generate
 
-        return _with_defaults(generate())
+        return normalize(generate())
     path = HERE / f"{text}.yaml"
     if not path.exists():
         path = Path(text)
@@ -51,10 +51,10 @@ def load(name_or_path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or "cluster" not in data:
         raise ScenarioError(f"scenario file {path} has no 'cluster' section; see netmig/sandbox/scenarios/npm.yaml")
     data.setdefault("name", path.stem)
-    return _with_defaults(data)
+    return normalize(data)
 
 
-def _with_defaults(data: dict[str, Any]) -> dict[str, Any]:
+def normalize(data: dict[str, Any]) -> dict[str, Any]:
     data = copy.deepcopy(data)
     c = data["cluster"]
     c.setdefault("subscription_id", "00000000-0000-0000-0000-000000000001")
