@@ -66,7 +66,7 @@ def _tour(directory: Path) -> None:
     _predict(objects, info.network.engine)
 
 
-def _predict(objects: list[dict], source: str) -> None:  # type: ignore[type-arg]
+def _predict(objects: list[dict[str, object]], source: str) -> None:
     try:
         from netmig.policy import analyze
     except ImportError:
