@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import inspect
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from netmig.sandbox.kube.crds import CRD_KEY
 from netmig.sandbox.kube.store import ApiError, Obj, ResourceType, Store, Watch
 from netmig.sandbox.kube.types import BUILTIN_TYPES, apply_defaults
 
+log = logging.getLogger(__name__)
 CTX: web.AppKey[SandboxContext] = web.AppKey("sandbox_ctx", SandboxContext)
 HEALTH_PATHS = {"/healthz", "/readyz", "/livez", "/healthz/", "/readyz/", "/livez/"}
 DEFAULT_WATCH_TIMEOUT = 1800.0
@@ -161,6 +163,9 @@ class KubeApi:
             return _status(422, "Invalid", str(e))
         except ValueError as e:
             return _status(400, "BadRequest", str(e))
+        except Exception as e:  # a bug in the sandbox: still a Status body, like an apiserver panic handler
+            log.exception("kube API: %s %s failed", method, path)
+            return _status(500, "InternalError", f"Internal error occurred: {type(e).__name__}: {e}")
 
     async def _route(self, request: web.Request) -> web.StreamResponse:
         segs = [s for s in request.path.split("/") if s]
