@@ -173,3 +173,25 @@ def test_watch_streams_changes(kubectl: Kubectl) -> None:
     kubectl("create", "configmap", "one", "-n", "default", "--from-literal=a=b")
     proc = kubectl("get", "configmaps", "-n", "default", "-w", "--request-timeout=2s", ok=False)
     assert "one" in proc.stdout
+
+
+def test_typed_protobuf_commands_create_deployment_scale_drain(kubectl: Kubectl, kube_sandbox: Any) -> None:
+    """``kubectl create deployment|configmap`` and ``drain``'s eviction send protobuf bodies (typed clients)."""
+    assert kubectl("create", "deployment", "web", "--image=nginx:1.27", "--port=8080", "--replicas=2",
+                   "-n", "default").stdout.strip() == "deployment.apps/web created"
+    dep = json.loads(kubectl("get", "deploy", "web", "-n", "default", "-o", "json").stdout)
+    assert dep["spec"]["replicas"] == 2 and dep["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert (container["image"], container["ports"][0]["containerPort"]) == ("nginx:1.27", 8080)
+    assert kubectl("scale", "deploy", "web", "-n", "default", "--replicas=3").stdout.strip() == (
+        "deployment.apps/web scaled")
+    assert kubectl("get", "deploy", "web", "-n", "default", "-o", "jsonpath={.spec.replicas}").stdout == "3"
+    kubectl("create", "configmap", "cfg", "-n", "default", "--from-literal=a=b")
+    cm = json.loads(kubectl("get", "cm", "cfg", "-n", "default", "-o", "json").stdout)
+    assert cm["data"] == {"a": "b"}
+    node = kubectl("get", "nodes", "-o", "jsonpath={.items[0].metadata.name}").stdout
+    kubectl("run", "lonely", "-n", "default", "--image=nginx", f'--overrides={{"spec":{{"nodeName":"{node}"}}}}')
+    drained = kubectl("drain", node, "--force", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=30s")
+    assert "pod/lonely evicted" in drained.stdout
+    assert kubectl("get", "node", node, "-o", "jsonpath={.spec.unschedulable}").stdout == "true"
+    kubectl("uncordon", node)

@@ -1,9 +1,9 @@
 """Decoding of the Kubernetes protobuf request bodies kubectl sends.
 
-Why: kubectl's typed clients (``kubectl create namespace|configmap|secret|serviceaccount``, the eviction of
-``kubectl drain``) send ``Content-Type: application/vnd.kubernetes.protobuf`` bodies even though they accept JSON
-answers; ``kubectl run``/``apply``/``label``/``delete`` send JSON. A real API server decodes both, so we decode the
-few kinds kubectl creates this way.
+Why: kubectl's typed clients (``kubectl create namespace|configmap|secret|serviceaccount|deployment``, the
+eviction of ``kubectl drain``) send ``Content-Type: application/vnd.kubernetes.protobuf`` bodies even though
+they accept JSON answers; ``kubectl run``/``apply``/``label``/``delete`` send JSON. A real API server decodes
+both, so we decode the few kinds kubectl creates this way.
 
 Contract: ``decode(body) -> dict`` turns a ``k8s\\x00``-prefixed ``runtime.Unknown`` envelope into the JSON form of
 the object (``apiVersion``, ``kind`` and the fields of the known schemas below); it raises ``ProtobufError`` for a
@@ -53,7 +53,31 @@ DELETE_OPTIONS: Schema = {1: ("gracePeriodSeconds", INT, False), 2: ("preconditi
                           3: ("orphanDependents", BOOL, False), 4: ("propagationPolicy", STR, False),
                           5: ("dryRun", STR, True)}
 
+LABEL_SELECTOR: Schema = {1: ("matchLabels", ("map", STR), False),
+                          2: ("matchExpressions", {1: ("key", STR, False), 2: ("operator", STR, False),
+                                                   3: ("values", STR, True)}, True)}
+CONTAINER_PORT: Schema = {1: ("name", STR, False), 2: ("hostPort", INT, False), 3: ("containerPort", INT, False),
+                          4: ("protocol", STR, False), 5: ("hostIP", STR, False)}
+CONTAINER: Schema = {1: ("name", STR, False), 2: ("image", STR, False), 3: ("command", STR, True),
+                     4: ("args", STR, True), 5: ("workingDir", STR, False), 6: ("ports", CONTAINER_PORT, True),
+                     7: ("env", {1: ("name", STR, False), 2: ("value", STR, False)}, True),
+                     14: ("imagePullPolicy", STR, False)}
+POD_SPEC: Schema = {2: ("containers", CONTAINER, True), 3: ("restartPolicy", STR, False),
+                    4: ("terminationGracePeriodSeconds", INT, False), 6: ("dnsPolicy", STR, False),
+                    7: ("nodeSelector", ("map", STR), False), 8: ("serviceAccountName", STR, False),
+                    10: ("nodeName", STR, False), 11: ("hostNetwork", BOOL, False),
+                    20: ("initContainers", CONTAINER, True)}
+POD_TEMPLATE: Schema = {1: ("metadata", OBJECT_META, False), 2: ("spec", POD_SPEC, False)}
+
+# non-pointer numeric/bool fields whose JSON form omits the zero value
+OMIT_ZERO = {"generation", "hostPort", "minReadySeconds", "paused", "hostNetwork", "immutable"}
+
 KINDS: dict[str, Schema] = {
+    "Deployment": {1: ("metadata", OBJECT_META, False),
+                   2: ("spec", {1: ("replicas", INT, False), 2: ("selector", LABEL_SELECTOR, False),
+                                3: ("template", POD_TEMPLATE, False),
+                                5: ("minReadySeconds", INT, False), 6: ("revisionHistoryLimit", INT, False),
+                                7: ("paused", BOOL, False), 9: ("progressDeadlineSeconds", INT, False)}, False)},
     "Namespace": {1: ("metadata", OBJECT_META, False),
                   2: ("spec", {1: ("finalizers", STR, True)}, False),
                   3: ("status", {1: ("phase", STR, False)}, False)},
@@ -146,8 +170,8 @@ def _message(buf: bytes, schema: Schema) -> dict[str, Any]:
             out.setdefault(name, {})[k] = v if v is not None else ""
             continue
         value = _message(bytes(val), typ) if isinstance(typ, dict) else _scalar(typ, wt, val)
-        if value is None or (value == "" and not repeated):
-            continue  # gogo-protobuf always writes non-pointer strings; JSON omits them when empty
+        if value is None or (value == "" and not repeated) or (name in OMIT_ZERO and not value):
+            continue  # gogo-protobuf always writes non-pointer scalars; JSON omits them when empty
         if repeated:
             out.setdefault(name, []).append(value)
         else:
