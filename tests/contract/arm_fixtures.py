@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from azure.core.credentials import AccessToken
 from azure.mgmt.containerservice import ContainerServiceClient
 
 from netmig.sandbox import scenarios
-from netmig.sandbox.runtime import Sandbox
 
 
 class StaticCredential:
@@ -75,22 +74,13 @@ def scenario(name: str = "npm", **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def arm_sandbox(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+def arm_sandbox(sandbox_factory: Callable[..., Any]) -> Callable[..., Any]:
     """``make(scenario_dict_or_name="npm", time_scale=0.001, pdbs=None)`` -> a started sandbox (stopped at end)."""
-    started: list[Any] = []
 
     def make(sc: dict[str, Any] | str = "npm", time_scale: float = 0.001,
              pdbs: list[dict[str, Any]] | None = None) -> Any:
-        data = scenario(sc) if isinstance(sc, str) else sc
-        directory = tmp_path / f"sb{len(started)}"
-        if pdbs:
-            data = copy.deepcopy(data)
-            data["objects"] = [*data.get("objects", []), *pdbs]
-        sb = Sandbox(data, directory, time_scale=time_scale)
-        sb.start()
-        started.append(sb)
-        return sb
+        data = scenario(sc) if isinstance(sc, str) else copy.deepcopy(sc)
+        data["objects"] = [*data.get("objects", []), *(pdbs or [])]
+        return sandbox_factory(data, time_scale=time_scale)
 
-    yield make
-    for sb in started:
-        sb.stop()
+    return make
