@@ -12,6 +12,9 @@ _COMMANDS = [
     ("netmig.cli.demo_cmd", "demo"),
     ("netmig.cli.policy_cmd", "policy"),
     ("netmig.cli.verify_cmd", "verify"),
+    ("netmig.cli.plan_cmd", "plan"),
+    ("netmig.cli.apply_cmd", "apply"),
+    ("netmig.cli.status_cmd", "status"),
 ]
 
 

@@ -1,0 +1,2 @@
+"""Preflight checks, registered by id (``@register_check``); each returns a ``CheckResult`` with a one-line reason
+and, unless it passed, a one-line fix. A check never raises for a failed condition."""

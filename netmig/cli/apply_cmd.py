@@ -1,0 +1,119 @@
+"""``aks-netmig apply PLAN``: execute a reviewed plan, resumably.
+
+Runs the Prefect flow ``netmig-migrate`` (a temporary local Prefect server when PREFECT_API_URL is unset) or, with
+``--no-prefect`` (or NETMIG_ORCHESTRATOR=local), the library runner directly. Either way completed steps are
+skipped on a rerun and an in-flight ARM operation is re-attached, never re-sent.
+Exit codes: 0 done, 1 a check/step failed, 2 bad input, 3 paused (awaiting approval, or a stall).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from netmig.cli.migrate_common import (
+    approver,
+    cluster_options,
+    configure_logging,
+    polling_for,
+    progress_sink,
+    target_from,
+)
+from netmig.errors import CheckFailed
+
+
+def _pending(plan: Any, journal: Any) -> list[str]:
+    done = set(journal.completed_steps())
+    return [s.id for s in plan.steps if s.id not in done]
+
+
+@click.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False, path_type=Path))
+@cluster_options
+@click.option("--yes", is_flag=True, help="Approve without asking (runbooks, CI).")
+@click.option("--dry-run", is_flag=True, help="Show what would run (pending steps, the ARM change); change nothing.")
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="State folder (journal, backups, snapshots, report); default PLAN.run/ next to the plan.")
+@click.option("--stall-timeout", type=float, default=None, help="Seconds without reimage progress before pausing.")
+@click.option("--pdb-timeout", type=float, default=None, help="Seconds a PDB may block a drain before pausing.")
+@click.option("--prefect/--no-prefect", default=None,
+              help="Run as the Prefect flow (default) or with the library runner (NETMIG_ORCHESTRATOR=local).")
+@click.option("--abort", is_flag=True, help="Abort the cluster's running ARM operation (after a stall), then exit.")
+def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall_timeout: float | None,
+          pdb_timeout: float | None, prefect: bool | None, abort: bool, **kwargs: Any) -> None:
+    """Execute a plan written by `aks-netmig plan` (resumable: rerun it after any interruption)."""
+    from netmig.engine.context import Options
+    from netmig.engine.planning import load_plan
+    from netmig.engine.session import run_dir_for
+
+    configure_logging()
+    plan = load_plan(plan_path)
+    target = target_from(kwargs, plan.cluster, plan.arm_endpoint)
+    run_dir = run_dir or run_dir_for(plan_path)
+    options = Options(dry_run=dry_run, stall_seconds=stall_timeout, pdb_block_seconds=pdb_timeout,
+                      poll_seconds=1.0 if target.static_token else None)  # the sandbox runs fast
+    if prefect is None:
+        prefect = os.environ.get("NETMIG_ORCHESTRATOR", "prefect") != "local"
+    if dry_run or abort:
+        _dry_run_or_abort(plan, target, run_dir, abort)
+        return
+    if prefect:
+        from flows.migrate import run_flow
+
+        run_flow(plan_path=str(plan_path), target=target, run_dir=run_dir, yes=yes, options=options)
+    else:
+        run_local(plan, target, run_dir, yes=yes, options=options)
+    click.echo(f"Migration {plan.migration_id} done. Report: {run_dir / 'report.md'}")
+
+
+def run_local(plan: Any, target: Any, run_dir: Path, *, yes: bool, options: Any) -> None:
+    """The library runner (no Prefect)."""
+    from netmig.azure import errors as arm
+    from netmig.engine.runner import run_plan
+    from netmig.engine.session import open_context
+    from netmig.kube import errors as kube
+
+    sink = progress_sink()
+    ctx = open_context(plan, target, run_dir, approver=approver(yes), progress=sink, options=options,
+                       polling_interval=polling_for(target))
+    try:
+        run_plan(ctx)
+    except arm.ArmError as e:
+        raise CheckFailed(f"ARM: {e}", "rerun apply to resume once the cause is fixed") from e
+    except kube.KubeError as e:
+        raise CheckFailed(f"Kubernetes API: {e}", "rerun apply to resume once the cause is fixed") from e
+    finally:
+        from netmig.steps.lock import KEEPER, drop
+
+        if ctx.scratch.get(KEEPER) is not None:  # ended by a failure or a pause: free the cluster (a crash can't)
+            with contextlib.suppress(kube.KubeError):
+                drop(ctx)
+        sink.close()
+        ctx.close()
+
+
+def _dry_run_or_abort(plan: Any, target: Any, run_dir: Path, abort: bool) -> None:
+    from netmig.azure.gateway import AksGateway
+    from netmig.engine.planning import drift
+    from netmig.journal import Journal
+
+    aks = AksGateway(target, polling_interval=polling_for(target))
+    if abort:
+        aks.abort()
+        click.echo(f"Aborted the running operation on {plan.cluster}. Rerun apply to resume the migration later.")
+        return
+    journal = Journal(run_dir / "journal.jsonl")
+    pending = _pending(plan, journal)
+    click.echo(f"Dry run of {plan.migration_id}: nothing is changed.")
+    click.echo("  steps to run: " + (" -> ".join(pending) if pending else "none (done)"))
+    if plan.steps and plan.steps[0].id in pending:
+        problems = drift(plan, aks.cluster())
+        click.echo("  cluster: " + ("unchanged since the plan" if not problems else "; ".join(problems)))
+        if problems:
+            raise CheckFailed("the cluster changed since the plan was made", "make a new plan")
+    for ch in plan.arm_changes:
+        click.echo(f"  ARM change: {ch.method} {ch.resource} networkProfile {ch.network_profile}")

@@ -1,0 +1,33 @@
+"""``make_plan``: read the cluster, run the template's preflight checks and the policy analysis, return the Plan."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from netmig.connection import ArmTarget
+from netmig.engine.planning import Plan, load_template, new_plan
+
+
+def make_plan(kind: str, target: ArmTarget, *, accepted: list[str] | None = None,
+              polling_interval: float = 5.0) -> Plan:
+    from netmig.azure.gateway import AksGateway
+    from netmig.checks.policies import findings
+    from netmig.engine.context import StepContext
+    from netmig.journal import Journal
+    from netmig.steps.preflight import run_checks
+
+    template = load_template(kind)
+    aks = AksGateway(target, polling_interval=polling_interval)
+    cluster = aks.cluster()
+    plan = new_plan(template, cluster, arm_endpoint=target.endpoint, accepted=accepted)
+    with tempfile.TemporaryDirectory(prefix="netmig-plan-") as tmp:
+        ctx = StepContext(plan=plan, aks=aks, journal=Journal(Path(tmp) / "j.jsonl"), run_dir=Path(tmp))
+        ctx._cluster = cluster
+        try:
+            results = run_checks(ctx, plan.checks)
+            plan.findings = findings(ctx) if ctx.plan.source_profile().engine != "none" else []
+        finally:
+            ctx.close()
+    plan.preflight = [r.to_dict() for r in results]
+    return plan

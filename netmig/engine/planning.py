@@ -1,0 +1,219 @@
+"""Concrete plans: a template (``plans/KIND.yaml``) made concrete for one cluster, like ``terraform plan``.
+
+Contract:
+- ``Plan`` is the reviewable document ``aks-netmig plan`` writes and ``apply`` executes: the cluster (resource id,
+  ARM endpoint, etag at plan time), source and target network profiles, the exact ARM change(s), pools and node
+  counts to be reimaged, preflight results, policy-analysis findings, accepted failures, expected duration range
+  and the steps (kind + params) in order. ``load_plan(path)`` raises ``UsageError`` for a missing/malformed file.
+- ``load_template(kind)`` reads ``plans/KIND.yaml`` (``UsageError`` when unknown or unsafely ordered).
+- ``new_plan(template, cluster, ...)`` is pure; ``drift(plan, cluster)`` returns the reasons why the cluster no
+  longer is the one the plan was made for (empty list: unchanged).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from netmig.errors import UsageError
+from netmig.model.cluster import ClusterInfo, NetworkProfile, PoolInfo
+from netmig.model.plan import PlanTemplate, ProfileSpec, validate_order
+
+PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
+FORMAT = 1
+
+
+class PlanStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    kind: str
+    irreversible: bool = False
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class PoolPlan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    mode: str
+    os_type: str
+    nodes: int
+    max_surge: str | None = None
+    surge_nodes: int = 1
+
+
+class ArmChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = "PUT"
+    resource: str
+    description: str
+    network_profile: dict[str, Any]
+    if_match: str | None = None
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: int = FORMAT
+    migration_id: str
+    kind: str
+    title: str
+    created_at: str
+    cluster: str  # ARM resource id
+    arm_endpoint: str
+    etag: str | None = None
+    kubernetes_version: str = ""
+    irreversible: bool = False
+    irreversible_reason: str | None = None
+    source: dict[str, Any]
+    target: dict[str, Any]
+    arm_changes: list[ArmChange] = Field(default_factory=list)
+    pools: list[PoolPlan] = Field(default_factory=list)
+    nodes_to_reimage: int = 0
+    expected_minutes: tuple[int, int] = (0, 0)
+    checks: list[str] = Field(default_factory=list)
+    accepted: list[str] = Field(default_factory=list, description="check ids or analysis rule ids accepted")
+    preflight: list[dict[str, Any]] = Field(default_factory=list)
+    findings: list[dict[str, Any]] = Field(default_factory=list)
+    steps: list[PlanStep]
+
+    def source_profile(self) -> NetworkProfile:
+        return NetworkProfile(**self.source)
+
+    def target_profile(self) -> NetworkProfile:
+        return NetworkProfile(**self.target)
+
+    def step(self, step_id: str) -> PlanStep:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def to_yaml(self) -> str:
+        head = (f"# aks-netmig plan: {self.title}\n# cluster {self.cluster}\n"
+                f"# review it, then: aks-netmig apply THIS_FILE  (apply refuses it if the cluster changed since)\n")
+        return head + yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=120)
+
+
+def load_template(kind: str, plans_dir: Path | None = None) -> PlanTemplate:
+    path = (plans_dir or PLANS_DIR) / f"{kind}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (plans_dir or PLANS_DIR).glob("*.yaml"))
+        raise UsageError(f"unknown migration kind {kind!r}", f"choose one of: {', '.join(known)}")
+    try:
+        template = PlanTemplate.model_validate(yaml.safe_load(path.read_text()))
+    except (ValidationError, yaml.YAMLError) as e:
+        raise UsageError(f"template {path} is malformed ({str(e).splitlines()[0]})", "fix the file") from None
+    problems = validate_order(template)
+    if problems:
+        raise UsageError(f"template {path} is unsafely ordered: {'; '.join(problems)}", "fix the step order")
+    return template
+
+
+def load_plan(path: str | Path) -> Plan:
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"plan {p} does not exist", "write one with: aks-netmig plan ... --out FILE") from None
+    except yaml.YAMLError as e:
+        raise UsageError(f"plan {p} is not valid YAML ({str(e).splitlines()[0]})", "fix or regenerate it") from None
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise UsageError(f"plan {p} is malformed ({where}: {err['msg']})", "fix or regenerate it") from None
+
+
+def apply_spec(profile: NetworkProfile, spec: ProfileSpec) -> NetworkProfile:
+    d = profile.to_dict()
+    for k, v in spec.model_dump().items():
+        if v is not None:
+            d[k] = v
+    return NetworkProfile(**d)
+
+
+def surge_nodes(max_surge: str | None, count: int) -> int:
+    text = str(max_surge or "1").strip()
+    if text.endswith("%"):
+        return max(1, math.ceil(count * float(text[:-1]) / 100))
+    try:
+        return max(1, int(float(text)))
+    except ValueError:
+        return 1
+
+
+def expected_minutes(pools: list[PoolPlan]) -> tuple[int, int]:
+    """All pools are reimaged at once; per pool: surge provisioning, then batches of (drain + reimage)."""
+    lo = hi = 0
+    for p in pools:
+        batches = math.ceil(p.nodes / max(1, p.surge_nodes)) if p.nodes else 0
+        lo = max(lo, 3 + batches * 4)
+        hi = max(hi, 6 + batches * 12)
+    return (lo + 2, hi + 10)  # plus snapshot, backup, Cilium start-up and verification
+
+
+def _arm_profile(target: NetworkProfile, source: NetworkProfile) -> dict[str, Any]:
+    names = {"plugin": "networkPlugin", "plugin_mode": "networkPluginMode", "policy": "networkPolicy",
+             "dataplane": "networkDataplane", "pod_cidr": "podCidr"}
+    return {arm: getattr(target, f) for f, arm in names.items() if getattr(target, f) != getattr(source, f)}
+
+
+def new_plan(template: PlanTemplate, cluster: ClusterInfo, *, arm_endpoint: str, accepted: list[str] | None = None,
+             now: dt.datetime | None = None) -> Plan:
+    now = now or dt.datetime.now(dt.UTC)
+    source = cluster.network
+    target = apply_spec(source, template.target)
+    pools = [PoolPlan(name=p.name, mode=p.mode, os_type=p.os_type, nodes=p.count, max_surge=p.max_surge,
+                      surge_nodes=surge_nodes(p.max_surge, p.count)) for p in cluster.pools]
+    changes = []
+    for s in template.steps:
+        if s.kind == "update-network-profile":
+            step_target = apply_spec(source, ProfileSpec(**{k: v for k, v in s.params.items()
+                                                            if k in ProfileSpec.model_fields}))
+            changes.append(ArmChange(
+                resource=cluster.ref.resource_id, if_match=cluster.etag,
+                description=f"one managed-cluster PUT: {source.describe()} -> {step_target.describe()}; "
+                            "reimages every node pool at once",
+                network_profile=_arm_profile(step_target, source)))
+    return Plan(
+        migration_id=f"{template.kind}-{cluster.ref.name}-{now:%Y%m%d-%H%M%S}",
+        kind=template.kind, title=template.title, created_at=now.isoformat(timespec="seconds"),
+        cluster=cluster.ref.resource_id, arm_endpoint=arm_endpoint, etag=cluster.etag,
+        kubernetes_version=cluster.kubernetes_version, irreversible=template.irreversible,
+        irreversible_reason=(template.irreversible_reason or "").strip() or None,
+        source=source.to_dict(), target=target.to_dict(), arm_changes=changes, pools=pools,
+        nodes_to_reimage=sum(p.nodes for p in pools), expected_minutes=expected_minutes(pools),
+        checks=list(template.checks), accepted=list(accepted or []),
+        steps=[PlanStep(**s.model_dump()) for s in template.steps],
+    )
+
+
+def drift(plan: Plan, cluster: ClusterInfo) -> list[str]:
+    """Why ``cluster`` is no longer the cluster ``plan`` was made for (empty: unchanged)."""
+    out = []
+    if cluster.ref.resource_id.lower() != plan.cluster.lower():
+        out.append(f"the plan is for {plan.cluster}, not {cluster.ref.resource_id}")
+        return out
+    if cluster.network.to_dict() != plan.source:
+        out.append(f"the network profile is now {cluster.network.describe()}, the plan expects "
+                   f"{plan.source_profile().describe()}")
+    if plan.etag and cluster.etag and cluster.etag != plan.etag:
+        out.append(f"the cluster's etag changed since the plan was made ({plan.etag} -> {cluster.etag})")
+    planned = {p.name: p.nodes for p in plan.pools}
+    now = {p.name: p.count for p in cluster.pools}
+    if planned != now:
+        out.append(f"the node pools changed ({planned} -> {now})")
+    return out
+
+
+def pool_summary(pools: tuple[PoolInfo, ...]) -> str:
+    return ", ".join(f"{p.name} {p.count}" for p in pools)

@@ -1,0 +1,104 @@
+"""Run a concrete plan's steps in order; resumable.
+
+Contract:
+- ``run_step(ctx, step)`` skips a step the journal already records as done (returning its recorded result);
+  otherwise it records ``step-start``, runs the registered step function, records ``step-done`` with its result
+  (or ``step-failed`` / ``step-paused``) and emits ONE canonical structlog line ``step`` with ``outcome`` and
+  ``duration_s``, with cluster / migration / step bound as context. Exceptions propagate unchanged.
+- ``run_plan(ctx)`` runs every step (``until``: stop after that step id) and returns the per-step results.
+- The test hook ``NETMIG_TEST_KILL_AT=STEP:before|after`` (``netmig.engine.testhooks``) is honoured at each
+  step boundary.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+
+from netmig.engine import registry
+from netmig.engine.context import StepContext
+from netmig.engine.planning import PlanStep
+from netmig.engine.testhooks import kill_point
+from netmig.errors import NetmigError, Paused
+from netmig.logs import get_logger
+
+log = get_logger("netmig.engine")
+
+
+def recorded_result(ctx: StepContext, step_id: str) -> dict[str, Any] | None:
+    found = None
+    for e in ctx.journal.events():
+        if e["event"] == "step-done" and e.get("step") == step_id:
+            found = e.get("result") or {}
+    return found
+
+
+def run_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+    with structlog.contextvars.bound_contextvars(step=step.id):
+        done = recorded_result(ctx, step.id)
+        if done is not None:
+            log.info("step", outcome="skipped", reason="already done (journal)", duration_s=0.0)
+            return done
+        fn = registry.step_fn(step.kind)
+        kill_point(f"{step.id}:before")
+        ctx.journal.record("step-start", step=step.id, kind=step.kind, run_id=ctx.run_id)
+        t0 = time.monotonic()
+        try:
+            result = fn(ctx, step) or {}
+        except Paused as e:
+            ctx.journal.record("step-paused", step=step.id, reason=str(e), run_id=ctx.run_id)
+            log.warning("step", outcome="paused", reason=str(e), duration_s=round(time.monotonic() - t0, 3))
+            raise
+        except BaseException as e:
+            reason = str(e) if isinstance(e, NetmigError) else f"{e.__class__.__name__}: {e}"
+            ctx.journal.record("step-failed", step=step.id, error=reason[:500], run_id=ctx.run_id)
+            log.error("step", outcome="failed", error=reason[:300], duration_s=round(time.monotonic() - t0, 3))
+            raise
+        ctx.journal.record("step-done", step=step.id, result=result, run_id=ctx.run_id,
+                           duration_s=round(time.monotonic() - t0, 3))
+        log.info("step", outcome="done", duration_s=round(time.monotonic() - t0, 3),
+                 **{k: v for k, v in result.items() if isinstance(v, (str, int, float, bool))})
+        kill_point(f"{step.id}:after")
+        return result
+
+
+def start_run(ctx: StepContext) -> None:
+    """Resume hooks (e.g. re-acquire the lock a crashed run held); idempotent."""
+    registry.load_builtins()
+    for hook in registry.RESUME_HOOKS:
+        hook(ctx)
+
+
+def run_plan(ctx: StepContext, until: str | None = None) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    with structlog.contextvars.bound_contextvars(cluster=ctx.plan.cluster.rsplit("/", 1)[-1],
+                                                 migration=ctx.plan.migration_id):
+        ctx.journal.record("run-start", run_id=ctx.run_id)
+        start_run(ctx)
+        for step in ctx.plan.steps:
+            results[step.id] = run_step(ctx, step)
+            if until is not None and step.id == until:
+                break
+        else:
+            ctx.journal.record("run-done", run_id=ctx.run_id)
+    return results
+
+
+def status(ctx_journal_events: list[dict[str, Any]], step_ids: list[str]) -> list[tuple[str, str, str]]:
+    """(step id, state, detail) per step from journal events: done / failed / paused / running / pending."""
+    state = {s: ("pending", "") for s in step_ids}
+    for e in ctx_journal_events:
+        s = e.get("step")
+        if s not in state:
+            continue
+        if e["event"] == "step-start":
+            state[s] = ("started", e["time"])
+        elif e["event"] == "step-done":
+            state[s] = ("done", f"{e['time']} ({e.get('duration_s', 0):.1f} s)")
+        elif e["event"] == "step-failed":
+            state[s] = ("failed", e.get("error", ""))
+        elif e["event"] == "step-paused":
+            state[s] = ("paused", e.get("reason", ""))
+    return [(s, *state[s]) for s in step_ids]

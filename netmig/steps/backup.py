@@ -1,0 +1,22 @@
+"""backup: every NetworkPolicy and the objects they depend on, to RUN_DIR/backup-TIMESTAMP/, verified."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from netmig.engine.context import StepContext
+from netmig.engine.planning import PlanStep
+from netmig.engine.registry import register_step
+
+
+@register_step("backup")
+def backup_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+    from netmig.kube import backup
+
+    previous = ctx.journal.value(f"{step.id}.dir")
+    if previous and Path(previous).is_dir() and not backup.verify(Path(previous), ctx.kube):
+        return {"dir": previous, "reused": True}
+    d, counts = backup.backup(ctx.kube, ctx.run_dir)
+    ctx.journal.set(f"{step.id}.dir", str(d))
+    return {"dir": str(d), **{k: v for k, v in counts.items()}}

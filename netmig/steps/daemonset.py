@@ -1,0 +1,48 @@
+"""wait-daemonset: a DaemonSet (e.g. kube-system/cilium) scheduled and Ready on every node.
+
+Params: ``namespace``, ``name``, ``timeout_s`` (default 900), ``poll_s`` (default 2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netmig.engine.context import StepContext
+from netmig.engine.planning import PlanStep
+from netmig.engine.registry import register_step
+from netmig.errors import CheckFailed
+
+
+def ds_state(ctx: StepContext, ns: str, name: str) -> tuple[bool, str]:
+    from netmig.kube import errors
+
+    try:
+        ds = ctx.kube.apps.read_namespaced_daemon_set(name, ns)
+    except Exception as e:  # the client's ApiException: not created yet
+        if getattr(e, "status", None) == 404 or isinstance(e, errors.NotFound):
+            return False, "not created yet"
+        raise
+    st: Any = ds.status
+    if st is None:
+        return False, "no status yet"
+    nodes = len(ctx.kube.nodes())
+    desired, ready = int(st.desired_number_scheduled or 0), int(st.number_ready or 0)
+    updated = int(st.updated_number_scheduled or desired)
+    ok = desired > 0 and desired == ready == updated and desired >= nodes
+    return ok, f"{ready}/{desired} ready on {nodes} nodes"
+
+
+@register_step("wait-daemonset")
+def wait_daemonset(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+    ns, name = str(step.params.get("namespace", "kube-system")), str(step.params["name"])
+    timeout, poll = float(step.params.get("timeout_s", 900)), float(step.params.get("poll_s", 1))
+    t0 = ctx.clock()
+    while True:
+        ok, detail = ds_state(ctx, ns, name)
+        if ok:
+            return {"daemonset": f"{ns}/{name}", "state": detail, "waited_s": round(ctx.clock() - t0, 1)}
+        if ctx.clock() - t0 > timeout:
+            raise CheckFailed(f"DaemonSet {ns}/{name} not ready after {timeout:.0f} s ({detail})",
+                              f"check: kubectl -n {ns} describe ds {name}; then rerun apply")
+        if ctx.sleep(poll):
+            raise CheckFailed("stopped", "rerun apply")

@@ -1,0 +1,64 @@
+"""acquire-lock / release-lock: the cluster Lease held while the run changes the cluster (renewed in the
+background); a rerun after a crash re-takes the lease its dead predecessor held."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netmig.engine.context import StepContext
+from netmig.engine.planning import PlanStep
+from netmig.engine.registry import register_resume_hook, register_step
+from netmig.errors import CheckFailed
+
+KEEPER = "lease-keeper"
+
+
+def _duration(ctx: StepContext) -> int:
+    for s in ctx.plan.steps:
+        if s.kind == "acquire-lock":
+            return int(s.params.get("lease_seconds", 60))
+    return 60
+
+
+def take(ctx: StepContext) -> dict[str, Any]:
+    from netmig.kube import lease
+
+    keeper = ctx.scratch.get(KEEPER)
+    if keeper is not None and not keeper.lost:
+        return {"holder": "this run", "reused": True}
+    try:
+        h = lease.acquire(ctx.kube, ctx.plan.migration_id, ctx.run_id, _duration(ctx))
+    except lease.LockHeld as e:
+        raise CheckFailed(f"{e}", "wait for that run to finish, or for its lease to expire "
+                          f"({e.holder.duration_s} s after its last renewal)") from None
+    ctx.scratch[KEEPER] = lease.LeaseKeeper(ctx.kube, ctx.run_id, h.duration_s).start()
+    return {"holder": h.identity, "lease_seconds": h.duration_s}
+
+
+def drop(ctx: StepContext) -> bool:
+    from netmig.kube import lease
+
+    keeper = ctx.scratch.pop(KEEPER, None)
+    if keeper is not None:
+        keeper.stop()
+    return lease.release(ctx.kube, ctx.run_id)
+
+
+@register_step("acquire-lock")
+def acquire_lock(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+    return take(ctx)
+
+
+@register_step("release-lock")
+def release_lock(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+    return {"released": drop(ctx)}
+
+
+@register_resume_hook
+def relock_on_resume(ctx: StepContext) -> None:
+    """Between a completed acquire-lock and release-lock, a new run (after a crash) takes the lease again."""
+    done = set(ctx.journal.completed_steps())
+    held = any(s.kind == "acquire-lock" and s.id in done for s in ctx.plan.steps)
+    released = any(s.kind == "release-lock" and s.id in done for s in ctx.plan.steps)
+    if held and not released:
+        take(ctx)

@@ -1,0 +1,78 @@
+"""update-network-profile: ONE managed-cluster PUT with the target profile; the poller's continuation token is
+journaled before anything else happens, so a rerun re-attaches instead of sending a second PUT.
+
+Idempotence: a recorded token, or a cluster that already shows the target profile (a crash between the PUT and
+the journal write), means the PUT went out: nothing is sent. Throttling / 5xx are retried after re-reading the
+cluster (the same test again), with the plan's etag as If-Match so a changed cluster is refused by ARM itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netmig.engine.context import StepContext
+from netmig.engine.planning import PlanStep, apply_spec, drift
+from netmig.engine.registry import register_step
+from netmig.errors import CheckFailed
+from netmig.logs import get_logger
+from netmig.model.cluster import NetworkProfile
+from netmig.model.plan import ProfileSpec
+
+log = get_logger("netmig.steps.network")
+
+
+def target_of(ctx: StepContext, step: PlanStep) -> NetworkProfile:
+    spec = ProfileSpec(**{k: v for k, v in step.params.items() if k in ProfileSpec.model_fields})
+    return apply_spec(ctx.plan.source_profile(), spec)
+
+
+def token_key(step_id: str) -> str:
+    return f"{step_id}.continuation_token"
+
+
+def _matches(have: NetworkProfile, want: NetworkProfile) -> bool:
+    return (have.plugin, have.plugin_mode, have.policy, have.dataplane) == (
+        want.plugin, want.plugin_mode, want.policy, want.dataplane)
+
+
+@register_step("update-network-profile")
+def update_network_profile(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+    from netmig.azure import errors as arm
+
+    if ctx.journal.value(token_key(step.id)):
+        return {"sent": False, "reason": "already sent (continuation token in the journal)"}
+    target = target_of(ctx, step)
+    attempts = int(step.params.get("attempts", 5))
+    for attempt in range(1, attempts + 1):
+        info = ctx.cluster(fresh=True)
+        if _matches(info.network, target):
+            log.info("the cluster already has the target network profile; not sending a PUT",
+                     provisioning_state=info.provisioning_state)
+            return {"sent": False, "reason": f"cluster already {target.describe()} ({info.provisioning_state})"}
+        if ctx.journal.value("nodes-before") is None:
+            ctx.journal.set("nodes-before", sorted(n["metadata"]["name"] for n in ctx.kube.nodes()))
+        problems = drift(ctx.plan, info)
+        if problems:
+            raise CheckFailed(f"the cluster changed since the plan was made: {'; '.join(problems)}",
+                              "make a new plan")
+        if info.provisioning_state != "Succeeded":
+            raise CheckFailed(f"the cluster is {info.provisioning_state}: another operation is in progress",
+                              "wait for it to finish, then rerun apply")
+        try:
+            ctx.journal.record("arm-put", step=step.id, attempt=attempt, target=target.to_dict())
+            op = ctx.aks.begin_network_update(target, etag=ctx.plan.etag)
+        except (arm.Throttled, arm.Temporary) as e:
+            delay = getattr(e, "retry_after", None) or min(30.0, 2.0 ** attempt)
+            log.warning("ARM refused the PUT for now; retrying", error=str(e)[:200], attempt=attempt, delay_s=delay)
+            if attempt == attempts or ctx.sleep(delay):
+                raise CheckFailed(f"ARM kept refusing the network-profile PUT: {e}",
+                                  "rerun apply later (nothing was changed)") from e
+            continue
+        except arm.Conflict as e:
+            raise CheckFailed(f"ARM refused the change: {e}",
+                              "the cluster changed or is busy; check it and make a new plan") from e
+        except arm.Rejected as e:
+            raise CheckFailed(f"ARM rejected the change: {e}", "fix the cause named above and make a new plan") from e
+        ctx.journal.set(token_key(step.id), op.continuation_token)
+        return {"sent": True, "target": target.describe(), "attempts": attempt}
+    raise CheckFailed("the network-profile PUT was not sent", "rerun apply")

@@ -1,0 +1,44 @@
+"""preflight: the plan still matches the cluster (etag / profile / pools), then every check of the plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netmig.engine.context import StepContext
+from netmig.engine.planning import PlanStep, drift
+from netmig.engine.registry import check_fn, register_step
+from netmig.errors import CheckFailed
+from netmig.model.checks import CheckResult, Outcome
+
+
+def run_checks(ctx: StepContext, check_ids: list[str]) -> list[CheckResult]:
+    out = []
+    for cid in check_ids:
+        try:
+            out.append(check_fn(cid)(ctx))
+        except KeyError:
+            raise
+        except Exception as e:  # a check that cannot run is a failed check, with the reason
+            out.append(CheckResult(cid, Outcome.FAIL, f"the check could not run ({e.__class__.__name__}: {e})"[:300],
+                                   "fix the cause and plan again"))
+    accepted = set(ctx.plan.accepted)
+    return [CheckResult(r.check, r.outcome, r.reason, r.fix, r.accepted or (r.check in accepted
+                                                                             and r.outcome is Outcome.FAIL))
+            for r in out]
+
+
+@register_step("preflight")
+def preflight(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+    problems = drift(ctx.plan, ctx.cluster(fresh=True))
+    if problems:
+        raise CheckFailed(f"the cluster changed since the plan was made: {'; '.join(problems)}",
+                          "review the change and make a new plan (aks-netmig plan ...)")
+    results = run_checks(ctx, ctx.plan.checks)
+    ctx.journal.set("preflight", [r.to_dict() for r in results])
+    blocking = [r for r in results if r.blocking]
+    if blocking:
+        raise CheckFailed("preflight failed: " + "; ".join(f"{r.check}: {r.reason}" for r in blocking),
+                          blocking[0].fix or "fix the cause and rerun")
+    return {"passed": sum(r.outcome is Outcome.PASS for r in results),
+            "warnings": sum(r.outcome is Outcome.WARN for r in results),
+            "accepted": sum(r.accepted for r in results)}

@@ -1,0 +1,146 @@
+"""watch-reimage: re-attach to the ARM operation (continuation token, else provisioningState), watch the nodes,
+read the pools at a modest interval, report per-pool progress, and stop on a stall with the reason and choices.
+
+Params (all optional): ``operation_step`` (id of the update-network-profile step; default the last one before),
+``stall_seconds`` (no progress), ``notready_seconds``, ``pdb_block_seconds``, ``arm_poll_seconds``.
+A failed operation is reported (exit 1); a rerun of apply then sends the same profile again, which resumes it
+(AKS and the sandbox reimage only the nodes left).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netmig.engine.context import StepContext
+from netmig.engine.monitor import ReimageMonitor
+from netmig.engine.planning import PlanStep
+from netmig.engine.registry import register_step
+from netmig.engine.testhooks import kill_point
+from netmig.errors import CheckFailed, Paused
+from netmig.logs import get_logger
+from netmig.steps.network import target_of, token_key
+
+log = get_logger("netmig.steps.reimage")
+LABEL_VALUE = {"npm": "azure", "cilium": "cilium", "calico": "calico", "none": "none"}
+
+
+def _update_step(ctx: StepContext, step: PlanStep) -> PlanStep:
+    if step.params.get("operation_step"):
+        return ctx.plan.step(str(step.params["operation_step"]))
+    before = ctx.plan.steps[: ctx.plan.steps.index(step)]
+    ups = [s for s in before if s.kind == "update-network-profile"]
+    if not ups:
+        raise CheckFailed(f"step {step.id} has no update-network-profile step before it", "fix the plan")
+    return ups[-1]
+
+
+def _param(ctx: StepContext, step: PlanStep, name: str, default: float) -> float:
+    override = getattr(ctx.options, name, None)
+    return float(override if override is not None else step.params.get(name, default))
+
+
+@register_step("watch-reimage")
+def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+    from netmig.azure import errors as arm
+    from netmig.kube.watching import NodeWatch
+
+    up = _update_step(ctx, step)
+    target = target_of(ctx, up)
+    token = ctx.journal.value(token_key(up.id))
+    if token and _failed_before(ctx, step.id, token_key(up.id)):
+        info = ctx.cluster(fresh=True)
+        if info.provisioning_state in ("Failed", "Canceled"):
+            log.info("the previous operation ended " + info.provisioning_state + "; sending the same profile again "
+                     "to resume the reimage")
+            ctx.journal.record("arm-put", step=step.id, resume=True, target=target.to_dict())
+            token = ctx.aks.begin_network_update(target).continuation_token
+            ctx.journal.set(token_key(up.id), token)
+    op = None
+    if token:
+        try:
+            op = ctx.aks.resume(token)
+        except arm.ArmError as e:
+            log.warning("cannot re-attach with the continuation token; following provisioningState", error=str(e))
+    originals = ctx.journal.value("nodes-before") or []
+    t0 = ctx.clock()
+    mon = ReimageMonitor(LABEL_VALUE.get(target.engine, target.engine), t0,
+                         stall_seconds=_param(ctx, step, "stall_seconds", 1800),
+                         notready_seconds=_param(ctx, step, "notready_seconds", 1500),
+                         pdb_block_seconds=_param(ctx, step, "pdb_block_seconds", 900),
+                         originals={p.name: p.nodes for p in ctx.plan.pools}, original_names=set(originals))
+    arm_every = _param(ctx, step, "poll_seconds", 10)
+    watch = NodeWatch(ctx.kube)
+    last_arm = -1e9
+    seen = 0
+    while True:
+        for kind, node in watch.events(timeout_s=min(arm_every, 2.0)):
+            mon.on_node("ADDED" if kind == "SYNC" else kind, node, ctx.clock())
+            if kind != "SYNC":
+                seen += 1
+                kill_point(f"{step.id}:event={seen}")
+            if ctx.clock() - last_arm >= arm_every:
+                break
+        if ctx.stop.is_set():
+            raise Paused("stopped while watching the reimage", "rerun apply to resume watching")
+        now = ctx.clock()
+        if now - last_arm < arm_every:
+            continue
+        last_arm = now
+        info = ctx.cluster(fresh=True)
+        mon.on_pools({p.name: p.provisioning_state for p in info.pools})
+        ctx.progress.pools(mon.progress())
+        finished, failure = _arm_state(ctx, op, info.provisioning_state)
+        if failure:
+            ctx.journal.record("operation-failed", step=step.id, error=failure[:500])
+            raise CheckFailed(f"the ARM operation failed: {failure}",
+                              "fix the cause, then rerun apply: it sends the same profile again, which resumes "
+                              "the reimage of the nodes left")
+        if finished:
+            break
+        stall = mon.stall(now, ctx.kube.pods(), ctx.kube.pdbs())
+        if stall:
+            ctx.journal.record("stall", step=step.id, kind=stall.kind, reason=stall.reason, pdb=stall.pdb)
+            raise Paused(f"reimage stalled: {stall.reason}",
+                         "choose: wait longer (rerun apply, optionally with a larger --stall-timeout), abort the "
+                         "ARM operation (aks-netmig apply PLAN --abort), or resume later (rerun apply)")
+    nodes = ctx.kube.nodes()
+    want = LABEL_VALUE.get(target.engine, target.engine)
+    wrong = [n["metadata"]["name"] for n in nodes
+             if (n["metadata"].get("labels") or {}).get("kubernetes.azure.com/network-policy") != want]
+    if wrong:
+        raise CheckFailed(f"the operation succeeded but nodes are not on {target.engine}: {', '.join(wrong)}",
+                          "check the nodes, then rerun apply")
+    summary = {"nodes": len(nodes), "pools": {p.name: p.describe() for p in mon.progress()},
+               "watch_s": round(ctx.clock() - t0, 1), "node_events": seen}
+    ctx.journal.set("reimage-summary", summary)
+    return {"nodes": len(nodes), "watch_s": summary["watch_s"], "node_events": seen}
+
+
+def _failed_before(ctx: StepContext, step_id: str, key: str) -> bool:
+    """True when the latest journaled operation (token) was followed by an operation-failed event."""
+    failed = False
+    for e in ctx.journal.events():
+        if e["event"] == "set" and e.get("key") == key:
+            failed = False
+        elif e["event"] == "operation-failed" and e.get("step") == step_id:
+            failed = True
+    return failed
+
+
+def _arm_state(ctx: StepContext, op: Any, provisioning_state: str) -> tuple[bool, str | None]:
+    """(finished, failure reason)."""
+    from netmig.azure import errors as arm
+
+    if op is not None:
+        if not op.done():
+            return False, None
+        try:
+            ctx.aks.wait(op)
+        except arm.ArmError as e:
+            return True, str(e)
+        return True, None
+    if provisioning_state == "Succeeded":
+        return True, None
+    if provisioning_state in ("Failed", "Canceled"):
+        return True, f"the cluster's provisioningState is {provisioning_state}"
+    return False, None
