@@ -52,6 +52,7 @@ def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall
 
     configure_logging()
     plan = load_plan(plan_path)
+    address = dict(kwargs)
     target = target_from(kwargs, plan.cluster, plan.arm_endpoint)
     run_dir = run_dir or run_dir_for(plan_path)
     options = Options(dry_run=dry_run, stall_seconds=stall_timeout, pdb_block_seconds=pdb_timeout,
@@ -62,9 +63,13 @@ def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall
         _dry_run_or_abort(plan, target, run_dir, abort)
         return
     if prefect:
+        from netmig.cli.migrate_common import prepare_prefect_env
+
+        prepare_prefect_env()
         from flows.migrate import run_flow
 
-        run_flow(plan_path=str(plan_path), target=target, run_dir=run_dir, yes=yes, options=options)
+        run_flow(plan_path=str(plan_path), address=address, run_dir=run_dir, yes=yes, options=options,
+                 approver=approver(yes))
     else:
         run_local(plan, target, run_dir, yes=yes, options=options)
     click.echo(f"Migration {plan.migration_id} done. Report: {run_dir / 'report.md'}")

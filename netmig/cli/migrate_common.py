@@ -76,3 +76,13 @@ def progress_sink() -> Any:
 
         return RichProgress()
     return ProgressSink()
+
+
+def prepare_prefect_env() -> None:
+    """Before prefect is imported: no analytics, and a PREFECT_HOME that exists (Prefect does not create parents)."""
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    home = os.environ.get("PREFECT_HOME")
+    if home:
+        Path(home).expanduser().mkdir(parents=True, exist_ok=True)

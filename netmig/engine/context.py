@@ -69,7 +69,7 @@ class StepContext:
     aks: AksGateway
     journal: Journal
     run_dir: Path
-    approver: Callable[[Plan], bool] = never_approve
+    approver: Callable[[Plan], Any] = never_approve
     progress: ProgressSink = field(default_factory=ProgressSink)
     options: Options = field(default_factory=Options)
     clock: Callable[[], float] = time.monotonic

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -45,3 +46,20 @@ def profile_puts(d: Path) -> list[dict[str, Any]]:
 def make_plan(sandbox: Path, out: Path, *extra: str) -> None:
     res = cli("plan", "--sandbox", str(sandbox), "--out", str(out), "--accept", "policy-analysis", *extra)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def cli_group(*args: str, env: dict[str, str], cwd: Path, timeout: float = 180) -> tuple[int, str, str]:
+    """Like ``cli`` but in its own process group with output to files, and the group killed afterwards: a SIGKILLed
+    apply leaves its temporary Prefect server behind (holding inherited pipes); this reaps it."""
+    import signal
+
+    full = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **env}
+    out, err = cwd / "cli.out", cwd / "cli.err"
+    with out.open("w") as o, err.open("w") as e:
+        proc = subprocess.Popen([*EXE, *args], stdout=o, stderr=e, env=full, cwd=ROOT, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    return rc, out.read_text(), err.read_text()
