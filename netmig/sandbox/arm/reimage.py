@@ -9,7 +9,13 @@ Contract:
   and delete the surge node(s). Nodes that already carry the target's labels are skipped, so a later PUT of the
   same profile after Failed / Canceled resumes. Events (reason Surge, Drain, Upgrade, NodeNotReady, NodeReady,
   RemovingNode) are written in ``default`` with the node as involvedObject. Networking DaemonSets of the new
-  profile are created at the start, those not in it deleted at the end (the kubelet simulator runs their pods).
+  profile are created at the start, those not in it deleted at the end (the kubelet simulator runs their pods);
+  only AKS-managed ones (label ``kubernetes.azure.com/managedby: aks``) are ever deleted. A reimage to a calico
+  profile (re)installs AKS-managed Calico at the start, one away from calico removes its workloads at the end
+  (``sim.managed_calico``: CRDs, CRs, RBAC and the APIService stay). When a node goes NotReady for its reimage,
+  the pods still bound to it (DaemonSet pods, drain leftovers) are restarted in place: status reset to Pending
+  without IP or container statuses, so the kubelet simulator starts them again once the node is Ready, with an IP
+  from the node's new podCIDR (a real reimage wipes the VM; the pod objects survive and get new sandboxes).
   A ``node`` fault ``stuck-notready`` (params ``node`` or ``pool``, or ``path`` a regex of the node name) keeps
   that node NotReady: the operation fails ``NodeNotReadyTimeout`` after ``node_ready_timeout_seconds``
   (unless aborted first). Each such fault strikes one node once.
@@ -38,7 +44,7 @@ from netmig.sandbox.arm.state import ArmState, Operation
 from netmig.sandbox.context import SandboxContext
 from netmig.sandbox.kube.selectors import Requirement, match_labels
 from netmig.sandbox.kube.store import ApiError, Key, Obj, now_iso
-from netmig.sandbox.sim import topology
+from netmig.sandbox.sim import managed_calico, topology
 
 NODES: Key = ("", "nodes")
 PODS: Key = ("", "pods")
@@ -338,6 +344,39 @@ class Reimage:
                 nspec.pop("podCIDRs", None)
         self.store.update(NODES, None, name, mutate)
 
+    def restart_pods(self, node: str) -> None:
+        """Reset the pods still bound to ``node`` to Pending (no IP, no containers): the VM was wiped."""
+        k = self.ctx.services.get("kubelet")
+        index = getattr(k, "index", None)
+        if index is not None:
+            keys = sorted(index.pods_by_node.get(node, ()))
+        else:
+            keys = sorted((p["metadata"].get("namespace", ""), p["metadata"]["name"])
+                          for p in self.store.iter_raw(PODS) if (p.get("spec") or {}).get("nodeName") == node)
+        now = now_iso()
+
+        def reset(o: Obj) -> None:
+            st = o.setdefault("status", {})
+            for f in ("podIP", "podIPs", "containerStatuses", "initContainerStatuses", "startTime"):
+                st.pop(f, None)
+            st["phase"] = "Pending"
+            st["conditions"] = [
+                {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now},
+                {"type": "Ready", "status": "False", "reason": "NodeReimaged", "lastProbeTime": None,
+                 "lastTransitionTime": now, "message": f"node {node} is being reimaged"},
+            ]
+
+        for ns, pname in keys:
+            if not self.store.exists(PODS, ns, pname):
+                continue
+            pod = self.store.get(PODS, ns, pname)
+            if (pod.get("spec") or {}).get("nodeName") != node or pod["metadata"].get("deletionTimestamp"):
+                continue
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            with contextlib.suppress(ApiError):
+                self.store.update(PODS, ns, pname, reset)
+
     def mark_upgrading(self, name: str) -> None:
         def mutate(n: Obj) -> None:
             n.setdefault("metadata", {}).setdefault("labels", {})[UPGRADE_STATUS_LABEL] = "Quarantined"
@@ -415,6 +454,7 @@ class Reimage:
         await self.drain(name)
         self.event(name, "Upgrade", f"Reimaging node {name} with the new network profile and image {image}")
         self.set_ready(name, False, new_boot=True)
+        self.restart_pods(name)
         self.event(name, "NodeNotReady", f"Node {name} status is now: NodeNotReady", "Warning")
         await self.ctx.clock.sleep(float(self.b.get("reimage_seconds", 45)))
         self.relabel(name, spec, image)
@@ -480,6 +520,8 @@ class Reimage:
 
     # -------------------------------------------------------------- all
     def swap_daemonsets_start(self) -> None:
+        if topology.engine_of(self.profile) == "calico":
+            managed_calico.ensure(self.ctx)
         for ns, name in topology.system_daemonsets(self.profile):
             if not self.store.exists(DAEMONSETS, ns, name):
                 try:
@@ -495,8 +537,12 @@ class Reimage:
         networking = {"kube-proxy", "azure-cns", "azure-npm", "calico-node", "cilium"}
         for ds in self.store.list(DAEMONSETS):
             key = (ds["metadata"]["namespace"], ds["metadata"]["name"])
-            if key[1] in networking and key not in keep and key[0] in ("kube-system", "calico-system"):
+            managed = (ds["metadata"].get("labels") or {}).get(topology.LABEL_MANAGED_BY) == "aks"
+            if (key[1] in networking and key not in keep and key[0] in ("kube-system", "calico-system")
+                    and managed):
                 self.store.delete(DAEMONSETS, key[0], key[1])
+        if topology.engine_of(self.profile) != "calico":
+            managed_calico.remove(self.ctx)
 
     async def run(self) -> None:
         plan: dict[str, list[str]] = {}
@@ -518,6 +564,8 @@ class Reimage:
         for pool in plan:
             self.state.pools[pool]["properties"]["nodeImageVersion"] = self.images[pool]
             self.state.touch_pool(pool)
+        if self.state.network is not None:
+            self.state.network.after_reimage(self.profile)
 
 
 def pending_nodes(ctx: SandboxContext, profile: dict[str, Any]) -> int:

@@ -11,6 +11,8 @@ Contract:
     POST .../managedClusters/{name}/listClusterUserCredential | listClusterAdminCredential
     GET  /subscriptions/{s}/providers/Microsoft.ContainerService/locations/{loc}/operations/{id}
     GET  /subscriptions/{s}/providers/Microsoft.ContainerService/locations/{loc}/operationresults/{id}
+    GET  /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Network/virtualNetworks[/{vnet}[/subnets[/{sn}]
+         | /usages]]   (the nodes' VNet, read-only: see ``netmig.sandbox.arm.network``)
   PUTs answer 200 (201 when creating) with the resource and ``Azure-AsyncOperation``; errors are
   ``{"error": {"code", "message"}}``.
 - Admin (not ARM): ``POST /_sandbox/faults`` (a Fault as JSON, 201), ``GET /_sandbox/faults``,
@@ -48,6 +50,8 @@ Handler = Callable[..., Awaitable[web.StreamResponse]]
 _RG = r"/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.containerservice"
 _MC = _RG + r"/managedclusters/(?P<name>[^/]+)"
 _LOC = r"/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.containerservice/locations/(?P<loc>[^/]+)"
+_VNETS = r"/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.network/virtualnetworks"
+_VNET = _VNETS + r"/(?P<vnet>[^/]+)"
 
 READ_ONLY_PROPS = {
     "provisioningState", "powerState", "fqdn", "azurePortalFQDN", "privateFQDN", "currentKubernetesVersion",
@@ -96,6 +100,11 @@ class ArmApp:
             ("POST", re.compile(_MC + r"/listcluster(?P<who>user|admin)credential"), self.credentials),
             ("GET", re.compile(_LOC + r"/operations/(?P<op>[^/]+)"), self.operation_status),
             ("GET", re.compile(_LOC + r"/operationresults/(?P<op>[^/]+)"), self.operation_result),
+            ("GET", re.compile(_VNETS), self.list_vnets),
+            ("GET", re.compile(_VNET), self.get_vnet),
+            ("GET", re.compile(_VNET + r"/subnets"), self.list_subnets),
+            ("GET", re.compile(_VNET + r"/subnets/(?P<subnet>[^/]+)"), self.get_subnet),
+            ("GET", re.compile(_VNET + r"/usages"), self.vnet_usages),
         ]
 
     # ------------------------------------------------------------------ plumbing
@@ -246,6 +255,7 @@ class ArmApp:
             pools=[{"name": n, **p["properties"]} for n, p in st.pools.items()],
             node_provisioning_mode=str((c["properties"].get("nodeProvisioningProfile") or {}).get("mode")),
             behaviour=st.behaviour,
+            vnet_prefixes=list(st.network.address_prefixes) if st.network is not None else None,
         )
         change = network_changed(current, target)
         resume = (not change and c["properties"].get("provisioningState") in ("Failed", "Canceled")
@@ -321,7 +331,8 @@ class ArmApp:
             spec["maxSurge"] = (props.get("upgradeSettings") or {}).get("maxSurge") or "1"
             version = str(c["properties"].get("currentKubernetesVersion"))
             image = next(iter(st.pools.values()))["properties"]["nodeImageVersion"] if st.pools else ""
-            st.pools[pool] = pool_resource(c["id"], spec, version, image or "AKSUbuntu-2204gen2containerd-202610.15.0")
+            st.pools[pool] = pool_resource(c["id"], spec, version, image or "AKSUbuntu-2204gen2containerd-202610.15.0",
+                                           st.network.pool_subnet_id() if st.network is not None else None)
             st.pools[pool]["properties"]["count"] = 0
             target = int(props.get("count", 1))
             st.set_pool_state(pool, "Creating")
@@ -387,6 +398,46 @@ class ArmApp:
         if not o.done:
             return web.Response(status=202, headers={"Location": str(request.url)})
         return web.Response(status=204)
+
+    # ------------------------------------------------------------------ Microsoft.Network (read-only)
+    def _vnet(self, sub: str, rg: str, vnet: str | None = None) -> Any:
+        self._scope(sub)
+        net = self.st.network
+        if net is None or net.resource_group.lower() != rg.lower():
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+        if vnet is not None and vnet.lower() != net.name.lower():
+            raise ArmError(404, "ResourceNotFound",
+                           f"The Resource 'Microsoft.Network/virtualNetworks/{vnet}' under resource group '{rg}' "
+                           "was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+        return net
+
+    async def list_vnets(self, request: web.Request, sub: str, rg: str) -> web.StreamResponse:
+        return _json({"value": [self._vnet(sub, rg).vnet_json()]})
+
+    async def get_vnet(self, request: web.Request, sub: str, rg: str, vnet: str) -> web.StreamResponse:
+        return _json(self._vnet(sub, rg, vnet).vnet_json())
+
+    async def list_subnets(self, request: web.Request, sub: str, rg: str, vnet: str) -> web.StreamResponse:
+        net = self._vnet(sub, rg, vnet)
+        return _json({"value": [net.subnet_json(n) for n in net.subnets]})
+
+    async def get_subnet(self, request: web.Request, sub: str, rg: str, vnet: str,
+                         subnet: str) -> web.StreamResponse:
+        net = self._vnet(sub, rg, vnet)
+        name = next((n for n in net.subnets if n.lower() == subnet.lower()), None)
+        if name is None:
+            raise ArmError(404, "NotFound", f"Resource {net.id}/subnets/{subnet} not found.")
+        return _json(net.subnet_json(name))
+
+    async def vnet_usages(self, request: web.Request, sub: str, rg: str, vnet: str) -> web.StreamResponse:
+        net = self._vnet(sub, rg, vnet)
+        profile = self.st.profile
+        flat = profile.get("networkPlugin") == "azure" and profile.get("networkPluginMode") != "overlay"
+        nodes = sum(1 for n in self.ctx.store.iter_raw(("", "nodes")))
+        per_node = 1
+        if flat and self.st.pools:
+            per_node += max(int(p["properties"].get("maxPods") or 0) for p in self.st.pools.values())
+        return _json(net.usages_json({net.node_subnet: nodes * per_node}))
 
     # ------------------------------------------------------------------ admin
     async def admin(self, request: web.Request) -> web.StreamResponse:

@@ -18,6 +18,8 @@ Scenario keys read (besides the documented ``cluster:`` shape)::
       node_image_version: str           # optional, default DEFAULT_NODE_IMAGE (pools may override with
                                         # nodeImageVersion)
       pools: [{..., maxPods: int, nodeImageVersion: str}]   # optional extras
+      vnet: {...}                       # the nodes' VNet, see ``netmig.sandbox.arm.network`` (``network``)
+      network_profile: {..., podCidrs: [str], serviceCidrs: [str]}   # dual-stack: both families' CIDRs
     arm_behaviour:                      # optional, top level (or inside cluster:), all optional
       block_kubenet_calico_to_overlay: bool      # refuse kubenet+calico -> overlay+calico (default false)
       drain_timeout_seconds: float               # sim seconds before PodDrainFailure (default 1800)
@@ -112,8 +114,9 @@ class Operation:
         return out
 
 
-def pool_resource(cluster_id: str, pool: dict[str, Any], k8s_version: str, image: str) -> dict[str, Any]:
-    """An agentPool ARM resource from a scenario-shaped pool dict."""
+def pool_resource(cluster_id: str, pool: dict[str, Any], k8s_version: str, image: str,
+                  subnet_id: str | None = None) -> dict[str, Any]:
+    """An agentPool ARM resource from a scenario-shaped pool dict (``subnet_id``: its ``vnetSubnetID``)."""
     name = pool["name"]
     props: dict[str, Any] = {
         "eTag": _etag(),
@@ -136,6 +139,9 @@ def pool_resource(cluster_id: str, pool: dict[str, Any], k8s_version: str, image
         "enableNodePublicIP": False,
         "enableAutoScaling": False,
     }
+    subnet = pool.get("vnetSubnetID") or subnet_id
+    if subnet:
+        props["vnetSubnetID"] = subnet
     return {
         "id": f"{cluster_id}/agentPools/{name}",
         "name": name,
@@ -160,6 +166,8 @@ class ArmState:
         self.pools: dict[str, dict[str, Any]] = {}
         self.operations: dict[str, Operation] = {}
         self.latest_op_id: str | None = None
+        # the nodes' VNet (netmig.sandbox.arm.network.VirtualNetwork), None without a cluster
+        self.network: Any = None
         self.behaviour: dict[str, Any] = {**DEFAULT_BEHAVIOUR, **(behaviour or {})}
         # node faults (stuck-notready) that already struck a node: each strikes once (by id())
         self.spent_node_faults: set[int] = set()
@@ -219,8 +227,12 @@ class ArmState:
                 "supportPlan": "KubernetesOfficial",
             },
         }
+        from netmig.sandbox.arm.network import VirtualNetwork
+
+        st.network = VirtualNetwork.from_scenario(c, st.subscription_id,
+                                                  st.cluster["properties"]["nodeResourceGroup"], st.location)
         for pool in c.get("pools") or []:
-            st.pools[pool["name"]] = pool_resource(cid, pool, version, image)
+            st.pools[pool["name"]] = pool_resource(cid, pool, version, image, st.network.pool_subnet_id())
         return st
 
     # ------------------------------------------------------------- naming
@@ -366,7 +378,9 @@ def _arm_profile(p: dict[str, Any]) -> dict[str, Any]:
     out["outboundType"] = p.get("outboundType") or "loadBalancer"
     out["loadBalancerSku"] = p.get("loadBalancerSku") or "standard"
     out["ipFamilies"] = list(p.get("ipFamilies") or ["IPv4"])
-    if out.get("podCidr"):
+    if p.get("podCidrs"):
+        out["podCidrs"] = list(p["podCidrs"])
+    elif out.get("podCidr"):
         out["podCidrs"] = [out["podCidr"]]
-    out["serviceCidrs"] = [out["serviceCidr"]]
+    out["serviceCidrs"] = list(p.get("serviceCidrs") or [out["serviceCidr"]])
     return out

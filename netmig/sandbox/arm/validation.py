@@ -30,8 +30,15 @@ Rules (aks-migrations.md):
   NetworkPolicyChangeNotSupported           azure <-> calico directly
   NetworkPolicyUpdateNotSupportedOnKubernetesVersion  azure/calico install or uninstall on Kubernetes < 1.30
   PodCidrChangeNotAllowed                   podCidr changed without an overlay migration
-  PodCidrOverlap                            target podCidr overlaps the node subnet, the service CIDR or
-                                            172.30.0.0/16 / 172.31.0.0/16
+  PodCidrOverlap                            target podCidr (new, or kept by a migration to overlay) overlaps the
+                                            service CIDR or the reserved 172.30.0.0/16 / 172.31.0.0/16 (name chosen
+                                            by the sandbox)
+  NetworkProfileCIDROverlapVNET             target podCidr (new, or kept by a migration to overlay) overlaps the
+                                            VNet address space (``vnet_prefixes``, default the node subnet). The
+                                            code and message are AKS's own (e.g. Azure/AKS-Construction#403:
+                                            "NetworkProfile CIDR 10.240.100.0/24 overlaps with reserved VNET CIDR
+                                            10.240.0.0/16", target networkProfile.podCIDR). Peered VNets are not
+                                            checked by ARM (the docs only advise against overlapping them).
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ CODES = (
     "OverlayMigrationRequiresKubernetesVersion", "OverlayMigrationAvailabilitySetNotSupported",
     "OverlayMigrationWithNetworkPolicyNotSupported", "KubenetCalicoToOverlayMigrationNotSupported",
     "NetworkPolicyChangeNotSupported", "NetworkPolicyUpdateNotSupportedOnKubernetesVersion",
-    "PodCidrChangeNotAllowed", "PodCidrOverlap",
+    "PodCidrChangeNotAllowed", "PodCidrOverlap", "NetworkProfileCIDROverlapVNET",
 )
 
 
@@ -67,10 +74,22 @@ def merge_profile(current: dict[str, Any], requested: dict[str, Any] | None) -> 
     if out.get("networkPluginMode") == "overlay" and not out.get("podCidr"):
         out["podCidr"] = DEFAULT_POD_CIDR
     if out.get("podCidr"):
-        out["podCidrs"] = [out["podCidr"]]
+        # dual-stack: the IPv4 pod CIDR is podCidr; the other family's CIDRs are kept
+        v4 = ipaddress.ip_network(str(out["podCidr"]), strict=False).version if _is_cidr(out["podCidr"]) else 4
+        others = [c for c in out.get("podCidrs") or [] if _is_cidr(c)
+                  and ipaddress.ip_network(str(c), strict=False).version != v4]
+        out["podCidrs"] = [out["podCidr"], *others]
     if out.get("networkPlugin") == "azure" and not out.get("networkDataplane"):
         out["networkDataplane"] = "azure"
     return out
+
+
+def _is_cidr(value: Any) -> bool:
+    try:
+        ipaddress.ip_network(str(value), strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def reimage_fields(p: dict[str, Any]) -> dict[str, str]:
@@ -120,10 +139,12 @@ def validate_network_update(
     pools: list[dict[str, Any]],
     node_provisioning_mode: str = "Manual",
     behaviour: dict[str, Any] | None = None,
+    vnet_prefixes: list[str] | None = None,
 ) -> None:
     """Raise ``ArmError(400, code, message)`` if AKS would refuse moving from ``current`` to ``target``.
 
-    ``pools`` are agentPool ``properties`` dicts (``osType``, ``type``, ...), each with a ``name``.
+    ``pools`` are agentPool ``properties`` dicts (``osType``, ``type``, ...), each with a ``name``;
+    ``vnet_prefixes`` the address space of the nodes' VNet (default: the node subnet only).
     """
     behaviour = behaviour or {}
     old, new = reimage_fields(current), reimage_fields(target)
@@ -232,19 +253,26 @@ def validate_network_update(
                        f"{kubernetes_version}; it requires Kubernetes 1.30 or later. Upgrade the cluster first.")
 
     # --- pod CIDR
-    if old["podCidr"] != new["podCidr"] and new["podCidr"]:
-        migrating_to_overlay = ipam_changed and _ipam(new) == "overlay"
-        if old["podCidr"] and not migrating_to_overlay:
-            raise _bad("PodCidrChangeNotAllowed",
-                       "Changing property 'networkProfile.podCidr' is only allowed when migrating to Azure CNI "
-                       "Overlay.")
+    to_overlay = ipam_changed and _ipam(new) == "overlay"
+    cidr_changed = bool(new["podCidr"]) and old["podCidr"] != new["podCidr"]
+    if cidr_changed and old["podCidr"] and not to_overlay:
+        raise _bad("PodCidrChangeNotAllowed",
+                   "Changing property 'networkProfile.podCidr' is only allowed when migrating to Azure CNI "
+                   "Overlay.")
+    if new["podCidr"] and (cidr_changed or to_overlay):
         try:
             pod_net = ipaddress.ip_network(new["podCidr"])
         except ValueError:
             raise _bad("InvalidParameter",
                        f"The value '{new['podCidr']}' of parameter 'networkProfile.podCidr' is not a valid "
                        "CIDR.") from None
-        others = [NODE_SUBNET, "172.30.0.0/16", "172.31.0.0/16"]
+        for vnet in vnet_prefixes or [NODE_SUBNET]:
+            vnet_net = ipaddress.ip_network(vnet, strict=False)
+            if vnet_net.version == pod_net.version and pod_net.overlaps(vnet_net):
+                raise _bad("NetworkProfileCIDROverlapVNET",
+                           f"NetworkProfile CIDR {new['podCidr']} overlaps with reserved VNET CIDR {vnet}. Choose a "
+                           "pod CIDR (networkProfile.podCidr) outside the virtual network's address space.")
+        others = ["172.30.0.0/16", "172.31.0.0/16"]
         if target.get("serviceCidr"):
             others.append(str(target["serviceCidr"]))
         for other in others:

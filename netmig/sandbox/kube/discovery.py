@@ -9,6 +9,10 @@ Contract:
   ``name, singularName, namespaced, kind, verbs, shortNames, categories`` and subresource entries
   (``pods/status``, ``pods/log``, ``pods/eviction``, ``deployments/scale``...), or None if the group-version is not
   served.
+Group-versions served through a service-backed APIService (``crds.aggregated_group_versions``) are listed in
+``/apis`` and ``/apis/{g}`` whether or not they are Available; ``/apis/{g}/{v}`` of an unavailable one is a 503 (the
+server handles that before calling here), of an available one the resources the store knows for it (often none: the
+sandbox does not proxy to extension API servers).
 Aggregated discovery (``apidiscovery.k8s.io/v2``) is deliberately not served: clients that ask for it also accept
 plain ``application/json`` and fall back to these documents.
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.sandbox.kube.crds import version_priority
+from netmig.sandbox.kube.crds import aggregated_group_versions, version_priority
 from netmig.sandbox.kube.store import Obj, ResourceType, Store
 from netmig.sandbox.kube.types import SUBRESOURCE_KINDS
 
@@ -51,6 +55,10 @@ def _groups(store: Store) -> dict[str, list[str]]:
         for v in _served_versions(rt):
             if v not in versions:
                 versions.append(v)
+    for (g, v) in aggregated_group_versions(store):
+        versions = groups.setdefault(g, [])
+        if v not in versions:
+            versions.append(v)
     for name, versions in groups.items():
         groups[name] = sorted(versions, key=version_priority, reverse=True)
     return groups
@@ -109,7 +117,7 @@ def resource_list(store: Store, group_name: str, version: str) -> Obj | None:
                     entry["group"] = g
                     entry["version"] = v
             resources.append(entry)
-    if not found:
+    if not found and (group_name, version) not in aggregated_group_versions(store):
         return None
     gv = f"{group_name}/{version}" if group_name else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}

@@ -21,7 +21,9 @@ Contract of ``build_app(ctx)``:
 - faults: every request first consults ``ctx.faults.take("kube", method, path, kind="status")`` (answer
   ``fault.status`` with a ``Status`` body and ``Retry-After`` if set); watches consult ``kind="cut-watch"`` and
   close after ``fault.params["after_events"]`` (default 0) events;
-- errors are ``Status`` bodies: malformed bodies 400, unknown resources 404.
+- errors are ``Status`` bodies: malformed bodies 400, unknown resources 404; a group-version served by an APIService
+  that is not Available (``crds.unavailable_group_versions``, e.g. a dangling ``v3.projectcalico.org``) answers 503
+  ServiceUnavailable to discovery (``/apis/{g}/{v}``) and to every request under it.
 All handlers run on the sandbox loop, so they may use the store directly.
 """
 
@@ -42,7 +44,7 @@ from aiohttp import web
 
 from netmig.sandbox.context import SandboxContext
 from netmig.sandbox.kube import discovery, openapi, patching, protobuf, tables
-from netmig.sandbox.kube.crds import CRD_KEY
+from netmig.sandbox.kube.crds import CRD_KEY, aggregated_group_versions
 from netmig.sandbox.kube.store import ApiError, Obj, ResourceType, Store, Watch
 from netmig.sandbox.kube.types import BUILTIN_TYPES, apply_defaults
 
@@ -174,6 +176,9 @@ class KubeApi:
             return _json(discovery.version_info())
         if segs and segs[0] == "openapi":
             return self._openapi(segs)
+        if segs[:1] == ["apis"] and len(segs) >= 3 and aggregated_group_versions(self.store).get(
+                (segs[1], segs[2])) is False:
+            return _status(503, "ServiceUnavailable", "the server is currently unable to handle the request")
         if segs == ["api"] or segs == ["apis"] or (segs[:1] == ["apis"] and len(segs) in (2, 3)) or \
                 segs == ["api", "v1"]:
             if method != "GET":

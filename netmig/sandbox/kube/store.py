@@ -9,7 +9,11 @@ Contract:
 - ``watch(...)`` returns a ``Watch`` whose ``queue`` receives (event_type, obj) for matching changes after the
   given resourceVersion (replayed from a bounded history; too old -> ``ApiError`` 410 Expired).
 - Deleting an object with finalizers only sets ``metadata.deletionTimestamp``; it is removed once its
-  finalizers are emptied. Deleting a namespace deletes everything in it, then the namespace itself.
+  finalizers are emptied. Deleting a namespace deletes everything in it, then the namespace itself -- unless
+  content is held by finalizers or ``discovery_failures()`` (set by the APIService controller) names API groups
+  whose discovery fails: the namespace then stays Terminating with the namespace controller's status conditions
+  (``NamespaceDeletionDiscoveryFailure``, ``NamespaceContentRemaining``, ``NamespaceFinalizersRemaining``, ...);
+  the deletion is retried when held content goes away (and by that controller when discovery recovers).
 - ``purge_type(key)`` removes a type with its objects (DELETED events; open watches of it get a ("GONE", {})
   sentinel so the HTTP layer can end them).
 - Not thread-safe: call it from the sandbox event loop only.
@@ -124,6 +128,8 @@ class Store:
         self._finishing: set[str] = set()
         # controllers installed on this store (e.g. the CRD controller), by name, so installs are idempotent
         self.controllers: dict[str, Any] = {}
+        # group/versions whose discovery fails now (dangling APIServices); blocks namespace finalization
+        self.discovery_failures: Callable[[], list[str]] | None = None
 
     # ---------------------------------------------------------------- types
     def register_type(self, rt: ResourceType) -> None:
@@ -389,7 +395,8 @@ class Store:
             self._finishing.discard(name)
 
     def _finish_namespace(self, name: str) -> None:
-        remaining = 0
+        remaining: dict[str, int] = {}
+        finalizers: dict[str, int] = {}
         for key, rt in list(self.types.items()):
             if not rt.namespaced:
                 continue
@@ -397,12 +404,31 @@ class Store:
                 if ns != name:
                     continue
                 self.delete(key, ns, oname)
-                if (ns, oname) in self._objects.get(key, {}):
-                    remaining += 1
-        if remaining == 0:
+                held = self._objects.get(key, {}).get((ns, oname))
+                if held is not None:
+                    what = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
+                    remaining[what] = remaining.get(what, 0) + 1
+                    for f in held["metadata"].get("finalizers") or []:
+                        finalizers[f] = finalizers.get(f, 0) + 1
+        failures = self.discovery_failures() if self.discovery_failures is not None else []
+        if not remaining and not failures:
             def clear(o: Obj) -> None:
                 o.setdefault("spec", {})["finalizers"] = []
             self.update(("", "namespaces"), None, name, clear)
+            return
+        conditions = _namespace_conditions(failures, remaining, finalizers)
+        current = self._objects[("", "namespaces")].get(("", name))
+        if current is None:
+            return
+        old = [{k: v for k, v in c.items() if k != "lastTransitionTime"}
+               for c in (current.get("status") or {}).get("conditions") or []]
+        if old == conditions:
+            return
+        now = now_iso()
+
+        def set_conditions(o: Obj) -> None:
+            o.setdefault("status", {})["conditions"] = [{**c, "lastTransitionTime": now} for c in conditions]
+        self.update(("", "namespaces"), None, name, set_conditions)
 
     # ---------------------------------------------------------------- watch
     def watch(
@@ -433,6 +459,44 @@ class Store:
     def unwatch(self, w: Watch) -> None:
         if w in self._watches:
             self._watches.remove(w)
+
+
+def _namespace_conditions(failures: list[str], remaining: dict[str, int],
+                          finalizers: dict[str, int]) -> list[Obj]:
+    """The status conditions the namespace controller reports for a deletion that cannot finish yet."""
+    def cond(ctype: str, true: bool, reason: str, message: str) -> Obj:
+        return {"type": ctype, "status": "True" if true else "False", "reason": reason, "message": message}
+
+    if failures:
+        detail = ", ".join(f"{gv}: the server is currently unable to handle the request" for gv in failures)
+        discovery = cond("NamespaceDeletionDiscoveryFailure", True, "DiscoveryFailed",
+                         f"Discovery failed for some groups, {len(failures)} failing: unable to retrieve the "
+                         f"complete list of server APIs: {detail}")
+    else:
+        discovery = cond("NamespaceDeletionDiscoveryFailure", False, "ResourcesDiscovered",
+                         "All resources successfully discovered")
+    if remaining:
+        content = cond("NamespaceContentRemaining", True, "SomeResourcesRemain",
+                       "Some resources are remaining: " + ", ".join(
+                           f"{what} has {n} resource instances" for what, n in sorted(remaining.items())))
+    else:
+        content = cond("NamespaceContentRemaining", False, "ContentRemoved", "All content successfully removed")
+    if finalizers:
+        fin = cond("NamespaceFinalizersRemaining", True, "SomeFinalizersRemain",
+                   "Some content in the namespace has finalizers remaining: " + ", ".join(
+                       f"{f} in {n} resource instances" for f, n in sorted(finalizers.items())))
+    else:
+        fin = cond("NamespaceFinalizersRemaining", False, "ContentHasNoFinalizers",
+                   "All content-preserving finalizers finished")
+    return [
+        discovery,
+        cond("NamespaceDeletionGroupVersionParsingFailure", False, "ParsedGroupVersions",
+             "All legacy kube types successfully parsed"),
+        cond("NamespaceDeletionContentFailure", False, "ContentDeleted",
+             "All content successfully deleted, may be waiting on finalization"),
+        content,
+        fin,
+    ]
 
 
 def _mark_terminating(o: Obj) -> None:

@@ -7,8 +7,17 @@ Contract:
   pool (labels from the network profile), networking DaemonSets, system workloads, Calico CRDs/CRs where the
   profile runs Calico, then the scenario's own ``objects`` in order.
 
-Scenario keys: ``name``, ``description``, ``cluster`` (see ``netmig.sandbox.arm.state``), ``objects`` (manifests),
-``faults`` (see ``netmig.sandbox.faults``), ``arm_behaviour`` (ARM quirks), ``cilium_version``, ``drain_timeout``.
+Scenario keys: ``name``, ``description``, ``cluster`` (see ``netmig.sandbox.arm.state``; ``cluster.vnet`` see
+``netmig.sandbox.arm.network``), ``objects`` (manifests), ``faults`` (see ``netmig.sandbox.faults``),
+``arm_behaviour`` (ARM quirks), ``cilium_version``, ``drain_timeout``, ``calico_addon_annotations`` (the AKS-managed
+tigera-operator Deployment and calico-node DaemonSet carry ``addonmanager.kubernetes.io/mode``),
+``calico_apiserver`` (AKS-managed Calico also runs the Calico API server: APIServer ``default``, the
+``calico-apiserver`` namespace, its Deployment/Service and the APIService ``v3.projectcalico.org``),
+``tigera`` (timings of the simulated tigera operator, see ``netmig.sandbox.sim.tigera``).
+
+``base: NAME`` makes a scenario file a variant of another built-in scenario (or of a path): the base is loaded
+(recursively) and this file's keys are deep-merged over it (mappings merged key by key, lists and scalars
+replaced); ``name`` and ``description`` always come from the variant.
 """
 
 from __future__ import annotations
@@ -44,14 +53,47 @@ def load(name_or_path: str | Path) -> dict[str, Any]:
             raise ScenarioError(
                 f"unknown scenario {text!r}; use one of: {', '.join(names())}, or a path to a scenario YAML file"
             )
+    return normalize(_read(path, ()))
+
+
+def _read(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """The raw (not normalized) scenario of ``path``, its ``base`` chain merged in."""
+    if path.resolve() in seen:
+        chain = " -> ".join(p.stem for p in (*seen, path))
+        raise ScenarioError(f"scenario file {path} has a 'base' cycle ({chain}); fix the 'base' keys")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
         raise ScenarioError(f"scenario file {path} is not valid YAML ({e.__class__.__name__}); fix the file") from e
-    if not isinstance(data, dict) or "cluster" not in data:
+    if not isinstance(data, dict):
+        raise ScenarioError(f"scenario file {path} is not a mapping; see netmig/sandbox/scenarios/npm.yaml")
+    base = data.pop("base", None)
+    if base is not None:
+        base_path = HERE / f"{base}.yaml"
+        if not base_path.exists():
+            base_path = (path.parent / str(base)) if not Path(str(base)).is_absolute() else Path(str(base))
+        if not base_path.exists():
+            raise ScenarioError(f"scenario file {path}: base {base!r} is neither a built-in scenario nor a file")
+        parent = _read(base_path, (*seen, path.resolve()))
+        parent.pop("name", None)
+        parent.pop("description", None)
+        data = deep_merge(parent, data)
+        data["base"] = str(base)
+    if "cluster" not in data:
         raise ScenarioError(f"scenario file {path} has no 'cluster' section; see netmig/sandbox/scenarios/npm.yaml")
     data.setdefault("name", path.stem)
-    return normalize(data)
+    return data
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` merged onto a copy of ``base``: mappings key by key (recursively), anything else replaced."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
 
 
 def normalize(data: dict[str, Any]) -> dict[str, Any]:

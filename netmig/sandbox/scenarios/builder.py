@@ -97,14 +97,19 @@ def _node(pool: dict[str, Any], profile: dict[str, Any], pool_index: int, global
 
 
 def _deployment(ns: str, name: str, replicas: int, image: str, labels: dict[str, str] | None = None,
-                annotations: dict[str, str] | None = None) -> dict[str, Any]:
+                annotations: dict[str, str] | None = None, *, managed: bool = False,
+                ports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     labels = labels or {"k8s-app": name}
+    meta_labels = {**labels, topology.LABEL_MANAGED_BY: "aks"} if managed else dict(labels)
+    container: dict[str, Any] = {"name": name, "image": image}
+    if ports:
+        container["ports"] = ports
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": ns, "labels": dict(labels), "annotations": annotations or {}},
+        "metadata": {"name": name, "namespace": ns, "labels": meta_labels, "annotations": annotations or {}},
         "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
                  "template": {"metadata": {"labels": dict(labels)},
-                              "spec": {"containers": [{"name": name, "image": image}]}}},
+                              "spec": {"containers": [container]}}},
     }
 
 
@@ -122,8 +127,12 @@ def _system_objects(ctx: Any) -> list[dict[str, Any]]:
          "metadata": {"name": "konnectivity-agent", "namespace": "kube-system"},
          "spec": {"minAvailable": 1, "selector": {"matchLabels": {"k8s-app": "konnectivity-agent"}}}},
     ]
+    addon = addon_annotations(ctx.scenario)
     for ns, name in topology.system_daemonsets(profile):
-        objs.append(topology.daemonset_manifest(ns, name))
+        ds = topology.daemonset_manifest(ns, name)
+        if name == "calico-node" and addon:
+            ds["metadata"]["annotations"] = dict(addon)
+        objs.append(ds)
     engine = topology.engine_of(profile)
     if engine == "cilium":
         objs.append(_deployment("kube-system", "cilium-operator", 2,
@@ -133,25 +142,35 @@ def _system_objects(ctx: Any) -> list[dict[str, Any]]:
     return objs
 
 
+def addon_annotations(scenario: dict[str, Any]) -> dict[str, str]:
+    """``addonmanager.kubernetes.io/mode: Reconcile`` when the scenario says AKS reconciles Calico's objects."""
+    return {"addonmanager.kubernetes.io/mode": "Reconcile"} if scenario.get("calico_addon_annotations") else {}
+
+
+def calico_namespaces(scenario: dict[str, Any]) -> list[str]:
+    return ["calico-system", "tigera-operator", *(["calico-apiserver"] if scenario.get("calico_apiserver") else [])]
+
+
 def calico_objects(scenario: dict[str, Any]) -> list[dict[str, Any]]:
-    """AKS-managed Calico: the operator, calico-system workloads, CRDs and the CRs the operator keeps."""
-    addon = {"addonmanager.kubernetes.io/mode": "Reconcile"} if scenario.get("calico_addon_annotations") else {}
+    """AKS-managed Calico: the operator, calico-system workloads, CRDs and the CRs the operator keeps.
+
+    The workloads AKS removes again when the network policy leaves calico carry ``topology.LABEL_MANAGED_BY``
+    (the calico-node DaemonSet comes from ``topology.system_daemonsets``); CRDs, CRs, RBAC, TigeraStatus and the
+    APIService do not (they stay behind, see ``netmig.sandbox.sim.managed_calico``).
+    """
+    addon = addon_annotations(scenario)
     objs: list[dict[str, Any]] = []
     for plural in CALICO_CRD_V1:
         objs.append(crd_manifest("crd.projectcalico.org", plural, "v1", plural not in CLUSTER_SCOPED_CALICO))
     for plural in TIGERA_OPERATOR_CRDS:
         objs.append(crd_manifest("operator.tigera.io", plural, "v1"))
     objs.append(_deployment("tigera-operator", "tigera-operator", 1, "mcr.microsoft.com/oss/tigera/operator:v1.36.3",
-                            {"k8s-app": "tigera-operator"}, addon))
+                            {"k8s-app": "tigera-operator"}, addon, managed=True))
     objs.append(_deployment("calico-system", "calico-typha", 2, "mcr.microsoft.com/oss/calico/typha:v3.29.1",
-                            {"k8s-app": "calico-typha"}))
+                            {"k8s-app": "calico-typha"}, managed=True))
     objs.append(_deployment("calico-system", "calico-kube-controllers", 1,
                             "mcr.microsoft.com/oss/calico/kube-controllers:v3.29.1",
-                            {"k8s-app": "calico-kube-controllers"}))
-    if addon:
-        for o in objs:
-            if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "calico-node":
-                o["metadata"]["annotations"] = dict(addon)
+                            {"k8s-app": "calico-kube-controllers"}, managed=True))
     objs += [
         {"apiVersion": "operator.tigera.io/v1", "kind": "Installation",
          "metadata": {"name": "default", "finalizers": ["tigera.io/operator-cleanup"]},
@@ -173,10 +192,41 @@ def calico_objects(scenario: dict[str, Any]) -> list[dict[str, Any]]:
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "calico-node"},
          "subjects": [{"kind": "ServiceAccount", "name": "calico-node", "namespace": "calico-system"}]},
     ]
-    for status_name in ("calico", "ippools"):
+    statuses = ["calico", "ippools"]
+    if scenario.get("calico_apiserver"):
+        statuses.append("apiserver")
+        objs += calico_apiserver_objects(managed=True)
+        objs.append({"apiVersion": "operator.tigera.io/v1", "kind": "APIServer",
+                     "metadata": {"name": "default", "finalizers": ["operator.tigera.io/apiserver-controller"]},
+                     "spec": {}})
+    for status_name in statuses:
         objs.append({"apiVersion": "operator.tigera.io/v1", "kind": "TigeraStatus", "metadata": {"name": status_name},
-                     "status": {"conditions": [{"type": "Available", "status": "True"}]}})
+                     "spec": {},
+                     "status": {"conditions": [{"type": "Available", "status": "True", "reason": "AllObjectsAvailable",
+                                                "message": "All Objects Available"},
+                                               {"type": "Progressing", "status": "False",
+                                                "reason": "AllObjectsAvailable", "message": "All Objects Available"},
+                                               {"type": "Degraded", "status": "False",
+                                                "reason": "AllObjectsAvailable", "message": "All Objects Available"}]}})
     return objs
+
+
+def calico_apiserver_objects(*, managed: bool) -> list[dict[str, Any]]:
+    """The Calico API server: its Deployment and Service in ``calico-apiserver`` and the APIService
+    ``v3.projectcalico.org`` the aggregator routes to it (the namespace is created separately)."""
+    labels = {"k8s-app": "calico-apiserver", "apiserver": "true"}
+    svc_labels = {topology.LABEL_MANAGED_BY: "aks"} if managed else {}
+    return [
+        _deployment("calico-apiserver", "calico-apiserver", 2, "mcr.microsoft.com/oss/calico/apiserver:v3.29.1",
+                    labels, managed=managed, ports=[{"name": "apiserver", "containerPort": 5443, "protocol": "TCP"}]),
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": "calico-api", "namespace": "calico-apiserver", "labels": svc_labels},
+         "spec": {"selector": {"apiserver": "true"},
+                  "ports": [{"name": "apiserver", "port": 443, "targetPort": 5443, "protocol": "TCP"}]}},
+        {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": "v3.projectcalico.org"},
+         "spec": {"group": "projectcalico.org", "version": "v3", "groupPriorityMinimum": 1500, "versionPriority": 200,
+                  "service": {"name": "calico-api", "namespace": "calico-apiserver", "port": 443}}},
+    ]
 
 
 async def materialize(ctx: Any) -> None:
@@ -184,7 +234,7 @@ async def materialize(ctx: Any) -> None:
     scenario = ctx.scenario
     cluster = scenario["cluster"]
     profile = cluster["network_profile"]
-    extra_ns = ["calico-system", "tigera-operator"] if topology.engine_of(profile) == "calico" else []
+    extra_ns = calico_namespaces(scenario) if topology.engine_of(profile) == "calico" else []
     for ns in (*SYSTEM_NAMESPACES, *extra_ns):
         store.create(("", "namespaces"), {"metadata": {"name": ns}})
     global_index = 0

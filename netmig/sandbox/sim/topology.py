@@ -23,6 +23,9 @@ LABEL_OVERLAY = "kubernetes.azure.com/azure-cni-overlay"
 LABEL_PODNET = "kubernetes.azure.com/podnetwork-type"
 LABEL_IMAGE = "kubernetes.azure.com/node-image-version"
 LABEL_POOL = "kubernetes.azure.com/agentpool"
+# on the networking components AKS installs and removes itself (DaemonSets, the managed Calico workloads);
+# self-managed ones (e.g. a tigera-operator installed from its manifest) lack it and AKS leaves them alone
+LABEL_MANAGED_BY = "kubernetes.azure.com/managedby"
 
 
 def engine_of(profile: dict[str, Any]) -> str:
@@ -116,12 +119,12 @@ _DS_IMAGES = {
 
 
 def daemonset_manifest(namespace: str, name: str) -> dict[str, Any]:
-    """A networking DaemonSet whose node affinity selects exactly the nodes that run it."""
+    """A networking DaemonSet (AKS-managed) whose node affinity selects exactly the nodes that run it."""
     labels = {"k8s-app": name}
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "metadata": {"name": name, "namespace": namespace, "labels": {**labels, LABEL_MANAGED_BY: "aks"}},
         "spec": {
             "selector": {"matchLabels": dict(labels)},
             "template": {

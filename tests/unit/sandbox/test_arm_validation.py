@@ -26,12 +26,12 @@ LINUX = [{"name": "system", "osType": "Linux", "type": "VirtualMachineScaleSets"
 
 def check(current: dict[str, Any], change: dict[str, Any], *, version: str = "1.31.2",
           pools: list[dict[str, Any]] | None = None, nap: str = "Manual",
-          behaviour: dict[str, Any] | None = None) -> str | None:
+          behaviour: dict[str, Any] | None = None, vnet: list[str] | None = None) -> str | None:
     """The refusal code for applying ``change`` to ``current`` (None when accepted)."""
     try:
         validate_network_update(current, merge_profile(current, change), kubernetes_version=version,
                                 pools=LINUX if pools is None else pools, node_provisioning_mode=nap,
-                                behaviour=behaviour)
+                                behaviour=behaviour, vnet_prefixes=vnet)
     except ArmError as e:
         assert e.status == 400
         assert e.code in CODES
@@ -45,6 +45,11 @@ ACCEPTED = [
     ("kubenet -> overlay", KUBENET, {"networkPlugin": "azure", "networkPluginMode": "overlay"}, {}),
     ("kubenet -> overlay new pod cidr", KUBENET,
      {"networkPlugin": "azure", "networkPluginMode": "overlay", "podCidr": "192.168.0.0/16"}, {}),
+    ("kubenet -> overlay new pod cidr outside an overlapping vnet", KUBENET,
+     {"networkPlugin": "azure", "networkPluginMode": "overlay", "podCidr": "192.168.0.0/16"},
+     {"vnet": ["10.224.0.0/12", "10.244.0.0/16"]}),
+    ("kubenet keeps an overlapping pod cidr while not migrating", KUBENET, {"networkPolicy": "calico"},
+     {"vnet": ["10.224.0.0/12", "10.244.0.0/16"]}),
     ("kubenet+calico -> overlay+calico (not blocked)", KUBENET_CALICO,
      {"networkPlugin": "azure", "networkPluginMode": "overlay"}, {}),
     ("calico -> none on 1.30", KUBENET_CALICO, {"networkPolicy": "none"}, {"version": "1.30.0"}),
@@ -92,7 +97,12 @@ REFUSED = [
     ("azure -> calico directly", NPM, {"networkPolicy": "calico"}, {}, "NetworkPolicyChangeNotSupported"),
     ("pod cidr change without migration", OVERLAY, {"podCidr": "192.168.0.0/16"}, {}, "PodCidrChangeNotAllowed"),
     ("pod cidr overlapping the node subnet", KUBENET,
-     {"networkPlugin": "azure", "networkPluginMode": "overlay", "podCidr": "10.224.0.0/12"}, {}, "PodCidrOverlap"),
+     {"networkPlugin": "azure", "networkPluginMode": "overlay", "podCidr": "10.224.0.0/12"}, {},
+     "NetworkProfileCIDROverlapVNET"),
+    ("kept pod cidr overlapping the vnet", KUBENET, {"networkPlugin": "azure", "networkPluginMode": "overlay"},
+     {"vnet": ["10.224.0.0/12", "10.244.0.0/16"]}, "NetworkProfileCIDROverlapVNET"),
+    ("kept pod cidr in 172.30/16", {**KUBENET, "podCidr": "172.30.0.0/16"},
+     {"networkPlugin": "azure", "networkPluginMode": "overlay"}, {}, "PodCidrOverlap"),
     ("pod cidr in 172.31/16", KUBENET,
      {"networkPlugin": "azure", "networkPluginMode": "overlay", "podCidr": "172.31.0.0/16"}, {}, "PodCidrOverlap"),
     ("service cidr change", NPM, {"serviceCidr": "10.1.0.0/16"}, {}, "PropertyChangeNotAllowed"),
@@ -152,3 +162,10 @@ def test_state_from_scenario_and_409() -> None:
     st.finish_operation(op, "Failed", {"code": "X", "message": "m"})
     assert st.cluster_json()["properties"]["provisioningState"] == "Failed"
     assert op.to_json()["error"] == {"code": "X", "message": "m"}
+
+
+def test_merge_keeps_the_other_family_of_a_dual_stack_pod_cidr() -> None:
+    dual = {**KUBENET, "podCidrs": ["10.244.0.0/16", "fd12:3456:789a::/64"]}
+    target = merge_profile(dual, {"networkPlugin": "azure", "networkPluginMode": "overlay",
+                                  "podCidr": "192.168.0.0/16"})
+    assert target["podCidrs"] == ["192.168.0.0/16", "fd12:3456:789a::/64"]
