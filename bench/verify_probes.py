@@ -62,6 +62,7 @@ def main() -> None:
     print(f"probes: {probes:,} from {len(p.sources):,} probe pods ({probes / (n * n):.4%} of N^2)")
     print(f"(class, class, port) cells: {p.covered_cells:,}/{p.class_cells:,} covered "
           f"({p.covered_cells / max(p.class_cells, 1):.1%})")
+    print(f"cell keys holding several classes of one workload (aggregated): {p.aggregated_cells:,}")
     print(f"timings: inventory+classes {t1 - t0:.1f} s, plan {t2 - t1:.1f} s")
 
 

@@ -58,15 +58,15 @@ def take_snapshot(out: str, *, sandbox: str | None = None, kubeconfig: str | Non
 
 @task
 def compare_snapshots(before: str, after: str) -> dict[str, Any]:
-    """Compare two snapshot files; publishes a Markdown artifact; returns the ``--json`` document."""
+    """Compare two snapshot files; publishes a Markdown artifact; returns the ``compare --json`` document (observed
+    ``changes``, ``probes``, ``only_before``/``only_after`` and ``predicted_only_changes``)."""
     from netmig.verify import report
     from netmig.verify import snapshot as snapmod
     from netmig.verify.compare import compare
 
     cmp = compare(snapmod.load(before), snapmod.load(after))
     create_markdown_artifact(report.comparison_markdown(cmp), key="verify-compare")
-    d = cmp.to_dict()
-    return {"changes": d["changes"], "probes": d["probes"]}
+    return cmp.to_dict()
 
 
 @task(retries=1, retry_delay_seconds=5, retry_condition_fn=_transient)

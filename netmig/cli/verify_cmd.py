@@ -2,19 +2,26 @@
 
 Every command that talks to a cluster takes ``--kubeconfig FILE``, ``--sandbox DIR`` (kubeconfig through ARM
 listClusterUserCredential) or an ARM cluster address (``--cluster`` / ``--subscription --resource-group --name``,
-``--arm-endpoint``, ``--ca-bundle``). ``aks-netmig verify --scenario seed-demo`` with no cluster starts an
-in-process sandbox of scenario ``seed-demo``, runs the demo on it and stops it.
-Exit codes: 0 all expectations met / nothing changed, 1 something did not hold, 2 bad input.
+``--arm-endpoint``, ``--ca-bundle``); ``--kubeconfig`` alone needs no ARM at all (the engine then comes from the
+nodes' labels unless ``--engine`` says). ``aks-netmig verify --scenario seed-demo`` with no cluster starts an
+in-process sandbox of scenario ``seed-demo``, runs the demo on it and stops it; the other cluster commands without
+any of these options fail with one line naming them (exit 2).
+Probe progress goes to stderr: a ``\r``-rewritten line on a terminal, structlog lines (``netmig.logs``, JSON)
+otherwise. SIGTERM or Ctrl-C while probing: the probe pods and namespace are removed first, then one line on stderr
+and exit 130.
+Exit codes: 0 all expectations met / nothing changed, 1 something did not hold or changed (``compare``: observed
+changes, cells probed on one side only, or predicted-only LoadBalancer changes), 2 bad input, 130 interrupted.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -37,6 +44,22 @@ class Conn:
     @property
     def given(self) -> bool:
         return any(v is not None for v in self.__dict__.values())
+
+    @property
+    def addressed(self) -> bool:
+        """A cluster is named: a kubeconfig, a sandbox, a resource id or all three of its parts."""
+        return bool(self.kubeconfig or self.sandbox or self.cluster
+                    or (self.subscription and self.resource_group and self.name))
+
+
+class Interrupted(CheckFailed):
+    """SIGTERM/SIGINT while probing, after the probe run was cleaned up. Exit code 130."""
+
+    exit_code = 130
+
+
+NO_CLUSTER_FIX = ("pass --kubeconfig FILE, --sandbox DIR, --cluster RESOURCE_ID, or "
+                  "--subscription/--resource-group/--name")
 
 
 _CONN_KEYS = tuple(Conn.__dataclass_fields__)
@@ -63,11 +86,14 @@ def _conn(kwargs: dict[str, Any]) -> Conn:
 
 @contextmanager
 def open_cluster(conn: Conn) -> Iterator[tuple[Any, str | None, str]]:
-    """(KubeGateway, engine name from ARM or None, network description); the gateway is closed at the end."""
+    """(KubeGateway, engine name from ARM or None, network description); the gateway is closed at the end.
+    ``UsageError`` (exit 2) when ``conn`` names no cluster, or names a kubeconfig that is missing or unusable."""
     from netmig.kube.gateway import KubeGateway
 
     engine: str | None = None
     network = ""
+    if not conn.addressed:
+        raise UsageError("no cluster given", NO_CLUSTER_FIX)
     if conn.kubeconfig is not None:
         if not conn.kubeconfig.is_file():
             raise UsageError(f"kubeconfig {conn.kubeconfig} does not exist", "pass an existing file to --kubeconfig")
@@ -201,21 +227,69 @@ def _engine(explicit: str | None, from_arm: str | None, gw: Any) -> str:
     return cluster_engine(gw)
 
 
+class ProbeProgress:
+    """``on_progress`` for a probe run: on a terminal (``stream.isatty()``) one ``\\r``-rewritten line
+    ``probe pods DONE/TOTAL``; otherwise one structlog event ``probe pods finished`` (done, total) per pod, rendered by
+    ``netmig.logs`` (JSON lines on stderr). Nothing when ``quiet``. Use as a context manager: leaving it restores
+    the structlog configuration it replaced."""
+
+    def __init__(self, quiet: bool = False, stream: TextIO | None = None) -> None:
+        self.quiet = quiet
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._saved: dict[str, Any] | None = None
+        self._log: Any = None
+
+    def __enter__(self) -> ProbeProgress:
+        if not self.quiet and not self.tty:
+            import structlog
+
+            from netmig import logs
+
+            self._saved = structlog.get_config()
+            logs.configure()
+            self._log = logs.get_logger("netmig.verify")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._saved is not None:
+            import structlog
+
+            structlog.configure(**self._saved)
+            self._saved = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if self._log is not None:
+            self._log.info("probe pods finished", done=done, total=total)
+        elif self.tty:
+            self.stream.write(f"\rprobe pods {done}/{total}" + ("\n" if done == total else ""))
+            self.stream.flush()
+
+
+def _interrupted(e: KeyboardInterrupt) -> Interrupted:
+    what = str(e) or "interrupt"
+    return Interrupted(f"{what} received while probing: the probe pods and the probe namespace were removed",
+                       "nothing else was changed; rerun the command")
+
+
 def _take(conn: Conn, engine: str | None, image: str | None, timeout: int, concurrency: int, services: bool,
           baseline: Path | None, quiet: bool) -> Any:
+    """Take a snapshot (see ``netmig.verify.run.take_snapshot``); ``Interrupted`` after SIGTERM/Ctrl-C, once the
+    probe run has been cleaned up (a failing cleanup surfaces as the Kubernetes error instead)."""
     from netmig.kube.probes import DEFAULT_IMAGE
     from netmig.verify import snapshot as snapmod
     from netmig.verify.run import take_snapshot
 
     base = [c.key for c in snapmod.load(baseline).cells] if baseline else []
-    with open_cluster(conn) as (gw, arm_engine, network), _kube_errors():
+    with open_cluster(conn) as (gw, arm_engine, network), _kube_errors(), ProbeProgress(quiet) as progress:
         eng = _engine(engine, arm_engine, gw)
-
-        def progress(done: int, total: int) -> None:
-            if not quiet:
-                click.echo(f"\rprobe pods {done}/{total}", nl=done == total, err=True)
-        return take_snapshot(gw, eng, image=image or DEFAULT_IMAGE, timeout_s=timeout, concurrency=concurrency,
-                             on_progress=progress, baseline=base, include_services=services, network=network)
+        try:
+            return take_snapshot(gw, eng, image=image or DEFAULT_IMAGE, timeout_s=timeout, concurrency=concurrency,
+                                 on_progress=progress, baseline=base, include_services=services, network=network)
+        except KeyboardInterrupt as e:
+            raise _interrupted(e) from None
 
 
 _ENGINES = click.Choice(["spec", "npm", "cilium", "calico"])
@@ -307,7 +381,11 @@ def expect(ctx: click.Context, engine: str | None, image: str | None, timeout: i
 @click.pass_context
 def compare(ctx: click.Context, before: Path, after: Path, as_json: bool, junit: Path | None,
             markdown: Path | None) -> None:
-    """Before vs after (offline); every change explained or marked unexplained. Exit 1 when anything changed."""
+    """Before vs after (offline); every change explained or marked unexplained. Exit 1 when anything changed.
+
+    ``--json``: ``{"changes": [...], "probes": N, "only_before": [...], "only_after": [...],
+    "predicted_only_changes": [...], ...}``; ``changes`` holds observed cells only (``netmig.verify.compare``
+    documents how an aggregated cell maps to single ``before``/``after`` values)."""
     from netmig.verify import report
     from netmig.verify import snapshot as snapmod
     from netmig.verify.compare import compare as do_compare
@@ -316,11 +394,10 @@ def compare(ctx: click.Context, before: Path, after: Path, as_json: bool, junit:
     _write(junit, report.comparison_junit(cmp))
     _write(markdown, report.comparison_markdown(cmp))
     if as_json:
-        d = cmp.to_dict()
-        click.echo(report.to_json({"changes": d["changes"], "probes": d["probes"]}))
+        click.echo(report.to_json(cmp.to_dict()))
     else:
         click.echo(report.comparison_text(cmp))
-    if cmp.changes:
+    if cmp.changed:
         ctx.exit(1)
 
 

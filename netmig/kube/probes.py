@@ -9,10 +9,12 @@ Contract
 - BEFORE any probe pod is created, the ConfigMap ``netmig-probe-pods`` in the bookkeeping namespace is written with
   the namespace/name of every pod the round will create.
 - Leaving the context (normally, on an exception, on KeyboardInterrupt, and on SIGTERM, which is turned into
-  KeyboardInterrupt while a run is active in the main thread) stops the workers, deletes every pod labelled with the
-  run id (in every namespace) and every pod listed in the ConfigMap, then deletes the namespace and waits (bounded)
-  until it is gone. ``cleanup_leftovers(gateway)`` removes what interrupted runs left (``aks-netmig verify cleanup``):
-  pods carrying the ``netmig.io/probe-run`` label and namespaces named ``netmig-probe-*``.
+  ``ProbeInterrupted`` -- a KeyboardInterrupt -- while a run is active in the main thread) stops the workers,
+  deletes every pod labelled with the run id (in every namespace) and every pod listed in the ConfigMap, then
+  deletes the namespace and waits (bounded) until it is gone. A further SIGTERM during that cleanup does not abort
+  it (it is raised afterwards when the run was ending normally); Ctrl-C still does.
+  ``cleanup_leftovers(gateway)`` removes what interrupted runs left (``aks-netmig verify cleanup``): pods carrying
+  the ``netmig.io/probe-run`` label and namespaces named ``netmig-probe-*``.
 - ``on_progress(done, total)`` is called in the caller's thread after each pod finishes; whatever it raises
   (KeyboardInterrupt included) aborts the run, and cleanup still happens.
 
@@ -41,9 +43,8 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,20 +91,47 @@ def new_run_id() -> str:
     return secrets.token_hex(4)
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class ProbeInterrupted(KeyboardInterrupt):
+    """A signal (SIGTERM) arrived while a ``ProbeRun`` was active; ``str()`` is the signal's name."""
 
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+
+class _SigtermGuard:
+    """SIGTERM handling for one probe run, in the main thread only (elsewhere every method is a no-op).
+
+    ``install()``: SIGTERM raises ``ProbeInterrupted`` in the main thread. ``shield()`` (during cleanup): a SIGTERM
+    is only counted in ``ignored``, so a second signal cannot abort the cleanup. ``restore()`` puts back the handler
+    that was there before ``install()``."""
+
+    def __init__(self) -> None:
+        self.previous: Any = None
+        self.active = False
+        self.ignored = 0
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.signal(signal.SIGTERM, self._raise)
+        self.previous = signal.SIG_DFL if previous is None else previous
+        self.active = True
+
+    def _raise(self, signum: int, frame: Any) -> None:
+        raise ProbeInterrupted(signum)
+
+    def _count(self, signum: int, frame: Any) -> None:
+        self.ignored += 1
+
+    def shield(self) -> None:
+        if self.active:
+            signal.signal(signal.SIGTERM, self._count)
+
+    def restore(self) -> None:
+        if self.active:
+            signal.signal(signal.SIGTERM, self.previous)
+            self.active = False
 
 
 class _Stopped(Exception):
@@ -132,26 +160,31 @@ class ProbeRun:
         self.created: list[tuple[str, str]] = []
         self._seq = 0
         self._stop = threading.Event()
-        self._signals: Any = None
+        self._guard = _SigtermGuard()
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> ProbeRun:
-        self._signals = _sigterm_as_interrupt()
-        self._signals.__enter__()
+        self._guard.install()
         try:
             self.start()
         except BaseException:
-            self.cleanup()
-            self._signals.__exit__(None, None, None)
+            self._shielded_cleanup()
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Clean up (shielded from a further SIGTERM); a SIGTERM that arrived during the cleanup of a run that
+        was ending normally is raised afterwards as ``ProbeInterrupted``."""
+        self._shielded_cleanup()
+        if exc_type is None and self._guard.ignored:
+            raise ProbeInterrupted(signal.SIGTERM)
+
+    def _shielded_cleanup(self) -> None:
+        self._guard.shield()
         try:
             self.cleanup()
         finally:
-            if self._signals is not None:
-                self._signals.__exit__(None, None, None)
+            self._guard.restore()
 
     def start(self) -> None:
         body: Any = {"metadata": {"name": self.namespace, "labels": {PROBE_RUN_LABEL: self.run_id}}}

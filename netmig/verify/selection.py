@@ -17,19 +17,38 @@ engine of a migration). Then:
   clients get. They are recorded with the engine's verdict for an external client (``External``) arriving through
   the service, and reported as predicted only.
 - ``baseline``: cell keys of an earlier snapshot; each is probed again when its source and destination identities
-  still exist (so before/after compare cell for cell even when classes changed, e.g. pods moved out of an ipBlock).
+  still exist (so before/after compare cell for cell even when classes changed, e.g. pods moved out of an ipBlock);
+  the others are listed in ``Plan.skipped`` (never dropped silently).
 
-The plan is keyed by workload identity (``identity``), never by pod name or IP.
+The plan is keyed by workload identity (``identity``), never by pod name or IP. When the pods of one workload fall
+into several classes:
+- if policy-relevant labels tell them apart (a label patched on one pod), the identity is qualified with them
+  (``identity.qualified``: ``web/deployment/fe[track=canary]``), which is stable across a migration;
+- otherwise (addresses inside/outside an ipBlock ``except``, hostNetwork pods on nodes whose IPs an ipBlock splits,
+  pods declaring different ports mid-rollout) the classes share one cell key, which then holds several probes:
+  an *aggregated* cell (``Plan.aggregated_cells``). Every probe is kept; ``netmig.verify.compare`` compares the
+  set of outcomes of an aggregated cell.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from netmig.policy import Classes, Cluster, Pod, Service, compute_classes, from_objects, get_engine
-from netmig.verify.identity import PROBE_RUN_LABEL, identities, port_label, service_id
+from netmig.policy import (
+    Classes,
+    Cluster,
+    Pod,
+    PodClass,
+    Service,
+    ServicePort,
+    compute_classes,
+    from_objects,
+    get_engine,
+)
+from netmig.verify.identity import PROBE_RUN_LABEL, identities, port_label, qualified, service_id
 
 CellKey = tuple[str, str, int, str]  # (src identity, dst identity, port, protocol)
 EXTERNAL_CLIENT_IP = "203.0.113.10"  # TEST-NET-3: an address outside every cluster range
@@ -81,13 +100,15 @@ class SourcePlan:
 
 @dataclass(frozen=True)
 class PredictedPath:
-    """A LoadBalancer path that is predicted, not probed (see the module docstring)."""
+    """A LoadBalancer path that is predicted, not probed (see the module docstring): external client ->
+    ``service`` (``service_port``) -> backend pod ``backend`` (one per backend class) on target ``port``."""
 
     service: str
     port: int
     protocol: str
     backend: str
     backend_identity: str
+    service_port: int = 0
 
 
 @dataclass
@@ -108,6 +129,11 @@ class Plan:
     def probes(self) -> Iterable[PlannedProbe]:
         for s in self.sources:
             yield from s.probes
+
+    @property
+    def aggregated_cells(self) -> int:
+        """Cell keys that hold more than one probe (see the module docstring)."""
+        return sum(1 for n in Counter(p.key for p in self.probes()).values() if n > 1)
 
 
 def is_live_pod(obj: Mapping[str, Any]) -> bool:
@@ -143,6 +169,9 @@ class _Ids:
         return f"p{self.n}"
 
 
+Ident = Callable[[Pod], str]
+
+
 def plan(
     objects: Iterable[Mapping[str, Any]], engines: Sequence[str] = ("npm", "cilium"), *,
     include_services: bool = True, baseline: Iterable[CellKey] = (),
@@ -156,71 +185,108 @@ def plan(
     return plan_for(cluster, classes, ids, tuple(engines), include_services=include_services, baseline=baseline)
 
 
+def pod_identities(cluster: Cluster, classes: Classes, ids: Mapping[str, str]) -> dict[str, str]:
+    """Pod key -> identity: ``ids`` (workload identities) qualified by the policy-relevant labels of each pod's
+    class where one workload's pods differ in them (``identity.qualified``)."""
+    workloads = {p.key: ids.get(p.key) or f"{p.namespace}/pod/{p.name}" for p in cluster.pods}
+    projections = {p.key: classes.classes[classes.of_pod[p.key]].pod_labels
+                   for p in cluster.pods if p.key in classes.of_pod}
+    return qualified(workloads, projections)
+
+
 def plan_for(
     cluster: Cluster, classes: Classes, ids: Mapping[str, str], engines: tuple[str, ...] = (), *,
     include_services: bool = True, baseline: Iterable[CellKey] = (),
 ) -> Plan:
     """``plan`` on an already built cluster and classes (the bench uses this)."""
+    qualified_ids = pod_identities(cluster, classes, ids)
+
     def ident(p: Pod) -> str:
-        return ids.get(p.key) or f"{p.namespace}/pod/{p.name}"
+        return qualified_ids.get(p.key) or f"{p.namespace}/pod/{p.name}"
 
     ordered = {c.index: sorted(c.members, key=lambda p: (ident(p), p.name)) for c in classes.classes}
     src_classes = [c for c in classes.classes if not c.host_network]
     dst_classes = [c for c in classes.classes if c.served]
+    host_by_node = {c.index: _first_per_node(ordered[c.index]) for c in dst_classes if c.host_network}
+    services = _services(cluster) if include_services else []
     counter = _Ids()
     sources: list[SourcePlan] = []
-    skipped: list[str] = []
-    class_cells = sum(len(c.served) for c in dst_classes) * len(src_classes)
     covered = 0
-    # hostNetwork members by node, per class
-    host_by_node: dict[int, dict[str, Pod]] = {}
-    for c in dst_classes:
-        if c.host_network:
-            by_node: dict[str, Pod] = {}
-            for m in ordered[c.index]:
-                if m.node and m.node not in by_node:
-                    by_node[m.node] = m
-            host_by_node[c.index] = by_node
-    services = _services(cluster) if include_services else []
     for sc in src_classes:
         rep = ordered[sc.index][0]
         src = Source(rep.key, rep.namespace, dict(rep.labels), rep.node, ident(rep), sc.index)
         probes: list[PlannedProbe] = []
         for dc in dst_classes:
-            targets: list[tuple[Pod, str]] = []
-            if dc.host_network:
-                by_node = host_by_node[dc.index]
-                same = by_node.get(rep.node or "")
-                other = next((p for n, p in by_node.items() if n != rep.node), None)
-                if same is not None:
-                    targets.append((same, ident(same) + "@same-node"))
-                if other is not None:
-                    targets.append((other, ident(other) + "@other-node"))
-            else:
-                members = ordered[dc.index]
-                dst = members[0]
-                if dst.key == rep.key and len(members) > 1:
-                    dst = members[1]
-                targets.append((dst, ident(dst)))
-            for port, proto in dc.served:
-                for dst, dst_id in targets:
-                    host = cluster.node_ip(dst.node) if dst.host_network else dst.ip
-                    if not host:
-                        continue
-                    probes.append(PlannedProbe(counter.next(), src.identity, dst_id, port, proto, "pod", host,
-                                               rep.key, dst.key, _port_name(dst, port, proto)))
-                covered += 1 if targets else 0
-        for svc, sp, backends in services:
-            probes.append(PlannedProbe(counter.next(), src.identity, service_id(svc.namespace, svc.name), sp.port,
-                                       sp.protocol, "service", str(svc.cluster_ip), rep.key, None, None,
-                                       tuple(b.key for b in backends)))
+            targets = _targets(dc, rep, ordered[dc.index], host_by_node.get(dc.index, {}), ident)
+            made, ports_covered = _pod_probes(cluster, src, dc, targets, counter)
+            probes += made
+            covered += ports_covered
+        probes += _service_probes(src, services, counter)
         sources.append(SourcePlan(src, probes))
-    _add_baseline(cluster, baseline, sources, ident, counter, skipped)
-    predicted = _lb_paths(cluster, ident) if include_services else []
+    skipped = _add_baseline(cluster, baseline, sources, ident, counter)
+    predicted = _lb_paths(cluster, classes, ident) if include_services else []
+    class_cells = sum(len(c.served) for c in dst_classes) * len(src_classes)
     return Plan(sources, predicted, len(cluster.pods), len(classes), class_cells, covered, engines, skipped)
 
 
-def _services(cluster: Cluster) -> list[tuple[Service, Any, list[Pod]]]:
+def _first_per_node(members: Sequence[Pod]) -> dict[str, Pod]:
+    """The first member on each node (hostNetwork destination classes)."""
+    by_node: dict[str, Pod] = {}
+    for m in members:
+        if m.node and m.node not in by_node:
+            by_node[m.node] = m
+    return by_node
+
+
+def _targets(dc: PodClass, rep: Pod, members: Sequence[Pod], host_by_node: Mapping[str, Pod],
+             ident: Ident) -> list[tuple[Pod, str]]:
+    """(destination pod, destination identity) for one source representative and one destination class:
+    hostNetwork classes on the source's node (``@same-node``) and on another node (``@other-node``), others their
+    representative (another member when it would be the source itself)."""
+    if dc.host_network:
+        out: list[tuple[Pod, str]] = []
+        same = host_by_node.get(rep.node or "")
+        other = next((p for n, p in host_by_node.items() if n != rep.node), None)
+        if same is not None:
+            out.append((same, ident(same) + "@same-node"))
+        if other is not None:
+            out.append((other, ident(other) + "@other-node"))
+        return out
+    dst = members[0]
+    if dst.key == rep.key and len(members) > 1:
+        dst = members[1]
+    return [(dst, ident(dst))]
+
+
+def _pod_probes(cluster: Cluster, src: Source, dc: PodClass, targets: Sequence[tuple[Pod, str]],
+                counter: _Ids) -> tuple[list[PlannedProbe], int]:
+    """The probes from ``src`` to every target on every port ``dc`` serves, and how many of those ports got at
+    least one probe (a target without an address cannot be probed)."""
+    probes: list[PlannedProbe] = []
+    covered = 0
+    for port, proto in dc.served:
+        made = 0
+        for dst, dst_id in targets:
+            host = cluster.node_ip(dst.node) if dst.host_network else dst.ip
+            if not host:
+                continue
+            probes.append(PlannedProbe(counter.next(), src.identity, dst_id, port, proto, "pod", host, src.pod,
+                                       dst.key, _port_name(dst, port, proto)))
+            made += 1
+        covered += 1 if made else 0
+    return probes, covered
+
+
+def _service_probes(src: Source, services: Sequence[tuple[Service, ServicePort, list[Pod]]],
+                    counter: _Ids) -> list[PlannedProbe]:
+    """One probe per Service ClusterIP and port from ``src``."""
+    return [PlannedProbe(counter.next(), src.identity, service_id(svc.namespace, svc.name), sp.port, sp.protocol,
+                         "service", str(svc.cluster_ip), src.pod, None, None, tuple(b.key for b in backends))
+            for svc, sp, backends in services]
+
+
+def _services(cluster: Cluster) -> list[tuple[Service, ServicePort, list[Pod]]]:
+    """(service, port, backends) for every Service with a ClusterIP and a selector."""
     out = []
     for svc in sorted(cluster.services, key=lambda s: s.key):
         if not svc.cluster_ip or svc.cluster_ip == "None" or not svc.selector:
@@ -231,63 +297,71 @@ def _services(cluster: Cluster) -> list[tuple[Service, Any, list[Pod]]]:
     return out
 
 
-def _lb_paths(cluster: Cluster, ident: Any) -> list[PredictedPath]:
+def _lb_paths(cluster: Cluster, classes: Classes, ident: Ident) -> list[PredictedPath]:
+    """One path per LoadBalancer service port and backend class (its representative: the member whose identity
+    sorts first). Backend classes of one identity give paths with the same key (aggregated, as cells are)."""
     out = []
     for svc in sorted(cluster.services, key=lambda s: s.key):
         if svc.type != "LoadBalancer":
             continue
-        seen: set[str] = set()
+        reps: dict[int, Pod] = {}
         for p in sorted((p for p in cluster.pods if svc.selects(p)), key=lambda p: (ident(p), p.name)):
-            if ident(p) in seen:
-                continue
-            seen.add(ident(p))
+            reps.setdefault(classes.of_pod.get(p.key, -1), p)
+        for p in reps.values():
             for sp in svc.ports:
                 tp = _target_port(sp, p)
                 if tp is not None:
-                    out.append(PredictedPath(svc.key, tp, sp.protocol, p.key, ident(p)))
+                    out.append(PredictedPath(svc.key, tp, sp.protocol, p.key, ident(p), sp.port))
     return out
 
 
-def _add_baseline(cluster: Cluster, baseline: Iterable[CellKey], sources: list[SourcePlan], ident: Any,
-                  counter: _Ids, skipped: list[str]) -> None:
+def _add_baseline(cluster: Cluster, baseline: Iterable[CellKey], sources: list[SourcePlan], ident: Ident,
+                  counter: _Ids) -> list[str]:
+    """Probe every baseline cell not already planned (from the first source plan of its source identity); returns
+    the reasons for the cells that cannot be probed."""
     have = {p.key for s in sources for p in s.probes}
-    by_src = {s.source.identity: s for s in sources}
+    by_src: dict[str, SourcePlan] = {}
+    for s in sources:
+        by_src.setdefault(s.source.identity, s)
     pods_by_id: dict[str, list[Pod]] = {}
     for p in sorted(cluster.pods, key=lambda p: p.name):
         pods_by_id.setdefault(ident(p), []).append(p)
     svcs = {service_id(s.namespace, s.name): s for s in cluster.services}
+    skipped: list[str] = []
     for key in baseline:
-        src_id, dst_id, port, proto = key
         if key in have:
             continue
-        sp = by_src.get(src_id)
-        if sp is None:
-            skipped.append(f"baseline cell {src_id} -> {dst_id} {port}/{proto}: no live source pod")
+        sp = by_src.get(key[0])
+        got = "no live source pod" if sp is None else _baseline_probe(cluster, key, sp, pods_by_id, svcs, counter)
+        if isinstance(got, str):
+            skipped.append(f"baseline cell {key[0]} -> {key[1]} {key[2]}/{key[3]}: {got}")
             continue
-        src_node = sp.source.node
-        host: str | None = None
-        dst_pod: str | None = None
-        kind = "pod"
-        name: str | None = None
-        backends: tuple[str, ...] = ()
-        if dst_id in svcs:
-            svc = svcs[dst_id]
-            host, kind = svc.cluster_ip, "service"
-            backends = tuple(p.key for p in cluster.pods if svc.selects(p))
-        else:
-            base, _, where = dst_id.partition("@")
-            cands = pods_by_id.get(base, [])
-            if where == "same-node":
-                cands = [p for p in cands if p.node == src_node]
-            elif where == "other-node":
-                cands = [p for p in cands if p.node != src_node]
-            if cands:
-                d = cands[0]
-                host = cluster.node_ip(d.node) if d.host_network else d.ip
-                dst_pod, name = d.key, _port_name(d, port, proto)
-        if not host:
-            skipped.append(f"baseline cell {src_id} -> {dst_id} {port}/{proto}: no live destination")
-            continue
-        sp.probes.append(PlannedProbe(counter.next(), src_id, dst_id, port, proto, kind, host, sp.source.pod,
-                                      dst_pod, name, backends))
+        assert sp is not None
+        sp.probes.append(got)
         have.add(key)
+    return skipped
+
+
+def _baseline_probe(cluster: Cluster, key: CellKey, sp: SourcePlan, pods_by_id: Mapping[str, list[Pod]],
+                    svcs: Mapping[str, Service], counter: _Ids) -> PlannedProbe | str:
+    """The probe re-testing one baseline cell from ``sp``'s source, or why there is none."""
+    src_id, dst_id, port, proto = key
+    if dst_id in svcs:
+        svc = svcs[dst_id]
+        if not svc.cluster_ip or svc.cluster_ip == "None":
+            return "the service has no ClusterIP"
+        backends = tuple(p.key for p in cluster.pods if svc.selects(p))
+        return PlannedProbe(counter.next(), src_id, dst_id, port, proto, "service", svc.cluster_ip, sp.source.pod,
+                            None, None, backends)
+    base, _, where = dst_id.partition("@")
+    cands = pods_by_id.get(base, [])
+    if where == "same-node":
+        cands = [p for p in cands if p.node == sp.source.node]
+    elif where == "other-node":
+        cands = [p for p in cands if p.node != sp.source.node]
+    for d in cands:
+        host = cluster.node_ip(d.node) if d.host_network else d.ip
+        if host:
+            return PlannedProbe(counter.next(), src_id, dst_id, port, proto, "pod", host, sp.source.pod, d.key,
+                                _port_name(d, port, proto))
+    return "no live destination"

@@ -5,16 +5,21 @@ Contract: pure (``save``/``load`` are the only file I/O, on a path the caller gi
   NetworkPolicies) and, of those, only metadata name/namespace/labels/ownerReferences/generateName and the spec and
   status fields policy evaluation needs (container *ports* only: no env, no commands, no annotations, no
   managedFields). Secrets, ConfigMaps, tokens and kubeconfigs never enter a snapshot.
-- ``Snapshot.cells`` are ``Cell`` records: identity key, kind, outcome, the agnhost detail, the expectation under
-  the snapshot's engine, and (for explanation offline) the probe pod's address and the representative pods.
+- ``Snapshot.cells`` are ``Cell`` records, one per probe: identity key, kind, outcome, the agnhost detail, the
+  expectation under the snapshot's engine, and (for explanation offline) the probe pod's address and the
+  representative pods. Several cells can share one key (an *aggregated* cell, see ``netmig.verify.selection``);
+  ``Snapshot.by_key()`` groups them, never dropping one.
 - ``expect(cluster, cell, engine)`` evaluates one cell with the policy engine -> (predicted outcome or None when
   the backends disagree / are unknown, responsible policies, verdict notes).
+- ``Snapshot.predicted_only``: LoadBalancer paths (external client -> service -> backend), predicted, never probed.
+  Each carries the verdict under the snapshot's engine (``allowed``/``note``/``policies``) and under every engine
+  the snapshot was planned for (``by_engine``), so a report can say which paths change between engines.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,8 +61,19 @@ class Cell:
 
 
 @dataclass
+class EngineVerdict:
+    """One engine's verdict on a predicted-only path."""
+
+    engine: str
+    allowed: bool
+    note: str
+    policies: list[str] = field(default_factory=list)
+
+
+@dataclass
 class PredictedOnly:
-    """A LoadBalancer path: external client -> service -> backend, predicted by the engine, not probed."""
+    """A LoadBalancer path: external client -> service -> backend, predicted by the engine, not probed.
+    ``backend`` is the backend's identity, ``backend_pod`` the representative pod (ns/name) it was evaluated on."""
 
     service: str
     backend: str
@@ -66,6 +82,23 @@ class PredictedOnly:
     allowed: bool
     note: str
     policies: list[str] = field(default_factory=list)
+    backend_pod: str = ""
+    service_port: int = 0
+    by_engine: list[EngineVerdict] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str, int, str]:
+        return (self.service, self.backend, self.port, self.protocol)
+
+    @property
+    def differs_between_engines(self) -> bool:
+        """True when the engines of ``by_engine`` do not all give the same verdict."""
+        return len({v.allowed for v in self.by_engine}) > 1
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PredictedOnly:
+        fields = {k: v for k, v in d.items() if k != "by_engine"}
+        return cls(**fields, by_engine=[EngineVerdict(**v) for v in d.get("by_engine") or []])
 
 
 @dataclass
@@ -89,12 +122,24 @@ class Snapshot:
             raise ValueError(f"not a netmig snapshot (format {d.get('format')!r}, expected {FORMAT})")
         return cls(
             engine=str(d["engine"]), cells=[Cell(**c) for c in d.get("cells", [])], objects=list(d.get("objects", [])),
-            predicted_only=[PredictedOnly(**p) for p in d.get("predicted_only", [])], network=d.get("network", ""),
+            predicted_only=[PredictedOnly.from_dict(p) for p in d.get("predicted_only", [])],
+            network=d.get("network", ""),
             taken_at=d.get("taken_at", ""), run_id=d.get("run_id", ""), stats=dict(d.get("stats", {})),
         )
 
-    def by_key(self) -> dict[CellKey, Cell]:
-        return {c.key: c for c in self.cells}
+    def by_key(self) -> dict[CellKey, list[Cell]]:
+        """Cell key -> every cell (probe) recorded under it, in recording order."""
+        out: dict[CellKey, list[Cell]] = {}
+        for c in self.cells:
+            out.setdefault(c.key, []).append(c)
+        return out
+
+    def predicted_by_key(self) -> dict[tuple[str, str, int, str], list[PredictedOnly]]:
+        """(service, backend identity, port, protocol) -> every predicted-only path recorded under it."""
+        out: dict[tuple[str, str, int, str], list[PredictedOnly]] = {}
+        for p in self.predicted_only:
+            out.setdefault(p.key, []).append(p)
+        return out
 
 
 def save(snap: Snapshot, path: str | Path) -> None:
@@ -193,19 +238,31 @@ def expect(cluster: Cluster, cell: Cell, engine: EngineProfile) -> tuple[Outcome
     return only, list(dict.fromkeys(pols)), "through the service's backends"
 
 
-def predict_lb(cluster: Cluster, paths: Iterable[PredictedPath], engine: EngineProfile) -> list[PredictedOnly]:
-    """The engine's verdict for an external client reaching each LoadBalancer path."""
+def predict_path(cluster: Cluster, service: str, backend_pod: str, port: int, protocol: str,
+                 engine: EngineProfile) -> EngineVerdict | None:
+    """The engine's verdict for an external client reaching ``backend_pod`` on ``port`` through ``service``
+    (``ns/name``); None when the service or the pod is not in ``cluster``."""
     from netmig.verify.selection import EXTERNAL_CLIENT_IP
 
-    ev = Evaluator(cluster, engine)
-    svcs = {s.key: s for s in cluster.services}
+    dst = cluster.pod_by_key.get(backend_pod)
+    svc = next((s for s in cluster.services if s.key == service), None)
+    if dst is None or svc is None:
+        return None
+    v = Evaluator(cluster, engine).allowed(External(EXTERNAL_CLIENT_IP), dst, port, protocol, via=svc)
+    return EngineVerdict(engine.label, v.allowed, v.ingress.note, list(v.responsible))
+
+
+def predict_lb(cluster: Cluster, paths: Iterable[PredictedPath], engine: EngineProfile,
+               others: Sequence[EngineProfile] = ()) -> list[PredictedOnly]:
+    """Every LoadBalancer path's verdict under ``engine`` (``allowed``/``note``/``policies``) and under ``engine``
+    plus each of ``others`` (``by_engine``, one entry per distinct engine label, ``engine`` first)."""
+    profiles = list({e.label: e for e in (engine, *others)}.values())
     out = []
     for p in paths:
-        dst = cluster.pod_by_key.get(p.backend)
-        svc = svcs.get(p.service)
-        if dst is None or svc is None:
+        verdicts = [predict_path(cluster, p.service, p.backend, p.port, p.protocol, e) for e in profiles]
+        own = verdicts[0]
+        if own is None:
             continue
-        v = ev.allowed(External(EXTERNAL_CLIENT_IP), dst, p.port, p.protocol, via=svc)
-        out.append(PredictedOnly(p.service, p.backend_identity, p.port, p.protocol, v.allowed, v.ingress.note,
-                                 list(v.responsible)))
+        out.append(PredictedOnly(p.service, p.backend_identity, p.port, p.protocol, own.allowed, own.note,
+                                 list(own.policies), p.backend, p.service_port, [v for v in verdicts if v]))
     return out

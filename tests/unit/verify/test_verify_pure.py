@@ -17,24 +17,7 @@ from netmig.verify.identity import workload_id
 from netmig.verify.outcomes import classify, parse_log, predicted, probe_line
 from netmig.verify.selection import plan
 from netmig.verify.snapshot import Cell, Snapshot, load, sanitize, save
-
-
-def pod(ns: str, name: str, labels: dict[str, str], ip: str, node: str, ports: list[dict[str, Any]] | None = None,
-        owner: tuple[str, str] | None = None, host: bool = False, phase: str = "Running") -> dict[str, Any]:
-    md: dict[str, Any] = {"name": name, "namespace": ns, "labels": labels, "annotations": {"secret": "x"}}
-    if owner:
-        md["ownerReferences"] = [{"kind": owner[0], "name": owner[1], "controller": True}]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": md,
-            "spec": {"nodeName": node, "hostNetwork": host, "containers": [
-                {"name": "c", "image": "agnhost", "env": [{"name": "TOKEN", "value": "s3cr3t"}],
-                 "ports": ports or []}]},
-            "status": {"phase": phase, "podIP": ip}}
-
-
-def node(name: str, ip: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
-            "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}
-
+from tests.unit.verify.objects import node, pod
 
 HTTP = [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
 OBJECTS: list[dict[str, Any]] = [
