@@ -93,11 +93,13 @@ def test_npm_to_cilium_compare_reports_exactly_the_predicted_cells(sandbox_facto
     assert snap_a.engine.startswith("cilium")
     assert all(c.met for c in snap_a.cells), [c for c in snap_a.cells if not c.met]
 
-    # what the policy engine predicts for every cell probed in both, from the BEFORE objects alone
+    # what the policy engine predicts for every cell probed in both, from the BEFORE objects alone (a cell key's
+    # set of outcomes, as compare sees aggregated cells)
     cl = from_objects(snap_b.objects)
     npm, cilium = get_engine("npm"), get_engine("cilium")
     a_keys = set(snap_a.by_key())
-    predicted = {c.key for c in snap_b.cells if c.key in a_keys and expect(cl, c, npm)[0] != expect(cl, c, cilium)[0]}
+    predicted = {k for k, cells in snap_b.by_key().items() if k in a_keys
+                 and {expect(cl, c, npm)[0] for c in cells} != {expect(cl, c, cilium)[0] for c in cells}}
     assert predicted, "the npm scenario must contain cells that change under cilium"
 
     res = runner.invoke(cli, ["verify", "compare", str(before), str(after), "--json"])
@@ -108,8 +110,66 @@ def test_npm_to_cilium_compare_reports_exactly_the_predicted_cells(sandbox_facto
     assert all(c["explanation"] for c in doc["changes"]), doc["changes"]
     causes = " ".join(c["explanation"] for c in doc["changes"])
     assert "ip-block" in causes and "named-port" in causes and "own-node egress" in causes
-    assert doc["probes"] >= len(snap_b.cells) - len(snap_b.stats["skipped"])
+    assert doc["probes"] == len(set(snap_b.by_key()) & a_keys)
+    assert doc["only_before"] == [], doc["only_before"]  # every before cell was probed again
+    # the LoadBalancer path is predicted only: not an observed change, but listed apart, with its cause
+    lb = [p for p in snap_b.predicted_only if p.service == "web/frontend"]
+    assert lb and all(p.differs_between_engines for p in lb)
+    assert [(v.engine, v.allowed) for v in lb[0].by_engine] == [("npm", True), ("cilium 1.17", False)]
+    assert [(c["service"], c["backend"], c["before"], c["after"]) for c in doc["predicted_only_changes"]] == [
+        ("web/frontend", "web/deployment/frontend", "allowed", "denied")]
+    assert doc["predicted_only_changes"][0]["explanation"].startswith("service-traffic-policy")
     assert _probe_leftovers(gw) == ([], [])
+    gw.close()
+
+
+CANARY_FROM_API: Any = {  # policies add up: the canary pod is also reachable from namespace api
+    "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+    "metadata": {"name": "canary-from-api", "namespace": "web"},
+    "spec": {"podSelector": {"matchLabels": {"track": "canary"}},
+             "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "api"}}}],
+                          "ports": [{"port": 8080}]}]},
+}
+FRONTEND = "web/deployment/frontend"
+CANARY = FRONTEND + "[track=canary]"
+
+
+def test_label_patched_on_one_pod_of_a_deployment_changes_its_class(sandbox_factory: Any, tmp_path: Path) -> None:
+    sb = sandbox_factory("npm")
+    d = sb.directory
+    gw = _gw(d)
+    runner = CliRunner()
+    gw.net.create_namespaced_network_policy("web", CANARY_FROM_API)
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    res = runner.invoke(cli, ["verify", "snapshot", "--sandbox", str(d), "--out", str(before), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert not any("[" in c.src + c.dst for c in snapmod.load(before).cells)
+
+    # the pod sorting last by name: the Service's endpoint and the bare class's representative stay the same
+    frontend = sorted(p["metadata"]["name"] for p in gw.pods() if p["metadata"]["namespace"] == "web"
+                      and (p["metadata"].get("labels") or {}).get("app") == "frontend")
+    assert len(frontend) == 3
+    gw.core.patch_namespaced_pod(frontend[-1], "web", {"metadata": {"labels": {"track": "canary"}}})
+    res = runner.invoke(cli, ["verify", "snapshot", "--sandbox", str(d), "--out", str(after), "--quiet",
+                              "--baseline", str(before)])
+    assert res.exit_code == 0, res.output
+    snap = snapmod.load(after)
+    assert {FRONTEND, CANARY} <= {c.src for c in snap.cells} and {FRONTEND, CANARY} <= {c.dst for c in snap.cells}
+    assert all(len(cells) == 1 for cells in snap.by_key().values()) and snap.stats["aggregated_cells"] == 0
+    assert all(c.met for c in snap.cells), [c for c in snap.cells if not c.met]
+    assert {c.src_pod for c in snap.cells if c.src == CANARY} == {f"web/{frontend[-1]}"}
+    seen = {(c.src, c.dst, c.port): c.outcome for c in snap.cells}
+    assert seen[("api/deployment/orders", FRONTEND, 8080)] == "timeout"
+    assert seen[("api/deployment/orders", CANARY, 8080)] == "open"
+    assert seen[("web/deployment/gateway", CANARY, 8080)] == "open"
+
+    res = runner.invoke(cli, ["verify", "compare", str(before), str(after), "--json"])
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.output)
+    assert doc["changes"] == [] and doc["only_before"] == []
+    assert doc["only_after"] and all(CANARY in (o["src"], o["dst"]) for o in doc["only_after"])
+    assert [(c["backend"], c["before"], c["after"]) for c in doc["predicted_only_changes"]] == [
+        (CANARY, "absent", "allowed")]
     gw.close()
 
 

@@ -1,0 +1,136 @@
+"""``aks-netmig verify`` as a user runs it: every command with ``--kubeconfig FILE`` alone (no ARM), and SIGTERM
+sent to a real ``verify snapshot`` process while it probes a detached sandbox."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from netmig.cli.main import cli
+from netmig.kube.gateway import KubeGateway
+from netmig.kube.probes import NAMESPACE_PREFIX
+from netmig.verify import snapshot as snapmod
+from netmig.verify.identity import PROBE_RUN_LABEL
+
+pytestmark = pytest.mark.e2e
+AKS_NETMIG = [sys.executable, "-m", "netmig.cli.main"]
+
+
+def _arm_requests(directory: Path) -> int:
+    log = directory / "arm-requests.jsonl"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_every_verify_command_works_with_kubeconfig_alone(sandbox_factory: Any, tmp_path: Path) -> None:
+    sb = sandbox_factory("npm")
+    kc = tmp_path / "elsewhere" / "kubeconfig"  # away from sandbox.json: nothing could lead to ARM
+    kc.parent.mkdir()
+    shutil.copy(sb.directory / "kubeconfig", kc)
+    arm_before = _arm_requests(sb.directory)
+    runner = CliRunner()
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+
+    def run(*args: str, code: int = 0) -> Any:
+        res = runner.invoke(cli, ["verify", *args])
+        assert res.exit_code == code, (args, res.output, res.stderr)
+        return res
+
+    assert "4/4 expectations met" in run("seed-demo", "--kubeconfig", str(kc)).stdout
+    assert "4/4 expectations met" in run("--kubeconfig", str(kc), "--scenario", "seed-demo").stdout
+    res = run("snapshot", "--kubeconfig", str(kc), "--out", str(first))
+    assert "0 cells differ from npm" in res.stdout  # the engine comes from the nodes' labels
+    progress = [json.loads(line) for line in res.stderr.splitlines()]  # stderr is not a TTY: log lines, no \r
+    assert progress and progress[-1]["event"] == "probe pods finished"
+    assert progress[-1]["done"] == progress[-1]["total"] == snapmod.load(first).stats["probe_pods"]
+    run("--kubeconfig", str(kc), "snapshot", "--out", str(second), "--quiet", "--baseline", str(first))
+    assert snapmod.load(second).engine == "npm"
+    doc = json.loads(run("expect", "--kubeconfig", str(kc), "--json").stdout)
+    assert doc["engine"] == "npm" and doc["mismatches"] == [] and doc["probes"] > 0
+    assert "0 of" in run("expect", "--snapshot", str(first), "--engine", "npm").stdout
+    cmp = run("compare", str(first), str(second)).stdout  # the same cluster twice: nothing changed, exit 0
+    assert "0 changed" in cmp and "0 cells only before, 0 only after" in cmp
+    assert "removed 0 probe pods and 0 probe namespaces" in run("cleanup", "--kubeconfig", str(kc)).stdout
+    assert _arm_requests(sb.directory) == arm_before
+
+
+def _until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s")
+        time.sleep(delay)  # bounded polling of an observable condition
+        delay = min(delay * 1.5, 0.5)
+
+
+def _aks_netmig(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*AKS_NETMIG, *args], capture_output=True, text=True, timeout=240, check=False)
+
+
+@pytest.fixture
+def detached(tmp_path: Path) -> Iterator[Path]:
+    """A sandbox of scenario npm in its own process (``sandbox start --detach``), stopped at the end."""
+    d = tmp_path / "sb"
+    res = _aks_netmig("sandbox", "start", "--dir", str(d), "--detach", "--time-scale", "0.001")
+    assert res.returncode == 0, res.stderr
+    try:
+        yield d
+    finally:
+        _aks_netmig("sandbox", "stop", "--dir", str(d))
+
+
+def _hold_new_pods(gw: KubeGateway) -> None:
+    """Mark every node NotReady: running workloads stay Running, but a new pod bound to a node (as probe pods are,
+    through spec.nodeName) stays Pending, so the probe run is still waiting for its pods when the signal comes."""
+    for name in [n["metadata"]["name"] for n in gw.nodes()]:
+        node = gw.api.sanitize_for_serialization(gw.core.read_node_status(name))
+        conditions = [c for c in node["status"].get("conditions") or [] if c["type"] != "Ready"]
+        node["status"]["conditions"] = [*conditions, {"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                                                      "message": "held by the test"}]
+        gw.core.replace_node_status(name, node)
+
+
+def _probe_state(gw: KubeGateway) -> tuple[list[str], list[str]]:
+    namespaces = [n["metadata"]["name"] for n in gw.namespaces() if n["metadata"]["name"].startswith(NAMESPACE_PREFIX)]
+    pods = [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in gw.pods(label_selector=PROBE_RUN_LABEL)]
+    return namespaces, pods
+
+
+def test_sigterm_during_a_probe_run_removes_probe_pods_and_namespace(detached: Path, tmp_path: Path) -> None:
+    gw = KubeGateway(detached / "kubeconfig")
+    try:
+        _hold_new_pods(gw)
+        proc = subprocess.Popen([*AKS_NETMIG, "verify", "snapshot", "--sandbox", str(detached), "--out",
+                                 str(tmp_path / "snap.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            def probing() -> bool:
+                namespaces, pods = _probe_state(gw)
+                return bool(namespaces and pods) or proc.poll() is not None
+            _until(probing, 120, "the probe namespace and probe pods")
+            assert proc.poll() is None, proc.communicate()
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 130, (out, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert lines[0].startswith("error: SIGTERM received while probing: the probe pods and the probe namespace "
+                                   "were removed"), err
+        assert _probe_state(gw) == ([], [])  # checked once: the command waited for the cleanup before exiting
+        assert not (tmp_path / "snap.json").exists()
+    finally:
+        gw.close()
