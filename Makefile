@@ -32,5 +32,24 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# Prefect UI recipe (docs/prefect.md): `make server` and `make worker` in two terminals, then `make deploy`.
+PREFECT_PORT ?= 4200
+PREFECT_POOL := netmig-process
+server worker deploy: export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
+
+server: $(STAMP)
+	mkdir -p $(PREFECT_HOME)
+	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+worker: $(STAMP)
+	mkdir -p $(PREFECT_HOME)
+	$(BIN)/prefect worker start --pool $(PREFECT_POOL) --type process
+
+deploy: $(STAMP)
+	mkdir -p $(PREFECT_HOME)
+	$(BIN)/prefect work-pool inspect $(PREFECT_POOL) >/dev/null 2>&1 || \
+		$(BIN)/prefect work-pool create $(PREFECT_POOL) --type process
+	$(BIN)/prefect --no-prompt deploy --all
+
 clean:
 	rm -rf $(VENV) .netmig

@@ -1,142 +1,279 @@
 """Prefect flow ``netmig-migrate``: runs a concrete plan's steps as cached tasks (thin orchestration).
 
+- Parameters (forms in the Prefect UI): ``migration`` (the kind, ``plans/KIND.yaml``), ``cluster``
+  (``ClusterAddress``), ``plan_path``, ``options`` (``MigrationOptions``). An existing plan file is applied as
+  reviewed; a missing one is made first (``aks-netmig plan``) at ``plan_path`` (default
+  ``.netmig/plans/KIND-RUNID.yaml``) and shown for approval. Any kind with a template works: deployments differ
+  only in their default ``migration``.
 - Steps are tasks keyed by (migration id, step id) with results in RUN_DIR/prefect-results: a rerun skips what is
   done (Cached) and re-attaches to an in-flight ARM operation (the engine's steps are idempotent).
-- On start, flow runs of the same migration left RUNNING by a killed process are marked Crashed.
-- Approval: as a deployment the flow suspends with an ``ApprovalInput`` form (approve, approver, comment) and,
-  when resumed from the UI, reruns from the top with cached steps; from the CLI the approver callback decides.
-- structlog lines are also sent to the flow run's logger (visible in the Prefect UI).
+- On start, flow runs of the same migration left RUNNING by a killed process are marked Crashed; the run is
+  tagged ``migration:ID``.
+- Approval: as a deployment the flow suspends with an ``ApprovalInput`` form (approve, approver, comment) whose
+  description is the preflight summary and the predicted changes (also the ``approval-request`` artifact); when
+  resumed it reruns from the top with cached steps. ``options.auto_approve`` skips the form; from the CLI the
+  approver callback decides.
+- structlog lines are also sent to the flow run's logs (API only: the console shows structlog's own line once).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import structlog
-from prefect import flow, get_run_logger, tags
+from prefect import flow, tags
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType, FlowRunFilterTags
 from prefect.client.schemas.objects import StateType
 from prefect.filesystems import LocalFileSystem
 from prefect.input import RunInput
 from prefect.states import Crashed
-from pydantic import BaseModel
+from pydantic import Field
 
-from tasks.migrate import CONTEXTS, PrefectProgress, run_step
+from flows.params import ClusterAddress, MigrationOptions
+from tasks.migrate import CONTEXTS, PrefectProgress, approval_markdown, make_plan, plan_markdown, publish, run_step
 
 CLI_APPROVER: dict[str, Any] = {}
-
-
-class MigrateParams(BaseModel):
-    """Flow parameters (a form in the Prefect UI)."""
-
-    plan_path: str
-    run_dir: str | None = None
-    sandbox: str | None = None
-    cluster: str | None = None
-    arm_endpoint: str | None = None
-    ca_bundle: str | None = None
-    yes: bool = False
-    stall_seconds: float | None = None
-    pdb_block_seconds: float | None = None
+STATE_DIR_ENV = "NETMIG_STATE_DIR"
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40, "critical": 50,
+           "fatal": 50}
 
 
 class ApprovalInput(RunInput):
-    approve: bool = False
-    approver: str = ""
-    comment: str = ""
+    """The approval form a deployment run waits for."""
+
+    approve: bool = Field(default=False, title="Approve",
+                          description="Approve this migration (leave off to reject it).")
+    approver: str = Field(..., min_length=1, title="Approver", description="Who approves (name or e-mail).")
+    comment: str = Field(default="", title="Comment",
+                         description="Change ticket, maintenance window, remarks.")
 
 
-def _forward_to_prefect(_: Any, __: str, event: Any) -> Any:
-    with contextlib.suppress(Exception):
-        get_run_logger().info(" ".join(f"{k}={v}" for k, v in event.items() if k != "timestamp"))
+# --- structlog -> the flow run's logs ---------------------------------------------------------------------------
+
+
+def _api_logger() -> logging.Logger:
+    """A logger whose only handler sends to the Prefect API (not propagated: nothing is printed twice)."""
+    lg = logging.getLogger("netmig.run")
+    if not any(h.__class__.__name__ == "APILogHandler" for h in lg.handlers):
+        from prefect.logging.handlers import APILogHandler
+
+        lg.addHandler(APILogHandler())
+    lg.propagate = False
+    lg.setLevel(logging.DEBUG)
+    return lg
+
+
+def forward_to_prefect(_: Any, method: str, event: Any) -> Any:
+    """structlog processor: the event as a ``key=value`` line in the current flow run's logs."""
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    if FlowRunContext.get() is not None or TaskRunContext.get() is not None:
+        with contextlib.suppress(Exception):
+            text = " ".join([str(event.get("event", ""))] + [f"{k}={v}" for k, v in event.items()
+                                                              if k not in ("event", "timestamp", "level")])
+            _api_logger().log(_LEVELS.get(method, logging.INFO), text)
     return event
 
 
-def _mark_crashed(migration_id: str, current: str | None) -> int:
+def _in_run(_: logging.LogRecord) -> bool:
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
+
+
+@contextlib.contextmanager
+def structlog_to_prefect() -> Iterator[None]:
+    """While the flow runs: structlog configured (JSON off a TTY, secrets redacted) and its lines also in the flow
+    run's logs, through exactly one route: the library's ``also_to`` hook when it has one (every rendered line
+    goes through the stdlib logger ``netmig``), else a structlog processor. Lines logged outside a flow/task run
+    context (other threads) stay on the console only."""
+    from netmig import logs
+
+    if not structlog.is_configured():
+        logs.configure()
+    also_to = getattr(logs, "also_to", None)
+    if also_to is not None:
+        from prefect.logging.handlers import APILogHandler
+
+        handler = APILogHandler()
+        handler.addFilter(_in_run)
+        with also_to(handler):
+            yield
+        return
+    procs = list(structlog.get_config()["processors"])
+    if forward_to_prefect in procs:
+        yield
+        return
+    structlog.configure(processors=[*procs[:-1], forward_to_prefect, procs[-1]])
+    try:
+        yield
+    finally:
+        structlog.configure(processors=procs)
+
+
+# --- flow-run bookkeeping ---------------------------------------------------------------------------------------
+
+
+def _register_run(migration_id: str, current: Any) -> int:
+    """Tag this run ``migration:ID`` and mark runs of the same migration left RUNNING by a killed process Crashed."""
     from prefect.client.orchestration import get_client
 
+    tag = f"migration:{migration_id}"
     n = 0
     with get_client(sync_client=True) as client:
+        if current is not None and tag not in (current.tags or []):
+            client.update_flow_run(current.id, tags=[*(current.tags or []), tag])
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            tags=FlowRunFilterTags(all_=[f"migration:{migration_id}"]),
+            tags=FlowRunFilterTags(all_=[tag]),
             state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))))
         for r in runs:
-            if str(r.id) != current:
+            if current is None or r.id != current.id:
                 client.set_flow_run_state(r.id, Crashed(message="the process running it was killed; resumed"),
                                           force=True)
                 n += 1
     return n
 
 
-def _answered(a: Any) -> Any:
+def _published(flow_run_id: Any) -> set[str]:
+    """Artifact keys this flow run already has (a resumed run does not publish them twice)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with contextlib.suppress(Exception), get_client(sync_client=True) as client:
+        arts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        return {a.key for a in arts if a.key}
+    return set()
+
+
+def _answered(a: Any) -> Callable[[Any], dict[str, Any]]:
     def approver(_: Any) -> dict[str, Any]:
         return {"approved": a.approve, "approver": a.approver, "comment": a.comment, "via": "prefect-ui"}
     return approver
 
 
-@flow(name="netmig-migrate", persist_result=True, log_prints=True)
-def migrate(params: MigrateParams) -> dict[str, Any]:
+def _auto(who: str) -> Callable[[Any], dict[str, Any]]:
+    def approver(_: Any) -> dict[str, Any]:
+        return {"approved": True, "approver": who, "via": "auto_approve"}
+    return approver
+
+
+def default_plan_path(migration: str, flow_run: Any) -> Path:
+    root = Path(os.environ.get(STATE_DIR_ENV) or ".netmig")
+    run = flow_run.id.hex[:12] if flow_run is not None else "local"
+    return (root / "plans" / f"{migration}-{run}.yaml").resolve()
+
+
+@flow(name="netmig-migrate", persist_result=True)
+def migrate(migration: str | None = None, cluster: ClusterAddress = ClusterAddress(), plan_path: str | None = None,
+            options: MigrationOptions = MigrationOptions()) -> dict[str, Any]:
+    """Apply an aks-netmig migration plan (made first when the plan file does not exist), resumably. A deployment
+    run waits for approval in the UI (a form with the preflight results and the predicted changes).
+
+    Args:
+        migration: The migration kind, a template in plans/ (npm-to-cilium, kubenet-to-overlay, ...). Empty: the
+            plan's kind.
+        cluster: A sandbox folder or an AKS address. Empty: the cluster recorded in the plan.
+        plan_path: The reviewed plan to apply (absolute path), or where to write a new one. Empty: a new plan under
+            .netmig/plans/.
+        options: Approval, accepted findings, timeouts, run folder.
+    """
     from prefect.context import get_run_context
     from prefect.flow_runs import suspend_flow_run
     from prefect.runtime import deployment
 
-    from netmig.connection import resolve
-    from netmig.engine.context import Options
+    from netmig.engine.context import Options, never_approve
     from netmig.engine.planning import load_plan
     from netmig.engine.runner import start_run
     from netmig.engine.session import open_context, run_dir_for
+    from netmig.errors import UsageError
     from netmig.steps.lock import KEEPER, drop
 
-    plan = load_plan(params.plan_path)
-    target = resolve(sandbox=params.sandbox, cluster=params.cluster or (None if params.sandbox else plan.cluster),
-                     arm_endpoint=params.arm_endpoint or plan.arm_endpoint, ca_bundle=params.ca_bundle)
-    run_dir = Path(params.run_dir) if params.run_dir else run_dir_for(params.plan_path)
-    flow_run = getattr(get_run_context(), "flow_run", None)
-    crashed = _mark_crashed(plan.migration_id, str(flow_run.id) if flow_run else None)
-    options = Options(stall_seconds=params.stall_seconds, pdb_block_seconds=params.pdb_block_seconds,
-                      poll_seconds=1.0 if target.static_token else None)
-    ctx = open_context(plan, target, run_dir, approver=CLI_APPROVER.get("fn") or (lambda _: params.yes),
-                       progress=PrefectProgress(), options=options,
-                       run_id=str(flow_run.id)[:12] if flow_run else None,
-                       polling_interval=0.2 if target.static_token else 5.0)
-    storage = LocalFileSystem(basepath=str(run_dir / "prefect-results"))
-    storage.save("netmig-results-" + hashlib.sha1(str(run_dir).encode()).hexdigest()[:16], overwrite=True)
-    key = ctx.run_id
-    CONTEXTS[key] = ctx
-    cfg = structlog.get_config()
-    structlog.configure(processors=[*cfg["processors"][:-1], _forward_to_prefect, cfg["processors"][-1]])
-    results: dict[str, Any] = {"crashed_runs_marked": crashed}
-    completed = False
-    try:
-        with structlog.contextvars.bound_contextvars(cluster=target.ref.name, migration=plan.migration_id):
-            ctx.journal.record("run-start", run_id=ctx.run_id, orchestrator="prefect", crashed_marked=crashed)
-            if crashed:
-                structlog.get_logger("netmig.flow").warning("marked flow runs left RUNNING as Crashed", count=crashed)
-            start_run(ctx)
-            for step in plan.steps:
-                if step.kind == "approval-gate" and deployment.id and not ctx.journal.completed(step.id):
-                    answer = suspend_flow_run(wait_for_input=ApprovalInput, timeout=7 * 24 * 3600,
-                                              key=f"approval-{plan.migration_id}")
-                    ctx.approver = _answered(answer)
-                mid, sid = plan.migration_id, step.id
-                results[step.id] = run_step.with_options(
-                    task_run_name=step.id, result_storage=storage,
-                    cache_key_fn=lambda *_, m=mid, s=sid: f"{m}.{s}",
-                )(key, step.id)
-            ctx.journal.record("run-done", run_id=ctx.run_id)
-            completed = True
-    finally:
-        structlog.configure(processors=cfg["processors"])
-        if not completed and ctx.scratch.get(KEEPER) is not None:
-            with contextlib.suppress(Exception):
-                drop(ctx)
-        CONTEXTS.pop(key, None)
-        ctx.close()
-    return results
+    with structlog_to_prefect():
+        flow_run = getattr(get_run_context(), "flow_run", None)
+        published = _published(flow_run.id) if flow_run is not None else set()
+        path = Path(plan_path).resolve() if plan_path else None
+        if path is None or not path.is_file():
+            if not migration:
+                raise UsageError(f"plan {plan_path} does not exist" if plan_path else "no plan and no migration kind",
+                                 "give plan_path (an existing plan), or migration (a kind from plans/) and the "
+                                 "cluster address to make one")
+            if not cluster.given():
+                raise UsageError(f"no plan at {plan_path} to apply, and no cluster address to make one",
+                                 "give the cluster (sandbox folder or AKS address) or an existing plan_path")
+            path = path or default_plan_path(migration, flow_run)
+            make_plan(migration, cluster.model_dump(), list(options.accept), str(path))
+        plan = load_plan(path)
+        if migration and plan.kind != migration:
+            raise UsageError(f"the plan {path} is a {plan.kind} plan, not {migration}",
+                             "give a plan of this kind, or use the deployment of that kind")
+        if "plan" not in published:
+            publish("markdown", "plan", plan_markdown(plan) + "\n```yaml\n" + plan.to_yaml()[:60000] + "\n```\n",
+                    f"The plan this run applies ({path})")
+        target = cluster.target(plan.cluster, plan.arm_endpoint)
+        run_dir = Path(options.run_dir).resolve() if options.run_dir else run_dir_for(path)
+        crashed = _register_run(plan.migration_id, flow_run)
+        engine_options = Options(stall_seconds=options.stall_seconds, pdb_block_seconds=options.pdb_block_seconds,
+                                 poll_seconds=1.0 if target.static_token else None)
+        approver = CLI_APPROVER.get("fn") or (_auto(f"deployment {deployment.name or 'run'}")
+                                              if options.auto_approve else None)
+        ctx = open_context(plan, target, run_dir, approver=approver or never_approve,
+                           progress=PrefectProgress(), options=engine_options,
+                           run_id=str(flow_run.id)[:12] if flow_run is not None else None,
+                           polling_interval=0.2 if target.static_token else 5.0)
+        storage = LocalFileSystem(basepath=str(run_dir / "prefect-results"))
+        storage.save("netmig-results-" + hashlib.sha1(str(run_dir).encode()).hexdigest()[:16], overwrite=True)
+        key = ctx.run_id
+        CONTEXTS[key] = ctx
+        results: dict[str, Any] = {"plan": str(path), "run_dir": str(run_dir), "crashed_runs_marked": crashed}
+        completed = False
+        try:
+            with structlog.contextvars.bound_contextvars(cluster=target.ref.name, migration=plan.migration_id):
+                ctx.journal.record("run-start", run_id=ctx.run_id, orchestrator="prefect", crashed_marked=crashed)
+                if crashed:
+                    structlog.get_logger("netmig.flow").warning("marked flow runs left RUNNING as Crashed",
+                                                                count=crashed)
+                start_run(ctx)
+                for step in plan.steps:
+                    if (step.kind == "approval-gate" and approver is None and deployment.id
+                            and not ctx.journal.completed(step.id)):
+                        ctx.approver = _answered(_wait_for_approval(ctx, run_dir, published, options,
+                                                                    suspend_flow_run))
+                    mid, sid = plan.migration_id, step.id
+                    results[step.id] = run_step.with_options(
+                        task_run_name=step.id, result_storage=storage,
+                        cache_key_fn=lambda *_, m=mid, s=sid: f"{m}.{s}",
+                    )(key, step.id)
+                ctx.journal.record("run-done", run_id=ctx.run_id)
+                completed = True
+        finally:
+            if not completed and ctx.scratch.get(KEEPER) is not None:
+                with contextlib.suppress(Exception):
+                    drop(ctx)
+            CONTEXTS.pop(key, None)
+            ctx.close()
+        return results
+
+
+def _wait_for_approval(ctx: Any, run_dir: Path, published: set[str], options: MigrationOptions,
+                       suspend: Callable[..., Any]) -> Any:
+    """Suspend the run until the approval form is submitted (the process exits; the resumed run gets the input)."""
+    first = "approval-request" not in published
+    description = None
+    if first:
+        description = approval_markdown(ctx.plan, run_dir, ctx.journal.value("preflight"))
+        publish("markdown", "approval-request", description, "What the approver reviews")
+        ctx.journal.record("awaiting-approval", via="prefect-ui", run_id=ctx.run_id)
+        structlog.get_logger("netmig.flow").info("awaiting approval in the Prefect UI (resume the flow run)")
+    form = ApprovalInput.with_initial_data(description=description) if description else ApprovalInput
+    return suspend(wait_for_input=form, timeout=int(options.approval_timeout_hours * 3600),
+                   key=f"approval-{ctx.plan.migration_id}")
 
 
 def run_flow(*, plan_path: str, address: dict[str, Any], run_dir: Path, yes: bool, options: Any,
@@ -147,13 +284,12 @@ def run_flow(*, plan_path: str, address: dict[str, Any], run_dir: Path, yes: boo
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     plan = load_plan(plan_path)
     CLI_APPROVER["fn"] = approver
-    params = MigrateParams(plan_path=str(Path(plan_path).resolve()), run_dir=str(run_dir.resolve()),
-                           sandbox=str(address["sandbox"]) if address.get("sandbox") else None,
-                           cluster=address.get("cluster"), arm_endpoint=address.get("arm_endpoint"),
-                           ca_bundle=address.get("ca_bundle"), yes=yes, stall_seconds=options.stall_seconds,
-                           pdb_block_seconds=options.pdb_block_seconds)
+    opts = MigrationOptions(auto_approve=yes, stall_seconds=options.stall_seconds,
+                            pdb_block_seconds=options.pdb_block_seconds, run_dir=str(run_dir.resolve()))
     try:
         with tags(f"migration:{plan.migration_id}", "aks-netmig"):
-            return migrate.with_options(flow_run_name=f"{plan.migration_id}")(params)
+            return migrate.with_options(flow_run_name=f"{plan.migration_id}")(
+                cluster=ClusterAddress.from_mapping(address), plan_path=str(Path(plan_path).resolve()),
+                options=opts)
     finally:
         CLI_APPROVER.clear()

@@ -1,0 +1,352 @@
+"""The Prefect UI recipe for real: `prefect server start` + `prefect worker start --pool netmig-process` as
+subprocesses (own PREFECT_HOME, analytics off), the deployments registered from the real prefect.yaml with
+`prefect deploy --all`, the failure automation created by automations/create.py; then an npm-to-cilium deployment
+run on a detached sandbox suspends at the approval gate, is resumed through the API with the approval input,
+completes with cached steps and its artifacts and structlog lines on the flow run; and a failing migration run
+calls the webhook on 127.0.0.1. Every wait is bounded; the server, the worker and the sandbox are always stopped.
+Plus the static contract of prefect.yaml and the automation spec (no server)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.migrate_helpers import make_plan, profile_puts, start_detached, stop
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFECT = [sys.executable, "-m", "prefect"]
+KINDS = ("npm-to-cilium", "kubenet-to-overlay", "calico-to-self-managed", "uninstall", "calico-crd-cleanup")
+RUN_ARTIFACTS = {"plan", "preflight", "approval-request", "reimage-progress", "verification-matrix",
+                 "migration-report"}
+
+
+def _deployments() -> list[dict[str, Any]]:
+    return list(yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"])
+
+
+# --- static contract -------------------------------------------------------------------------------------------
+
+
+def test_prefect_yaml_has_every_kind_with_forms_inactive_schedules_and_limits() -> None:
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.utilities.callables import parameter_schema
+
+    deps = {d["name"]: d for d in _deployments()}
+    assert set(KINDS) | {"any-kind", "preflight", "verify"} <= set(deps)
+    for name, d in deps.items():
+        assert d["work_pool"]["name"] == "netmig-process", name
+        assert d["concurrency_limit"] == 1, name
+        assert d["schedules"], name
+        for s in d["schedules"]:
+            assert s["active"] is False and s["cron"] and s["timezone"] == "Europe/Amsterdam", name
+    for kind in KINDS:  # one flow for every kind: only the default `migration` differs
+        assert deps[kind]["entrypoint"] == "flows/migrate.py:migrate"
+        assert deps[kind]["parameters"] == {"migration": kind}
+    assert "parameters" not in deps["any-kind"]  # any template in plans/, chosen in the form
+    for template in (ROOT / "plans").glob("*.yaml"):
+        assert yaml.safe_load(template.read_text())["kind"] == template.stem
+    forms = {}
+    for entry in {d["entrypoint"] for d in deps.values()}:
+        forms[entry] = parameter_schema(load_flow_from_entrypoint(str(ROOT / entry))).model_dump()
+    migrate = forms["flows/migrate.py:migrate"]
+    assert set(migrate["properties"]) == {"migration", "cluster", "plan_path", "options"}
+    assert {"ClusterAddress", "MigrationOptions"} <= set(migrate["definitions"])
+    assert "sandbox" in migrate["definitions"]["ClusterAddress"]["properties"]
+    assert {"ClusterAddress", "PreflightOptions"} <= set(forms["flows/preflight.py:preflight"]["definitions"])
+
+
+def test_automation_spec_fills_the_webhook_block_and_validates() -> None:
+    from prefect.events.schemas.automations import AutomationCore, Posture
+
+    sys.path.insert(0, str(ROOT / "automations"))
+    try:
+        from create import load_specs  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(ROOT / "automations"))
+    block = "00000000-0000-4000-8000-000000000001"
+    (spec,) = load_specs(ROOT / "automations" / "migration-failed.yaml", block)
+    a = AutomationCore.model_validate(spec)
+    _check_automation(a, block)
+    assert a.trigger.posture == Posture.Reactive  # type: ignore[union-attr]
+
+
+def _check_automation(a: Any, block_id: str) -> None:
+    trigger = a.trigger
+    assert trigger.type == "event"
+    assert trigger.expect == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+    related = trigger.match_related if isinstance(trigger.match_related, list) else [trigger.match_related]
+    assert {"prefect.resource.role": "flow", "prefect.resource.name": "netmig-migrate"} in [r.root for r in related]
+    assert trigger.threshold == 1
+    assert [x.type for x in a.actions] == ["call-webhook"]
+    assert str(a.actions[0].block_document_id) == block_id
+    assert '"flow_run_id": {{ flow_run.id' in a.actions[0].payload
+
+
+# --- the real server + worker -----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(what: str, check: Callable[[], Any], timeout: float, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):  # flow-run processes the worker started
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+class Hooks(http.server.ThreadingHTTPServer):
+    """A webhook receiver on 127.0.0.1 that keeps every POSTed JSON body."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                with contextlib.suppress(ValueError):
+                    outer.received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/netmig-alert"
+
+
+@contextlib.contextmanager
+def prefect_stack(tmp: Path) -> Iterator[tuple[str, dict[str, str], Callable[[], None]]]:
+    """Yields (api url, env for prefect subprocesses, start_worker); the server starts at once (not yet ready)."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    home = tmp / "prefect-home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NETMIG_"))}
+    env.update(PREFECT_HOME=str(home), PREFECT_API_URL=url, PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="INFO", PREFECT_WORKER_QUERY_SECONDS="1",
+               PREFECT_CLI_PROMPT="false", NETMIG_STATE_DIR=str(tmp / "state"))
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(name: str, *args: str) -> subprocess.Popen[bytes]:
+        with (tmp / f"{name}.log").open("wb") as log:
+            p = subprocess.Popen([*PREFECT, *args], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                                 start_new_session=True)
+        procs.append(p)
+        return p
+
+    def start_worker() -> None:
+        spawn("worker", "worker", "start", "--pool", "netmig-process", "--type", "process")
+
+    server = spawn("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
+    try:
+        yield url, env, start_worker
+    except BaseException:
+        for name in ("server", "worker"):
+            with contextlib.suppress(OSError):
+                sys.stderr.write(f"--- {name}.log (tail) ---\n" + (tmp / f"{name}.log").read_text()[-6000:] + "\n")
+        raise
+    finally:
+        for p in reversed(procs):
+            _stop_group(p)
+        assert server.returncode is not None
+
+
+def _healthy(url: str, server_log: Path) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        assert "Traceback" not in server_log.read_text(errors="replace"), server_log.read_text()[-3000:]
+        return False
+
+
+def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    res = subprocess.run([*PREFECT, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                         check=False)
+    assert res.returncode == 0, (args, res.stdout[-3000:], res.stderr[-3000:])
+    return res.stdout
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(290)
+def test_deploy_from_prefect_yaml_run_suspend_resume_complete_and_alert(tmp_path: Path) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    sb, plan = tmp_path / "sb", tmp_path / "plans" / "npm.yaml"
+    hooks = Hooks()
+    threading.Thread(target=hooks.serve_forever, daemon=True).start()
+    try:
+        with prefect_stack(tmp_path) as (url, env, start_worker):
+            start_detached(sb)  # while the server starts
+            try:
+                make_plan(sb, plan)
+                _wait("the Prefect server", lambda: _healthy(url, tmp_path / "server.log"), 150, every=1)
+                _cli(env, "work-pool", "create", "netmig-process", "--type", "process")
+                _cli(env, "--no-prompt", "deploy", "--all", timeout=180)
+                start_worker()
+                created = subprocess.run(
+                    [sys.executable, str(ROOT / "automations" / "create.py"), "--webhook-url", hooks.url],
+                    env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+                assert created.returncode == 0, created.stderr[-3000:]
+                with temporary_settings(updates={PREFECT_API_URL: url}):
+                    asyncio.run(_scenario(sb, plan, tmp_path, hooks))
+            finally:
+                stop(sb)
+    finally:
+        hooks.shutdown()
+
+
+async def _poll(what: str, fn: Callable[[], Any], timeout: float, every: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        LogFilter,
+        LogFilterFlowRunId,
+        TaskRunFilter,
+        TaskRunFilterFlowRunId,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.responses import SetStateStatus
+    from prefect.deployments import run_deployment
+
+    async with get_client() as client:
+        # registered from prefect.yaml: every deployment, its form, limit, inactive schedule, pool
+        deps = {d.name: d for d in await client.read_deployments()}
+        assert {*KINDS, "any-kind", "preflight", "verify"} <= set(deps)
+        for d in deps.values():
+            assert d.work_pool_name == "netmig-process"
+            assert d.global_concurrency_limit is not None and d.global_concurrency_limit.limit == 1
+            assert d.schedules and not any(s.active for s in d.schedules)
+            assert d.schedules[0].schedule.timezone == "Europe/Amsterdam"  # type: ignore[union-attr]
+        assert "ClusterAddress" in deps["npm-to-cilium"].parameter_openapi_schema["definitions"]
+        assert deps["npm-to-cilium"].parameters == {"migration": "npm-to-cilium"}
+
+        # the failure automation, stored with its trigger and webhook action
+        (automation,) = await client.read_automations_by_name("netmig-migration-failed")
+        block = await client.read_block_document_by_name("netmig-alerts", "webhook")
+        _check_automation(automation, str(block.id))
+
+        failing = await run_deployment("netmig-migrate/any-kind", timeout=0,
+                                       parameters={"plan_path": str(tmp / "no-such-plan.yaml")})
+        run = await run_deployment("netmig-migrate/npm-to-cilium", timeout=0, parameters={
+            "cluster": {"sandbox": str(sb)}, "plan_path": str(plan)})
+
+        async def state() -> Any:
+            return (await client.read_flow_run(run.id)).state
+
+        async def paused() -> Any:
+            s = await state()
+            assert s is not None and not s.is_final(), s
+            return s if s.is_paused() else None
+
+        s = await _poll("the run to suspend at the approval gate", paused, 150)
+        assert s.type == StateType.PAUSED and s.name == "Suspended"
+        keyset = s.state_details.run_input_keyset
+        assert keyset is not None
+        description = await client.read_flow_run_input(run.id, keyset["description"])
+        assert "Preflight" in description and "Predicted connectivity changes" in description
+        assert "predicted to change under cilium" in description
+
+        resumed = await client.resume_flow_run(run.id, run_input={
+            "approve": True, "approver": "test-approver", "comment": "CHG-42 maintenance window"})
+        assert resumed.status == SetStateStatus.ACCEPT, resumed
+
+        async def done() -> Any:
+            s = await state()
+            assert s is not None and s.type not in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED), s
+            return s if s.is_completed() else None
+
+        await _poll("the resumed run to complete", done, 150)
+
+        arts = await client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
+        by_key = {a.key: a for a in arts if a.key}
+        assert set(by_key) >= RUN_ARTIFACTS, sorted(by_key)
+        assert "**PASSED**" in str(by_key["migration-report"].data)
+        assert float(by_key["reimage-progress"].data) == 100.0  # type: ignore[arg-type]
+        assert by_key["preflight"].type == "table"
+        assert sb.joinpath("sandbox.json").is_file()
+        token = json.loads(sb.joinpath("sandbox.json").read_text())["token"]
+        assert all(token not in str(a.data) for a in arts)
+
+        tasks = await client.read_task_runs(task_run_filter=TaskRunFilter(
+            flow_run_id=TaskRunFilterFlowRunId(any_=[run.id])))
+        cached = {t.name for t in tasks if t.state and t.state.name == "Cached"}
+        assert {"preflight", "snapshot", "backup"} <= cached, sorted((t.name, t.state_name) for t in tasks)
+
+        logs = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+        lines = [entry.message for entry in logs if entry.name.startswith("netmig")]
+        assert any("update-network" in m and "outcome" in m for m in lines), lines[:20]
+        assert len(lines) == len(set((e.timestamp, e.message) for e in logs if e.name.startswith("netmig")))
+
+        fr = await client.read_flow_run(failing.id)
+        assert fr.state is not None and fr.state.is_failed(), fr.state
+
+    journal = [json.loads(x) for x in (plan.parent / "npm.run" / "journal.jsonl").read_text().splitlines()]
+    for step in ("preflight", "snapshot", "backup"):  # before the gate: run once, cached on resume
+        assert sum(1 for e in journal if e["event"] == "step-start" and e.get("step") == step) == 1, step
+    (approval,) = [e for e in journal if e["event"] == "step-done" and e.get("step") == "approval"]
+    assert approval["result"] == {"approved": True, "approver": "test-approver",
+                                  "comment": "CHG-42 maintenance window", "via": "prefect-ui"}
+    assert len(profile_puts(sb)) == 1
+
+    hook = await _poll("the failure webhook", _first(hooks, str(failing.id)), 60, every=0.5)
+    assert hook["state"] == "Failed" and hook["deployment"] == "any-kind"
+    assert "does not exist" in hook["message"]
+
+
+def _first(hooks: Hooks, flow_run_id: str) -> Callable[[], Any]:
+    async def find() -> Any:
+        return next((h for h in hooks.received if h.get("flow_run_id") == flow_run_id), None)
+    return find
