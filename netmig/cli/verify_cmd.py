@@ -67,7 +67,8 @@ _CONN_KEYS = tuple(Conn.__dataclass_fields__)
 
 def connection_options(f: F) -> F:
     opts = [
-        click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), help="Use this kubeconfig."),
+        click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Use this kubeconfig (no ARM needed)."),
         click.option("--sandbox", type=click.Path(file_okay=False, path_type=Path),
                      help="A sandbox folder (DIR/sandbox.json); the kubeconfig comes through ARM."),
         click.option("--cluster", help="AKS resource id."),

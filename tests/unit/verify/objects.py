@@ -35,13 +35,14 @@ def policy(ns: str, name: str, spec: Mapping[str, Any]) -> Obj:
 
 
 def deployment_pods(ns: str, app: str, ips: Iterable[str], nodes: Iterable[str], ports: list[dict[str, Any]],
-                    extra: Mapping[int, Mapping[str, str]] | None = None) -> list[Obj]:
-    """Pods ``APP-h4sh-I`` of Deployment ``APP`` (through ReplicaSet ``APP-h4sh``); ``extra[i]``: labels added to pod
+                    extra: Mapping[int, Mapping[str, str]] | None = None, template_hash: str = "h4sh") -> list[Obj]:
+    """Pods ``APP-HASH-I`` of Deployment ``APP`` (through ReplicaSet ``APP-HASH``); ``extra[i]``: labels added to pod
     i (a label patched on one pod)."""
     out = []
     for i, (ip, n) in enumerate(zip(ips, nodes, strict=True)):
-        labels = {"app": app, "pod-template-hash": "h4sh", **(extra or {}).get(i, {})}
-        out.append(pod(ns, f"{app}-h4sh-{i}", labels, ip, n, ports, ("ReplicaSet", f"{app}-h4sh")))
+        labels = {"app": app, "pod-template-hash": template_hash, **(extra or {}).get(i, {})}
+        out.append(pod(ns, f"{app}-{template_hash}-{i}", labels, ip, n, ports,
+                       ("ReplicaSet", f"{app}-{template_hash}")))
     return out
 
 

@@ -14,6 +14,7 @@ from netmig.verify.selection import Plan, plan
 from netmig.verify.snapshot import Cell, Snapshot, sanitize
 from tests.unit.verify.objects import (
     FE,
+    HTTP,
     NODES,
     deployment_pods,
     fe_pods,
@@ -82,6 +83,31 @@ def test_patched_label_in_compare_is_reported_as_one_sided_not_as_unchanged() ->
     assert cmp.only_after and all("[track=canary]" in o.src + o.dst for o in cmp.only_after)
     assert cmp.changed  # one-sided cells are something to report, never "unchanged"
     assert cmp.probes == len(before.by_key())
+
+
+def test_cell_keys_survive_new_pod_names_and_addresses() -> None:
+    # kubenet -> overlay: every pod re-created by its controller with a new name and a new address; the labels
+    # (and so the qualified identities) come back, the ipBlock split of db by address does not
+    canary = policy("web", "canary-from-data", {"podSelector": {"matchLabels": {"track": "canary"}},
+                                                "ingress": [{"from": [{"namespaceSelector": {}}]}]})
+    egress = policy("web", "fe-to-db-subnet", {
+        "podSelector": {"matchLabels": {"app": "fe"}}, "policyTypes": ["Egress"],
+        "egress": [{"to": [{"ipBlock": {"cidr": "10.224.1.0/24", "except": ["10.224.1.10/32"]}}]}]})
+    before_objs = [*NODES, *fe_pods({2: {"track": "canary"}}), *_db(), canary, egress]
+    after_objs = [*NODES, canary, egress,
+                  *deployment_pods("web", "fe", ["10.244.7.3", "10.244.8.3", "10.244.9.3"], ["n3", "n1", "n2"], HTTP,
+                                   {2: {"track": "canary"}}, template_hash="n3w"),
+                  *deployment_pods("data", "db", ["10.244.7.4", "10.244.8.4", "10.244.9.4"], ["n2", "n3", "n1"], SQL,
+                                   template_hash="n3w")]
+    before_plan, after_plan = plan(before_objs, ("npm",)), plan(after_objs, ("npm",))
+    assert {pr.key for pr in before_plan.probes()} == {pr.key for pr in after_plan.probes()}
+    assert before_plan.aggregated_cells > 0 and after_plan.aggregated_cells == 0  # the address split is gone
+    cmp = compare(offline_snapshot(before_objs, before_plan, "npm"), offline_snapshot(after_objs, after_plan, "npm"))
+    assert cmp.only_before == [] and cmp.only_after == []
+    assert [(c.key, c.before_outcomes, c.after_outcomes) for c in cmp.changes] == [
+        ((FE, DB, 5432, "TCP"), ["open", "timeout"], ["timeout"]),
+        ((FE + "[track=canary]", DB, 5432, "TCP"), ["open", "timeout"], ["timeout"])]
+    assert all(c.explanation and c.explanation.startswith("policy or workload change") for c in cmp.changes)
 
 
 # ------------------------------------------------------------------------------------------------ aggregation
