@@ -24,8 +24,11 @@ Routing (modelling choices):
 
 Policy (per packet, both directions must allow):
 - Egress is enforced by the engine on the SOURCE pod's node, ingress by the engine on the DESTINATION pod's node,
-  read from the node label ``kubernetes.azure.com/network-policy``: ``azure`` (NPM), ``calico``, ``cilium``,
-  anything else/absent = ``none`` (no enforcement on that side).
+  read from the node label ``kubernetes.azure.com/network-policy``: ``azure`` (NPM), ``calico``, ``cilium``;
+  anything else/absent = ``none``, UNLESS a self-managed Calico runs there: a Ready, Running ``calico-node`` pod
+  (namespace ``calico-system``, label ``k8s-app=calico-node``) on the node makes it enforce Calico semantics even
+  though AKS (and so the label) says ``none`` -- the state after Tigera's migration to self-managed Calico.
+  Otherwise no enforcement on that side.
 - Standard semantics: a pod is isolated for a direction iff some policy in its namespace selects it
   (``podSelector``, ``{}`` = all) and has that policy type; ``policyTypes`` absent -> Ingress, plus Egress iff
   ``egress`` is a non-empty list (the API server's defaulting). Rules are ORed, peers in a rule ORed,
@@ -113,7 +116,24 @@ def engine_of_node(idx: ClusterIndex, node_name: str | None) -> str:
     if node is None:
         return "none"
     label = ((node.get("metadata") or {}).get("labels") or {}).get(topology.LABEL_POLICY, "none")
-    return label if label in ENGINES else "none"
+    if label in ENGINES:
+        return label
+    return "calico" if self_managed_calico(idx, node_name or "") else "none"
+
+
+def self_managed_calico(idx: ClusterIndex, node_name: str) -> bool:
+    """A Ready, Running calico-node pod (calico-system, k8s-app=calico-node) on the node."""
+    for k in idx.pods_by_node.get(node_name, ()):
+        if k[0] != "calico-system":
+            continue
+        pod = idx.pods.get(k)
+        if pod is None:
+            continue
+        meta = pod.get("metadata") or {}
+        if ((meta.get("labels") or {}).get("k8s-app") == "calico-node" and not meta.get("deletionTimestamp")
+                and (pod.get("status") or {}).get("phase") == "Running" and pod_ready(pod)):
+            return True
+    return False
 
 
 # ------------------------------------------------------------------ selectors

@@ -351,3 +351,44 @@ def test_dns_needs_egress_to_kube_dns() -> None:
         assert ctx.logs[("demo", "locked", "c")].startswith("DNS: lookup server.demo on 10.0.0.10:53: read udp")
 
     run(body)
+
+
+# ------------------------------------------------------------------ self-managed Calico (label says none)
+def test_self_managed_calico_node_pod_enforces_on_a_node_labelled_none() -> None:
+    async def body() -> None:
+        ctx = await world("none")
+        server = ip(ctx, "server")
+        add_policy(ctx, "deny", DENY_INGRESS)
+        assert decide(ctx, "client", server) == "open"  # AKS says none, nothing enforces
+        add_ns(ctx, "calico-system")
+        add_pod(ctx, "calico-node-x", "calico-system", labels={"k8s-app": "calico-node"}, node=N1,
+                host_network=True)
+        await settle(ctx)
+        assert dataplane.engine_of_node(dataplane.view(ctx), N1) == "calico"
+        assert dataplane.engine_of_node(dataplane.view(ctx), N0) == "none"  # only where it runs
+        assert decide(ctx, "client", server) == "timeout"  # ingress enforced on the server's node
+        # a calico-node pod elsewhere (namespace or label) does not count; a NotReady one does not either
+        def not_ready(o: dict[str, Any]) -> None:
+            for c in o["status"]["conditions"]:
+                if c["type"] == "Ready":
+                    c["status"] = "False"
+
+        ctx.store.update(PODS, "calico-system", "calico-node-x", not_ready)
+        assert dataplane.engine_of_node(dataplane.view(ctx), N1) == "none"
+        add_pod(ctx, "calico-node-y", "demo", labels={"k8s-app": "calico-node"}, node=N1)
+        await settle(ctx)
+        assert decide(ctx, "client", server) == "open"
+
+    run(body)
+
+
+def test_node_label_wins_over_a_calico_node_pod() -> None:
+    async def body() -> None:
+        ctx = await world("azure")
+        add_ns(ctx, "calico-system")
+        add_pod(ctx, "calico-node-x", "calico-system", labels={"k8s-app": "calico-node"}, node=N1,
+                host_network=True)
+        await settle(ctx)
+        assert dataplane.engine_of_node(dataplane.view(ctx), N1) == "azure"
+
+    run(body)
