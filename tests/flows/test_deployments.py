@@ -97,6 +97,77 @@ def _check_automation(a: Any, block_id: str) -> None:
     assert '"flow_run_id": {{ flow_run.id' in a.actions[0].payload
 
 
+# --- the flows behind the deployments, in this process (the session's temporary server) -----------------------
+
+
+@pytest.fixture
+def _structlog_restored() -> Iterator[None]:
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+async def _artifact_keys(flow_run_id: Any) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with get_client() as client:
+        arts = await client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    return {a.key: a for a in arts if a.key}
+
+
+@pytest.mark.e2e
+def test_preflight_flow_publishes_its_table_writes_the_plan_and_fails_on_blocking_checks(
+        prefect_server: None, sandbox_factory: Any, tmp_path: Path, _structlog_restored: None) -> None:
+    from flows.params import ClusterAddress, PreflightOptions
+    from flows.preflight import preflight
+    from netmig.engine.planning import load_plan
+
+    sb = sandbox_factory("npm")
+    cluster = ClusterAddress(sandbox=str(sb.directory))
+    out = tmp_path / "reviewed.yaml"
+    state = preflight(cluster=cluster, options=PreflightOptions(accept=["policy-analysis"], plan_out=str(out)),
+                      return_state=True)
+    assert state.is_completed(), state
+    summary = state.result()
+    assert summary["blocking"] == [] and summary["checks"]["policy-analysis"] == "fail"  # failing, but accepted
+    assert load_plan(out).kind == "npm-to-cilium"
+    keys = asyncio.run(_artifact_keys(state.state_details.flow_run_id))
+    assert {"preflight", "policy-findings", "plan"} <= set(keys)
+    assert keys["preflight"].type == "table"
+
+    state = preflight(cluster=cluster, return_state=True)  # the same findings, not accepted: the run fails
+    assert state.is_failed()
+    assert "policy-analysis" in (state.message or "")
+
+
+@pytest.mark.e2e
+def test_migrate_flow_makes_the_missing_plan_then_applies_it_auto_approved(
+        prefect_server: None, sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        _structlog_restored: None) -> None:
+    from flows.migrate import migrate
+    from flows.params import ClusterAddress, MigrationOptions
+
+    monkeypatch.setenv("NETMIG_STATE_DIR", str(tmp_path / "state"))
+    sb = sandbox_factory("npm")
+    state = migrate(migration="npm-to-cilium", cluster=ClusterAddress(sandbox=str(sb.directory)),
+                    options=MigrationOptions(accept=["policy-analysis"], auto_approve=True), return_state=True)
+    assert state.is_completed(), state
+    result = state.result()
+    plan = Path(result["plan"])
+    assert plan.parent == tmp_path / "state" / "plans" and plan.name.startswith("npm-to-cilium-")
+    assert "**PASSED**" in (Path(result["run_dir"]) / "report.md").read_text()
+    assert result["approval"]["via"] == "auto_approve"
+    keys = asyncio.run(_artifact_keys(state.state_details.flow_run_id))
+    assert RUN_ARTIFACTS - {"approval-request"} <= set(keys)
+
+    state = migrate(migration="kubenet-to-overlay", plan_path=str(plan), return_state=True)  # wrong kind: refused
+    assert state.is_failed() and "not kubenet-to-overlay" in (state.message or "")
+
+
 # --- the real server + worker -----------------------------------------------------------------------------------
 
 
