@@ -411,6 +411,42 @@ def test_crd_cleanup_before_the_operator_install_makes_calico_degraded(cluster: 
     assert ("calico-system", "calico-node") not in c.daemonsets()  # nothing enforces
 
 
+def test_running_operator_validates_the_installation_and_cleans_up_on_its_deletion(cluster: Any) -> None:
+    c = cluster("managed-calico")
+    c.update(network_policy="none")
+    c.install_self_managed_calico()
+    wait_for(lambda: c.tigerastatus().get("calico", {}).get("Available", ("",))[0] == "True", timeout=60,
+             what="calico Available")
+    inst = c.custom.get_cluster_custom_object(OP, "v1", "installations", "default")
+    assert inst["status"]["variant"] == "Calico" and inst["metadata"]["finalizers"] == ["tigera.io/operator-cleanup"]
+
+    c.custom.patch_cluster_custom_object(OP, "v1", "installations", "default", {"spec": {"cni": {"type": "Calico"}}})
+    conds = wait_for(lambda: (x := c.tigerastatus()["calico"])["Degraded"][0] == "True" and x, timeout=30,
+                     what="calico Degraded")
+    assert conds["Degraded"][1] == "ResourceValidationError" and "AzureVNET" in conds["Degraded"][2]
+    c.custom.patch_cluster_custom_object(OP, "v1", "installations", "default",
+                                         {"spec": {"cni": {"type": "AzureVNET"}}})
+    wait_for(lambda: c.tigerastatus()["calico"]["Available"][0] == "True", timeout=30, what="calico Available")
+
+    # with the operator running, deleting the Installation completes: the operator removes what it deployed and
+    # its finalizers (unlike after AKS removed its own operator)
+    c.custom.delete_cluster_custom_object(OP, "v1", "installations", "default")
+
+    def gone() -> bool:
+        try:
+            c.custom.get_cluster_custom_object(OP, "v1", "installations", "default")
+        except ApiException as e:
+            return e.status == 404
+        return False
+    wait_for(gone, timeout=30, what="the Installation to go")
+    wait_for(lambda: ("calico-system", "calico-node") not in c.daemonsets(), timeout=30, what="calico-node to go")
+    assert not c.deployments("calico-system")
+    assert "calico" not in c.tigerastatus()
+    with pytest.raises(ApiException) as e:
+        c.v1.read_namespaced_service_account("calico-node", "calico-system")
+    assert e.value.status == 404
+
+
 # ------------------------------------------------------------------ 3. uninstall (none) + CRD cleanup
 def test_dangling_apiservice_blocks_namespace_deletion_until_deleted(cluster: Any) -> None:
     c = cluster("managed-calico")
