@@ -5,7 +5,7 @@ callers pass plain Kubernetes dicts (``from_objects``) or typed objects and get 
 
 Public API
   from_objects(objects) -> Cluster                         parse dicts; invalid objects become Cluster.problems
-  get_engine(name, cilium_version="1.17") -> EngineProfile  spec | npm | cilium | calico
+  get_engine(name, cilium_version="1.17") -> EngineProfile  spec | npm | cilium | calico | none
   Evaluator(cluster, engine).allowed(src, dst, port, protocol, via=None) -> Verdict   per-pair, with reasons
   allowed(cluster, src, dst, port, protocol, engine) -> Verdict
   compute_classes(cluster, engines) -> Classes; class_reachability(cluster, engine, classes, ports) -> ClassMatrix

@@ -297,7 +297,7 @@ def class_reachability(
             rule_cache[(pi, ri)] = got
         return got
 
-    policies = cluster.policies
+    policies = cluster.policies if engine.enforces else []  # no engine: nothing isolates
     selected = [ix.select(p.pod_selector, False) & ix.ns_name.get(p.namespace, 0) for p in policies]
 
     # ingress: for each destination class, the ingress policies selecting it

@@ -22,13 +22,15 @@ Differences
               name on another number are therefore denied. A name no pod declares matches nothing.
   ``calico``  spec semantics; no differences implemented (Calico's ipBlock matches pod IPs, host->local pod traffic
               is allowed by default, named ports resolve per pod).
+  ``none``    no policy engine (AKS network policy ``none``): NetworkPolicies exist but nothing enforces them, so
+              every cell is allowed (``enforces`` False); the state during and after an uninstall.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-ENGINE_NAMES = ("spec", "npm", "cilium", "calico")
+ENGINE_NAMES = ("spec", "npm", "cilium", "calico", "none")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class EngineProfile:
     named_port_model: str = "per-pod"
     self_traffic_allowed: bool = True
     version: str | None = None
+    enforces: bool = True  # False: no engine (NetworkPolicies are ignored)
 
     @property
     def label(self) -> str:
@@ -63,6 +66,8 @@ def get_engine(name: str, cilium_version: str = "1.17") -> EngineProfile:
         return EngineProfile("spec")
     if name == "calico":
         return EngineProfile("calico")
+    if name == "none":
+        return EngineProfile("none", enforces=False)
     if name == "npm":
         return EngineProfile("npm", own_node_egress_allowed=True, lb_cluster_etp_bypasses_ingress=True)
     if name == "cilium":

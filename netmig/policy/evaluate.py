@@ -205,6 +205,8 @@ class Evaluator:
         self, direction: str, subject: Pod, peer: Endpoint, port: int | None, protocol: str,
         dst_ports: Sequence[ContainerPort],
     ) -> DirectionVerdict:
+        if not self.engine.enforces:
+            return _FREE
         selecting: list[str] = []
         allowing: list[str] = []
         for pol in self.cluster.policies_by_ns.get(subject.namespace, ()):
@@ -297,6 +299,8 @@ def open_to_all(ev: Evaluator, dst: Pod, port: int | None, protocol: str) -> Dir
     has a rule without peers that admits the port). ``allowing`` names the policies that open it."""
     if dst.host_network:
         return DirectionVerdict(True, "not-policed")
+    if not ev.engine.enforces:
+        return _FREE
     selecting, allowing = [], []
     for pol in ev.cluster.policies_by_ns.get(dst.namespace, ()):
         if not pol.affects_ingress or not selects(ev.cluster, pol, dst):
