@@ -1,0 +1,243 @@
+"""Backed-up objects: the on-disk format, reading it back (verified), and putting the objects back in a cluster.
+
+Format: a folder with ``manifest.json`` (``files``: name -> sha256 and object keys) and one YAML ``List`` per file.
+``netmig.kube.calico`` writes it with ``format: netmig-objects/1`` (keys ``apiVersion Kind namespace/name``); the
+migration backups of ``netmig.kube.backup`` (keys ``namespace/name``) are read the same way.
+
+Contract:
+- ``write_backup(dir, groups, taken_at, kind)`` writes the folder; ``read_backup(dir)`` returns file stem ->
+  objects after checking every checksum and object key against the manifest (``ValueError`` naming the first
+  problem: a corrupt backup is never restored).
+- ``restore(rest, objects)`` creates what is missing, in dependency order (Namespaces, CRDs -- then waits until the
+  API serves them --, other built-in objects, custom resources, APIServices last), without the server-set fields
+  (uid, resourceVersion, creationTimestamp, generation, managedFields, deletionTimestamp; status where the server
+  sets it: a status subresource). ownerReferences follow a restored owner's new uid (dropped when the owner is in
+  neither the backup nor the cluster). Objects that exist are left alone (``present``; ``differs`` when they are
+  not identical). Afterwards every object is read back and compared (``normalized``): ``mismatches``.
+- ``normalized(obj, keep_status)`` is an object without the server-set fields: two objects are "identical apart from
+  server-set fields" when their normalized forms are equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from netmig.kube import errors
+from netmig.kube.resources import Resource, Rest
+
+Obj = dict[str, Any]
+FORMAT = "netmig-objects/1"
+SERVER_SET_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink",
+                   "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def key(obj: Obj) -> str:
+    """``apiVersion Kind namespace/name`` (namespace empty for cluster-scoped objects)."""
+    meta = obj.get("metadata") or {}
+    return f"{obj.get('apiVersion')} {obj.get('kind')} {meta.get('namespace') or ''}/{meta.get('name')}"
+
+
+def _short_key(obj: Obj) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace') or ''}/{meta.get('name')}"
+
+
+def write_backup(d: Path, groups: dict[str, list[Obj]], taken_at: str, kind: str) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, Any] = {"format": FORMAT, "kind": kind, "taken_at": taken_at, "files": {}}
+    for name, items in groups.items():
+        text = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}, sort_keys=False)
+        (d / f"{name}.yaml").write_text(text)
+        manifest["files"][f"{name}.yaml"] = {"sha256": hashlib.sha256(text.encode()).hexdigest(),
+                                             "objects": [key(o) for o in items]}
+    (d / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def read_backup(d: Path) -> dict[str, list[Obj]]:
+    try:
+        manifest = json.loads((d / "manifest.json").read_text())
+        files = manifest["files"]
+    except FileNotFoundError:
+        raise ValueError(f"{d} is not a backup (no manifest.json)") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{d / 'manifest.json'} is unreadable ({e.__class__.__name__})") from None
+    keyfn = key if manifest.get("format") == FORMAT else _short_key
+    out: dict[str, list[Obj]] = {}
+    for name, entry in files.items():
+        try:
+            text = (d / name).read_text()
+            items = yaml.safe_load(text)["items"] or []
+        except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
+            raise ValueError(f"{d / name} is unreadable ({e.__class__.__name__})") from None
+        if hashlib.sha256(text.encode()).hexdigest() != entry.get("sha256"):
+            raise ValueError(f"{d / name} does not match its checksum in manifest.json (changed since the backup)")
+        if sorted(keyfn(o) for o in items) != sorted(entry.get("objects") or []):
+            raise ValueError(f"{d / name} holds other objects than manifest.json lists")
+        out[Path(name).stem] = items
+    return out
+
+
+def normalized(obj: Obj, keep_status: bool = False) -> Obj:
+    o = {k: v for k, v in obj.items() if keep_status or k != "status"}
+    meta = {k: v for k, v in (o.get("metadata") or {}).items() if k not in SERVER_SET_META}
+    if meta.get("ownerReferences"):
+        meta["ownerReferences"] = [{k: v for k, v in r.items() if k != "uid"} for r in meta["ownerReferences"]]
+    if not meta.get("finalizers"):
+        meta.pop("finalizers", None)
+    o["metadata"] = meta
+    return o
+
+
+def _rank(obj: Obj) -> int:
+    kind, api = obj.get("kind"), str(obj.get("apiVersion") or "")
+    if kind == "Namespace":
+        return 0
+    if kind == "CustomResourceDefinition":
+        return 1
+    if kind == "APIService":
+        return 4
+    group = api.rpartition("/")[0]
+    builtin = "." not in group or (group.endswith(".k8s.io") and group != "policy.networking.k8s.io")
+    return 2 if builtin else 3
+
+
+@dataclass
+class RestoreResult:
+    created: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    differs: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.mismatches
+
+
+def _wait(cond: Callable[[], bool], wait_s: float, sleep: Callable[[float], Any]) -> bool:
+    deadline = time.monotonic() + wait_s
+    delay = 0.05
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        sleep(delay)
+        delay = min(delay * 1.5, 1.0)
+    return True
+
+
+def restore(rest: Rest, objects: Iterable[Obj], *, wait_s: float = 120.0, dry_run: bool = False,
+            sleep: Callable[[float], Any] = time.sleep,
+            on_progress: Callable[[str], None] | None = None) -> RestoreResult:
+    say = on_progress or (lambda _m: None)
+    objs = sorted(objects, key=_rank)
+    uid_map: dict[str, str] = {}
+    result = RestoreResult()
+    resolved: dict[str, Resource] = {}
+    sent: dict[str, Obj] = {}
+    for obj in objs:
+        k = key(obj)
+        try:
+            res = _resource(rest, obj, wait_s, sleep)
+        except errors.KubeError as e:
+            result.failed.append(f"{k}: {e}")
+            continue
+        resolved[k] = res
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace") if res.namespaced else None
+        live = rest.get(res, ns, meta["name"])
+        if live is not None and obj.get("kind") == "Namespace" and (live.get("metadata") or {}).get(
+                "deletionTimestamp"):
+            say(f"namespace {meta['name']} is being deleted; waiting for it to go before restoring it")
+            _wait(_absent(rest, res, str(meta["name"])), wait_s, sleep)
+            live = rest.get(res, None, meta["name"])
+        if live is not None:
+            result.present.append(k)
+            if meta.get("uid"):
+                uid_map[meta["uid"]] = live["metadata"].get("uid")
+            if normalized(live, not res.has_status) != normalized(obj, not res.has_status):
+                result.differs.append(k)
+            continue
+        if dry_run:
+            result.created.append(k)
+            continue
+        body = _for_create(obj, res, uid_map, rest, result.notes)
+        sent[k] = body
+        try:
+            made = rest.create(res, body)
+        except errors.KubeError as e:
+            result.failed.append(f"{k}: {e}")
+            continue
+        if meta.get("uid"):
+            uid_map[meta["uid"]] = str((made.get("metadata") or {}).get("uid"))
+        result.created.append(k)
+        if obj.get("kind") == "CustomResourceDefinition":
+            rest.forget()
+        say(f"created {res.describe(obj)}")
+    if not dry_run:
+        for obj in objs:
+            k = key(obj)
+            got = resolved.get(k)
+            if got is None or k not in result.created:
+                continue
+            meta = obj["metadata"]
+            live = rest.get(got, meta.get("namespace") if got.namespaced else None, meta["name"])
+            if live is None:
+                result.mismatches.append(f"{k}: gone again after it was created")
+                continue
+            if normalized(live, not got.has_status) != normalized(sent[k], not got.has_status):
+                result.mismatches.append(f"{k}: differs from the backup after the restore")
+    return result
+
+
+def _absent(rest: Rest, res: Resource, name: str) -> Callable[[], bool]:
+    return lambda: rest.get(res, None, name) is None
+
+
+def _resource(rest: Rest, obj: Obj, wait_s: float, sleep: Callable[[float], Any]) -> Resource:
+    api, kind = str(obj.get("apiVersion") or ""), str(obj.get("kind") or "")
+    try:
+        return rest.resource(api, kind)
+    except errors.NotFound:
+        pass
+    # a CRD created a moment ago: wait until the API serves its kind
+    if not _wait(lambda: rest.served(api, kind), wait_s, sleep):
+        raise errors.NotFound(f"the API does not serve {api} {kind} (is its CRD in the backup?)", 404, "NotFound")
+    return rest.resource(api, kind)
+
+
+def _owner_uid(rest: Rest, ref: Obj, namespace: str | None) -> str | None:
+    """The current uid of an owner that is not in the backup (looked up by kind and name), None when it is gone."""
+    try:
+        res = rest.resource(str(ref.get("apiVersion") or ""), str(ref.get("kind") or ""))
+        live = rest.get(res, namespace if res.namespaced else None, str(ref.get("name")))
+    except errors.KubeError:
+        return None
+    return None if live is None else (live.get("metadata") or {}).get("uid")
+
+
+def _for_create(obj: Obj, res: Resource, uid_map: dict[str, str], rest: Rest, notes: list[str]) -> Obj:
+    body = {k: v for k, v in obj.items() if k != "status" or not res.has_status}
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in SERVER_SET_META}
+    refs = []
+    for ref in meta.get("ownerReferences") or []:
+        new_uid = uid_map.get(str(ref.get("uid"))) or _owner_uid(rest, ref, meta.get("namespace"))
+        if new_uid:
+            refs.append({**ref, "uid": new_uid})
+        else:
+            notes.append(f"{key(obj)}: ownerReference to {ref.get('kind')} {ref.get('name')} dropped (the owner "
+                         "is gone)")
+    if refs:
+        meta["ownerReferences"] = refs
+    else:
+        meta.pop("ownerReferences", None)
+    body["metadata"] = meta
+    return body
