@@ -173,6 +173,7 @@ class AksGateway:
                 provisioning_state=p.provisioning_state or "Unknown", max_surge=surge, vm_size=p.vm_size,
                 orchestrator_version=p.current_orchestrator_version or p.orchestrator_version,
                 availability_set=_text(p.type, "").lower() == "availabilityset",
+                max_pods=int(p.max_pods) if getattr(p, "max_pods", None) else None,
             ))
         return out
 

@@ -4,18 +4,23 @@ Runs the Prefect flow ``netmig-migrate`` (a temporary local Prefect server when 
 ``--no-prefect`` (or NETMIG_ORCHESTRATOR=local), the library runner directly. Either way completed steps are
 skipped on a rerun and an in-flight ARM operation is re-attached, never re-sent.
 Exit codes: 0 done, 1 a check/step failed, 2 bad input, 3 paused (awaiting approval, or a stall).
+A stall prints one line naming its cause (the node, the PodDisruptionBudget namespace/name), then the exact
+commands for the three choices: wait longer (this command with a larger timeout), abort the ARM operation
+(``--abort``), resume later (this command).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 import click
 
 from netmig.cli.migrate_common import (
+    ADDRESS_KEYS,
     approver,
     cluster_options,
     configure_logging,
@@ -23,7 +28,51 @@ from netmig.cli.migrate_common import (
     progress_sink,
     target_from,
 )
-from netmig.errors import CheckFailed
+from netmig.engine.monitor import Stalled
+from netmig.errors import CheckFailed, Paused
+
+TIMEOUT_FLAGS = {"stall_seconds": "--stall-timeout", "notready_seconds": "--notready-timeout",
+                 "pdb_block_seconds": "--pdb-timeout"}
+
+
+def rerun_command(plan_path: Path, address: dict[str, Any], *, run_dir: Path | None = None, yes: bool = False,
+                  prefect: bool | None = None, timeouts: dict[str, float | None] | None = None) -> list[str]:
+    """This apply's command line (address, run folder, approval, orchestrator, timeouts as given), to rerun it."""
+    cmd = ["aks-netmig", "apply", str(plan_path)]
+    for key in ADDRESS_KEYS:
+        if address.get(key):
+            cmd += [f"--{key.replace('_', '-')}", str(address[key])]
+    if run_dir is not None:
+        cmd += ["--run-dir", str(run_dir)]
+    if yes:
+        cmd.append("--yes")
+    if prefect is not None:
+        cmd.append("--prefect" if prefect else "--no-prefect")
+    for option, value in (timeouts or {}).items():
+        if value is not None:
+            cmd += [TIMEOUT_FLAGS[option], f"{value:g}"]
+    return cmd
+
+
+def _with_timeout(cmd: list[str], flag: str, seconds: float) -> list[str]:
+    out = list(cmd)
+    if flag in out:
+        i = out.index(flag)
+        del out[i:i + 2]
+    return [*out, flag, f"{seconds:g}"]
+
+
+def stall_choices(e: Stalled, rerun: list[str]) -> str:
+    """The three choices after a stall, as exact commands (one per line, after the one-line reason)."""
+    abort = [a for a in rerun if a not in ("--yes", "--prefect", "--no-prefect")]
+    for flag in TIMEOUT_FLAGS.values():
+        if flag in abort:
+            i = abort.index(flag)
+            del abort[i:i + 2]
+    return ("the ARM operation goes on; choose one:\n"
+            f"  wait longer:  {shlex.join(_with_timeout(rerun, TIMEOUT_FLAGS[e.option], e.suggested))}\n"
+            f"  abort:        {shlex.join([*abort, '--abort'])}  (cancels the ARM operation; rerun apply later)\n"
+            f"  resume later: {shlex.join(rerun)}")
 
 
 def _pending(plan: Any, journal: Any) -> list[str]:
@@ -40,11 +89,14 @@ def _pending(plan: Any, journal: Any) -> list[str]:
               help="State folder (journal, backups, snapshots, report); default PLAN.run/ next to the plan.")
 @click.option("--stall-timeout", type=float, default=None, help="Seconds without reimage progress before pausing.")
 @click.option("--pdb-timeout", type=float, default=None, help="Seconds a PDB may block a drain before pausing.")
+@click.option("--notready-timeout", type=float, default=None,
+              help="Seconds a node may stay NotReady during the reimage before pausing.")
 @click.option("--prefect/--no-prefect", default=None,
               help="Run as the Prefect flow (default) or with the library runner (NETMIG_ORCHESTRATOR=local).")
 @click.option("--abort", is_flag=True, help="Abort the cluster's running ARM operation (after a stall), then exit.")
 def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall_timeout: float | None,
-          pdb_timeout: float | None, prefect: bool | None, abort: bool, **kwargs: Any) -> None:
+          pdb_timeout: float | None, notready_timeout: float | None, prefect: bool | None, abort: bool,
+          **kwargs: Any) -> None:
     """Execute a plan written by `aks-netmig plan` (resumable: rerun it after any interruption)."""
     from netmig.engine.context import Options
     from netmig.engine.planning import load_plan
@@ -54,24 +106,31 @@ def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall
     plan = load_plan(plan_path)
     address = dict(kwargs)
     target = target_from(kwargs, plan.cluster, plan.arm_endpoint)
+    rerun = rerun_command(plan_path, address, run_dir=run_dir, yes=yes, prefect=prefect,
+                          timeouts={"stall_seconds": stall_timeout, "pdb_block_seconds": pdb_timeout,
+                                    "notready_seconds": notready_timeout})
     run_dir = run_dir or run_dir_for(plan_path)
     options = Options(dry_run=dry_run, stall_seconds=stall_timeout, pdb_block_seconds=pdb_timeout,
+                      notready_seconds=notready_timeout,
                       poll_seconds=1.0 if target.static_token else None)  # the sandbox runs fast
     if prefect is None:
         prefect = os.environ.get("NETMIG_ORCHESTRATOR", "prefect") != "local"
     if dry_run or abort:
         _dry_run_or_abort(plan, target, run_dir, abort)
         return
-    if prefect:
-        from netmig.cli.migrate_common import prepare_prefect_env
+    try:
+        if prefect:
+            from netmig.cli.migrate_common import prepare_prefect_env
 
-        prepare_prefect_env()
-        from flows.migrate import run_flow
+            prepare_prefect_env()
+            from flows.migrate import run_flow
 
-        run_flow(plan_path=str(plan_path), address=address, run_dir=run_dir, yes=yes, options=options,
-                 approver=approver(yes))
-    else:
-        run_local(plan, target, run_dir, yes=yes, options=options)
+            run_flow(plan_path=str(plan_path), address=address, run_dir=run_dir, yes=yes, options=options,
+                     approver=approver(yes))
+        else:
+            run_local(plan, target, run_dir, yes=yes, options=options)
+    except Stalled as e:
+        raise Paused(e.problem, stall_choices(e, rerun)) from e
     click.echo(f"Migration {plan.migration_id} done. Report: {run_dir / 'report.md'}")
 
 
@@ -107,11 +166,14 @@ def _dry_run_or_abort(plan: Any, target: Any, run_dir: Path, abort: bool) -> Non
     from netmig.journal import Journal
 
     aks = AksGateway(target, polling_interval=polling_for(target))
+    journal = Journal(run_dir / "journal.jsonl")
     if abort:
+        from netmig.steps.reimage import note_aborted
+
         aks.abort()
+        note_aborted(plan, journal, f"aborted with apply --abort ({aks.cluster().provisioning_state})")
         click.echo(f"Aborted the running operation on {plan.cluster}. Rerun apply to resume the migration later.")
         return
-    journal = Journal(run_dir / "journal.jsonl")
     pending = _pending(plan, journal)
     click.echo(f"Dry run of {plan.migration_id}: nothing is changed.")
     click.echo("  steps to run: " + (" -> ".join(pending) if pending else "none (done)"))

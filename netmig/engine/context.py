@@ -20,6 +20,8 @@ from netmig.engine.planning import Plan
 from netmig.journal import Journal
 from netmig.logs import get_logger
 
+RUN_LOCK = "run-lock"  # ctx.scratch key of the run folder's RunLock
+
 if TYPE_CHECKING:
     from netmig.azure.gateway import AksGateway
     from netmig.engine.monitor import PoolProgress
@@ -98,6 +100,10 @@ class StepContext:
         return self._cluster
 
     def close(self) -> None:
+        """Release the run folder (``runner.claim_run_dir``) and close the Kubernetes client; idempotent."""
+        run_lock = self.scratch.pop(RUN_LOCK, None)
+        if run_lock is not None:
+            run_lock.release()
         if self._kube is not None:
             self._kube.close()
             self._kube = None

@@ -9,7 +9,11 @@ Contract:
   ``Stall`` when there was no progress for ``stall_seconds``, a node stayed NotReady longer than
   ``notready_seconds``, or a cordoned node kept pods that a PodDisruptionBudget forbids evicting for longer than
   ``pdb_block_seconds`` (the PDB is named) — else None.
+- ``cordoned_too_long(now)``: nodes cordoned for longer than ``pdb_block_seconds`` — only then does the caller need
+  to read pods and PDBs for ``stall`` (no pod list-polling while the drains progress).
 - ``blocking_pdbs(pods, pdbs)``: PDBs that currently allow no disruption, with the pods they protect.
+- ``Stalled(stall, current)`` is the ``Paused`` (exit 3) a stall becomes: ``option`` is the timeout (an ``Options``
+  field and a watch-reimage param) that waits longer, ``current`` its value in this run, ``suggested`` a larger one.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from netmig.errors import Paused
 from netmig.policy.selectors import SelectorError, parse_selector
 
 POLICY_LABEL = "kubernetes.azure.com/network-policy"
@@ -107,6 +112,26 @@ class Stall:
     node: str | None = None
 
 
+STALL_OPTIONS = {"no-progress": "stall_seconds", "node-notready": "notready_seconds",
+                 "pdb-blocked": "pdb_block_seconds"}
+
+
+class Stalled(Paused):
+    """The reimage stalled: stop (exit 3) with the reason; the CLI adds the exact commands for the three choices."""
+
+    def __init__(self, stall: Stall, current: float) -> None:
+        self.stall = stall
+        self.current = float(current)
+        self.option = STALL_OPTIONS[stall.kind]
+        self.suggested = float(math.ceil(max(2 * self.current, self.current + 300)))
+        super().__init__(f"reimage stalled: {stall.reason}",
+                         f"choose: wait longer (rerun apply with {self.option} >= {self.suggested:.0f} s), abort the "
+                         "ARM operation (apply --abort), or resume later (rerun apply)")
+
+    def __reduce__(self) -> Any:  # picklable (Prefect may persist a failed task's exception)
+        return (Stalled, (self.stall, self.current))
+
+
 @dataclass
 class _Node:
     name: str
@@ -183,6 +208,10 @@ class ReimageMonitor:
             p.done += self._done(n)
             p.engines[n.engine] = p.engines.get(n.engine, 0) + 1
         return list(pools.values())
+
+    def cordoned_too_long(self, now: float) -> list[str]:
+        return sorted(n.name for n in self.nodes.values()
+                      if n.since_cordoned is not None and now - n.since_cordoned > self.pdb_block_seconds)
 
     def stall(self, now: float, pods: list[Obj] | None = None, pdbs: list[Obj] | None = None) -> Stall | None:
         for n in self.nodes.values():

@@ -4,10 +4,13 @@ Contract:
 - ``run_step(ctx, step)`` skips a step the journal already records as done (returning its recorded result);
   otherwise it records ``step-start``, runs the registered step function, records ``step-done`` with its result
   (or ``step-failed`` / ``step-paused``) and emits ONE canonical structlog line ``step`` with ``outcome`` and
-  ``duration_s``, with cluster / migration / step bound as context. Exceptions propagate unchanged.
-- ``run_plan(ctx)`` runs every step (``until``: stop after that step id) and returns the per-step results.
-- The test hook ``NETMIG_TEST_KILL_AT=STEP:before|after`` (``netmig.engine.testhooks``) is honoured at each
-  step boundary.
+  ``duration_s``, with cluster / migration / step bound as context (scalar result fields are added to the done
+  line, except names the line itself uses). Exceptions propagate unchanged.
+- ``start_run(ctx)`` claims the run folder (one process per plan run: ``netmig.engine.runlock``, released by
+  ``ctx.close()``) and runs the resume hooks; ``run_plan(ctx)`` calls it, then runs every step (``until``: stop
+  after that step id) and returns the per-step results.
+- The test hooks ``NETMIG_TEST_KILL_AT`` / ``NETMIG_TEST_PAUSE_AT`` (``netmig.engine.testhooks``) are honoured at
+  each step boundary (``STEP:before``, ``STEP:after``).
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ from typing import Any
 
 import structlog
 
-from netmig.engine import registry
-from netmig.engine.context import StepContext
+from netmig.engine import registry, runlock
+from netmig.engine.context import RUN_LOCK, StepContext
 from netmig.engine.planning import PlanStep
-from netmig.engine.testhooks import kill_point
+from netmig.engine.testhooks import checkpoint
 from netmig.errors import NetmigError, Paused
 from netmig.logs import get_logger
 
 log = get_logger("netmig.engine")
+RESERVED = frozenset({"event", "outcome", "duration_s", "step", "level", "timestamp", "cluster", "migration",
+                      "reason", "error"})
 
 
 def recorded_result(ctx: StepContext, step_id: str) -> dict[str, Any] | None:
@@ -42,7 +47,7 @@ def run_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             log.info("step", outcome="skipped", reason="already done (journal)", duration_s=0.0)
             return done
         fn = registry.step_fn(step.kind)
-        kill_point(f"{step.id}:before")
+        checkpoint(f"{step.id}:before")
         ctx.journal.record("step-start", step=step.id, kind=step.kind, run_id=ctx.run_id)
         t0 = time.monotonic()
         try:
@@ -59,13 +64,20 @@ def run_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
         ctx.journal.record("step-done", step=step.id, result=result, run_id=ctx.run_id,
                            duration_s=round(time.monotonic() - t0, 3))
         log.info("step", outcome="done", duration_s=round(time.monotonic() - t0, 3),
-                 **{k: v for k, v in result.items() if isinstance(v, (str, int, float, bool))})
-        kill_point(f"{step.id}:after")
+                 **{k: v for k, v in result.items() if isinstance(v, (str, int, float, bool)) and k not in RESERVED})
+        checkpoint(f"{step.id}:after")
         return result
 
 
+def claim_run_dir(ctx: StepContext) -> None:
+    """Hold the run folder for this context (``CheckFailed`` when another process runs the same plan)."""
+    if RUN_LOCK not in ctx.scratch:
+        ctx.scratch[RUN_LOCK] = runlock.hold(ctx.run_dir)
+
+
 def start_run(ctx: StepContext) -> None:
-    """Resume hooks (e.g. re-acquire the lock a crashed run held); idempotent."""
+    """Claim the run folder, then the resume hooks (e.g. re-acquire the lock a crashed run held); idempotent."""
+    claim_run_dir(ctx)
     registry.load_builtins()
     for hook in registry.RESUME_HOOKS:
         hook(ctx)
@@ -75,6 +87,7 @@ def run_plan(ctx: StepContext, until: str | None = None) -> dict[str, dict[str, 
     results: dict[str, dict[str, Any]] = {}
     with structlog.contextvars.bound_contextvars(cluster=ctx.plan.cluster.rsplit("/", 1)[-1],
                                                  migration=ctx.plan.migration_id):
+        claim_run_dir(ctx)
         ctx.journal.record("run-start", run_id=ctx.run_id)
         start_run(ctx)
         for step in ctx.plan.steps:

@@ -3,8 +3,10 @@
 Contract: ``backup(gw, root)`` writes ``root/backup-YYYYmmdd-HHMMSS/`` with one YAML list per kind
 (NetworkPolicies, Namespaces, Services, PodDisruptionBudgets, and CiliumNetworkPolicies when that API exists;
 status and managedFields stripped) plus ``manifest.json`` (object keys and sha256 per file); then re-reads every
-file and compares it with the manifest and with the cluster's current NetworkPolicies. ``verify(dir, gw)`` does
-the re-read check alone and returns the problems (empty: good).
+file and compares it with the manifest, with the objects collected (field by field) and with the cluster's current
+NetworkPolicies (``RuntimeError`` when anything differs). ``verify(dir, gw)`` does the re-read check alone (files
+against the manifest: a changed, missing or extra object or byte is reported; with ``gw``, the live
+NetworkPolicies' keys too) and returns the problems (empty: good).
 """
 
 from __future__ import annotations
@@ -63,6 +65,14 @@ def backup(gw: KubeGateway, root: Path, now: dt.datetime | None = None) -> tuple
                                              "objects": sorted(_key(o) for o in items)}
     (d / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     problems = verify(d, gw)
+    for kind, items in objs.items():  # the re-read objects are exactly the ones collected (a lossless round trip)
+        try:
+            reread = yaml.safe_load((d / f"{kind}.yaml").read_text())["items"]
+        except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
+            problems.append(f"{kind}.yaml unreadable ({e.__class__.__name__})")
+            continue
+        if reread != items:
+            problems.append(f"{kind}.yaml does not read back as the objects collected")
     if problems:
         raise RuntimeError(f"the backup in {d} does not verify: {'; '.join(problems)}")
     return d, {k: len(v) for k, v in objs.items()}

@@ -7,6 +7,8 @@ Contract:
   like an expired lease. Optimistic concurrency (resourceVersion) makes two racing acquirers safe: one gets
   ``LockHeld``.
 - ``renew`` / ``release`` only touch a lease this run holds. ``LeaseKeeper`` renews in a background thread.
+- ``Holder.describe()`` is the one-line "who holds it" used in refusals: identity, run id, migration, pid/host,
+  renew time and expiry (UTC).
 """
 
 from __future__ import annotations
@@ -65,10 +67,16 @@ class Holder:
             return False
         return False
 
+    def expires_at(self) -> dt.datetime | None:
+        return None if self.renew_time is None else self.renew_time + dt.timedelta(seconds=self.duration_s)
+
     def describe(self) -> str:
-        when = self.renew_time.isoformat(timespec="seconds") if self.renew_time else "never"
-        return (f"{self.identity} (migration {self.migration_id}, run {self.run_id}, pid {self.pid} on {self.host}, "
-                f"renewed {when}, lease {self.duration_s} s)")
+        """One line: identity, run id, migration, process, renew time and expiry."""
+        def at(t: dt.datetime | None) -> str:
+            return t.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if t else "never"
+        return (f"{self.identity} (run {self.run_id}, migration {self.migration_id}, pid {self.pid} on {self.host}; "
+                f"renewed {at(self.renew_time)}, expires {at(self.expires_at())} unless renewed, "
+                f"lease {self.duration_s} s)")
 
 
 class LockHeld(Exception):

@@ -102,6 +102,7 @@ class PoolInfo:
     vm_size: str | None = None
     orchestrator_version: str | None = None
     availability_set: bool = False
+    max_pods: int | None = None
 
 
 @dataclass(frozen=True)

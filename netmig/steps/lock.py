@@ -1,5 +1,9 @@
 """acquire-lock / release-lock: the cluster Lease held while the run changes the cluster (renewed in the
-background); a rerun after a crash re-takes the lease its dead predecessor held."""
+background); a rerun after a crash re-takes the lease its dead predecessor held.
+
+``ensure_held(ctx)`` is called by steps right before they change the cluster (the network-profile PUT): when this
+run took the lease, it must still be this run's (renewed on the spot), else ``CheckFailed`` naming the new holder —
+e.g. the process was suspended past the lease's expiry and another run took over."""
 
 from __future__ import annotations
 
@@ -29,8 +33,8 @@ def take(ctx: StepContext) -> dict[str, Any]:
     try:
         h = lease.acquire(ctx.kube, ctx.plan.migration_id, ctx.run_id, _duration(ctx))
     except lease.LockHeld as e:
-        raise CheckFailed(f"{e}", "wait for that run to finish, or for its lease to expire "
-                          f"({e.holder.duration_s} s after its last renewal)") from None
+        raise CheckFailed(f"{e}", "nothing was changed; wait for that run to finish, or for its lease to expire "
+                          "(then apply takes it over), and rerun apply") from None
     ctx.scratch[KEEPER] = lease.LeaseKeeper(ctx.kube, ctx.run_id, h.duration_s).start()
     return {"holder": h.identity, "lease_seconds": h.duration_s}
 
@@ -42,6 +46,20 @@ def drop(ctx: StepContext) -> bool:
     if keeper is not None:
         keeper.stop()
     return lease.release(ctx.kube, ctx.run_id)
+
+
+def ensure_held(ctx: StepContext) -> None:
+    from netmig.kube import lease
+
+    keeper = ctx.scratch.get(KEEPER)
+    if keeper is None:
+        return  # this plan takes no lock (or not yet): nothing to check
+    if not keeper.lost and lease.renew(ctx.kube, ctx.run_id):
+        return
+    keeper.lost = True
+    _, holder = lease.read(ctx.kube)
+    raise CheckFailed("this run lost the cluster lock" + (f" to {holder.describe()}" if holder else " (released)"),
+                      "nothing was sent; check that run (aks-netmig status), then rerun apply")
 
 
 @register_step("acquire-lock")

@@ -2,8 +2,10 @@
 journaled before anything else happens, so a rerun re-attaches instead of sending a second PUT.
 
 Idempotence: a recorded token, or a cluster that already shows the target profile (a crash between the PUT and
-the journal write), means the PUT went out: nothing is sent. Throttling / 5xx are retried after re-reading the
-cluster (the same test again), with the plan's etag as If-Match so a changed cluster is refused by ARM itself.
+the journal write: test hook point ``update-network:put-sent``), means the PUT went out: nothing is sent, and the
+watch-reimage step follows the cluster's provisioningState instead of the poller. Throttling / 5xx are retried after
+re-reading the cluster (the same test again), with the plan's etag as If-Match so a changed cluster is refused by
+ARM itself. Right before the PUT the cluster lock must still be this run's (``lock.ensure_held``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import Any
 from netmig.engine.context import StepContext
 from netmig.engine.planning import PlanStep, apply_spec, drift
 from netmig.engine.registry import register_step
+from netmig.engine.testhooks import checkpoint
 from netmig.errors import CheckFailed
 from netmig.logs import get_logger
 from netmig.model.cluster import NetworkProfile
 from netmig.model.plan import ProfileSpec
+from netmig.steps.lock import ensure_held
 
 log = get_logger("netmig.steps.network")
 
@@ -48,6 +52,8 @@ def update_network_profile(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
         if _matches(info.network, target):
             log.info("the cluster already has the target network profile; not sending a PUT",
                      provisioning_state=info.provisioning_state)
+            ctx.journal.record("arm-reattach", step=step.id, provisioning_state=info.provisioning_state,
+                               reason="the cluster already shows the target profile")
             return {"sent": False, "reason": f"cluster already {target.describe()} ({info.provisioning_state})"}
         if ctx.journal.value("nodes-before") is None:
             ctx.journal.set("nodes-before", sorted(n["metadata"]["name"] for n in ctx.kube.nodes()))
@@ -58,6 +64,7 @@ def update_network_profile(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
         if info.provisioning_state != "Succeeded":
             raise CheckFailed(f"the cluster is {info.provisioning_state}: another operation is in progress",
                               "wait for it to finish, then rerun apply")
+        ensure_held(ctx)
         try:
             ctx.journal.record("arm-put", step=step.id, attempt=attempt, target=target.to_dict())
             op = ctx.aks.begin_network_update(target, etag=ctx.plan.etag)
@@ -73,6 +80,7 @@ def update_network_profile(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
                               "the cluster changed or is busy; check it and make a new plan") from e
         except arm.Rejected as e:
             raise CheckFailed(f"ARM rejected the change: {e}", "fix the cause named above and make a new plan") from e
+        checkpoint(f"{step.id}:put-sent")
         ctx.journal.set(token_key(step.id), op.continuation_token)
         return {"sent": True, "target": target.describe(), "attempts": attempt}
     raise CheckFailed("the network-profile PUT was not sent", "rerun apply")

@@ -1,8 +1,11 @@
 """watch-reimage: re-attach to the ARM operation (continuation token, else provisioningState), watch the nodes,
 read the pools at a modest interval, report per-pool progress, and stop on a stall with the reason and choices.
 
-Params (all optional): ``operation_step`` (id of the update-network-profile step; default the last one before),
-``stall_seconds`` (no progress), ``notready_seconds``, ``pdb_block_seconds``, ``arm_poll_seconds``.
+Params (all optional; ``ctx.options`` overrides them): ``operation_step`` (id of the update-network-profile step;
+default the last one before), ``stall_seconds`` (no progress, default 1800), ``notready_seconds`` (1500),
+``pdb_block_seconds`` (900), ``poll_seconds`` (ARM pool reads, 10). Nodes are watched (list, then watch); pods and
+PDBs are read only while a node has stayed cordoned longer than ``pdb_block_seconds``. A stall raises ``Stalled``
+(exit 3) naming the node / PDB; the ARM operation is left running.
 A failed operation is reported (exit 1); a rerun of apply then sends the same profile again, which resumes it
 (AKS and the sandbox reimage only the nodes left).
 """
@@ -12,16 +15,18 @@ from __future__ import annotations
 from typing import Any
 
 from netmig.engine.context import StepContext
-from netmig.engine.monitor import ReimageMonitor
+from netmig.engine.monitor import STALL_OPTIONS, ReimageMonitor, Stalled
 from netmig.engine.planning import PlanStep
 from netmig.engine.registry import register_step
-from netmig.engine.testhooks import kill_point
+from netmig.engine.testhooks import checkpoint
 from netmig.errors import CheckFailed, Paused
 from netmig.logs import get_logger
+from netmig.steps.lock import ensure_held
 from netmig.steps.network import target_of, token_key
 
 log = get_logger("netmig.steps.reimage")
 LABEL_VALUE = {"npm": "azure", "cilium": "cilium", "calico": "calico", "none": "none"}
+DEFAULTS = {"stall_seconds": 1800.0, "notready_seconds": 1500.0, "pdb_block_seconds": 900.0, "poll_seconds": 10.0}
 
 
 def _update_step(ctx: StepContext, step: PlanStep) -> PlanStep:
@@ -47,11 +52,12 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     up = _update_step(ctx, step)
     target = target_of(ctx, up)
     token = ctx.journal.value(token_key(up.id))
-    if token and _failed_before(ctx, step.id, token_key(up.id)):
+    if _failed_before(ctx, step.id, token_key(up.id)):
         info = ctx.cluster(fresh=True)
         if info.provisioning_state in ("Failed", "Canceled"):
             log.info("the previous operation ended " + info.provisioning_state + "; sending the same profile again "
                      "to resume the reimage")
+            ensure_held(ctx)
             ctx.journal.record("arm-put", step=step.id, resume=True, target=target.to_dict())
             token = ctx.aks.begin_network_update(target).continuation_token
             ctx.journal.set(token_key(up.id), token)
@@ -64,11 +70,11 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     originals = ctx.journal.value("nodes-before") or []
     t0 = ctx.clock()
     mon = ReimageMonitor(LABEL_VALUE.get(target.engine, target.engine), t0,
-                         stall_seconds=_param(ctx, step, "stall_seconds", 1800),
-                         notready_seconds=_param(ctx, step, "notready_seconds", 1500),
-                         pdb_block_seconds=_param(ctx, step, "pdb_block_seconds", 900),
+                         stall_seconds=_param(ctx, step, "stall_seconds", DEFAULTS["stall_seconds"]),
+                         notready_seconds=_param(ctx, step, "notready_seconds", DEFAULTS["notready_seconds"]),
+                         pdb_block_seconds=_param(ctx, step, "pdb_block_seconds", DEFAULTS["pdb_block_seconds"]),
                          originals={p.name: p.nodes for p in ctx.plan.pools}, original_names=set(originals))
-    arm_every = _param(ctx, step, "poll_seconds", 10)
+    arm_every = _param(ctx, step, "poll_seconds", DEFAULTS["poll_seconds"])
     watch = NodeWatch(ctx.kube)
     last_arm = -1e9
     seen = 0
@@ -77,7 +83,7 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             mon.on_node("ADDED" if kind == "SYNC" else kind, node, ctx.clock())
             if kind != "SYNC":
                 seen += 1
-                kill_point(f"{step.id}:event={seen}")
+                checkpoint(f"{step.id}:event={seen}")
             if ctx.clock() - last_arm >= arm_every:
                 break
         if ctx.stop.is_set():
@@ -97,12 +103,13 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
                               "the reimage of the nodes left")
         if finished:
             break
-        stall = mon.stall(now, ctx.kube.pods(), ctx.kube.pdbs())
+        pods, pdbs = _pdb_inputs(ctx, mon, now)
+        stall = mon.stall(now, pods, pdbs)
         if stall:
-            ctx.journal.record("stall", step=step.id, kind=stall.kind, reason=stall.reason, pdb=stall.pdb)
-            raise Paused(f"reimage stalled: {stall.reason}",
-                         "choose: wait longer (rerun apply, optionally with a larger --stall-timeout), abort the "
-                         "ARM operation (aks-netmig apply PLAN --abort), or resume later (rerun apply)")
+            ctx.journal.record("stall", step=step.id, kind=stall.kind, reason=stall.reason, pdb=stall.pdb,
+                               node=stall.node)
+            option = STALL_OPTIONS[stall.kind]
+            raise Stalled(stall, _param(ctx, step, option, DEFAULTS[option]))
     nodes = ctx.kube.nodes()
     want = LABEL_VALUE.get(target.engine, target.engine)
     wrong = [n["metadata"]["name"] for n in nodes
@@ -116,15 +123,43 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     return {"nodes": len(nodes), "watch_s": summary["watch_s"], "node_events": seen}
 
 
+def _pdb_inputs(ctx: StepContext, mon: ReimageMonitor, now: float) -> tuple[list[Any] | None, list[Any] | None]:
+    """Pods and PDBs for the PDB-blocked test, read only while a node has been cordoned longer than the PDB
+    timeout, and then only the pods of namespaces that have a PDB (no pod list-polling of the whole cluster)."""
+    if not mon.cordoned_too_long(now):
+        return None, None
+    pdbs = ctx.kube.pdbs()
+    namespaces = sorted({(p.get("metadata") or {}).get("namespace") or "default" for p in pdbs})
+    return [pod for ns in namespaces for pod in ctx.kube.pods(namespace=ns)], pdbs
+
+
 def _failed_before(ctx: StepContext, step_id: str, key: str) -> bool:
-    """True when the latest journaled operation (token) was followed by an operation-failed event."""
+    """True when the latest operation sent (a journaled token or PUT) was followed by an operation-failed event."""
     failed = False
     for e in ctx.journal.events():
-        if e["event"] == "set" and e.get("key") == key:
+        if (e["event"] == "set" and e.get("key") == key) or e["event"] == "arm-put":
             failed = False
         elif e["event"] == "operation-failed" and e.get("step") == step_id:
             failed = True
     return failed
+
+
+def note_aborted(plan: Any, journal: Any, reason: str) -> list[str]:
+    """After the ARM operation was aborted by hand: record that it ended for every unfinished watch-reimage step
+    whose network-profile PUT went out, so the next apply re-sends the same profile at once (resuming the reimage)
+    instead of failing on the canceled operation first. Returns those step ids."""
+    done = set(journal.completed_steps())
+    sent = {e.get("step") for e in journal.events() if e["event"] == "arm-put"}
+    out = []
+    for i, step in enumerate(plan.steps):
+        if step.kind != "watch-reimage" or step.id in done:
+            continue
+        ups = [s.id for s in plan.steps[:i] if s.kind == "update-network-profile"]
+        op_step = str(step.params.get("operation_step") or (ups[-1] if ups else ""))
+        if op_step in sent or journal.value(token_key(op_step)):
+            journal.record("operation-failed", step=step.id, error=reason[:500], aborted=True)
+            out.append(step.id)
+    return out
 
 
 def _arm_state(ctx: StepContext, op: Any, provisioning_state: str) -> tuple[bool, str | None]:

@@ -75,3 +75,30 @@ def test_blocking_pdbs_percentages_and_max_unavailable() -> None:
     assert blocking_pdbs(pods, [pdb("half", {"app": "x"}, minAvailable="50%")]) == []
     assert [b.pdb for b in blocking_pdbs(pods, [pdb("zero", {"app": "x"}, maxUnavailable=0)])] == ["data/zero"]
     assert blocking_pdbs(pods, [pdb("other", {"app": "y"}, maxUnavailable=0)]) == []
+
+
+def test_pods_are_needed_only_for_nodes_cordoned_longer_than_the_pdb_timeout() -> None:
+    m = ReimageMonitor("cilium", 0.0, pdb_block_seconds=60, original_names={"a", "b"})
+    m.on_node("ADDED", node("a"), 0)
+    m.on_node("MODIFIED", node("a", cordoned=True), 10)
+    m.on_node("ADDED", node("b", cordoned=True), 50)
+    assert m.cordoned_too_long(69.0) == []
+    assert m.cordoned_too_long(71.0) == ["a"]
+    assert m.cordoned_too_long(111.0) == ["a", "b"]
+    m.on_node("MODIFIED", node("a"), 112)  # uncordoned
+    assert m.cordoned_too_long(112.0) == ["b"]
+
+
+def test_a_stall_is_an_exit_3_pause_that_names_the_timeout_to_raise_and_pickles() -> None:
+    import pickle
+
+    from netmig.engine.monitor import Stall, Stalled
+
+    s = Stalled(Stall("pdb-blocked", "the drain of node a is blocked by PodDisruptionBudget data/db", pdb="data/db",
+                      node="a"), current=1.0)
+    assert s.exit_code == 3 and s.option == "pdb_block_seconds" and s.suggested == 301.0
+    assert str(s).startswith("reimage stalled: the drain of node a is blocked by PodDisruptionBudget data/db; ")
+    back = pickle.loads(pickle.dumps(s))
+    assert isinstance(back, Stalled) and str(back) == str(s) and back.stall.pdb == "data/db"
+    assert Stalled(Stall("no-progress", "x"), 1800).suggested == 3600
+    assert Stalled(Stall("node-notready", "x", node="a"), 1500).option == "notready_seconds"

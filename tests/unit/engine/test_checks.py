@@ -1,0 +1,160 @@
+"""Every preflight check, through its registered id, on cluster / inventory values built here: pass, warn and fail,
+each with a one-line reason and (unless it passed) a one-line fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netmig.azure import errors as arm
+from netmig.azure.subnets import SubnetUsage
+from netmig.checks.capacity import surge_ips, surge_verdict
+from netmig.engine.registry import CHECKS, check_fn, load_builtins
+from netmig.model.checks import CheckResult, Outcome
+from netmig.model.cluster import NetworkProfile
+from netmig.steps.preflight import run_checks
+from tests.unit.engine.values import StubKube, cluster, context, plan, pool
+
+
+def pod(name: str, labels: dict[str, str], ns: str = "data") -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": ns, "labels": labels}, "spec": {"nodeName": "n1"},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def pdb(name: str, ns: str = "data", **spec: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": ns}, "spec": {"selector": {"matchLabels": {"app": "db"}}, **spec}}
+
+
+DB = [pod("db-0", {"app": "db"}), pod("db-1", {"app": "db"})]
+FINDING_ERR = {"severity": "error", "rule": "ip-block", "message": "x"}
+FINDING_WARN = {"severity": "warning", "rule": "named-port", "message": "y"}
+NPM = NetworkProfile(plugin="azure", policy="azure")
+
+# (check id, cluster changes, kube, findings, accepted, outcome, reason part, fix part)
+CASES: list[tuple[str, dict[str, Any], StubKube | None, list[dict[str, Any]] | None, list[str], Outcome, str,
+                  str | None]] = [
+    ("cluster-succeeded", {}, None, None, [], Outcome.PASS, "provisioningState is Succeeded", None),
+    ("cluster-succeeded", {"provisioning_state": "Updating"}, None, None, [], Outcome.FAIL,
+     "cluster provisioningState is Updating", "wait for the running operation"),
+    ("pools-succeeded", {}, None, None, [], Outcome.PASS, "every node pool is Succeeded", None),
+    ("pools-succeeded", {"pools": (pool("system"), pool("user", provisioning_state="Upgrading"))}, None, None, [],
+     Outcome.FAIL, "node pools not Succeeded: user=Upgrading", "wait for the pool operations"),
+    ("azure-cni", {}, None, None, [], Outcome.PASS, "network plugin is Azure CNI (azure-cni)", None),
+    ("azure-cni", {"network": NetworkProfile(plugin="kubenet", policy="calico")}, None, None, [], Outcome.FAIL,
+     "network plugin is kubenet, Cilium needs Azure CNI", "kubenet-to-overlay"),
+    ("no-windows-pools", {}, None, None, [], Outcome.PASS, "no Windows node pools", None),
+    ("no-windows-pools", {"pools": (pool("system"), pool("user", name="win1", os_type="Windows"))}, None, None, [],
+     Outcome.FAIL, "Windows node pools: win1 (Cilium is Linux only)", "delete those pools"),
+    ("kubernetes-version", {}, None, None, [], Outcome.PASS, "Kubernetes 1.32.3 supports Cilium with endPort", None),
+    ("kubernetes-version", {"kubernetes_version": "1.31.2"}, None, None, [], Outcome.WARN,
+     "Cilium < 1.17, which ignores endPort", "upgrade to 1.32+ first if any policy uses endPort"),
+    ("kubernetes-version", {"kubernetes_version": "1.29.9"}, None, None, [], Outcome.FAIL,
+     "AKS rejects NPM uninstall on versions below 1.30", "upgrade the cluster to 1.30"),
+    ("node-auto-provisioning-off", {}, None, None, [], Outcome.PASS, "node auto-provisioning is off", None),
+    ("node-auto-provisioning-off", {"node_provisioning_mode": "Auto"}, None, None, [], Outcome.FAIL,
+     "node auto-provisioning is on", "turn node auto-provisioning off"),
+    ("pdb-drain", {}, StubKube(DB, [pdb("db-ok", minAvailable=1)]), None, [], Outcome.PASS,
+     "no PodDisruptionBudget forbids evictions now", None),
+    ("pdb-drain", {}, StubKube(DB, [pdb("db-strict", minAvailable=2)]), None, [], Outcome.FAIL,
+     "data/db-strict (needs 2 healthy, has 2)", "relax the PDBs"),
+    ("pdb-drain", {}, StubKube(DB, [pdb("db-zero", maxUnavailable=0)]), None, [], Outcome.FAIL,
+     "data/db-zero (needs 2 healthy, has 2)", "PodDrainFailure"),
+    ("policy-analysis", {}, None, [], [], Outcome.PASS, "0 findings, none error-severity (0 warnings)", None),
+    ("policy-analysis", {}, None, [FINDING_WARN], [], Outcome.WARN, "1 findings, none error-severity (1 warnings)",
+     "review the findings in the plan"),
+    ("policy-analysis", {}, None, [FINDING_ERR, FINDING_WARN], [], Outcome.FAIL,
+     "1 error-severity findings (ip-block): connectivity changes under cilium", "plan --accept RULE"),
+]
+
+
+@pytest.mark.parametrize(("check", "changes", "kube", "found", "accepted", "outcome", "reason", "fix"), CASES,
+                         ids=[f"{c[0]}-{c[5].value}-{i}" for i, c in enumerate(CASES)])
+def test_check(tmp_path: Path, check: str, changes: dict[str, Any], kube: StubKube | None,
+               found: list[dict[str, Any]] | None, accepted: list[str], outcome: Outcome, reason: str,
+               fix: str | None) -> None:
+    info = cluster(**changes)
+    ctx = context(tmp_path, plan(cluster(), accepted=accepted), info=info, kube=kube)
+    if found is not None:
+        ctx.scratch["findings"] = found
+    r = check_fn(check)(ctx)
+    assert isinstance(r, CheckResult) and r.check == check
+    assert r.outcome is outcome, r
+    assert reason in r.reason and "\n" not in r.reason
+    if fix is None:
+        assert r.fix is None or outcome is not Outcome.PASS
+    else:
+        assert r.fix is not None and fix in r.fix and "\n" not in r.fix
+    assert r.blocking == (outcome is Outcome.FAIL)
+
+
+def test_every_registered_check_has_a_case() -> None:
+    load_builtins()
+    assert {c for c in CHECKS if not c.startswith("test-")} <= {c[0] for c in CASES} | {"surge-capacity"}
+
+
+def test_error_findings_accepted_by_rule_or_wholesale_do_not_block(tmp_path: Path) -> None:
+    for accepted in (["ip-block"], ["policy-analysis"]):
+        ctx = context(tmp_path, plan(accepted=accepted))
+        ctx.scratch["findings"] = [FINDING_ERR]
+        [r] = run_checks(ctx, ["policy-analysis"])
+        assert r.outcome is Outcome.FAIL and r.accepted and not r.blocking
+    ctx = context(tmp_path, plan(accepted=["named-port"]))
+    ctx.scratch["findings"] = [FINDING_ERR]
+    [r] = run_checks(ctx, ["policy-analysis"])
+    assert r.blocking
+
+
+def test_any_failing_check_can_be_accepted_by_id_and_a_crashing_check_is_a_failure(tmp_path: Path) -> None:
+    ctx = context(tmp_path, plan(accepted=["cluster-succeeded"]), info=cluster(provisioning_state="Failed"))
+    [r] = run_checks(ctx, ["cluster-succeeded"])
+    assert r.outcome is Outcome.FAIL and r.accepted
+    ctx = context(tmp_path, plan())  # no kube stub: reading pods fails
+    ctx._kube = None
+    ctx.kubeconfig = tmp_path / "missing-kubeconfig"
+    [r] = run_checks(ctx, ["pdb-drain"])
+    assert r.outcome is Outcome.FAIL and r.reason.startswith("the check could not run (") and r.fix
+
+
+# --- surge-capacity: the subnet's free IPs against maxSurge x (1 + maxPods) ----------------------------------------
+
+SUBNET = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet/subnets/nodes"
+
+
+def test_surge_ips_count_pod_ips_only_for_node_subnet_azure_cni() -> None:
+    assert surge_ips(cluster()) == 1 * (1 + 30) + 1 * (1 + 50)
+    overlay = cluster(network=NetworkProfile(plugin="azure", policy="azure", plugin_mode="overlay"))
+    assert surge_ips(overlay) == 2
+    assert surge_ips(cluster(), ("user",)) == 51
+
+
+def test_surge_capacity_pass_fail_and_warn() -> None:
+    ok = surge_verdict(cluster(), [SubnetUsage(SUBNET, in_use=100, limit=251, pools=("system", "user"))])
+    assert ok.outcome is Outcome.PASS and "2 surge node(s) on top of 7 need 82 free subnet IPs" in ok.reason
+    assert "vnet/nodes 151 free" in ok.reason
+    short = surge_verdict(cluster(), [SubnetUsage(SUBNET, in_use=240, limit=251, pools=("system", "user"))])
+    assert short.outcome is Outcome.FAIL
+    assert "subnet vnet/nodes has 11 free IPs, its pools' surge needs 82" in short.reason
+    assert short.fix and "lower maxSurge / maxPods" in short.fix
+    per_pool = surge_verdict(cluster(), [SubnetUsage(SUBNET, 0, 40, ("system",)),
+                                         SubnetUsage(SUBNET + "2", 0, 40, ("user",))])
+    assert per_pool.outcome is Outcome.FAIL and "needs 51" in per_pool.reason and "needs 31" not in per_pool.reason
+    unknown = surge_verdict(cluster(), None, "not authorized (403)")
+    assert unknown.outcome is Outcome.WARN and "not readable (not authorized (403))" in unknown.reason
+    assert unknown.fix and "vCPU quota" in unknown.fix
+
+
+def test_surge_capacity_check_reads_the_subnets_or_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import netmig.azure.subnets as subnets
+
+    ctx = context(tmp_path, plan())
+    monkeypatch.setattr(subnets, "node_subnets", lambda aks: [SubnetUsage(SUBNET, 10, 251, ("system", "user"))])
+    assert check_fn("surge-capacity")(ctx).outcome is Outcome.PASS
+
+    def denied(aks: Any) -> Any:
+        raise arm.AuthFailed("reading the VNet: not authorized (403)", None, 403)
+
+    monkeypatch.setattr(subnets, "node_subnets", denied)
+    r = check_fn("surge-capacity")(ctx)
+    assert r.outcome is Outcome.WARN and "403" in r.reason
