@@ -15,6 +15,7 @@ _COMMANDS = [
     ("netmig.cli.plan_cmd", "plan"),
     ("netmig.cli.apply_cmd", "apply"),
     ("netmig.cli.status_cmd", "status"),
+    ("netmig.cli.restore_cmd", "restore"),
 ]
 
 

@@ -1,35 +1,83 @@
-"""``aks-netmig demo``: the full NPM -> Cilium migration on the embedded sandbox, no Azure account needed.
+"""``aks-netmig demo``: a full migration on the embedded sandbox, no Azure account needed.
 
-It starts a sandbox cluster (scenario ``npm``) in this process, makes the plan (accepting the connectivity changes
-the policy analysis predicts: showing them is the point), applies it as the Prefect flow (``--no-prefect``: the
-library runner) — approval asked on a terminal, given (``--yes`` semantics) without one — and prints the
-verification report. The sandbox is stopped at the end, always.
+``--migration KIND`` (default npm-to-cilium) picks the migration; each has its scenario (``DEMOS``; ``--scenario``
+overrides it): npm-to-cilium on ``npm``; calico-to-self-managed, uninstall and calico-crd-cleanup on
+``managed-calico`` (calico-to-self-managed gets the sandbox's tigera-operator manifest; calico-crd-cleanup first
+sets the network policy to none by hand, the way the clusters it is for were uninstalled).
+It starts the sandbox in this process, makes the plan (accepting the connectivity changes the policy analysis
+predicts: showing them is the point), applies it as the Prefect flow (``--no-prefect``: the library runner) —
+approval asked on a terminal, given (``--yes`` semantics) without one — and prints the report. The sandbox is
+stopped at the end, always.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 
 from netmig.errors import UsageError
 
 
+@dataclass(frozen=True)
+class Demo:
+    scenario: str
+    accept: tuple[str, ...] = ("policy-analysis",)
+    step_params: Callable[[], dict[str, dict[str, Any]]] = field(default=lambda: {})
+    prepare: Callable[[Path], None] | None = None  # run on the started sandbox before planning
+
+
+def _tigera_manifest() -> dict[str, dict[str, Any]]:
+    from netmig.sandbox import manifest_path
+
+    return {"install-operator": {"manifest": str(manifest_path("tigera-operator.yaml"))}}
+
+
+def _uninstall_by_hand(sandbox: Path) -> None:
+    """``az aks update --network-policy none``: what leaves a cluster with Calico's leftovers."""
+    from dataclasses import replace
+
+    from netmig.azure.gateway import AksGateway
+    from netmig.connection import from_sandbox_dir
+
+    aks = AksGateway(from_sandbox_dir(sandbox), polling_interval=0.2)
+    info = aks.cluster()
+    click.echo("Setting the network policy to none by hand first (az aks update --network-policy none): AKS removes "
+               "Calico and leaves its CRDs, custom resources, finalizers and APIService behind ...")
+    aks.wait(aks.begin_network_update(replace(info.network, policy="none"), etag=info.etag))
+
+
+DEMOS: dict[str, Demo] = {
+    "npm-to-cilium": Demo("npm"),
+    "calico-to-self-managed": Demo("managed-calico", step_params=_tigera_manifest),
+    "uninstall": Demo("managed-calico"),
+    "calico-crd-cleanup": Demo("managed-calico", prepare=_uninstall_by_hand),
+}
+
+
 @click.command()
-@click.option("--scenario", default="npm", show_default=True, help="Sandbox scenario to start.")
+@click.option("--migration", "kind", default="npm-to-cilium", show_default=True,
+              type=click.Choice(sorted(DEMOS)), help="The migration to run.")
+@click.option("--scenario", default=None, help="Sandbox scenario to start (default: the migration's own).")
 @click.option("--time-scale", type=float, default=0.002, show_default=True,
               help="Real seconds per simulated second (the reimage is simulated).")
 @click.option("--keep-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Put the sandbox, plan and run files here (default: a temporary folder removed at the end).")
 @click.option("--prefect/--no-prefect", default=True, show_default=True, help="Run the migration as the Prefect flow.")
 @click.option("--yes", is_flag=True, help="Approve without asking even on a terminal.")
-def demo(scenario: str, time_scale: float, keep_dir: Path | None, prefect: bool, yes: bool) -> None:
-    """Migrate the sandbox cluster from Azure NPM to Cilium end to end and print the verification report."""
+def demo(kind: str, scenario: str | None, time_scale: float, keep_dir: Path | None, prefect: bool,
+         yes: bool) -> None:
+    """Run a migration on a sandbox cluster end to end (default: Azure NPM to Cilium) and print the report."""
     from netmig.sandbox import scenarios
     from netmig.sandbox.runtime import Sandbox
 
+    spec = DEMOS[kind]
+    scenario = scenario or spec.scenario
     try:
         scenarios.load(scenario)
     except scenarios.ScenarioError as e:
@@ -40,11 +88,13 @@ def demo(scenario: str, time_scale: float, keep_dir: Path | None, prefect: bool,
         directory.mkdir(parents=True, exist_ok=True)
         click.echo(f"Starting the sandbox (scenario {scenario}) in {directory / 'sandbox'} ...")
         with Sandbox(scenario, directory / "sandbox", time_scale=time_scale):
-            _migrate(directory, prefect=prefect, yes=yes)
+            if spec.prepare is not None:
+                spec.prepare(directory / "sandbox")
+            _migrate(directory, kind, spec, prefect=prefect, yes=yes)
     click.echo("Sandbox stopped.")
 
 
-def _migrate(directory: Path, *, prefect: bool, yes: bool) -> None:
+def _migrate(directory: Path, kind: str, spec: Demo, *, prefect: bool, yes: bool) -> None:
     from netmig.cli.apply_cmd import run_local
     from netmig.cli.migrate_common import approver, configure_logging
     from netmig.cli.plan_cmd import render_plan
@@ -56,8 +106,9 @@ def _migrate(directory: Path, *, prefect: bool, yes: bool) -> None:
     configure_logging()
     sandbox = directory / "sandbox"
     target = from_sandbox_dir(sandbox)
-    plan = make_plan("npm-to-cilium", target, accepted=["policy-analysis"], polling_interval=0.2)
-    plan_path = directory / "npm-to-cilium.yaml"
+    plan = make_plan(kind, target, accepted=list(spec.accept), polling_interval=0.2,
+                     step_params=spec.step_params())
+    plan_path = directory / f"{kind}.yaml"
     plan_path.write_text(plan.to_yaml())
     click.echo(render_plan(plan))
     click.echo(f"\nPlan written to {plan_path}; applying it{' as the Prefect flow' if prefect else ''} ...\n")

@@ -37,15 +37,20 @@ def render_plan(plan: Any) -> str:
               help="Migration kind (plans/KIND.yaml).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the plan.")
 @click.option("--accept", multiple=True, help="Accept a failing check id or analysis rule id (repeatable).")
-def plan(kind: str, out: Path, accept: tuple[str, ...], **kwargs: Any) -> None:
+@click.option("--set", "sets", multiple=True, metavar="STEP.PARAM=VALUE",
+              help="Set a step parameter in the plan (repeatable), e.g. install-operator.manifest=FILE_OR_URL.")
+def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], **kwargs: Any) -> None:
     """Read the cluster, run preflight, and write a concrete, reviewable plan (what apply will execute)."""
     from netmig.azure import errors as arm
     from netmig.engine.plan_build import make_plan
+    from netmig.engine.planning import parse_set
 
     configure_logging()
+    step_params = parse_set(sets)
     target = target_from(kwargs)
     try:
-        p = make_plan(kind, target, accepted=list(accept), polling_interval=polling_for(target))
+        p = make_plan(kind, target, accepted=list(accept), polling_interval=polling_for(target),
+                      step_params=step_params)
     except arm.ArmError as e:
         raise CheckFailed(f"cannot read {target.describe()}: {e}", "check the address and the credentials") from e
     out.parent.mkdir(parents=True, exist_ok=True)

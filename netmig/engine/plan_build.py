@@ -1,16 +1,20 @@
-"""``make_plan``: read the cluster, run the template's preflight checks and the policy analysis, return the Plan."""
+"""``make_plan``: read the cluster, run the template's preflight checks and the policy analysis, return the Plan.
+
+``step_params`` (``{step id: {param: value}}``, ``aks-netmig plan --set STEP.PARAM=VALUE``: e.g. the tigera-operator
+manifest) is applied before the checks run: they see the plan as it will run."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from netmig.connection import ArmTarget
-from netmig.engine.planning import Plan, load_template, new_plan
+from netmig.engine.planning import Plan, load_template, new_plan, set_step_params
 
 
 def make_plan(kind: str, target: ArmTarget, *, accepted: list[str] | None = None,
-              polling_interval: float = 5.0) -> Plan:
+              polling_interval: float = 5.0, step_params: dict[str, dict[str, Any]] | None = None) -> Plan:
     from netmig.azure.gateway import AksGateway
     from netmig.checks.policies import findings
     from netmig.engine.context import StepContext
@@ -21,6 +25,7 @@ def make_plan(kind: str, target: ArmTarget, *, accepted: list[str] | None = None
     aks = AksGateway(target, polling_interval=polling_interval)
     cluster = aks.cluster()
     plan = new_plan(template, cluster, arm_endpoint=target.endpoint, accepted=accepted)
+    set_step_params(plan, step_params or {})  # before the checks: they see the plan as it will run
     with tempfile.TemporaryDirectory(prefix="netmig-plan-") as tmp:
         ctx = StepContext(plan=plan, aks=aks, journal=Journal(Path(tmp) / "j.jsonl"), run_dir=Path(tmp))
         ctx._cluster = cluster

@@ -5,7 +5,8 @@ Contract:
   ARM endpoint, etag at plan time), source and target network profiles, the exact ARM change(s), pools and node
   counts to be reimaged, preflight results, policy-analysis findings, accepted failures, expected duration range
   and the steps (kind + params) in order. ``load_plan(path)`` raises ``UsageError`` for a missing/malformed file.
-- ``load_template(kind)`` reads ``plans/KIND.yaml`` (``UsageError`` when unknown or unsafely ordered).
+- ``load_template(kind)`` reads ``plans/KIND.yaml`` or a template file given by path (``UsageError`` when unknown or
+  unsafely ordered); ``load_plan`` holds a (possibly hand-edited) concrete plan to the same ordering rules.
 - ``new_plan(template, cluster, ...)`` is pure; ``drift(plan, cluster)`` returns the reasons why the cluster no
   longer is the one the plan was made for (empty list: unchanged).
 """
@@ -103,7 +104,10 @@ class Plan(BaseModel):
 
 
 def load_template(kind: str, plans_dir: Path | None = None) -> PlanTemplate:
+    """``kind``: a migration kind (``plans/KIND.yaml``) or the path of a template file (``*.yaml``)."""
     path = (plans_dir or PLANS_DIR) / f"{kind}.yaml"
+    if kind.endswith((".yaml", ".yml")) and Path(kind).is_file():
+        path = Path(kind)
     if not path.is_file():
         known = sorted(p.stem for p in (plans_dir or PLANS_DIR).glob("*.yaml"))
         raise UsageError(f"unknown migration kind {kind!r}", f"choose one of: {', '.join(known)}")
@@ -126,11 +130,52 @@ def load_plan(path: str | Path) -> Plan:
     except yaml.YAMLError as e:
         raise UsageError(f"plan {p} is not valid YAML ({str(e).splitlines()[0]})", "fix or regenerate it") from None
     try:
-        return Plan.model_validate(data)
+        plan = Plan.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(x) for x in err["loc"])
         raise UsageError(f"plan {p} is malformed ({where}: {err['msg']})", "fix or regenerate it") from None
+    problems = order_problems(plan)
+    if problems:
+        raise UsageError(f"plan {p} is unsafely ordered: {'; '.join(problems)}",
+                         "fix the step order or make a new plan; nothing was run")
+    return plan
+
+
+def set_step_params(plan: Plan, overrides: dict[str, dict[str, Any]]) -> None:
+    """Override step params (``aks-netmig plan --set STEP.PARAM=VALUE``); ``UsageError`` for an unknown step id."""
+    for step_id, params in overrides.items():
+        try:
+            plan.step(step_id).params.update(params)
+        except KeyError:
+            raise UsageError(f"--set names a step {step_id!r} the {plan.kind} plan does not have",
+                             f"use one of: {', '.join(s.id for s in plan.steps)}") from None
+
+
+def parse_set(values: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``STEP.PARAM=VALUE`` (VALUE read as YAML: numbers, booleans, lists) -> {step: {param: value}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for text in values:
+        name, eq, raw = text.partition("=")
+        step_id, dot, param = name.partition(".")
+        if not (eq and dot and step_id and param):
+            raise UsageError(f"--set {text!r} is not STEP.PARAM=VALUE",
+                             "write e.g. --set install-operator.manifest=FILE")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        out.setdefault(step_id, {})[param] = value
+    return out
+
+
+def order_problems(plan: Plan) -> list[str]:
+    """``validate_order`` on a concrete plan's steps: a hand-edited plan is held to the template rules."""
+    from netmig.model.plan import StepSpec
+
+    steps = [StepSpec(id=s.id, kind=s.kind, irreversible=s.irreversible, params=s.params) for s in plan.steps]
+    return validate_order(PlanTemplate(kind=plan.kind, title=plan.title, source=ProfileSpec(), target=ProfileSpec(),
+                                       checks=[], steps=steps))
 
 
 def apply_spec(profile: NetworkProfile, spec: ProfileSpec) -> NetworkProfile:

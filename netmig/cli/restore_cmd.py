@@ -1,0 +1,67 @@
+"""``aks-netmig restore BACKUP_DIR``: put backed-up objects back into a cluster.
+
+BACKUP_DIR is a backup folder an apply wrote (``PLAN.run/calico-backup-*`` from the Calico cleanup, or
+``PLAN.run/backup-*`` with the NetworkPolicies, Namespaces, Services and PDBs). It is checked first (checksums and
+object lists against its manifest.json: a damaged backup is refused, exit 2). Objects that are missing are created
+in dependency order without their server-set fields; objects that exist are left alone (and listed when they differ
+from the backup). Every created object is read back and compared. The cluster: ``--kubeconfig FILE``,
+``--sandbox DIR`` or an ARM address (the kubeconfig then comes through listClusterUserCredential).
+Exit codes: 0 restored (or nothing missing), 1 an object could not be created or differs after creation, 2 bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from netmig.cli.verify_cmd import _conn, connection_options, open_cluster
+from netmig.errors import CheckFailed, UsageError
+
+
+@click.command()
+@click.argument("backup_dir", type=click.Path(file_okay=False, path_type=Path))
+@connection_options
+@click.option("--only", "only", multiple=True,
+              help="Restore only these files of the backup (e.g. crds, crs, networkpolicies; repeatable).")
+@click.option("--dry-run", is_flag=True, help="List what would be created; change nothing.")
+@click.option("--wait", "wait_s", type=float, default=120.0, show_default=True,
+              help="Seconds to wait for a restored CRD to be served (or a terminating namespace to go).")
+def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: float, **kwargs: Any) -> None:
+    """Put the objects of a backup folder back into the cluster (missing ones only; verified)."""
+    from netmig.kube import errors as kube_errors
+    from netmig.kube.resources import Rest
+    from netmig.kube.restore import read_backup
+    from netmig.kube.restore import restore as do_restore
+
+    try:
+        files = read_backup(backup_dir)
+    except ValueError as e:
+        raise UsageError(str(e), "pass a backup folder written by aks-netmig apply (it has a manifest.json)") from e
+    unknown = sorted(set(only) - set(files))
+    if unknown:
+        raise UsageError(f"the backup has no {', '.join(unknown)}", f"choose from: {', '.join(sorted(files))}")
+    objects = [o for name, items in files.items() if not only or name in only for o in items]
+    conn = _conn(kwargs)
+    with open_cluster(conn) as (gw, _engine, _network):
+        try:
+            result = do_restore(Rest(gw), objects, wait_s=wait_s, dry_run=dry_run,
+                                on_progress=lambda m: click.echo(f"  {m}", err=True))
+        except kube_errors.KubeError as e:
+            raise CheckFailed(f"Kubernetes API: {e}", "fix the cause and rerun restore (it creates what is missing)") \
+                from e
+    verb = "would create" if dry_run else "created"
+    click.echo(f"{backup_dir}: {len(objects)} objects; {verb} {len(result.created)}, already present "
+               f"{len(result.present)} ({len(result.differs)} differ from the backup), failed {len(result.failed)}")
+    for line in result.differs:
+        click.echo(f"  present but different (left as is): {line}")
+    for line in result.notes:
+        click.echo(f"  note: {line}")
+    for line in result.failed + result.mismatches:
+        click.echo(f"  FAILED: {line}")
+    if not result.ok:
+        raise CheckFailed(f"{len(result.failed)} objects could not be created, {len(result.mismatches)} differ from "
+                          "the backup after creation", "fix the cause named above and rerun restore")
+    if not dry_run:
+        click.echo("Every restored object was read back and matches the backup (server-set fields aside).")
