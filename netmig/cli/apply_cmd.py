@@ -168,11 +168,18 @@ def _dry_run_or_abort(plan: Any, target: Any, run_dir: Path, abort: bool) -> Non
     aks = AksGateway(target, polling_interval=polling_for(target))
     journal = Journal(run_dir / "journal.jsonl")
     if abort:
+        from netmig.azure import errors as arm
         from netmig.steps.reimage import note_aborted
 
-        aks.abort()
-        note_aborted(plan, journal, f"aborted with apply --abort ({aks.cluster().provisioning_state})")
-        click.echo(f"Aborted the running operation on {plan.cluster}. Rerun apply to resume the migration later.")
+        try:
+            aks.abort()
+            state = aks.cluster().provisioning_state
+        except arm.ArmError as e:
+            raise CheckFailed(f"ARM did not abort the operation on {plan.cluster}: {e}",
+                              "check the cluster (aks-netmig status PLAN); the operation may have ended already") from e
+        note_aborted(plan, journal, f"aborted with apply --abort (cluster {state})")
+        click.echo(f"Aborted the running operation on {plan.cluster} (now {state}). Rerun apply to resume the "
+                   "migration: it sends the same network profile again, which reimages the nodes left.")
         return
     pending = _pending(plan, journal)
     click.echo(f"Dry run of {plan.migration_id}: nothing is changed.")
