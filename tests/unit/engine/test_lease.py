@@ -76,12 +76,15 @@ def test_an_expired_lease_is_taken_over(kube: KubeGateway) -> None:
     assert not lease.renew(kube, "run-a")  # the old holder notices it lost the lease
 
 
-def test_the_lease_of_a_dead_local_process_is_taken_over(kube: KubeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_lease_of_a_dead_local_process_is_taken_over(kube: KubeGateway) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)
-    monkeypatch.setattr(lease.os, "getpid", lambda: int(dead.stdout))
-    lease.acquire(kube, "mig-1", "run-a", 600)  # held by that (now gone) process, far from expiry
-    monkeypatch.undo()
+    lease.acquire(kube, "mig-1", "run-a", 600)  # far from expiry ...
+    obj, _ = lease.read(kube)
+    assert obj is not None
+    obj["metadata"]["annotations"][lease.A_PID] = dead.stdout.strip()  # ... but held by a process now gone
+    kube.coordination.replace_namespaced_lease(lease.NAME, lease.NAMESPACE, obj)  # type: ignore[arg-type]
+    assert lease.read(kube)[1].dead_local_process()  # type: ignore[union-attr]
     assert lease.acquire(kube, "mig-2", "run-b", 600).run_id == "run-b"
 
 
