@@ -16,6 +16,9 @@ _COMMANDS = [
     ("netmig.cli.apply_cmd", "apply"),
     ("netmig.cli.status_cmd", "status"),
     ("netmig.cli.restore_cmd", "restore"),
+    ("netmig.cli.preflight_cmd", "preflight"),
+    ("netmig.cli.abort_cmd", "abort"),
+    ("netmig.cli.wizard", "wizard"),
 ]
 
 

@@ -39,7 +39,9 @@ def render_plan(plan: Any) -> str:
 @click.option("--accept", multiple=True, help="Accept a failing check id or analysis rule id (repeatable).")
 @click.option("--set", "sets", multiple=True, metavar="STEP.PARAM=VALUE",
               help="Set a step parameter in the plan (repeatable), e.g. install-operator.manifest=FILE_OR_URL.")
-def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], **kwargs: Any) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: path, ok, blocking (check ids), plan (the plan as written).")
+def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
     """Read the cluster, run preflight, and write a concrete, reviewable plan (what apply will execute)."""
     from netmig.azure import errors as arm
     from netmig.engine.plan_build import make_plan
@@ -55,10 +57,17 @@ def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], *
         raise CheckFailed(f"cannot read {target.describe()}: {e}", "check the address and the credentials") from e
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(p.to_yaml())
-    click.echo(render_plan(p))
     blocking = [r for r in p.preflight if r["outcome"] == "fail" and not r.get("accepted")]
-    click.echo(f"\nPlan written to {out}.")
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"path": str(out), "ok": not blocking, "blocking": [r["check"] for r in blocking],
+                               "plan": p.model_dump(mode="json")}, indent=2))
+    else:
+        click.echo(render_plan(p))
+        click.echo(f"\nPlan written to {out}.")
     if blocking:
         raise CheckFailed(f"{len(blocking)} preflight check(s) fail: {', '.join(r['check'] for r in blocking)}",
                           "fix them (or accept them with --accept ID) and plan again; apply would refuse this plan")
-    click.echo(f"Review it, then: aks-netmig apply {out}")
+    if not as_json:
+        click.echo(f"Review it, then: aks-netmig apply {out}")

@@ -1,54 +1,228 @@
-"""``aks-netmig status PLAN|--cluster``: a migration's steps from its journal, and/or the cluster's state."""
+"""``aks-netmig status PLAN|--cluster``: where a migration is and how to resume it.
+
+For a PLAN (its journal in ``PLAN.run/``): every step's state, the current step, the last error, the last stall and
+any abort. For the cluster (``--sandbox`` / ``--cluster`` / ``--subscription ...``, or the plan's own cluster when it
+is a real one): provisioningState, network profile, per-pool reimage progress (nodes on the target engine,
+surge, cordoned, NotReady), the lock holder. Then the exact command that resumes the migration.
+
+``--json`` prints one object (keys in ``status_dict``). Exit code 0 whatever the migration's state (2: bad input,
+1: the cluster cannot be read).
+"""
 
 from __future__ import annotations
 
+import json
+import shlex
 from pathlib import Path
 from typing import Any
 
 import click
 
-from netmig.cli.migrate_common import cluster_options, polling_for, target_from
+from netmig.cli.migrate_common import ADDRESS_KEYS, cluster_options, configure_logging, polling_for, target_from
+from netmig.errors import CheckFailed
+from netmig.model.cluster import ClusterRef
+
+LABEL_VALUE = {"npm": "azure", "cilium": "cilium", "calico": "calico", "none": "none"}
+
+
+def address_args(address: dict[str, Any]) -> list[str]:
+    """The command-line flags for an address dict (``sandbox``, ``cluster``, ``subscription`` ...)."""
+    out: list[str] = []
+    for key in ADDRESS_KEYS:
+        value = address.get(key)
+        if value:
+            out += [f"--{key.replace('_', '-')}", str(value)]
+    return out
+
+
+def migration_state(plan: Any, run_dir: Path) -> dict[str, Any]:
+    """What the journal says: ``steps`` ([{id, kind, state, detail}]), ``current_step`` ({id, state, detail} of the step
+    running / failed / paused, else the first pending one; None when all are done), ``done``, ``last_error``
+    ({time, step, error} of the latest failed step or ARM operation), ``last_stall`` ({time, step, kind, reason,
+    pdb}), ``aborts`` ([{time, step, by, provisioning_state}]), ``reimage_summary`` (once the reimage is watched to
+    the end)."""
+    from netmig.engine.runner import status as step_status
+    from netmig.journal import Journal
+
+    events = Journal(run_dir / "journal.jsonl").events()
+    kinds = {s.id: s.kind for s in plan.steps}
+    steps = [{"id": sid, "kind": kinds[sid], "state": state, "detail": detail}
+             for sid, state, detail in step_status(events, [s.id for s in plan.steps])]
+    current = next((s for s in steps if s["state"] in ("started", "failed", "paused")), None) \
+        or next((s for s in steps if s["state"] == "pending"), None)
+    errors = [{"time": e["time"], "step": e.get("step"), "error": e.get("error", "")} for e in events
+              if e["event"] in ("step-failed", "operation-failed")]
+    stalls = [{k: e.get(k) for k in ("time", "step", "kind", "reason", "pdb")} for e in events if e["event"] == "stall"]
+    aborts = [{k: e.get(k) for k in ("time", "step", "by", "provisioning_state")} for e in events
+              if e["event"] == "abort"]
+    summary = None
+    for e in events:
+        if e["event"] == "set" and e.get("key") == "reimage-summary":
+            summary = e.get("value")
+    return {"steps": steps, "current_step": current, "done": all(s["state"] == "done" for s in steps),
+            "last_error": errors[-1] if errors else None, "last_stall": stalls[-1] if stalls else None,
+            "aborts": aborts, "reimage_summary": summary,
+            "nodes_before": next((e.get("value") for e in reversed(events)
+                                  if e["event"] == "set" and e.get("key") == "nodes-before"), None)}
+
+
+def resume_command(plan_path: Path | None, address: dict[str, Any], state: dict[str, Any] | None) -> str | None:
+    """The command that resumes the migration (None when there is nothing to resume or no plan is known)."""
+    if plan_path is None or state is None or state["done"]:
+        return None
+    cmd = ["aks-netmig", "apply", str(plan_path), *address_args(address)]
+    if _before_approval(state):
+        cmd.append("--yes")  # the approval is still to be given: review the plan first, this command gives it
+    return shlex.join(cmd)
+
+
+def _before_approval(state: dict[str, Any]) -> bool:
+    gates = [s for s in state["steps"] if s["kind"] == "approval-gate"]
+    return bool(gates) and gates[0]["state"] != "done"
+
+
+def cluster_state(target: Any, plan: Any | None, nodes_before: list[str] | None) -> dict[str, Any]:
+    """ARM and Kubernetes: ``cluster`` ({id, provisioning_state, network, network_profile, pools: [{name,
+    provisioning_state, count}]}), ``reimage`` ([{pool, total, done, surge, cordoned, not_ready, engines}] against
+    ``target_engine``), ``target_engine``, ``lock`` ({held, holder: {identity, migration_id, run_id, host, pid,
+    renew_time, duration_s}})."""
+    from netmig.azure import errors as arm
+    from netmig.azure.gateway import AksGateway
+    from netmig.engine.monitor import ReimageMonitor
+    from netmig.kube import errors as kube_errors
+    from netmig.kube import lease
+    from netmig.kube.gateway import KubeGateway
+
+    aks = AksGateway(target, polling_interval=polling_for(target))
+    try:
+        info = aks.cluster()
+        kubeconfig = aks.user_kubeconfig()
+    except arm.ArmError as e:
+        raise CheckFailed(f"cannot read {target.describe()}: {e}", "check the address and the credentials") from e
+    engine = plan.target_profile().engine if plan is not None else info.network.engine
+    out: dict[str, Any] = {
+        "cluster": {"id": info.ref.resource_id, "provisioning_state": info.provisioning_state,
+                    "network": info.network.describe(), "network_profile": info.network.to_dict(),
+                    "pools": [{"name": p.name, "provisioning_state": p.provisioning_state, "count": p.count}
+                              for p in info.pools]},
+        "target_engine": engine}
+    try:
+        with KubeGateway(kubeconfig) as kube:
+            mon = ReimageMonitor(LABEL_VALUE.get(engine, engine), 0.0,
+                                 originals={p.name: p.nodes for p in plan.pools} if plan is not None else None,
+                                 original_names=set(nodes_before or ()))
+            for n in kube.nodes():
+                mon.on_node("ADDED", n, 0.0)
+            mon.on_pools({p.name: p.provisioning_state for p in info.pools})
+            out["reimage"] = [{"pool": p.name, "total": p.total, "done": p.done, "surge": p.surge,
+                               "cordoned": p.cordoned, "not_ready": p.not_ready, "engines": p.engines,
+                               "state": p.state} for p in mon.progress()]
+            _, holder = lease.read(kube)
+    except kube_errors.KubeError as e:
+        raise CheckFailed(f"cannot read the cluster's Kubernetes API: {e}", "check the cluster and retry") from e
+    out["lock"] = {"held": holder is not None, "holder": None if holder is None else {
+        "identity": holder.identity, "migration_id": holder.migration_id, "run_id": holder.run_id,
+        "host": holder.host, "pid": holder.pid, "duration_s": holder.duration_s,
+        "renew_time": holder.renew_time.isoformat() if holder.renew_time else None,
+        "description": holder.describe()}}
+    return out
+
+
+def status_dict(plan_path: Path | None, run_dir: Path | None, address: dict[str, Any],
+                read_cluster: bool = True) -> dict[str, Any]:
+    """The ``--json`` document: ``plan`` (path or null), ``migration_id``, ``kind``, ``run_dir``, the keys of
+    ``migration_state`` (``steps``, ``current_step``, ``done``, ``last_error``, ``last_stall``, ``aborts``,
+    ``reimage_summary``), of ``cluster_state`` (``cluster``, ``reimage``, ``target_engine``, ``lock``; null when the
+    cluster was not read) and ``resume_command`` (null when there is nothing to resume)."""
+    from netmig.engine.planning import load_plan
+    from netmig.engine.session import run_dir_for
+
+    plan = load_plan(plan_path) if plan_path else None
+    out: dict[str, Any] = {"plan": str(plan_path) if plan_path else None, "migration_id": None, "kind": None,
+                           "run_dir": None, "steps": [], "current_step": None, "done": None, "last_error": None,
+                           "last_stall": None, "aborts": [], "reimage_summary": None, "cluster": None,
+                           "reimage": None, "target_engine": None, "lock": None, "resume_command": None}
+    state = None
+    if plan is not None:
+        rd = run_dir or run_dir_for(plan_path or "")
+        state = migration_state(plan, rd)
+        out.update(migration_id=plan.migration_id, kind=plan.kind, run_dir=str(rd),
+                   **{k: v for k, v in state.items() if k != "nodes_before"})
+    if read_cluster:
+        target = target_from(dict(address), plan.cluster if plan else None, plan.arm_endpoint if plan else None)
+        out.update(cluster_state(target, plan, state["nodes_before"] if state else None))
+    out["resume_command"] = resume_command(plan_path, address, state)
+    if plan is None and out["lock"] and out["lock"]["held"]:
+        out["resume_command"] = _resume_from_lock(out["lock"]["holder"]["migration_id"], address)
+    return out
+
+
+def _resume_from_lock(migration_id: str, address: dict[str, Any]) -> str:
+    """No plan given but a migration holds the lock: find its plan under ./plans, else name the placeholder."""
+    from netmig.engine.planning import load_plan
+    from netmig.errors import UsageError
+
+    for p in sorted(Path("plans").glob("*.yaml")):
+        try:
+            if load_plan(p).migration_id == migration_id:
+                return shlex.join(["aks-netmig", "apply", str(p), *address_args(address)])
+        except UsageError:
+            continue
+    return shlex.join(["aks-netmig", "apply", f"<plan of {migration_id}>", *address_args(address)])
+
+
+def render_status(d: dict[str, Any]) -> str:
+    lines: list[str] = []
+    if d["plan"]:
+        lines.append(f"Migration {d['migration_id']} ({d['kind']}) — state in {d['run_dir']}")
+        for s in d["steps"]:
+            lines.append(f"  {s['id']:<16} {s['state']:<8} {s['detail']}")
+        cur = d["current_step"]
+        lines.append("  current step: " + ("none (the migration is done)" if cur is None
+                                           else f"{cur['id']} ({cur['state']})"))
+        if d["last_error"]:
+            e = d["last_error"]
+            lines.append(f"  last error: {e['error']} (step {e['step']}, {e['time']})")
+        if d["last_stall"]:
+            lines.append(f"  last stall: {d['last_stall']['reason']}")
+        for a in d["aborts"]:
+            lines.append(f"  aborted: {a['time']} by {a['by']} (step {a['step']}, cluster was "
+                         f"{a['provisioning_state']})")
+    if d["cluster"]:
+        c = d["cluster"]
+        lines.append(f"Cluster {ClusterRef.parse(c['id'])}: {c['provisioning_state']}, {c['network']}, "
+                     f"pools {', '.join(p['name'] + '=' + p['provisioning_state'] for p in c['pools'])}")
+        lines.append(f"Reimage (nodes on {d['target_engine']}):")
+        for p in d["reimage"]:
+            eng = ",".join(f"{k}={v}" for k, v in sorted(p["engines"].items()))
+            lines.append(f"  {p['pool']:<10} {p['done']}/{p['total']} done, surge {p['surge']}, cordoned "
+                         f"{p['cordoned']}, NotReady {p['not_ready']} [{eng}]")
+        lock = d["lock"]
+        lines.append(f"Lock: {lock['holder']['description'] if lock['held'] else 'free'}")
+    if d["plan"] and d["done"]:
+        lines.append(f"Done. Report: {Path(d['run_dir']) / 'report.md'}")
+    elif d["resume_command"]:
+        lines.append(f"Resume with: {d['resume_command']}")
+    return "\n".join(lines)
 
 
 @click.command()
 @click.argument("plan_path", metavar="[PLAN]", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @cluster_options
-def status(plan_path: Path | None, run_dir: Path | None, **kwargs: Any) -> None:
-    """Show a migration's progress (PLAN) and the cluster's network profile, operation state and lock."""
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys: see status_dict).")
+def status(plan_path: Path | None, run_dir: Path | None, as_json: bool, **kwargs: Any) -> None:
+    """Show a migration's progress (PLAN) and the cluster's state, reimage progress and lock; how to resume."""
     from netmig.engine.planning import load_plan
-    from netmig.engine.runner import status as step_status
-    from netmig.engine.session import run_dir_for
     from netmig.errors import UsageError
-    from netmig.journal import Journal
 
-    plan = load_plan(plan_path) if plan_path else None
-    if plan is not None:
-        rd = run_dir or run_dir_for(plan_path or "")
-        journal = Journal(rd / "journal.jsonl")
-        click.echo(f"Migration {plan.migration_id} ({plan.kind}) — state in {rd}")
-        for sid, state, detail in step_status(journal.events(), [s.id for s in plan.steps]):
-            click.echo(f"  {sid:<16} {state:<8} {detail}")
-        stall = [e for e in journal.events() if e["event"] == "stall"]
-        if stall:
-            click.echo(f"  last stall: {stall[-1]['reason']}")
-    if plan is None and not any(kwargs.get(k) for k in ("sandbox", "cluster", "subscription")):
+    configure_logging()
+    address = {k: kwargs.get(k) for k in ADDRESS_KEYS}
+    given = any(address.get(k) for k in ("sandbox", "cluster", "subscription"))
+    if plan_path is None and not given:
         raise UsageError("nothing to show", "pass a PLAN file or a cluster (--cluster / --sandbox)")
-    if plan is not None and not any(kwargs.get(k) for k in ("sandbox", "cluster", "subscription")) \
-            and plan.arm_endpoint.startswith("https://127.0.0.1"):
-        return  # a sandbox plan without --sandbox: no credentials to read the cluster with
-    _cluster_status(target_from(kwargs, plan.cluster if plan else None, plan.arm_endpoint if plan else None))
-
-
-def _cluster_status(target: Any) -> None:
-    from netmig.azure.gateway import AksGateway
-    from netmig.kube import lease
-    from netmig.kube.gateway import KubeGateway
-
-    aks = AksGateway(target, polling_interval=polling_for(target))
-    info = aks.cluster()
-    click.echo(f"Cluster {info.ref}: {info.provisioning_state}, {info.network.describe()}, "
-               f"pools {', '.join(f'{p.name}={p.provisioning_state}' for p in info.pools)}")
-    with KubeGateway(aks.user_kubeconfig()) as kube:
-        _, holder = lease.read(kube)
-        click.echo(f"Lock: {holder.describe() if holder else 'free'}")
+    read_cluster = True
+    if plan_path is not None and not given and load_plan(plan_path).arm_endpoint.startswith("https://127.0.0.1"):
+        read_cluster = False  # a sandbox plan without --sandbox: no credentials to read the cluster with
+    d = status_dict(plan_path, run_dir, address, read_cluster=read_cluster)
+    click.echo(json.dumps(d, indent=2, default=str) if as_json else render_status(d))

@@ -320,22 +320,28 @@ def _probe_options(f: F) -> F:
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--quiet", is_flag=True, help="No matrix, no progress.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object instead of the matrix: out, engine, differ (cells) and the stats.")
 @click.pass_context
 def snapshot(ctx: click.Context, engine: str | None, image: str | None, timeout: int, concurrency: int,
              services: bool, out: Path, baseline: Path | None, junit: Path | None, markdown: Path | None,
-             quiet: bool, **kwargs: Any) -> None:
+             quiet: bool, as_json: bool, **kwargs: Any) -> None:
     """Probe the cluster's real workloads (one probe pod per class) and record reachability by identity."""
     from netmig.verify import report
     from netmig.verify import snapshot as snapmod
 
-    snap = _take(_merge(ctx, _conn(kwargs)), engine, image, timeout, concurrency, services, baseline, quiet)
+    snap = _take(_merge(ctx, _conn(kwargs)), engine, image, timeout, concurrency, services, baseline,
+                 quiet or as_json)
     snapmod.save(snap, out)
     _write(junit, report.snapshot_junit(snap))
     _write(markdown, report.snapshot_markdown(snap))
     st = snap.stats
+    bad = sum(1 for c in snap.cells if not c.met)
+    if as_json:
+        click.echo(report.to_json({"out": str(out), "engine": snap.engine, "differ": bad, "stats": st}))
+        return
     if not quiet:
         click.echo(report.matrix(snap))
-    bad = sum(1 for c in snap.cells if not c.met)
     click.echo(f"snapshot {out}: {st['probes']} probes from {st['probe_pods']} probe pods, {st['covered_cells']}/"
                f"{st['class_cells']} class cells, {st['pods']} pods; {bad} cells differ from {snap.engine}")
 
@@ -405,13 +411,19 @@ def compare(ctx: click.Context, before: Path, after: Path, as_json: bool, junit:
 @verify.command()
 @connection_options
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: dry_run, pods, namespaces.")
 @click.pass_context
-def cleanup(ctx: click.Context, dry_run: bool, **kwargs: Any) -> None:
+def cleanup(ctx: click.Context, dry_run: bool, as_json: bool, **kwargs: Any) -> None:
     """Remove probe pods and netmig-probe-* namespaces left by interrupted runs."""
     from netmig.kube.probes import cleanup_leftovers
 
     with open_cluster(_merge(ctx, _conn(kwargs))) as (gw, _, _), _kube_errors():
         left = cleanup_leftovers(gw, dry_run=dry_run)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"dry_run": dry_run, "pods": list(left.pods), "namespaces": list(left.namespaces)}))
+        return
     verb = "would remove" if dry_run else "removed"
     click.echo(f"{verb} {len(left.pods)} probe pods and {len(left.namespaces)} probe namespaces")
     for p in left.pods:

@@ -1,0 +1,131 @@
+"""``aks-netmig preflight``: a migration kind's preflight checks and policy analysis against a cluster; writes nothing.
+
+It reads the cluster and runs exactly what ``aks-netmig plan`` runs (``netmig.engine.plan_build.make_plan``), then
+shows the results instead of writing a plan. Exit codes: 0 every check passes (or its failure is accepted),
+1 a check fails unaccepted, 2 bad input.
+
+``--json`` prints one object (keys documented in ``report_dict``); logs go to stderr (JSON lines when stderr is not a
+terminal), so stdout stays parseable.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from netmig.cli.migrate_common import cluster_options, configure_logging, polling_for, target_from
+from netmig.errors import CheckFailed
+
+MARK = {"pass": "ok  ", "warn": "warn", "fail": "FAIL"}
+
+
+def predicted_changes(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The connectivity changes the policy analysis predicts (``connectivity-change`` findings' cells), one dict per
+    cell: ``policy`` (namespace/name), ``src``, ``dst``, ``port`` (None: any), ``protocol``, ``before``, ``after``
+    (True / False / "partial"), ``source_engine`` and ``target_engine``."""
+    out = []
+    for f in findings:
+        if f.get("rule") != "connectivity-change":
+            continue
+        for cell in (f.get("details") or {}).get("cells") or []:
+            engines = [k for k in cell if k not in ("src_class", "dst_class", "port", "protocol", "src_pods",
+                                                    "dst_pods", "example")]
+            before, after = [*engines, None, None][:2]
+            out.append({"policy": f"{f.get('namespace') or ''}/{f.get('name') or ''}",
+                        "src": cell.get("src_class"), "dst": cell.get("dst_class"), "port": cell.get("port"),
+                        "protocol": cell.get("protocol"), "source_engine": before, "target_engine": after,
+                        "before": cell.get(before) if before else None, "after": cell.get(after) if after else None,
+                        "example": cell.get("example")})
+    return out
+
+
+def _verdict(v: Any) -> str:
+    return {True: "allowed", False: "denied"}.get(v, str(v)) if isinstance(v, bool) else str(v)
+
+
+def describe_change(c: dict[str, Any]) -> str:
+    port = f"{c['port'] if c['port'] is not None else '*'}/{c['protocol']}"
+    return (f"{c['src']} -> {c['dst']} {port}: {_verdict(c['before'])} under {c['source_engine']}, "
+            f"{_verdict(c['after'])} under {c['target_engine']} (policy {c['policy']})")
+
+
+def blocking_checks(plan: Any) -> list[dict[str, Any]]:
+    return [r for r in plan.preflight if r["outcome"] == "fail" and not r.get("accepted")]
+
+
+def report_dict(plan: Any, kind: str) -> dict[str, Any]:
+    """The ``--json`` document: ``cluster`` (resource id), ``migration`` (kind), ``source`` / ``target`` (network
+    profiles), ``checks`` (``check``, ``outcome`` pass|warn|fail, ``reason``, ``fix``, ``accepted``),
+    ``findings`` (policy-analysis findings: ``rule``, ``severity``, ``kind``, ``namespace``, ``name``, ``message``,
+    ``fix``, ``details``), ``predicted_changes`` (see ``predicted_changes``), ``blocking`` (ids of checks failing
+    unaccepted), ``accepted`` (the ids given with --accept), ``ok`` (no blocking check), ``nodes_to_reimage``,
+    ``expected_minutes`` ([low, high])."""
+    blocking = blocking_checks(plan)
+    return {"cluster": plan.cluster, "migration": kind, "source": plan.source, "target": plan.target,
+            "checks": plan.preflight, "findings": plan.findings, "predicted_changes": predicted_changes(plan.findings),
+            "blocking": [r["check"] for r in blocking], "accepted": list(plan.accepted), "ok": not blocking,
+            "nodes_to_reimage": plan.nodes_to_reimage, "expected_minutes": list(plan.expected_minutes)}
+
+
+def render_report(plan: Any, max_findings: int = 20, max_changes: int = 20) -> str:
+    lines = [f"Preflight of {plan.kind} on {plan.cluster}",
+             f"  network  {plan.source_profile().describe()} -> {plan.target_profile().describe()}",
+             f"  reimage  {plan.nodes_to_reimage} nodes in {len(plan.pools)} pools; expected "
+             f"{plan.expected_minutes[0]}-{plan.expected_minutes[1]} min on Azure",
+             "  checks:"]
+    for r in plan.preflight:
+        lines.append(f"    [{MARK[r['outcome']]}] {r['check']}: {r['reason']}" + (" (accepted)" if r.get("accepted")
+                                                                                     else ""))
+        if r["outcome"] != "pass" and r.get("fix"):
+            lines.append(f"           fix: {r['fix']}")
+    errs = [f for f in plan.findings if f["severity"] == "error"]
+    lines.append(f"  policy analysis: {len(plan.findings)} findings ({len(errs)} error-severity)")
+    for f in plan.findings[:max_findings]:
+        where = "/".join(x for x in (f.get("namespace"), f.get("name")) if x)
+        lines.append(f"    [{f['severity']}] {f['rule']} {f['kind']} {where}: {f['message']}")
+    if len(plan.findings) > max_findings:
+        lines.append(f"    ... and {len(plan.findings) - max_findings} more (--json shows all)")
+    changes = predicted_changes(plan.findings)
+    lines.append(f"  predicted connectivity changes: {len(changes)}")
+    for c in changes[:max_changes]:
+        lines.append(f"    {describe_change(c)}")
+    if len(changes) > max_changes:
+        lines.append(f"    ... and {len(changes) - max_changes} more (--json shows all)")
+    return "\n".join(lines)
+
+
+def run_preflight(kind: str, target: Any, accepted: list[str] | None = None, **plan_options: Any) -> Any:
+    """The library function: the concrete plan ``aks-netmig plan`` would write (not written); ``plan_options`` are
+    ``make_plan``'s (e.g. ``pod_cidr``). ``CheckFailed`` when the cluster cannot be read."""
+    from netmig.azure import errors as arm
+    from netmig.engine.plan_build import make_plan
+
+    try:
+        return make_plan(kind, target, accepted=list(accepted or []), polling_interval=polling_for(target),
+                         **plan_options)
+    except arm.ArmError as e:
+        raise CheckFailed(f"cannot read {target.describe()}: {e}", "check the address and the credentials") from e
+
+
+@click.command()
+@cluster_options
+@click.option("--migration", "kind", default="npm-to-cilium", show_default=True,
+              help="Migration kind (plans/KIND.yaml).")
+@click.option("--accept", multiple=True, help="Accept a failing check id or analysis rule id (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see the module docs for its keys).")
+def preflight(kind: str, accept: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
+    """Run a migration's preflight checks and policy analysis against a cluster; change and write nothing."""
+    configure_logging()
+    plan = run_preflight(kind, target_from(kwargs), list(accept))
+    blocking = blocking_checks(plan)
+    if as_json:
+        click.echo(json.dumps(report_dict(plan, kind), indent=2, default=str))
+    else:
+        click.echo(render_report(plan))
+    if blocking:
+        raise CheckFailed(f"{len(blocking)} preflight check(s) fail: {', '.join(r['check'] for r in blocking)}",
+                          "fix them, or accept them with --accept ID, and run preflight again")
+    if not as_json:
+        click.echo("\nPreflight passed" + (" (with accepted failures)" if plan.accepted else "") + ".")
