@@ -234,6 +234,9 @@ def prefect_stack(tmp: Path) -> Iterator[tuple[str, dict[str, str], Callable[[],
     env.update(PREFECT_HOME=str(home), PREFECT_API_URL=url, PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="INFO", PREFECT_WORKER_QUERY_SECONDS="1",
                PREFECT_CLI_PROMPT="false", NETMIG_STATE_DIR=str(tmp / "state"))
+    for service in ("SCHEDULER", "LATE_RUNS", "FOREMAN", "DB_VACUUM", "CANCELLATION_CLEANUP", "REPOSSESSOR",
+                    "CLEANUP_RECONCILER", "EVENT_LOGGER"):  # not needed here: less load on a shared test machine
+        env[f"PREFECT_SERVER_SERVICES_{service}_ENABLED"] = "false"
     procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(name: str, *args: str) -> subprocess.Popen[bytes]:
