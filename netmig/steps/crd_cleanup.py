@@ -91,9 +91,7 @@ def crd_cleanup(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
         raise CheckFailed(f"cleanup stuck: {e}", f"the backup is in {d}; fix what holds them, then rerun apply") \
             from e
     left = calico.inventory(rest)
-    remaining = {p: len(left.category(c)) for p, c in (("crs", "crs"), ("rbac", "rbac"),
-                                                        ("apiservices", "apiservices"), ("crds", "crds"),
-                                                        ("namespaces", "namespaces")) if p in phases}
+    remaining = {p: len(left.category(p)) for p in phases}  # phases are named like the inventory's categories
     if any(remaining.values()):
         raise CheckFailed(f"objects came back during the cleanup: {remaining}", "rerun apply")
     deleted = ", ".join(f"{n} {p}" for p, n in result.deleted.items())

@@ -107,5 +107,8 @@ def install_operator(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
                               f"check: kubectl -n {ns} describe deploy {name}; then rerun apply")
         if ctx.sleep(poll):
             raise CheckFailed("stopped", "rerun apply")
+    ctx.journal.record("report-note", title="Operator install", lines=[
+        f"- applied {len(applied)} objects of `{source}` (sha256 {sha}) with server-side apply; Deployment "
+        f"{ns}/{name} ready."])
     return {"manifest": source, "sha256": sha, "objects": len(applied), "operator": f"{ns}/{name}",
             "waited_s": round(ctx.clock() - t0, 1)}

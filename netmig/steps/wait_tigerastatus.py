@@ -95,7 +95,11 @@ def wait_tigerastatus(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             ctx.progress.message(line)
             last = line
         if len(ready) == len(wanted):
-            return {"components": ", ".join(wanted), "waited_s": round(ctx.clock() - t0, 1)}
+            waited = round(ctx.clock() - t0, 1)
+            ctx.journal.record("report-note", title="Self-managed Calico", lines=[
+                f"- the tigera operator reports {', '.join(wanted)} Available (TigeraStatus, current generation) "
+                f"after {waited} s of waiting."])
+            return {"components": ", ".join(wanted), "waited_s": waited}
         if ctx.clock() - t0 > timeout:
             raise CheckFailed(f"the tigera operator did not report every component Available within {timeout:.0f} s "
                               f"({'; '.join(s for s in states if 'Available' not in s)})",

@@ -66,7 +66,29 @@ CASES: list[tuple[str, dict[str, Any], StubKube | None, list[dict[str, Any]] | N
      "review the findings in the plan"),
     ("policy-analysis", {}, None, [FINDING_ERR, FINDING_WARN], [], Outcome.FAIL,
      "1 error-severity findings (ip-block): connectivity changes under cilium", "plan --accept RULE"),
+    # the Calico migrations (#6)
+    ("calico-managed", {"network": NetworkProfile(plugin="azure", policy="calico")}, None, None, [], Outcome.PASS,
+     "Azure CNI (azure-cni) with AKS-managed Calico", None),
+    ("calico-managed", {"network": NetworkProfile(plugin="kubenet", policy="calico")}, None, None, [], Outcome.FAIL,
+     "network plugin is kubenet", "kubenet-to-overlay"),
+    ("policy-engine-present", {}, None, None, [], Outcome.PASS, "network policy azure (Azure NPM) can be set", None),
+    ("policy-engine-present", {"network": NetworkProfile(plugin="azure", policy="cilium", dataplane="cilium")}, None,
+     None, [], Outcome.FAIL, "the cluster runs Cilium", "keep Cilium"),
+    ("policy-none", {"network": NetworkProfile(plugin="azure", policy="none")}, None, None, [], Outcome.PASS,
+     "network policy none, cluster Succeeded", None),
+    ("policy-none", {}, None, None, [], Outcome.FAIL, "the network policy is azure", "set the network policy to none"),
+    ("policy-change-kubernetes-version", {}, None, None, [], Outcome.PASS, "Kubernetes 1.32.3 allows", None),
+    ("policy-change-kubernetes-version", {"kubernetes_version": "1.29.9"}, None, None, [], Outcome.FAIL,
+     "AKS rejects uninstalling Calico/NPM (network policy none) below 1.30", "upgrade the cluster to 1.30"),
+    ("policy-engine-stopped", {}, StubKube([pod("web-0", {"app": "web"})]), None, [], Outcome.PASS,
+     "no calico-node, typha, kube-controllers, tigera-operator or azure-npm pod runs", None),
+    ("policy-engine-stopped", {}, StubKube([pod("calico-node-x1", {"k8s-app": "calico-node"}, "calico-system")]),
+     None, [], Outcome.FAIL, "policy-engine pods still run: calico-system/calico-node-x1", "uninstall it first"),
+    ("tigera-operator-manifest", {}, None, None, [], Outcome.PASS, "the plan installs no operator", None),
 ]
+# read through the Kubernetes API of a (sandbox) cluster: tests/e2e/test_migrate_calico.py (addon annotations),
+# tests/unit/kube/test_calico.py and tests/e2e/test_migrate_uninstall.py (leftovers)
+THROUGH_THE_API = {"calico-addon-annotations", "calico-leftovers"}
 
 
 @pytest.mark.parametrize(("check", "changes", "kube", "found", "accepted", "outcome", "reason", "fix"), CASES,
@@ -91,7 +113,8 @@ def test_check(tmp_path: Path, check: str, changes: dict[str, Any], kube: StubKu
 
 def test_every_registered_check_has_a_case() -> None:
     load_builtins()
-    assert {c for c in CHECKS if not c.startswith("test-")} <= {c[0] for c in CASES} | {"surge-capacity"}
+    assert {c for c in CHECKS if not c.startswith("test-")} <= {c[0] for c in CASES} | {"surge-capacity"} | \
+        THROUGH_THE_API
 
 
 def test_error_findings_accepted_by_rule_or_wholesale_do_not_block(tmp_path: Path) -> None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from netmig.checks.calico_cluster import calico_leftovers
 from netmig.kube import calico, errors
 from netmig.kube.gateway import KubeGateway
 from netmig.kube.resources import Resource, Rest
@@ -64,6 +66,8 @@ def leftovers(sandbox_factory: Any) -> Any:
 def test_backup_cleanup_restore_round_trip(leftovers: Any, tmp_path: Path) -> None:
     _sb, gw, rest = leftovers
     assert calico.engine_pods(gw) == []  # AKS removed calico-node, typha, the operator
+    check = calico_leftovers(SimpleNamespace(kube=gw))  # type: ignore[arg-type]
+    assert check.outcome.value == "pass" and "26 CRDs, 10 custom resources" in check.reason
     inv = calico.inventory(rest)
     c = inv.counts()
     assert c["crds"] == 26 and c["apiservices"] == 1 and c["namespaces"] == 3 and c["rbac"] == 3
@@ -98,6 +102,8 @@ def test_backup_cleanup_restore_round_trip(leftovers: Any, tmp_path: Path) -> No
     assert [s.split(":")[0] for s in steps] == ["rbac", "apiservices", "crds", "namespaces"]  # crs: gone already
     assert any("tigera.io/cni-protector" in s for s in result.stripped)
     assert calico.inventory(rest).empty()
+    leftovers_now = calico_leftovers(SimpleNamespace(kube=gw))  # type: ignore[arg-type]
+    assert leftovers_now.outcome.value == "warn" and "nothing to clean up" in leftovers_now.reason
     with pytest.raises(errors.NotFound):  # the dangling APIService is gone: discovery answers again
         rest.request("GET", "/apis/projectcalico.org/v3")
     assert rest.get(calico.NAMESPACE, None, "calico-system") is None

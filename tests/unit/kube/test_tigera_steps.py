@@ -31,12 +31,21 @@ class Messages(ProgressSink):
         self.lines.append(text)
 
 
+class Notes:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def record(self, event: str, **fields: Any) -> None:
+        self.events.append({"event": event, **fields})
+
+
 @dataclass
 class Ctx:
     """What these steps use of a StepContext."""
 
     kube: KubeGateway
     progress: Messages = field(default_factory=Messages)
+    journal: Notes = field(default_factory=Notes)
     clock: Any = time.monotonic
 
     def sleep(self, seconds: float) -> bool:
@@ -114,3 +123,5 @@ def test_only_fresh_statuses_count(monkeypatch: pytest.MonkeyPatch) -> None:
 
     ctx.sleep = flip
     assert wait_tigerastatus(ctx, step)["components"] == "calico, ippools"
+    [note] = [e for e in ctx.journal.events if e["event"] == "report-note"]
+    assert note["title"] == "Self-managed Calico" and "calico, ippools Available" in note["lines"][0]
