@@ -42,22 +42,6 @@ def _confirm(what: str, yes: bool) -> None:
                  "rerun with --yes to abort the operation")
 
 
-def _record_cancelled_reimage(plan: Any, journal: Any, error: str) -> None:
-    """The reimage operation the abort cancelled has ended: record it like the watch-reimage step does, so the next
-    apply re-sends the profile instead of waiting on the cancelled operation first."""
-    from netmig.steps.network import token_key
-
-    done = set(journal.completed_steps())
-    for i, step in enumerate(plan.steps):
-        if step.kind != "watch-reimage" or step.id in done:
-            continue
-        op_step = step.params.get("operation_step") or next(
-            (s.id for s in reversed(plan.steps[:i]) if s.kind == "update-network-profile"), None)
-        if op_step and journal.value(token_key(str(op_step))):
-            journal.record("operation-failed", step=step.id, error=error[:500])
-        return
-
-
 def abort_operation(target: Any, plan: Any | None, run_dir: Path | None, *, yes: bool) -> dict[str, Any]:
     """The library function behind the command (see the module docstring); returns the ``--json`` document."""
     from netmig.azure import errors as arm
@@ -101,8 +85,10 @@ def abort_operation(target: Any, plan: Any | None, run_dir: Path | None, *, yes:
     out.update(aborted=True, provisioning_state_after=after)
     if plan is not None and journal is not None:
         journal.record("abort", step=current, by=user, provisioning_state=info.provisioning_state, result=after)
-        if after == "Canceled":
-            _record_cancelled_reimage(plan, journal, f"the operation was aborted by {user} (aks-netmig abort)")
+        if after == "Canceled":  # the reimage operation ended: the next apply re-sends the profile at once
+            from netmig.steps.reimage import note_aborted
+
+            note_aborted(plan, journal, f"the operation was aborted by {user} (aks-netmig abort)")
         out["journal"] = str(journal.path)
     return out
 

@@ -114,11 +114,16 @@ def run_preflight(kind: str, target: Any, accepted: list[str] | None = None, **p
 @click.option("--migration", "kind", default="npm-to-cilium", show_default=True,
               help="Migration kind (plans/KIND.yaml).")
 @click.option("--accept", multiple=True, help="Accept a failing check id or analysis rule id (repeatable).")
+@click.option("--set", "sets", multiple=True, metavar="STEP.PARAM=VALUE",
+              help="A step parameter as the plan would have it (repeatable), e.g. install-operator.manifest=FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see the module docs for its keys).")
-def preflight(kind: str, accept: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
+def preflight(kind: str, accept: tuple[str, ...], sets: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
     """Run a migration's preflight checks and policy analysis against a cluster; change and write nothing."""
+    from netmig.engine.planning import parse_set
+
     configure_logging()
-    plan = run_preflight(kind, target_from(kwargs), list(accept))
+    extra: dict[str, Any] = {"step_params": parse_set(sets)} if sets else {}
+    plan = run_preflight(kind, target_from(kwargs), list(accept), **extra)
     blocking = blocking_checks(plan)
     if as_json:
         click.echo(json.dumps(report_dict(plan, kind), indent=2, default=str))

@@ -49,6 +49,7 @@ class Answers:
     pod_cidr: str | None = None  # --pod-cidr ("" keeps the current one)
     allow_fallback: bool | None = None  # --allow-fallback / --no-fallback (templates with a fallback path)
     accept: list[str] = field(default_factory=list)  # --accept (repeatable)
+    sets: list[str] = field(default_factory=list)  # --set STEP.PARAM=VALUE (repeatable), e.g. the operator manifest
     then: str | None = None  # --then run|schedule|print
     start_at: dt.datetime | None = None  # --start-at
     approve: bool | None = None  # --yes / --approve-at-gate
@@ -70,15 +71,16 @@ def plan_command(a: Answers) -> list[str]:
 
     values = {"kind": str(a.kind), "out": a.out, "accept": tuple(a.accept), "pod_cidr": a.pod_cidr or None,
               "allow_fallback": bool(a.allow_fallback), "address": dict(a.address)}
+    sets = [x for s in a.sets for x in ("--set", s)]
     render = getattr(plan_cmd, "plan_command", None)
     if render is not None and set(inspect.signature(render).parameters) <= set(values):
-        return list(render(**{k: values[k] for k in inspect.signature(render).parameters}))
+        return [*render(**{k: values[k] for k in inspect.signature(render).parameters}), *sets]
     cmd = ["aks-netmig", "plan", *_addr(a.address), "--migration", str(a.kind), "--out", str(a.out)]
     for x in a.accept:
         cmd += ["--accept", x]
     if a.pod_cidr:
         cmd += ["--pod-cidr", a.pod_cidr]
-    return cmd + (["--allow-fallback"] if a.allow_fallback else [])
+    return cmd + (["--allow-fallback"] if a.allow_fallback else []) + sets
 
 
 def apply_command(a: Answers, *extra: str) -> list[str]:
@@ -93,6 +95,8 @@ def wizard_command(a: Answers) -> list[str]:
         cmd.append("--allow-fallback" if a.allow_fallback else "--no-fallback")
     for x in a.accept:
         cmd += ["--accept", x]
+    for x in a.sets:
+        cmd += ["--set", x]
     cmd += ["--out", str(a.out), "--then", str(a.then)]
     if a.then == "schedule" and a.start_at is not None:
         cmd += ["--start-at", a.start_at.isoformat(timespec="minutes")]
@@ -107,6 +111,15 @@ def runbook_commands(a: Answers) -> list[tuple[str, list[str]]]:
             ("progress, lock, last error and the resume command, from any shell", status),
             ("after a stall only: abort the ARM operation", ["aks-netmig", "abort", str(a.out), *_addr(a.address),
                                                             "--yes"])]
+
+
+def runbook_for(kind: str) -> str:
+    """The on-call runbook of a migration kind (docs/runbooks/), or a note that there is none yet."""
+    books = Path(__file__).resolve().parents[2] / "docs" / "runbooks"
+    for name in (kind, "uninstall" if kind == "calico-crd-cleanup" else kind):
+        if (books / f"{name}.md").is_file():
+            return f"docs/runbooks/{name}.md"
+    return f"no runbook for {kind} yet; these commands are the core of every runbook"
 
 
 # ---------------------------------------------------------------------------------------------- the steps
@@ -248,8 +261,11 @@ def fallbacks_of(a: Answers) -> list[Any]:
 
 def _make_plan(a: Answers, target: Any) -> Any:
     from netmig.cli.preflight_cmd import run_preflight
+    from netmig.engine.planning import parse_set
 
     extra: dict[str, Any] = {"pod_cidr": a.pod_cidr} if a.pod_cidr else {}
+    if a.sets:
+        extra["step_params"] = parse_set(a.sets)
     if a.allow_fallback:
         extra["allow_variants"] = [v.name for v in fallbacks_of(a)]
     return run_preflight(str(a.kind), target, a.accept, **extra)
@@ -343,6 +359,14 @@ def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, 
         a.pod_cidr = q.text("Overlay pod CIDR (empty: keep the current one; must not overlap the VNet, services or "
                             "peered networks)", flag="--pod-cidr CIDR", default=template.target.pod_cidr or "",
                             validate=lambda s: cidr_problem(s) if s else None) or None
+    for step in template.steps:  # the operator manifest a step installs: a reviewed local copy or a URL
+        if step.kind == "install-operator" and not any(x.startswith(f"{step.id}.manifest=") for x in a.sets):
+            default = str(step.params.get("manifest") or "")
+            answer = q.text(f"tigera-operator manifest to install (step {step.id}: a path or https URL)",
+                            flag=f"--set {step.id}.manifest=PATH_OR_URL", default=default,
+                            validate=lambda s: None if s else "a path or an https URL")
+            if answer != default:
+                a.sets.append(f"{step.id}.manifest={answer}")
     for v in fallbacks(template, info.network):
         echo(f"\nFallback path: {v.title}")
         for note in getattr(v, "notes", []) or []:
@@ -366,7 +390,7 @@ def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, 
             blocking = blocking_checks(plan)
     if blocking:
         pre = ["aks-netmig", "preflight", *_addr(a.address), "--migration", str(a.kind),
-               *[x for acc in a.accept for x in ("--accept", acc)]]
+               *[x for acc in a.accept for x in ("--accept", acc)], *[x for st in a.sets for x in ("--set", st)]]
         raise CheckFailed(f"preflight fails ({', '.join(r['check'] for r in blocking)}); nothing was written",
                           f"fix it or accept it, then check again with: {shlex.join(pre)}")
 
@@ -396,10 +420,10 @@ def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, 
     # 6. review and save
     echo("\n" + render_plan(plan))
     if a.out is None:
-        default = plans_dir / f"{info.ref.name}-{a.kind}.yaml"
-        if _check_out(default):
-            default = plans_dir / f"{info.ref.name}-{a.kind}-{dt.datetime.now():%Y%m%d-%H%M}.yaml"
-        a.out = Path(q.text("Save the plan as", flag="--out FILE (or --plans-dir DIR)", default=str(default),
+        suggested = plans_dir / f"{info.ref.name}-{a.kind}.yaml"
+        if _check_out(suggested):
+            suggested = plans_dir / f"{info.ref.name}-{a.kind}-{dt.datetime.now():%Y%m%d-%H%M}.yaml"
+        a.out = Path(q.text("Save the plan as", flag="--out FILE (or --plans-dir DIR)", default=str(suggested),
                             validate=lambda s: _check_out(Path(s)) if s else "a file name"))
         action = {"run": "run it now", "schedule": "schedule it", "print": "print the runbook commands"}[a.then]
         if not q.confirm(f"Write {a.out} and {action}?", flag="--out FILE", default=True):
@@ -424,7 +448,7 @@ def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, 
         elif a.then == "schedule":
             _schedule(a, echo)
         else:
-            echo(f"\nRunbook (docs/runbooks/{a.kind}.md) — non-interactive, from any shell:")
+            echo(f"\nRunbook ({runbook_for(str(a.kind))}) — non-interactive, from any shell:")
             for why_, cmd in runbook_commands(a):
                 echo(f"  # {why_}\n  {shlex.join(cmd)}")
     finally:
@@ -469,6 +493,8 @@ def _interactive(ctx: click.Context) -> bool:
 @click.option("--allow-fallback/--no-fallback", "allow_fallback", default=None,
               help="Allow the migration's fallback path (kubenet+Calico -> overlay), used only if ARM refuses.")
 @click.option("--accept", multiple=True, help="Accept a failing check id or analysis rule id (repeatable).")
+@click.option("--set", "sets", multiple=True, metavar="STEP.PARAM=VALUE",
+              help="Set a step parameter in the plan (repeatable), e.g. install-operator.manifest=FILE_OR_URL.")
 @click.option("--then", "then", type=click.Choice(THEN), help="After saving: run now, schedule in Prefect, or print "
               "the runbook commands.")
 @click.option("--start-at", help="With --then schedule: when (ISO 8601, e.g. 2026-12-05T02:00+01:00).")
@@ -479,12 +505,13 @@ def _interactive(ctx: click.Context) -> bool:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="The plan file to write.")
 @click.pass_context
 def wizard(ctx: click.Context, kind: str | None, pod_cidr: str | None, allow_fallback: bool | None,
-           accept: tuple[str, ...], then: str | None, start_at: str | None, approve: bool | None, plans_dir: Path,
-           out: Path | None, **kwargs: Any) -> None:
+           accept: tuple[str, ...], sets: tuple[str, ...], then: str | None, start_at: str | None,
+           approve: bool | None, plans_dir: Path, out: Path | None, **kwargs: Any) -> None:
     """Guided migration: cluster, migration, preflight and predicted changes, options, plan, then run/schedule."""
     configure_logging()
     opts = {k: kwargs.get(k) for k in ADDRESS_KEYS}
-    answers = Answers(kind=kind, pod_cidr=pod_cidr, allow_fallback=allow_fallback, accept=list(accept), then=then,
+    answers = Answers(kind=kind, pod_cidr=pod_cidr, allow_fallback=allow_fallback, accept=list(accept),
+                      sets=list(sets), then=then,
                       start_at=parse_when(start_at) if start_at else None, approve=approve, out=out)
     q = Questions(interactive=_interactive(ctx))
 

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -123,33 +123,55 @@ def _break_ledger_mid_run(env: dict[str, str], sb: Any) -> None:
     threading.Thread(target=watch, daemon=True, name="break-ledger").start()
 
 
-def _slow_nodes() -> Any:
-    scenario = scenarios.load("npm")
-    scenario["arm_behaviour"] = {"node_ready_timeout_seconds": 1e7}  # ARM would give up much later than apply
+def _slow_nodes(base: str = "npm") -> Callable[[], Any]:
+    def scenario() -> Any:
+        s = scenarios.load(base)
+        s["arm_behaviour"] = {"node_ready_timeout_seconds": 1e7}  # ARM would give up much later than apply
+        return s
     return scenario
 
 
-PLAN_ONLY = ("section", "Before the window", "aks-netmig plan ")
-SCENES = {
-    "npm-to-cilium.md": [
-        Scene("happy path", [("section", "Before the window"), ("section", "During the window"),
-                             ("section", "After")]),
-        Scene("stall", [PLAN_ONLY,
-                        ("do", _fault(Fault("node", kind="stuck-notready", params={"pool": "user"}))),
-                        ("section", "If apply exits 3: the reimage stalled")], scenario=_slow_nodes),
-        Scene("failed LRO", [PLAN_ONLY,
+def _stall_and_lro(plan_only: tuple[str, ...], scenario: str) -> list[Scene]:
+    """The stall and failed-LRO sections, the same in every runbook: after the plan, a node stuck NotReady /
+    the reimage operation failing."""
+    return [
+        Scene("stall", [plan_only, ("do", _fault(Fault("node", kind="stuck-notready", params={"pool": "user"}))),
+                        ("section", "If apply exits 3: the reimage stalled")], scenario=_slow_nodes(scenario)),
+        Scene("failed LRO", [plan_only,
                              ("do", _fault(Fault("lro", kind="fail", code="ReconcileFailed",
                                                  message="injected: the reimage failed"))),
-                             ("section", "If apply exits 1: the ARM operation failed")]),
+                             ("section", "If apply exits 1: the ARM operation failed")],
+              scenario=lambda: scenario),
+    ]
+
+
+PLAN_ONLY = ("section", "Before the window", "aks-netmig plan ")
+HAPPY = [("section", "Before the window"), ("section", "During the window"), ("section", "After")]
+TIGERA = {"TIGERA_MANIFEST": str(ROOT / "netmig" / "sandbox" / "manifests" / "tigera-operator.yaml")}
+SCENES = {
+    "npm-to-cilium.md": [
+        Scene("happy path", HAPPY),
+        *_stall_and_lro(PLAN_ONLY, "npm"),
         Scene("failed verification", [PLAN_ONLY, ("do", _break_ledger_mid_run),
                                       ("section", "If apply exits 1: the verification failed")],
               env={"NS": "api", "DEPLOYMENT": "ledger"}),
+    ],
+    "calico-to-self-managed.md": [  # the tigerastatus commands after a good run (the failure is not simulated)
+        Scene("happy path", [*HAPPY, ("section", "If apply exits 1 at the tigerastatus step")],
+              scenario=lambda: "managed-calico", env=TIGERA),
+        *[replace(s, env=TIGERA) for s in _stall_and_lro(PLAN_ONLY, "managed-calico")],
+    ],
+    "uninstall.md": [
+        Scene("happy path, then restore", [*HAPPY, ("section", "If something needs the Calico objects back"),
+                                           ("section", "If a custom resource keeps a finalizer")],
+              scenario=lambda: "managed-calico"),
+        *_stall_and_lro(PLAN_ONLY, "managed-calico"),
     ],
 }
 
 
 def _env(sb: Any, tmp: Path, extra: dict[str, str]) -> dict[str, str]:
-    plan = tmp / "plans" / "aks-npm.yaml"
+    plan = tmp / "plans" / "cluster.yaml"
     plan.parent.mkdir(parents=True, exist_ok=True)
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "TARGET": f"--sandbox {sb.directory}", "PLAN": str(plan), "RUN": str(plan.with_suffix(".run")),

@@ -96,6 +96,28 @@ def test_every_question_has_a_flag_so_the_printed_command_asks_nothing(sandbox_f
     assert _printed(res.output, "# or in one go:")[2:] == args
 
 
+@pytest.mark.parametrize(("scenario", "kind", "extra"), [
+    ("managed-calico", "calico-to-self-managed",
+     ["--set", f"install-operator.manifest={ROOT / 'netmig/sandbox/manifests/tigera-operator.yaml'}"]),
+    ("managed-calico", "uninstall", []),
+])
+def test_flags_only_plan_of_other_kinds_equals_plan_with_the_printed_flags(
+        sandbox_factory: Any, tmp_path: Path, scenario: str, kind: str, extra: list[str]) -> None:
+    sb = sandbox_factory(scenario, time_scale=0.002)
+    out = tmp_path / "p.yaml"
+    res = CliRunner().invoke(cli, ["wizard", "--sandbox", str(sb.directory), "--migration", kind, *extra,
+                                   "--out", str(out), "--then", "print"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output + res.stderr
+    assert f"docs/runbooks/{kind}.md" in res.output
+    plan_cmd = _printed(res.output, "aks-netmig plan")
+    by_wizard = out.rename(tmp_path / "by-wizard.yaml")
+    assert CliRunner().invoke(cli, plan_cmd[1:], catch_exceptions=False).exit_code == 0
+    assert _comparable(by_wizard) == _comparable(out)
+    if extra:
+        steps = {s["id"]: s for s in yaml.safe_load(out.read_text())["steps"]}
+        assert steps["install-operator"]["params"]["manifest"] == extra[1].split("=", 1)[1]
+
+
 def test_schedule_without_prefect_api_prints_the_prefect_command(sandbox_factory: Any, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
