@@ -99,9 +99,15 @@ def render_report(plan: Any, max_findings: int = 20, max_changes: int = 20) -> s
 def run_preflight(kind: str, target: Any, accepted: list[str] | None = None, **plan_options: Any) -> Any:
     """The library function: the concrete plan ``aks-netmig plan`` would write (not written); ``plan_options`` are
     ``make_plan``'s (e.g. ``pod_cidr``). ``CheckFailed`` when the cluster cannot be read."""
+    import inspect
+
     from netmig.azure import errors as arm
     from netmig.engine.plan_build import make_plan
+    from netmig.errors import UsageError
 
+    unknown = sorted(set(plan_options) - set(inspect.signature(make_plan).parameters))
+    if unknown:
+        raise UsageError(f"plan option(s) {', '.join(unknown)} not supported here", "leave them out")
     try:
         return make_plan(kind, target, accepted=list(accepted or []), polling_interval=polling_for(target),
                          **plan_options)
@@ -116,13 +122,20 @@ def run_preflight(kind: str, target: Any, accepted: list[str] | None = None, **p
 @click.option("--accept", multiple=True, help="Accept a failing check id or analysis rule id (repeatable).")
 @click.option("--set", "sets", multiple=True, metavar="STEP.PARAM=VALUE",
               help="A step parameter as the plan would have it (repeatable), e.g. install-operator.manifest=FILE.")
+@click.option("--pod-cidr", default=None, help="Overlay pod CIDR, as for plan (migrations to overlay).")
+@click.option("--allow-fallback", is_flag=True, help="As for plan: allow the migration's fallback path.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see the module docs for its keys).")
-def preflight(kind: str, accept: tuple[str, ...], sets: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
+def preflight(kind: str, accept: tuple[str, ...], sets: tuple[str, ...], pod_cidr: str | None, allow_fallback: bool,
+              as_json: bool, **kwargs: Any) -> None:
     """Run a migration's preflight checks and policy analysis against a cluster; change and write nothing."""
     from netmig.engine.planning import parse_set
 
     configure_logging()
     extra: dict[str, Any] = {"step_params": parse_set(sets)} if sets else {}
+    if pod_cidr:
+        extra["pod_cidr"] = pod_cidr
+    if allow_fallback:
+        extra["allow_variants"] = ["fallback"]
     plan = run_preflight(kind, target_from(kwargs), list(accept), **extra)
     blocking = blocking_checks(plan)
     if as_json:

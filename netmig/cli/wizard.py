@@ -390,7 +390,9 @@ def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, 
             blocking = blocking_checks(plan)
     if blocking:
         pre = ["aks-netmig", "preflight", *_addr(a.address), "--migration", str(a.kind),
-               *[x for acc in a.accept for x in ("--accept", acc)], *[x for st in a.sets for x in ("--set", st)]]
+               *[x for acc in a.accept for x in ("--accept", acc)], *[x for st in a.sets for x in ("--set", st)],
+               *(["--pod-cidr", a.pod_cidr] if a.pod_cidr else []), *(["--allow-fallback"] if a.allow_fallback
+                                                                        else [])]
         raise CheckFailed(f"preflight fails ({', '.join(r['check'] for r in blocking)}); nothing was written",
                           f"fix it or accept it, then check again with: {shlex.join(pre)}")
 
