@@ -114,6 +114,13 @@ def plan_markdown(plan: Any) -> str:
         lines.append(f"- ARM change: {ch.method} networkProfile `{ch.network_profile}` (If-Match `{ch.if_match}`)")
     if plan.accepted:
         lines.append(f"- accepted: {', '.join(plan.accepted)}")
+    for v in getattr(plan, "variants", []):
+        if v.default:
+            continue
+        allowed = "**allowed** by this plan" if v.allowed else f"not allowed (plan again with `{v.allow_flag}`)"
+        lines.append(f"- **{v.name} path**, used only if ARM refuses the direct change, {allowed}: {v.title}")
+        lines += [f"  - ARM change: {ch.method} networkProfile `{ch.network_profile}`" for ch in v.arm_changes]
+        lines += [f"  - {n}" for n in v.notes]
     lines += ["", "## Pools", ""]
     lines += _table(["pool", "mode", "os", "nodes", "max surge", "surge nodes"],
                     [[p.name, p.mode, p.os_type, p.nodes, p.max_surge or "", p.surge_nodes] for p in plan.pools])

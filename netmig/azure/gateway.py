@@ -98,6 +98,12 @@ def _text(value: Any, default: str) -> str:
     return str(getattr(value, "value", value))
 
 
+def _pool_type(pool: Any) -> str:
+    """AvailabilitySet / VirtualMachineScaleSets, lower-cased (``type_properties_type`` in recent SDKs, where
+    ``type`` is the resource type)."""
+    return _text(getattr(pool, "type_properties_type", None) or pool.type, "").lower()
+
+
 def _code(e: HttpResponseError) -> str | None:
     err = getattr(e, "error", None)
     return getattr(err, "code", None) if err is not None else None
@@ -172,7 +178,7 @@ class AksGateway:
                 count=int(p.count or 0),
                 provisioning_state=p.provisioning_state or "Unknown", max_surge=surge, vm_size=p.vm_size,
                 orchestrator_version=p.current_orchestrator_version or p.orchestrator_version,
-                availability_set=_text(p.type, "").lower() == "availabilityset",
+                availability_set=_pool_type(p) == "availabilityset",
                 max_pods=int(p.max_pods) if getattr(p, "max_pods", None) else None,
             ))
         return out
@@ -207,6 +213,8 @@ class AksGateway:
         np.network_policy = target.policy
         np.network_dataplane = target.dataplane
         if target.pod_cidr:
+            if np.pod_cidr and np.pod_cidr != target.pod_cidr and np.pod_cidrs:  # keep podCidrs consistent
+                np.pod_cidrs = [target.pod_cidr if c == np.pod_cidr else c for c in np.pod_cidrs]
             np.pod_cidr = target.pod_cidr
         kwargs: dict[str, Any] = {}
         if etag:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from netmig.cli.migrate_common import cluster_options, configure_logging, polling_for, target_from
+from netmig.cli.migrate_common import ADDRESS_KEYS, cluster_options, configure_logging, polling_for, target_from
 from netmig.errors import CheckFailed
 
 
@@ -19,6 +19,18 @@ def render_plan(plan: Any) -> str:
         lines.append(f"  ARM      {ch.method} {ch.network_profile} (If-Match {ch.if_match})")
     lines.append("  pools    " + ", ".join(f"{p.name} {p.nodes} nodes (surge {p.surge_nodes})" for p in plan.pools))
     lines.append(f"  expected {plan.expected_minutes[0]}-{plan.expected_minutes[1]} min on Azure")
+    if plan.irreversible:
+        lines.append(f"  ONE-WAY  {plan.irreversible_reason or 'irreversible'}")
+    lines += [f"  note     {n}" for n in plan.notes]
+    for v in plan.variants:
+        if v.default:
+            continue
+        state = "ALLOWED by this plan" if v.allowed else f"NOT allowed (plan again with {v.allow_flag} to allow it)"
+        lines.append(f"  {v.name}: {v.title} -- {state}; used only if ARM refuses the direct change")
+        for ch in v.arm_changes:
+            lines.append(f"    ARM    {ch.method} {ch.network_profile}")
+        lines.append(f"    {v.reimages} reimages, expected {v.expected_minutes[0]}-{v.expected_minutes[1]} min")
+        lines += [f"    note   {n}" for n in v.notes]
     lines.append("  preflight:")
     for r in plan.preflight:
         mark = {"pass": "ok  ", "warn": "warn", "fail": "FAIL"}[r["outcome"]]
@@ -31,6 +43,25 @@ def render_plan(plan: Any) -> str:
     return "\n".join(lines)
 
 
+def plan_command(kind: str, out: Path, accept: tuple[str, ...], pod_cidr: str | None, allow_fallback: bool,
+                 address: dict[str, Any], sets: tuple[str, ...] = ()) -> list[str]:
+    """This plan command's line (recorded in the plan: the exact command to plan again, e.g. with a fallback)."""
+    cmd = ["aks-netmig", "plan"]
+    for key in ADDRESS_KEYS:
+        if address.get(key):
+            cmd += [f"--{key.replace('_', '-')}", str(address[key])]
+    cmd += ["--migration", kind, "--out", str(out)]
+    for a in accept:
+        cmd += ["--accept", a]
+    for s in sets:
+        cmd += ["--set", s]
+    if pod_cidr:
+        cmd += ["--pod-cidr", pod_cidr]
+    if allow_fallback:
+        cmd.append("--allow-fallback")
+    return cmd
+
+
 @click.command()
 @cluster_options
 @click.option("--migration", "kind", default="npm-to-cilium", show_default=True,
@@ -41,7 +72,13 @@ def render_plan(plan: Any) -> str:
               help="Set a step parameter in the plan (repeatable), e.g. install-operator.manifest=FILE_OR_URL.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: path, ok, blocking (check ids), plan (the plan as written).")
-def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
+@click.option("--pod-cidr", default=None,
+              help="Overlay pod CIDR for migrations to Azure CNI Overlay (default: keep the current one).")
+@click.option("--allow-fallback", is_flag=True,
+              help="Allow the plan's fallback path, used only if ARM refuses the direct change "
+                   "(kubenet+Calico: policy none -> overlay -> calico, three reimages, policies unenforced between).")
+def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], as_json: bool, pod_cidr: str | None,
+         allow_fallback: bool, **kwargs: Any) -> None:
     """Read the cluster, run preflight, and write a concrete, reviewable plan (what apply will execute)."""
     from netmig.azure import errors as arm
     from netmig.engine.plan_build import make_plan
@@ -49,10 +86,12 @@ def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], a
 
     configure_logging()
     step_params = parse_set(sets)
+    command = plan_command(kind, out, accept, pod_cidr, allow_fallback, kwargs, sets)
     target = target_from(kwargs)
     try:
         p = make_plan(kind, target, accepted=list(accept), polling_interval=polling_for(target),
-                      step_params=step_params)
+                      step_params=step_params, pod_cidr=pod_cidr,
+                      allow_variants=["fallback"] if allow_fallback else [], plan_command=command)
     except arm.ArmError as e:
         raise CheckFailed(f"cannot read {target.describe()}: {e}", "check the address and the credentials") from e
     out.parent.mkdir(parents=True, exist_ok=True)

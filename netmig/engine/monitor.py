@@ -4,7 +4,8 @@ Contract:
 - ``ReimageMonitor(target_engine_label, now, stall_seconds, notready_seconds, pdb_block_seconds)`` is fed node
   objects (``on_node(type, node, now)`` from a watch) and pool reads (``on_pools``); ``progress()`` returns a
   ``PoolProgress`` per pool (nodes done/total, surge nodes, cordoned, NotReady, engine labels).
-- A node is *done* when it is Ready, schedulable, not a surge node and carries the target engine label.
+- A node is *done* when it is Ready, schedulable, not a surge node and carries the target engine label (and the
+  ``target_labels``, e.g. ``kubernetes.azure.com/azure-cni-overlay=true`` for a move to overlay).
   Progress = a node became done (or a surge node appeared / went away); ``stall(now, pods, pdbs)`` returns a
   ``Stall`` when there was no progress for ``stall_seconds``, a node stayed NotReady longer than
   ``notready_seconds``, or a cordoned node kept pods that a PodDisruptionBudget forbids evicting for longer than
@@ -140,6 +141,7 @@ class _Node:
     cordoned: bool
     engine: str
     surge: bool
+    labels_ok: bool = True
     since_notready: float | None = None
     since_cordoned: float | None = None
 
@@ -147,8 +149,10 @@ class _Node:
 class ReimageMonitor:
     def __init__(self, target_engine_label: str, now: float, *, stall_seconds: float = 1800.0,
                  notready_seconds: float = 1200.0, pdb_block_seconds: float = 600.0,
-                 originals: dict[str, int] | None = None, original_names: set[str] | None = None) -> None:
+                 originals: dict[str, int] | None = None, original_names: set[str] | None = None,
+                 target_labels: dict[str, str] | None = None) -> None:
         self.target = target_engine_label
+        self.target_labels = dict(target_labels or {})
         self.stall_seconds = stall_seconds
         self.notready_seconds = notready_seconds
         self.pdb_block_seconds = pdb_block_seconds
@@ -160,7 +164,7 @@ class ReimageMonitor:
         self.events = 0
 
     def _done(self, n: _Node) -> bool:
-        return n.ready and not n.cordoned and not n.surge and n.engine == self.target
+        return n.ready and not n.cordoned and not n.surge and n.engine == self.target and n.labels_ok
 
     def on_node(self, event_type: str, node: Obj, now: float) -> bool:
         """Feed one watch event (ADDED / MODIFIED / DELETED); True when it counted as progress."""
@@ -178,7 +182,8 @@ class ReimageMonitor:
         ann = meta.get("annotations") or {}
         surge = (name not in self.original_names) if self.original_names else ann.get(SURGE_HINT) == "true"
         n = _Node(name, labels.get(POOL_LABEL, "?"), is_ready(node),
-                  bool((node.get("spec") or {}).get("unschedulable")), labels.get(POLICY_LABEL, "none"), surge)
+                  bool((node.get("spec") or {}).get("unschedulable")), labels.get(POLICY_LABEL, "none"), surge,
+                  all(labels.get(k) == v for k, v in self.target_labels.items()))
         n.since_notready = (old.since_notready if old and not old.ready else now) if not n.ready else None
         n.since_cordoned = (old.since_cordoned if old and old.cordoned else now) if n.cordoned else None
         self.nodes[name] = n

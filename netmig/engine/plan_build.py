@@ -1,7 +1,9 @@
 """``make_plan``: read the cluster, run the template's preflight checks and the policy analysis, return the Plan.
 
 ``step_params`` (``{step id: {param: value}}``, ``aks-netmig plan --set STEP.PARAM=VALUE``: e.g. the tigera-operator
-manifest) is applied before the checks run: they see the plan as it will run."""
+manifest) is applied before the checks run: they see the plan as it will run. Plan options
+(``netmig.engine.planning.new_plan``): ``pod_cidr``, ``allow_variants`` (e.g. ``["fallback"]`` from ``aks-netmig plan
+--allow-fallback``), ``plan_command`` (the command line, recorded in the plan)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from netmig.engine.planning import Plan, load_template, new_plan, set_step_param
 
 
 def make_plan(kind: str, target: ArmTarget, *, accepted: list[str] | None = None,
-              polling_interval: float = 5.0, step_params: dict[str, dict[str, Any]] | None = None) -> Plan:
+              polling_interval: float = 5.0, step_params: dict[str, dict[str, Any]] | None = None,
+              pod_cidr: str | None = None, allow_variants: list[str] | tuple[str, ...] = (),
+              plan_command: list[str] | None = None) -> Plan:
     from netmig.azure.gateway import AksGateway
     from netmig.checks.policies import findings
     from netmig.engine.context import StepContext
@@ -24,7 +28,8 @@ def make_plan(kind: str, target: ArmTarget, *, accepted: list[str] | None = None
     template = load_template(kind)
     aks = AksGateway(target, polling_interval=polling_interval)
     cluster = aks.cluster()
-    plan = new_plan(template, cluster, arm_endpoint=target.endpoint, accepted=accepted)
+    plan = new_plan(template, cluster, arm_endpoint=target.endpoint, accepted=accepted, pod_cidr=pod_cidr,
+                    allow_variants=allow_variants, plan_command=plan_command)
     set_step_params(plan, step_params or {})  # before the checks: they see the plan as it will run
     with tempfile.TemporaryDirectory(prefix="netmig-plan-") as tmp:
         ctx = StepContext(plan=plan, aks=aks, journal=Journal(Path(tmp) / "j.jsonl"), run_dir=Path(tmp))

@@ -9,6 +9,15 @@ Contract:
   unsafely ordered); ``load_plan`` holds a (possibly hand-edited) concrete plan to the same ordering rules.
 - ``new_plan(template, cluster, ...)`` is pure; ``drift(plan, cluster)`` returns the reasons why the cluster no
   longer is the one the plan was made for (empty list: unchanged).
+- Variants (``netmig.model.plan``): the plan keeps every step of every variant that applies to the cluster in one
+  list (each with its ``variant``) and lists the variants with their own ARM changes, reimage count, duration and
+  notes, and whether the plan allows them (``allow_variants``). ``arm_changes`` / ``nodes_to_reimage`` /
+  ``expected_minutes`` describe the default path. Each ARM change is described against the profile the previous
+  change on its path leaves (the first one carries the plan's etag as If-Match; later ones the etag read right
+  before their PUT).
+- Plan options: ``pod_cidr`` (templates listing it in ``plan_options``) sets the target pod CIDR and the pod CIDR
+  of every network-profile change that moves the cluster to overlay; ``plan_command`` is the command line that
+  made the plan (used to tell the exact command to re-plan, e.g. with a fallback allowed).
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from netmig.errors import UsageError
 from netmig.model.cluster import ClusterInfo, NetworkProfile, PoolInfo
-from netmig.model.plan import PlanTemplate, ProfileSpec, validate_order
+from netmig.model.plan import PlanTemplate, ProfileSpec, StepSpec, validate_order
 
 PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
 FORMAT = 1
@@ -36,6 +45,7 @@ class PlanStep(BaseModel):
     kind: str
     irreversible: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
+    variant: str | None = None
 
 
 class PoolPlan(BaseModel):
@@ -57,6 +67,21 @@ class ArmChange(BaseModel):
     description: str
     network_profile: dict[str, Any]
     if_match: str | None = None
+
+
+class PlanVariant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    title: str
+    default: bool = False
+    allowed: bool = True
+    allow_flag: str | None = None
+    notes: list[str] = Field(default_factory=list)
+    arm_changes: list[ArmChange] = Field(default_factory=list)
+    reimages: int = 0
+    expected_minutes: tuple[int, int] = (0, 0)
+    steps: list[str] = Field(default_factory=list, description="ids of the steps this path runs, in order")
 
 
 class Plan(BaseModel):
@@ -83,6 +108,10 @@ class Plan(BaseModel):
     accepted: list[str] = Field(default_factory=list, description="check ids or analysis rule ids accepted")
     preflight: list[dict[str, Any]] = Field(default_factory=list)
     findings: list[dict[str, Any]] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict, description="plan-time options (e.g. pod_cidr)")
+    plan_command: list[str] = Field(default_factory=list, description="the command line that made this plan")
+    variants: list[PlanVariant] = Field(default_factory=list)
     steps: list[PlanStep]
 
     def source_profile(self) -> NetworkProfile:
@@ -96,6 +125,13 @@ class Plan(BaseModel):
             if s.id == step_id:
                 return s
         raise KeyError(step_id)
+
+    def variant(self, name: str) -> PlanVariant | None:
+        return next((v for v in self.variants if v.name == name), None)
+
+    @property
+    def default_variant(self) -> str | None:
+        return next((v.name for v in self.variants if v.default), None)
 
     def to_yaml(self) -> str:
         head = (f"# aks-netmig plan: {self.title}\n# cluster {self.cluster}\n"
@@ -171,11 +207,13 @@ def parse_set(values: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
 
 def order_problems(plan: Plan) -> list[str]:
     """``validate_order`` on a concrete plan's steps: a hand-edited plan is held to the template rules."""
-    from netmig.model.plan import StepSpec
+    from netmig.model.plan import VariantSpec
 
-    steps = [StepSpec(id=s.id, kind=s.kind, irreversible=s.irreversible, params=s.params) for s in plan.steps]
+    steps = [StepSpec(id=s.id, kind=s.kind, irreversible=s.irreversible, params=s.params, variant=s.variant)
+             for s in plan.steps]
+    variants = [VariantSpec(name=v.name, title=v.title, default=v.default) for v in plan.variants]
     return validate_order(PlanTemplate(kind=plan.kind, title=plan.title, source=ProfileSpec(), target=ProfileSpec(),
-                                       checks=[], steps=steps))
+                                       checks=[], steps=steps, variants=variants))
 
 
 def apply_spec(profile: NetworkProfile, spec: ProfileSpec) -> NetworkProfile:
@@ -212,23 +250,84 @@ def _arm_profile(target: NetworkProfile, source: NetworkProfile) -> dict[str, An
     return {arm: getattr(target, f) for f, arm in names.items() if getattr(target, f) != getattr(source, f)}
 
 
+def matches(profile: NetworkProfile, spec: ProfileSpec | None) -> bool:
+    """True when every field ``spec`` sets has that value in ``profile`` (None / empty spec: always)."""
+    if spec is None:
+        return True
+    return all(getattr(profile, k) == v for k, v in spec.model_dump().items() if v is not None)
+
+
+def step_target(source: NetworkProfile, step: StepSpec | PlanStep) -> NetworkProfile:
+    """The network profile an update-network-profile step asks for: the plan's source with the step's fields."""
+    return apply_spec(source, ProfileSpec(**{k: v for k, v in step.params.items() if k in ProfileSpec.model_fields}))
+
+
+def _changes(steps: list[PlanStep], source: NetworkProfile, cluster: ClusterInfo) -> list[ArmChange]:
+    out: list[ArmChange] = []
+    prev = source
+    for s in steps:
+        if s.kind != "update-network-profile":
+            continue
+        to = step_target(source, s)
+        first = not out
+        out.append(ArmChange(
+            resource=cluster.ref.resource_id, if_match=cluster.etag if first else None,
+            description=f"one managed-cluster PUT: {prev.describe()} -> {to.describe()}; reimages every node pool "
+                        f"at once (step {s.id})" + ("" if first else "; If-Match: the etag read right before it"),
+            network_profile=_arm_profile(to, prev)))
+        prev = to
+    return out
+
+
 def new_plan(template: PlanTemplate, cluster: ClusterInfo, *, arm_endpoint: str, accepted: list[str] | None = None,
-             now: dt.datetime | None = None) -> Plan:
+             now: dt.datetime | None = None, pod_cidr: str | None = None,
+             allow_variants: list[str] | tuple[str, ...] = (), plan_command: list[str] | None = None) -> Plan:
     now = now or dt.datetime.now(dt.UTC)
     source = cluster.network
-    target = apply_spec(source, template.target)
+    target_spec = template.target
+    options: dict[str, Any] = {}
+    if pod_cidr:
+        if "pod_cidr" not in template.plan_options:
+            raise UsageError(f"the {template.kind} migration does not take a pod CIDR",
+                             "drop --pod-cidr (only migrations to Azure CNI Overlay set one)")
+        target_spec = target_spec.model_copy(update={"pod_cidr": pod_cidr})
+        options["pod_cidr"] = pod_cidr
+    target = apply_spec(source, target_spec)
     pools = [PoolPlan(name=p.name, mode=p.mode, os_type=p.os_type, nodes=p.count, max_surge=p.max_surge,
                       surge_nodes=surge_nodes(p.max_surge, p.count)) for p in cluster.pools]
-    changes = []
+    variants = [v for v in template.variants if matches(source, v.applies_if)]
+    kept = {v.name for v in variants}
+    steps = []
     for s in template.steps:
-        if s.kind == "update-network-profile":
-            step_target = apply_spec(source, ProfileSpec(**{k: v for k, v in s.params.items()
-                                                            if k in ProfileSpec.model_fields}))
-            changes.append(ArmChange(
-                resource=cluster.ref.resource_id, if_match=cluster.etag,
-                description=f"one managed-cluster PUT: {source.describe()} -> {step_target.describe()}; "
-                            "reimages every node pool at once",
-                network_profile=_arm_profile(step_target, source)))
+        if (s.variant is not None and s.variant not in kept) or not matches(source, s.only_if):
+            continue
+        params = dict(s.params)
+        if "switch_variant" in params:
+            params["switch_variant"] = {k: v for k, v in params["switch_variant"].items() if k in kept}
+            if not params["switch_variant"]:
+                del params["switch_variant"]
+        if pod_cidr and s.kind == "update-network-profile" and params.get("plugin_mode") == "overlay":
+            params["pod_cidr"] = pod_cidr
+        steps.append(PlanStep(id=s.id, kind=s.kind, irreversible=s.irreversible, params=params, variant=s.variant))
+    default = next((v.name for v in variants if v.default), None)
+    main = [s for s in steps if s.variant in (None, default)]
+    changes = _changes(main, source, cluster)
+    if allow_variants:
+        options["allow_variants"] = sorted(allow_variants)
+    plan_variants = []
+    for v in variants:
+        path, own = main, main
+        if not v.default:  # a non-default path starts after the step that switches to it
+            switch = next(i for i, s in enumerate(steps) if v.name in (s.params.get("switch_variant") or {}))
+            own = [s for s in steps[switch + 1:] if s.variant in (None, v.name)]
+            path = [s for s in steps[:switch + 1] if s.variant in (None, default)] + own
+        v_changes = _changes(own, source, cluster)
+        lo, hi = expected_minutes(pools)
+        reimages = max(1, len(v_changes))
+        plan_variants.append(PlanVariant(
+            name=v.name, title=v.title, default=v.default, allowed=v.default or v.name in allow_variants,
+            allow_flag=v.allow_flag, notes=[x.strip() for x in v.notes], arm_changes=v_changes,
+            reimages=len(v_changes), expected_minutes=(lo * reimages, hi * reimages), steps=[s.id for s in path]))
     return Plan(
         migration_id=f"{template.kind}-{cluster.ref.name}-{now:%Y%m%d-%H%M%S}",
         kind=template.kind, title=template.title, created_at=now.isoformat(timespec="seconds"),
@@ -238,7 +337,8 @@ def new_plan(template: PlanTemplate, cluster: ClusterInfo, *, arm_endpoint: str,
         source=source.to_dict(), target=target.to_dict(), arm_changes=changes, pools=pools,
         nodes_to_reimage=sum(p.nodes for p in pools), expected_minutes=expected_minutes(pools),
         checks=list(template.checks), accepted=list(accepted or []),
-        steps=[PlanStep(**s.model_dump()) for s in template.steps],
+        notes=[n.strip() for n in template.notes], options=options, plan_command=list(plan_command or []),
+        variants=plan_variants, steps=steps,
     )
 
 

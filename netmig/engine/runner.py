@@ -11,6 +11,9 @@ Contract:
   after that step id) and returns the per-step results.
 - The test hooks ``NETMIG_TEST_KILL_AT`` / ``NETMIG_TEST_PAUSE_AT`` (``netmig.engine.testhooks``) are honoured at
   each step boundary (``STEP:before``, ``STEP:after``).
+- Variants (``netmig.engine.variants``): a step of a path that is not the active one is recorded done with
+  ``{"skipped": ...}`` when reached (nothing runs); a step that raises ``SwitchVariant`` is recorded done with the
+  switch (``variants.switch``), or failed when the plan does not allow that path.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from netmig.engine import registry, runlock
+from netmig.engine import registry, runlock, variants
 from netmig.engine.context import RUN_LOCK, StepContext
 from netmig.engine.planning import PlanStep
 from netmig.engine.testhooks import checkpoint
@@ -46,12 +49,20 @@ def run_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
         if done is not None:
             log.info("step", outcome="skipped", reason="already done (journal)", duration_s=0.0)
             return done
+        if not variants.step_active(ctx, step):
+            result = {"skipped": f"on the {step.variant} path; this run takes the {variants.active(ctx)} path"}
+            ctx.journal.record("step-done", step=step.id, result=result, run_id=ctx.run_id, duration_s=0.0)
+            log.info("step", outcome="skipped", reason=result["skipped"], duration_s=0.0)
+            return result
         fn = registry.step_fn(step.kind)
         checkpoint(f"{step.id}:before")
         ctx.journal.record("step-start", step=step.id, kind=step.kind, run_id=ctx.run_id)
         t0 = time.monotonic()
         try:
-            result = fn(ctx, step) or {}
+            try:
+                result = fn(ctx, step) or {}
+            except variants.SwitchVariant as e:
+                result = variants.switch(ctx, step, e)
         except Paused as e:
             ctx.journal.record("step-paused", step=step.id, reason=str(e), run_id=ctx.run_id)
             log.warning("step", outcome="paused", reason=str(e), duration_s=round(time.monotonic() - t0, 3))

@@ -6,12 +6,19 @@ the journal write: test hook point ``update-network:put-sent``), means the PUT w
 watch-reimage step follows the cluster's provisioningState instead of the poller. Throttling / 5xx are retried after
 re-reading the cluster (the same test again), with the plan's etag as If-Match so a changed cluster is refused by
 ARM itself. Right before the PUT the cluster lock must still be this run's (``lock.ensure_held``).
+
+Several changes in one plan (e.g. network policy none, then overlay, then calico): a change that follows another
+on the active path expects the cluster at the previous change's target (not the plan's source) and sends the
+etag it just read as If-Match; each change is its own PUT with its own journaled token. ``switch_variant:
+{NAME: [codes]}`` in the params: a 400 with one of those codes raises ``SwitchVariant`` (the runner takes the
+plan's NAME path when the plan allows it).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from netmig.engine import variants
 from netmig.engine.context import StepContext
 from netmig.engine.planning import PlanStep, apply_spec, drift
 from netmig.engine.registry import register_step
@@ -36,7 +43,15 @@ def token_key(step_id: str) -> str:
 
 def _matches(have: NetworkProfile, want: NetworkProfile) -> bool:
     return (have.plugin, have.plugin_mode, have.policy, have.dataplane) == (
-        want.plugin, want.plugin_mode, want.policy, want.dataplane)
+        want.plugin, want.plugin_mode, want.policy, want.dataplane) and (
+        not want.pod_cidr or not have.pod_cidr or have.pod_cidr == want.pod_cidr)
+
+
+def _switch_code(step: PlanStep, code: str | None) -> str | None:
+    for name, codes in (step.params.get("switch_variant") or {}).items():
+        if code and code in codes:
+            return str(name)
+    return None
 
 
 @register_step("update-network-profile")
@@ -57,17 +72,27 @@ def update_network_profile(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             return {"sent": False, "reason": f"cluster already {target.describe()} ({info.provisioning_state})"}
         if ctx.journal.value("nodes-before") is None:
             ctx.journal.set("nodes-before", sorted(n["metadata"]["name"] for n in ctx.kube.nodes()))
-        problems = drift(ctx.plan, info)
-        if problems:
-            raise CheckFailed(f"the cluster changed since the plan was made: {'; '.join(problems)}",
-                              "make a new plan")
+        prev = variants.previous_change(ctx, step)
+        etag = ctx.plan.etag
+        if prev is None:
+            problems = drift(ctx.plan, info)
+            if problems:
+                raise CheckFailed(f"the cluster changed since the plan was made: {'; '.join(problems)}",
+                                  "make a new plan")
+        else:  # not the first change: the cluster must be where the previous change left it
+            expected = target_of(ctx, prev)
+            if not _matches(info.network, expected):
+                raise CheckFailed(f"the cluster is {info.network.describe()}, but step {prev.id} left it "
+                                  f"{expected.describe()}", "check who changed it (aks-netmig status), then make "
+                                  "a new plan")
+            etag = info.etag
         if info.provisioning_state != "Succeeded":
             raise CheckFailed(f"the cluster is {info.provisioning_state}: another operation is in progress",
                               "wait for it to finish, then rerun apply")
         ensure_held(ctx)
         try:
             ctx.journal.record("arm-put", step=step.id, attempt=attempt, target=target.to_dict())
-            op = ctx.aks.begin_network_update(target, etag=ctx.plan.etag)
+            op = ctx.aks.begin_network_update(target, etag=etag)
         except (arm.Throttled, arm.Temporary) as e:
             delay = getattr(e, "retry_after", None) or min(30.0, 2.0 ** attempt)
             log.warning("ARM refused the PUT for now; retrying", error=str(e)[:200], attempt=attempt, delay_s=delay)
@@ -79,6 +104,9 @@ def update_network_profile(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             raise CheckFailed(f"ARM refused the change: {e}",
                               "the cluster changed or is busy; check it and make a new plan") from e
         except arm.Rejected as e:
+            name = _switch_code(step, e.code)
+            if name is not None:
+                raise variants.SwitchVariant(name, str(e.code), str(e)) from e
             raise CheckFailed(f"ARM rejected the change: {e}", "fix the cause named above and make a new plan") from e
         checkpoint(f"{step.id}:put-sent")
         ctx.journal.set(token_key(step.id), op.continuation_token)

@@ -26,6 +26,7 @@ from netmig.steps.network import target_of, token_key
 
 log = get_logger("netmig.steps.reimage")
 LABEL_VALUE = {"npm": "azure", "cilium": "cilium", "calico": "calico", "none": "none"}
+OVERLAY_LABELS = {"kubernetes.azure.com/azure-cni-overlay": "true", "kubernetes.azure.com/podnetwork-type": "overlay"}
 DEFAULTS = {"stall_seconds": 1800.0, "notready_seconds": 1500.0, "pdb_block_seconds": 900.0, "poll_seconds": 10.0}
 
 
@@ -42,6 +43,11 @@ def _update_step(ctx: StepContext, step: PlanStep) -> PlanStep:
 def _param(ctx: StepContext, step: PlanStep, name: str, default: float) -> float:
     override = getattr(ctx.options, name, None)
     return float(override if override is not None else step.params.get(name, default))
+
+
+def target_labels(target: Any) -> dict[str, str]:
+    """Node labels (besides the engine label) a node carries once reimaged to ``target`` (a NetworkProfile)."""
+    return dict(OVERLAY_LABELS) if target.ipam == "azure-cni-overlay" else {}
 
 
 @register_step("watch-reimage")
@@ -73,7 +79,8 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
                          stall_seconds=_param(ctx, step, "stall_seconds", DEFAULTS["stall_seconds"]),
                          notready_seconds=_param(ctx, step, "notready_seconds", DEFAULTS["notready_seconds"]),
                          pdb_block_seconds=_param(ctx, step, "pdb_block_seconds", DEFAULTS["pdb_block_seconds"]),
-                         originals={p.name: p.nodes for p in ctx.plan.pools}, original_names=set(originals))
+                         originals={p.name: p.nodes for p in ctx.plan.pools}, original_names=set(originals),
+                         target_labels=target_labels(target))
     arm_every = _param(ctx, step, "poll_seconds", DEFAULTS["poll_seconds"])
     watch = NodeWatch(ctx.kube)
     last_arm = -1e9
@@ -112,10 +119,11 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             raise Stalled(stall, _param(ctx, step, option, DEFAULTS[option]))
     nodes = ctx.kube.nodes()
     want = LABEL_VALUE.get(target.engine, target.engine)
+    wanted = {"kubernetes.azure.com/network-policy": want, **target_labels(target)}
     wrong = [n["metadata"]["name"] for n in nodes
-             if (n["metadata"].get("labels") or {}).get("kubernetes.azure.com/network-policy") != want]
+             if any((n["metadata"].get("labels") or {}).get(k) != v for k, v in wanted.items())]
     if wrong:
-        raise CheckFailed(f"the operation succeeded but nodes are not on {target.engine}: {', '.join(wrong)}",
+        raise CheckFailed(f"the operation succeeded but nodes are not on {target.describe()}: {', '.join(wrong)}",
                           "check the nodes, then rerun apply")
     summary = {"nodes": len(nodes), "pools": {p.name: p.describe() for p in mon.progress()},
                "watch_s": round(ctx.clock() - t0, 1), "node_events": seen}

@@ -31,6 +31,7 @@ DB = [pod("db-0", {"app": "db"}), pod("db-1", {"app": "db"})]
 FINDING_ERR = {"severity": "error", "rule": "ip-block", "message": "x"}
 FINDING_WARN = {"severity": "warning", "rule": "named-port", "message": "y"}
 NPM = NetworkProfile(plugin="azure", policy="azure")
+KUBENET_CALICO = NetworkProfile(plugin="kubenet", policy="calico", pod_cidr="10.244.0.0/16")
 
 # (check id, cluster changes, kube, findings, accepted, outcome, reason part, fix part)
 CASES: list[tuple[str, dict[str, Any], StubKube | None, list[dict[str, Any]] | None, list[str], Outcome, str,
@@ -85,10 +86,34 @@ CASES: list[tuple[str, dict[str, Any], StubKube | None, list[dict[str, Any]] | N
     ("policy-engine-stopped", {}, StubKube([pod("calico-node-x1", {"k8s-app": "calico-node"}, "calico-system")]),
      None, [], Outcome.FAIL, "policy-engine pods still run: calico-system/calico-node-x1", "uninstall it first"),
     ("tigera-operator-manifest", {}, None, None, [], Outcome.PASS, "the plan installs no operator", None),
+    # kubenet -> Azure CNI Overlay (#6); more cases: tests/unit/checks/test_overlay_checks.py
+    ("kubenet-source", {"network": KUBENET_CALICO}, None, None, [], Outcome.PASS, "network plugin is kubenet", None),
+    ("kubenet-source", {}, None, None, [], Outcome.FAIL, "network plugin is azure", "for kubenet clusters only"),
+    ("overlay-kubernetes-version", {}, None, None, [], Outcome.PASS, "Kubernetes 1.32.3 or later everywhere", None),
+    ("overlay-kubernetes-version", {"kubernetes_version": "1.26.12"}, None, None, [], Outcome.FAIL,
+     "Kubernetes 1.26.12 (control plane): the migration to Azure CNI Overlay needs 1.27 or later", "upgrade"),
+    ("overlay-kubernetes-version", {"kubernetes_version": "1.29.9", "network": KUBENET_CALICO}, None, None, [],
+     Outcome.WARN, "the fallback path (network policy none, then calico again) needs 1.30+", "upgrade to 1.30+"),
+    ("overlay-identity", {"identity_type": "UserAssigned"}, None, None, [], Outcome.PASS,
+     "user-assigned managed identity", None),
+    ("overlay-identity", {"identity_type": "SystemAssigned"}, None, None, [], Outcome.FAIL,
+     "the control plane uses a system-assigned managed identity", "--assign-identity"),
+    ("overlay-availability-set", {}, None, None, [], Outcome.PASS, "every pool is a virtual machine scale set", None),
+    ("overlay-availability-set", {"pools": (pool("system"), pool("user", availability_set=True))}, None, None, [],
+     Outcome.FAIL, "availability-set node pools: user", "scale-set pool"),
+    ("overlay-windows-pools", {}, None, None, [], Outcome.PASS, "no Windows node pools", None),
+    ("overlay-windows-pools", {"pools": (pool("system"), pool("user", name="win1", os_type="Windows"))}, None, None,
+     [], Outcome.FAIL, "Windows node pools: win1", "delete those pools"),
+    ("overlay-dual-stack", {}, None, None, [], Outcome.PASS, "single-stack IPv4", None),
+    ("overlay-dual-stack", {"raw_network": {"ipFamilies": ["IPv4", "IPv6"]}}, None, None, [], Outcome.FAIL,
+     "dual-stack (IPv4 + IPv6)", "new overlay cluster"),
+    ("overlay-ipblock-pod-cidr", {}, None, None, [], Outcome.PASS, "no pod CIDR change", None),
 ]
 # read through the Kubernetes API of a (sandbox) cluster: tests/e2e/test_migrate_calico.py (addon annotations),
 # tests/unit/kube/test_calico.py and tests/e2e/test_migrate_uninstall.py (leftovers)
-THROUGH_THE_API = {"calico-addon-annotations", "calico-leftovers"}
+# the overlay pod CIDR (Microsoft.Network) and ip-masq-agent (ConfigMaps) checks: tests/e2e/test_migrate_overlay.py,
+# their verdicts in tests/unit/checks/test_overlay_checks.py
+THROUGH_THE_API = {"calico-addon-annotations", "calico-leftovers", "overlay-pod-cidr", "overlay-ip-masq-agent"}
 
 
 @pytest.mark.parametrize(("check", "changes", "kube", "found", "accepted", "outcome", "reason", "fix"), CASES,
