@@ -3,7 +3,9 @@
 ``--migration KIND`` (default npm-to-cilium) picks the migration; each has its scenario (``DEMOS``; ``--scenario``
 overrides it): npm-to-cilium on ``npm``; calico-to-self-managed, uninstall and calico-crd-cleanup on
 ``managed-calico`` (calico-to-self-managed gets the sandbox's tigera-operator manifest; calico-crd-cleanup first
-sets the network policy to none by hand, the way the clusters it is for were uninstalled).
+sets the network policy to none by hand, the way the clusters it is for were uninstalled); kubenet-to-overlay on
+``kubenet-calico``, its plan allowing the fallback path (``--scenario kubenet-calico-blocked`` shows it: ARM refuses
+the direct change, then policy none -> overlay -> calico).
 It starts the sandbox in this process, makes the plan (accepting the connectivity changes the policy analysis
 predicts: showing them is the point), applies it as the Prefect flow (``--no-prefect``: the library runner) —
 approval asked on a terminal, given (``--yes`` semantics) without one — and prints the report. The sandbox is
@@ -30,6 +32,7 @@ class Demo:
     accept: tuple[str, ...] = ("policy-analysis",)
     step_params: Callable[[], dict[str, dict[str, Any]]] = field(default=lambda: {})
     prepare: Callable[[Path], None] | None = None  # run on the started sandbox before planning
+    allow_variants: tuple[str, ...] = ()  # plan --allow-fallback
 
 
 def _tigera_manifest() -> dict[str, dict[str, Any]]:
@@ -57,6 +60,7 @@ DEMOS: dict[str, Demo] = {
     "calico-to-self-managed": Demo("managed-calico", step_params=_tigera_manifest),
     "uninstall": Demo("managed-calico"),
     "calico-crd-cleanup": Demo("managed-calico", prepare=_uninstall_by_hand),
+    "kubenet-to-overlay": Demo("kubenet-calico", accept=(), allow_variants=("fallback",)),
 }
 
 
@@ -107,7 +111,7 @@ def _migrate(directory: Path, kind: str, spec: Demo, *, prefect: bool, yes: bool
     sandbox = directory / "sandbox"
     target = from_sandbox_dir(sandbox)
     plan = make_plan(kind, target, accepted=list(spec.accept), polling_interval=0.2,
-                     step_params=spec.step_params())
+                     step_params=spec.step_params(), allow_variants=spec.allow_variants)
     plan_path = directory / f"{kind}.yaml"
     plan_path.write_text(plan.to_yaml())
     click.echo(render_plan(plan))

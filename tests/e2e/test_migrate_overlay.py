@@ -13,7 +13,8 @@
 - SIGKILL (NETMIG_TEST_KILL_AT) of apply on a detached sandbox along both paths: every rerun resumes and the ARM
   log shows exactly one PUT per change; a NetworkPolicy deleted during the fallback's unenforced window is
   re-created by the restore step;
-- preflight failing with a clear reason on scenarios built to fail it.
+- preflight failing with a clear reason on scenarios built to fail it;
+- ``aks-netmig demo --migration kubenet-to-overlay`` (here on the blocked scenario: the fallback path).
 """
 
 from __future__ import annotations
@@ -315,3 +316,12 @@ def test_preflight_fails_with_a_clear_reason(case: str, sandbox_factory: Any, tm
     blocking = [line for line in res.output.splitlines() if line.startswith("error:")]
     assert blocking and check in blocking[0] and "apply would refuse this plan" in blocking[0]
     assert profile_puts(sb.directory) == []
+
+
+def test_demo_runs_the_fallback_on_the_blocked_scenario(tmp_path: Path) -> None:
+    res = _run("demo", "--migration", KIND, "--scenario", "kubenet-calico-blocked", "--no-prefect", "--yes",
+               "--keep-dir", str(tmp_path / "demo"))
+    assert res.exit_code == 0, res.output[-3000:]
+    assert "fallback: network policy none -> Azure CNI Overlay -> network policy calico" in res.output
+    assert "**fallback**" in res.output and "**Unenforced window**" in res.output and "**PASSED**" in res.output
+    assert len(profile_puts(tmp_path / "demo" / "sandbox")) == 3
