@@ -235,7 +235,8 @@ def migrate(migration: str | None = None, cluster: ClusterAddress = ClusterAddre
         completed = False
         try:
             with structlog.contextvars.bound_contextvars(cluster=target.ref.name, migration=plan.migration_id):
-                ctx.journal.record("run-start", run_id=ctx.run_id, orchestrator="prefect", crashed_marked=crashed)
+                ctx.journal.record("run-start", run_id=ctx.run_id, migration=plan.migration_id, orchestrator="prefect",
+                                   crashed_marked=crashed)
                 if crashed:
                     structlog.get_logger("netmig.flow").warning("marked flow runs left RUNNING as Crashed",
                                                                 count=crashed)

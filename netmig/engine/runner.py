@@ -99,7 +99,7 @@ def run_plan(ctx: StepContext, until: str | None = None) -> dict[str, dict[str, 
     with structlog.contextvars.bound_contextvars(cluster=ctx.plan.cluster.rsplit("/", 1)[-1],
                                                  migration=ctx.plan.migration_id):
         claim_run_dir(ctx)
-        ctx.journal.record("run-start", run_id=ctx.run_id)
+        ctx.journal.record("run-start", run_id=ctx.run_id, migration=ctx.plan.migration_id)
         start_run(ctx)
         for step in ctx.plan.steps:
             results[step.id] = run_step(ctx, step)

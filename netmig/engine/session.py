@@ -2,7 +2,9 @@
 
 Contract: ``run_dir_for(plan_path)`` is ``PLAN.run/`` next to the plan (journal, backups, snapshots, report,
 Prefect results). ``open_context(plan, target, run_dir, ...)`` checks that ``target`` is the plan's cluster
-(``UsageError`` otherwise) and returns a ready ``StepContext`` (close it with ``ctx.close()``).
+(``UsageError`` otherwise) and that the run folder's journal belongs to this plan's migration (a new plan saved
+over an old one must not inherit the old run's completed steps, approval included: ``UsageError``), and returns a
+ready ``StepContext`` (close it with ``ctx.close()``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,20 @@ def open_context(plan: Plan, target: ArmTarget, run_dir: Path, *, approver: Call
         raise UsageError(f"the plan is for {plan.cluster}, but the address given is {target.ref.resource_id}",
                          "pass the plan's cluster (or --sandbox of the sandbox the plan was made for)")
     run_dir.mkdir(parents=True, exist_ok=True)
+    journal = Journal(run_dir / "journal.jsonl")
+    check_journal_owner(journal, plan, run_dir)
     return StepContext(plan=plan, aks=AksGateway(target, polling_interval=polling_interval),
-                       journal=Journal(run_dir / "journal.jsonl"), run_dir=run_dir, approver=approver,
+                       journal=journal, run_dir=run_dir, approver=approver,
                        progress=progress or ProgressSink(), options=options or Options(),
                        run_id=run_id or uuid.uuid4().hex[:12])
+
+
+def check_journal_owner(journal: Journal, plan: Plan, run_dir: Path) -> None:
+    """``UsageError`` when the journal records runs of another migration than ``plan``'s."""
+    others = sorted({str(e["migration"]) for e in journal.events()
+                     if e.get("event") == "run-start" and e.get("migration") not in (None, plan.migration_id)})
+    if others:
+        raise UsageError(
+            f"{run_dir} holds the record of migration {others[0]}, but this plan is migration {plan.migration_id}",
+            f"move {run_dir} aside (it is that run's record: journal, backups, report) or save the new plan under "
+            "another name, then apply again")
