@@ -14,7 +14,9 @@ from tests.e2e.migrate_helpers import cli, cli_group, make_plan, profile_puts, s
 def test_prefect_apply_killed_mid_reimage_resumes_with_one_put(tmp_path: Path) -> None:
     sb = tmp_path / "sb"
     env = {"NETMIG_ORCHESTRATOR": "prefect", "PREFECT_HOME": str(tmp_path / "prefect")}
-    start_detached(sb)
+    # a reimage of ~250 simulated seconds must outlast the Prefect task hand-over between the PUT and the watch,
+    # or the kill point (the 5th node event) is never reached: 0.04 makes it ~10 s
+    start_detached(sb, time_scale=0.04)
     try:
         plan = tmp_path / "p.yaml"
         make_plan(sb, plan)
