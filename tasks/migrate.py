@@ -243,8 +243,9 @@ def publish_step_artifacts(ctx: StepContext, kind: str) -> None:
         elif kind == "watch-reimage":
             summary = ctx.journal.value("reimage-summary")
             if summary:
+                label = f" ({summary['step']}: {summary.get('target', '')})" if summary.get("step") else ""
                 publish("markdown", "reimage-summary",
-                        "# Reimage\n\n" + f"{summary['nodes']} nodes on the target engine after "
+                        f"# Reimage{label}\n\n" + f"{summary['nodes']} nodes on the target engine after "
                         f"{summary['watch_s']} s ({summary['node_events']} node events).\n\n"
                         + "\n".join(f"- {d}" for d in summary["pools"].values()) + "\n")
         elif kind == "verify":

@@ -4,6 +4,9 @@ Contract: pure apart from reading the journal events it is given; ``render(plan,
 A migration that moves pods to another address range shows the old and new pod CIDR; a plan with variants shows
 the path taken and every ARM change sent; steps add sections by journaling ``report-note`` events
 (``title``, ``lines``; the latest per title wins).
+Reimage: every watched reimage is kept (``reimage_summaries``: a plan may change the network profile several
+times, e.g. the overlay fallback's three), each labelled with its watch step, the change it followed and that
+change's target; a watch step of the path taken that has not finished is listed as such.
 """
 
 from __future__ import annotations
@@ -19,6 +22,56 @@ def _latest(events: list[dict[str, Any]], key: str) -> Any:
         if e["event"] == "set" and e.get("key") == key:
             found = e.get("value")
     return found
+
+
+def reimage_summaries(plan: Plan, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every reimage watched to the end, in order, one per watch step (a rerun's later summary of the same step
+    wins), each with ``step`` (the watch step; for journals written before summaries carried it: the watch step
+    that finished next, else the plan's only one)."""
+    watch_ids = [s.id for s in plan.steps if s.kind == "watch-reimage"]
+    found: dict[str, dict[str, Any]] = {}
+    for i, e in enumerate(events):
+        if not (e["event"] == "set" and e.get("key") == "reimage-summary" and isinstance(e.get("value"), dict)):
+            continue
+        value = dict(e["value"])
+        if not value.get("step"):
+            nxt = next((x.get("step") for x in events[i + 1:] if x["event"] == "step-done"
+                        and x.get("step") in watch_ids), None)
+            value["step"] = nxt or (watch_ids[0] if len(watch_ids) == 1 else "")
+        found.pop(str(value["step"]), None)
+        found[str(value["step"])] = value
+    return list(found.values())
+
+
+def _reimage_section(plan: Plan, events: list[dict[str, Any]], chosen: str | None) -> list[str]:
+    from netmig.engine import variants
+
+    summaries = reimage_summaries(plan, events)
+    watch = [s for s in variants.path_steps(plan, chosen) if s.kind == "watch-reimage"]
+    if not watch and not summaries:
+        return ["no reimage: this migration changes no network profile"]
+    if len(watch) <= 1 and len(summaries) <= 1:
+        if not summaries:
+            return ["not finished"]
+        one = summaries[0]
+        return [f"{one['nodes']} nodes on the target engine after {one['watch_s']} s of watching "
+                f"({one['node_events']} node events).", *[f"- {desc}" for desc in one["pools"].values()]]
+    by_step = {str(x["step"]): x for x in summaries}
+    order = [s.id for s in watch] + [k for k in by_step if k not in {s.id for s in watch}]
+    lines = [f"{len(order)} reimages on this path, one per network-profile change:", ""]
+    for sid in order:
+        r = by_step.get(sid)
+        step = next((s for s in plan.steps if s.id == sid), None)
+        after = (r or {}).get("change_step") or (step.params.get("operation_step") if step else None)
+        label = f"**{sid}**" + (f" (after {after}" + (f": {r['target']}" if r and r.get("target") else "") + ")"
+                                if after else "")
+        if r is None:
+            lines.append(f"- {label}: not finished")
+            continue
+        lines.append(f"- {label}: {r['nodes']} nodes on the target engine after {r['watch_s']} s of watching "
+                     f"({r['node_events']} node events)")
+        lines += [f"  - {desc}" for desc in r["pools"].values()]
+    return lines
 
 
 def _answer(events: list[dict[str, Any]], i: int) -> str:
@@ -39,11 +92,14 @@ def _answer(events: list[dict[str, Any]], i: int) -> str:
 
 
 def render(plan: Plan, events: list[dict[str, Any]]) -> str:
+    taken = plan.variant(str(_latest(events, "variant") or plan.default_variant)) if plan.variants else None
+    times, minutes = ((f", {taken.reimages} times ({taken.name} path; ", taken.expected_minutes)
+                      if taken is not None and taken.reimages > 1 else (" (", plan.expected_minutes))
     lines = [f"# Migration report: {plan.title}", "",
              f"- migration: `{plan.migration_id}`", f"- cluster: `{plan.cluster}`",
              f"- network: {plan.source_profile().describe()} -> {plan.target_profile().describe()}",
-             f"- nodes reimaged: {plan.nodes_to_reimage} in {len(plan.pools)} pools "
-             f"(expected {plan.expected_minutes[0]}-{plan.expected_minutes[1]} min on Azure)"]
+             f"- nodes reimaged: {plan.nodes_to_reimage} in {len(plan.pools)} pools{times}"
+             f"expected {minutes[0]}-{minutes[1]} min on Azure)"]
     src, dst = plan.source_profile(), plan.target_profile()
     if (src.pod_cidr or dst.pod_cidr) and (src.pod_cidr != dst.pod_cidr or src.ipam != dst.ipam):
         lines.append(f"- pod CIDR: {src.pod_cidr or 'node subnet'} ({src.ipam}) -> {dst.pod_cidr or 'node subnet'} "
@@ -90,14 +146,8 @@ def render(plan: Plan, events: list[dict[str, Any]]) -> str:
     for r in pre:
         outcome = r["outcome"] + (" (accepted)" if r.get("accepted") else "")
         lines.append(f"| {r['check']} | {outcome} | {r['reason'].replace('|', '/')} |")
-    reimage = _latest(events, "reimage-summary")
-    lines += ["", "## Reimage", ""]
-    if reimage:
-        lines.append(f"{reimage['nodes']} nodes on the target engine after {reimage['watch_s']} s of watching "
-                     f"({reimage['node_events']} node events).")
-        lines += [f"- {desc}" for desc in reimage["pools"].values()]
-    else:
-        lines.append("not finished")
+    chosen_path = (_latest(events, "variant") or plan.default_variant) if plan.variants else None
+    lines += ["", "## Reimage", "", *_reimage_section(plan, events, chosen_path)]
     v = _latest(events, "verify-result")
     lines += ["", "## Verification", ""]
     if v:

@@ -125,8 +125,9 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     if wrong:
         raise CheckFailed(f"the operation succeeded but nodes are not on {target.describe()}: {', '.join(wrong)}",
                           "check the nodes, then rerun apply")
-    summary = {"nodes": len(nodes), "pools": {p.name: p.describe() for p in mon.progress()},
-               "watch_s": round(ctx.clock() - t0, 1), "node_events": seen}
+    summary = {"step": step.id, "change_step": up.id, "target": target.describe(), "nodes": len(nodes),
+               "pools": {p.name: p.describe() for p in mon.progress()}, "watch_s": round(ctx.clock() - t0, 1),
+               "node_events": seen}
     ctx.journal.set("reimage-summary", summary)
     return {"nodes": len(nodes), "watch_s": summary["watch_s"], "node_events": seen}
 

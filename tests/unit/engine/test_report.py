@@ -77,3 +77,94 @@ def test_unexplained_changes_fail_the_verification_section() -> None:
     bad = {**VERIFY, "explained": 0, "unexplained": 1, "changes_detail": [{**CHANGE, "explanation": None}]}
     md = render(plan(), [ev("set", key="verify-result", value=bad)])
     assert "**FAILED**: 40 probes" in md and "| allowed | denied | UNEXPLAINED |" in md
+
+
+# ------------------------------------------------------------------------- several ARM changes (plan variants)
+def _fallback_plan() -> Any:
+    from netmig.engine.planning import load_template, new_plan
+    from netmig.model.cluster import NetworkProfile
+    from tests.unit.engine.values import NOW, cluster
+
+    info = cluster(network=NetworkProfile(plugin="kubenet", policy="calico", pod_cidr="10.244.0.0/16",
+                                          service_cidr="10.0.0.0/16"))
+    return new_plan(load_template("kubenet-to-overlay"), info, arm_endpoint="https://arm", now=NOW,
+                    allow_variants=["fallback"])
+
+
+def _summary(step: str, change: str, target: str, engine: str, watch_s: float) -> dict[str, Any]:
+    return {"step": step, "change_step": change, "target": target, "nodes": 7, "watch_s": watch_s,
+            "node_events": 40, "pools": {"system": f"system 3/3 done, surge 0, cordoned 0, NotReady 0 [{engine}=3]",
+                                         "user": f"user 4/4 done, surge 0, cordoned 0, NotReady 0 [{engine}=4]"}}
+
+
+FALLBACK_REIMAGES = [("watch-policy-none", "policy-none", "kubenet + none (pods 10.244.0.0/16)", "none", 300.0),
+                     ("watch-overlay", "overlay", "azure-cni-overlay + none (pods 10.244.0.0/16)", "none", 410.5),
+                     ("watch-policy-calico", "policy-calico", "azure-cni-overlay + calico (pods 10.244.0.0/16)",
+                      "calico", 290.0)]
+
+
+def _fallback_events(done: int, with_step: bool = True) -> list[dict[str, Any]]:
+    events = [ev("set", key="variant", value="fallback"),
+              ev("variant-switch", step="update-network", variant="fallback", code="Blocked"),
+              ev("step-done", step="watch-reimage", result={"skipped": "on the direct path; ..."})]
+    for step, change, target, engine, watch_s in FALLBACK_REIMAGES[:done]:
+        value = _summary(step, change, target, engine, watch_s)
+        if not with_step:  # a journal written before summaries carried their step
+            value = {k: v for k, v in value.items() if k not in ("step", "change_step", "target")}
+        events += [ev("arm-put", step=change, target={"policy": engine}),
+                   ev("set", key="reimage-summary", value=value), ev("step-done", step=step, duration_s=watch_s)]
+    return events
+
+
+def _reimage_section(md: str) -> list[str]:
+    return md.split("## Reimage\n\n", 1)[1].split("\n\n## ", 1)[0].splitlines()
+
+
+def test_every_reimage_of_a_plan_with_several_arm_changes_is_kept_and_labelled_with_its_step() -> None:
+    p = _fallback_plan()
+    md = render(p, _fallback_events(3))
+    assert _reimage_section(md) == [
+        "3 reimages on this path, one per network-profile change:", "",
+        "- **watch-policy-none** (after policy-none: kubenet + none (pods 10.244.0.0/16)): 7 nodes on the target "
+        "engine after 300.0 s of watching (40 node events)",
+        "  - system 3/3 done, surge 0, cordoned 0, NotReady 0 [none=3]",
+        "  - user 4/4 done, surge 0, cordoned 0, NotReady 0 [none=4]",
+        "- **watch-overlay** (after overlay: azure-cni-overlay + none (pods 10.244.0.0/16)): 7 nodes on the target "
+        "engine after 410.5 s of watching (40 node events)",
+        "  - system 3/3 done, surge 0, cordoned 0, NotReady 0 [none=3]",
+        "  - user 4/4 done, surge 0, cordoned 0, NotReady 0 [none=4]",
+        "- **watch-policy-calico** (after policy-calico: azure-cni-overlay + calico (pods 10.244.0.0/16)): 7 nodes "
+        "on the target engine after 290.0 s of watching (40 node events)",
+        "  - system 3/3 done, surge 0, cordoned 0, NotReady 0 [calico=3]",
+        "  - user 4/4 done, surge 0, cordoned 0, NotReady 0 [calico=4]"]
+    fallback = p.variant("fallback")
+    assert (f"- nodes reimaged: 7 in 2 pools, 3 times (fallback path; expected {fallback.expected_minutes[0]}-"
+            f"{fallback.expected_minutes[1]} min on Azure)") in md
+
+
+def test_an_unfinished_reimage_of_the_path_is_listed_and_old_journals_are_labelled_by_the_step_that_followed() -> None:
+    p = _fallback_plan()
+    section = _reimage_section(render(p, _fallback_events(2, with_step=False)))
+    assert section[0] == "3 reimages on this path, one per network-profile change:"
+    assert [line.split(":")[0] for line in section if line.startswith("- ")] == [
+        "- **watch-policy-none** (after policy-none)", "- **watch-overlay** (after overlay)",
+        "- **watch-policy-calico** (after policy-calico)"]
+    assert section[-1] == "- **watch-policy-calico** (after policy-calico): not finished"
+    assert "  - system 3/3 done, surge 0, cordoned 0, NotReady 0 [none=3]" in section
+
+
+def test_a_rerun_of_the_same_watch_step_keeps_one_summary_for_it() -> None:
+    p = _fallback_plan()
+    events = _fallback_events(1)
+    events.insert(4, ev("set", key="reimage-summary", value=_summary(*FALLBACK_REIMAGES[0][:4], 12.0)))
+    section = _reimage_section(render(p, events))
+    assert sum("**watch-policy-none**" in line for line in section) == 1
+    assert "after 300.0 s of watching" in section[2]
+
+
+def test_the_direct_path_and_single_change_plans_keep_the_one_line_summary() -> None:
+    p = _fallback_plan()
+    one = _summary("watch-reimage", "update-network", "azure-cni-overlay + calico", "calico", 100.0)
+    section = _reimage_section(render(p, [ev("set", key="reimage-summary", value=one)]))
+    assert section[0] == "7 nodes on the target engine after 100.0 s of watching (40 node events)."
+    assert "nodes reimaged: 7 in 2 pools (expected" in render(p, [])
