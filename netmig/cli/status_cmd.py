@@ -11,6 +11,7 @@ surge, cordoned, NotReady), the lock holder. Then the exact command that resumes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 from pathlib import Path
@@ -36,18 +37,39 @@ def address_args(address: dict[str, Any]) -> list[str]:
 
 
 def migration_state(plan: Any, run_dir: Path) -> dict[str, Any]:
-    """What the journal says: ``steps`` ([{id, kind, state, detail}]), ``current_step`` ({id, state, detail} of the step
-    running / failed / paused, else the first pending one; None when all are done), ``done``, ``last_error``
-    ({time, step, error} of the latest failed step or ARM operation), ``last_stall`` ({time, step, kind, reason,
-    pdb}), ``aborts`` ([{time, step, by, provisioning_state}]), ``reimage_summary`` (once the reimage is watched to
-    the end)."""
+    """What the journal says: ``steps`` ([{id, kind, state, detail}]; state done / skipped / started / failed /
+    paused / pending), ``variant`` (the path this run takes, null for a plan without variants), ``current_step``
+    ({id, state, detail} of the step running / failed / paused, else the first pending one; None when all are done
+    or skipped), ``done``, ``last_error`` ({time, step, error} of the latest failed step or ARM operation),
+    ``last_stall`` ({time, step, kind, reason, pdb}), ``aborts`` ([{time, step, by, provisioning_state}]),
+    ``reimage_summary`` (the latest reimage watched to the end, with its ``step``), ``reimage_summaries`` (every one,
+    in order: a plan may change the network profile several times), ``replan_command`` (ARM refused a change whose
+    alternative path this plan does not allow and the step has not succeeded since: the command that plans again
+    with it allowed; else null).
+
+    A step of a path this run does not take (plan variants) is ``skipped`` with the reason: as the journal records
+    it once the run reaches it, and already before that once the path is settled (``variants.path_of``). Until
+    then such a step is ``pending`` and its detail says when it would run."""
+    from netmig.engine import variants
     from netmig.engine.runner import status as step_status
     from netmig.journal import Journal
 
     events = Journal(run_dir / "journal.jsonl").events()
-    kinds = {s.id: s.kind for s in plan.steps}
-    steps = [{"id": sid, "kind": kinds[sid], "state": state, "detail": detail}
+    by_id = {s.id: s for s in plan.steps}
+    steps = [{"id": sid, "kind": by_id[sid].kind, "state": state, "detail": detail}
              for sid, state, detail in step_status(events, [s.id for s in plan.steps])]
+    active, settled = variants.path_of(plan, events)
+    switchers = ", ".join(s.id for s in variants.switch_steps(plan))
+    for s in steps:
+        step = by_id[s["id"]]
+        if s["state"] != "pending" or step.variant is None or step.variant == active:
+            continue
+        if settled:
+            s["state"], s["detail"] = "skipped", variants.skip_reason(step, active)
+        else:
+            v = plan.variant(step.variant)
+            s["detail"] = f"on the {step.variant} path: runs only if ARM refuses {switchers}" + (
+                "" if v is None or v.allowed else f" and the plan allows it ({v.allow_flag or 'not allowed'})")
     current = next((s for s in steps if s["state"] in ("started", "failed", "paused")), None) \
         or next((s for s in steps if s["state"] == "pending"), None)
     errors = [{"time": e["time"], "step": e.get("step"), "error": e.get("error", "")} for e in events
@@ -55,15 +77,28 @@ def migration_state(plan: Any, run_dir: Path) -> dict[str, Any]:
     stalls = [{k: e.get(k) for k in ("time", "step", "kind", "reason", "pdb")} for e in events if e["event"] == "stall"]
     aborts = [{k: e.get(k) for k in ("time", "step", "by", "provisioning_state")} for e in events
               if e["event"] == "abort"]
-    summary = None
-    for e in events:
-        if e["event"] == "set" and e.get("key") == "reimage-summary":
-            summary = e.get("value")
-    return {"steps": steps, "current_step": current, "done": all(s["state"] == "done" for s in steps),
+    from netmig.engine.report import reimage_summaries
+
+    summaries = reimage_summaries(plan, events)
+    return {"steps": steps, "variant": active, "current_step": current,
+            "done": all(s["state"] in ("done", "skipped") for s in steps),
             "last_error": errors[-1] if errors else None, "last_stall": stalls[-1] if stalls else None,
-            "aborts": aborts, "reimage_summary": summary,
+            "aborts": aborts, "reimage_summary": summaries[-1] if summaries else None,
+            "reimage_summaries": summaries, "replan_command": _replan(events, steps),
             "nodes_before": next((e.get("value") for e in reversed(events)
-                                  if e["event"] == "set" and e.get("key") == "nodes-before"), None)}
+                                  if e["event"] == "set" and e.get("key") == "nodes-before"), None),
+            "change_target": next((e.get("target") for e in reversed(events)
+                                   if e["event"] == "arm-put" and e.get("target")), None)}
+
+
+def _replan(events: list[dict[str, Any]], steps: list[dict[str, Any]]) -> str | None:
+    """The re-plan command of the latest ``variant-refused`` whose step is still failed (None otherwise)."""
+    refused = [e for e in events if e["event"] == "variant-refused"]
+    if not refused:
+        return None
+    state = {s["id"]: s["state"] for s in steps}
+    last = refused[-1]
+    return str(last.get("replan")) if state.get(str(last.get("step"))) == "failed" and last.get("replan") else None
 
 
 def resume_command(plan_path: Path | None, address: dict[str, Any], state: dict[str, Any] | None) -> str | None:
@@ -81,11 +116,13 @@ def _before_approval(state: dict[str, Any]) -> bool:
     return bool(gates) and gates[0]["state"] != "done"
 
 
-def cluster_state(target: Any, plan: Any | None, nodes_before: list[str] | None) -> dict[str, Any]:
+def cluster_state(target: Any, plan: Any | None, nodes_before: list[str] | None,
+                  change_target: dict[str, Any] | None = None) -> dict[str, Any]:
     """ARM and Kubernetes: ``cluster`` ({id, provisioning_state, network, network_profile, pools: [{name,
     provisioning_state, count}]}), ``reimage`` ([{pool, total, done, surge, cordoned, not_ready, engines}] against
-    ``target_engine``), ``target_engine``, ``lock`` ({held, holder: {identity, migration_id, run_id, host, pid,
-    renew_time, duration_s}})."""
+    ``target_engine``), ``target_engine`` (the engine of the latest network-profile change sent, ``change_target``:
+    a plan with several changes reimages towards each in turn; else the plan's target, else the cluster's own),
+    ``lock`` ({held, holder: {identity, migration_id, run_id, host, pid, renew_time, duration_s}})."""
     from netmig.azure import errors as arm
     from netmig.azure.gateway import AksGateway
     from netmig.engine.monitor import ReimageMonitor
@@ -99,7 +136,12 @@ def cluster_state(target: Any, plan: Any | None, nodes_before: list[str] | None)
         kubeconfig = aks.user_kubeconfig()
     except arm.ArmError as e:
         raise CheckFailed(f"cannot read {target.describe()}: {e}", "check the address and the credentials") from e
+    from netmig.model.cluster import NetworkProfile
+
     engine = plan.target_profile().engine if plan is not None else info.network.engine
+    if change_target:
+        with contextlib.suppress(TypeError):  # a journal of another version: keep the plan's target
+            engine = NetworkProfile(**change_target).engine
     out: dict[str, Any] = {
         "cluster": {"id": info.ref.resource_id, "provisioning_state": info.provisioning_state,
                     "network": info.network.describe(), "network_profile": info.network.to_dict(),
@@ -131,26 +173,29 @@ def cluster_state(target: Any, plan: Any | None, nodes_before: list[str] | None)
 def status_dict(plan_path: Path | None, run_dir: Path | None, address: dict[str, Any],
                 read_cluster: bool = True) -> dict[str, Any]:
     """The ``--json`` document: ``plan`` (path or null), ``migration_id``, ``kind``, ``run_dir``, the keys of
-    ``migration_state`` (``steps``, ``current_step``, ``done``, ``last_error``, ``last_stall``, ``aborts``,
-    ``reimage_summary``), of ``cluster_state`` (``cluster``, ``reimage``, ``target_engine``, ``lock``; null when the
-    cluster was not read) and ``resume_command`` (null when there is nothing to resume)."""
+    ``migration_state`` (``steps``, ``variant``, ``current_step``, ``done``, ``last_error``, ``last_stall``,
+    ``aborts``, ``reimage_summary``, ``reimage_summaries``, ``replan_command``), of ``cluster_state``
+    (``cluster``, ``reimage``, ``target_engine``, ``lock``; null when the cluster was not read) and
+    ``resume_command`` (null when there is nothing to resume)."""
     from netmig.engine.planning import load_plan
     from netmig.engine.session import run_dir_for
 
     plan = load_plan(plan_path) if plan_path else None
     out: dict[str, Any] = {"plan": str(plan_path) if plan_path else None, "migration_id": None, "kind": None,
-                           "run_dir": None, "steps": [], "current_step": None, "done": None, "last_error": None,
-                           "last_stall": None, "aborts": [], "reimage_summary": None, "cluster": None,
+                           "run_dir": None, "steps": [], "variant": None, "current_step": None, "done": None,
+                           "last_error": None, "last_stall": None, "aborts": [], "reimage_summary": None,
+                           "reimage_summaries": [], "replan_command": None, "cluster": None,
                            "reimage": None, "target_engine": None, "lock": None, "resume_command": None}
     state = None
     if plan is not None:
         rd = run_dir or run_dir_for(plan_path or "")
         state = migration_state(plan, rd)
         out.update(migration_id=plan.migration_id, kind=plan.kind, run_dir=str(rd),
-                   **{k: v for k, v in state.items() if k != "nodes_before"})
+                   **{k: v for k, v in state.items() if k not in ("nodes_before", "change_target")})
     if read_cluster:
         target = target_from(dict(address), plan.cluster if plan else None, plan.arm_endpoint if plan else None)
-        out.update(cluster_state(target, plan, state["nodes_before"] if state else None))
+        out.update(cluster_state(target, plan, state["nodes_before"] if state else None,
+                                 state["change_target"] if state else None))
     out["resume_command"] = resume_command(plan_path, address, state)
     if plan is None and out["lock"] and out["lock"]["held"]:
         out["resume_command"] = _resume_from_lock(out["lock"]["holder"]["migration_id"], address)
@@ -175,8 +220,11 @@ def render_status(d: dict[str, Any]) -> str:
     lines: list[str] = []
     if d["plan"]:
         lines.append(f"Migration {d['migration_id']} ({d['kind']}) — state in {d['run_dir']}")
+        width = max([16, *(len(s["id"]) for s in d["steps"])])
         for s in d["steps"]:
-            lines.append(f"  {s['id']:<16} {s['state']:<8} {s['detail']}")
+            lines.append(f"  {s['id']:<{width}} {s['state']:<8} {s['detail']}")
+        if d.get("variant"):
+            lines.append(f"  path: {d['variant']}")
         cur = d["current_step"]
         lines.append("  current step: " + ("none (the migration is done)" if cur is None
                                            else f"{cur['id']} ({cur['state']})"))
@@ -201,8 +249,12 @@ def render_status(d: dict[str, Any]) -> str:
         lines.append(f"Lock: {lock['holder']['description'] if lock['held'] else 'free'}")
     if d["plan"] and d["done"]:
         lines.append(f"Done. Report: {Path(d['run_dir']) / 'report.md'}")
-    elif d["resume_command"]:
-        lines.append(f"Resume with: {d['resume_command']}")
+        return "\n".join(lines)
+    if d.get("replan_command"):
+        lines.append(f"Plan again with the other path allowed (review it first): {d['replan_command']}")
+    if d["resume_command"]:
+        lines.append(("Or retry this plan (ARM may refuse it again): " if d.get("replan_command") else
+                      "Resume with: ") + d["resume_command"])
     return "\n".join(lines)
 
 

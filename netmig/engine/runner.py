@@ -50,7 +50,7 @@ def run_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             log.info("step", outcome="skipped", reason="already done (journal)", duration_s=0.0)
             return done
         if not variants.step_active(ctx, step):
-            result = {"skipped": f"on the {step.variant} path; this run takes the {variants.active(ctx)} path"}
+            result = {"skipped": variants.skip_reason(step, variants.active(ctx))}
             ctx.journal.record("step-done", step=step.id, result=result, run_id=ctx.run_id, duration_s=0.0)
             log.info("step", outcome="skipped", reason=result["skipped"], duration_s=0.0)
             return result
@@ -111,7 +111,8 @@ def run_plan(ctx: StepContext, until: str | None = None) -> dict[str, dict[str, 
 
 
 def status(ctx_journal_events: list[dict[str, Any]], step_ids: list[str]) -> list[tuple[str, str, str]]:
-    """(step id, state, detail) per step from journal events: done / failed / paused / running / pending."""
+    """(step id, state, detail) per step from journal events: done / skipped (recorded done with ``{"skipped":
+    reason}``: a step of a path not taken; the detail is the reason) / failed / paused / started / pending."""
     state = {s: ("pending", "") for s in step_ids}
     for e in ctx_journal_events:
         s = e.get("step")
@@ -120,7 +121,9 @@ def status(ctx_journal_events: list[dict[str, Any]], step_ids: list[str]) -> lis
         if e["event"] == "step-start":
             state[s] = ("started", e["time"])
         elif e["event"] == "step-done":
-            state[s] = ("done", f"{e['time']} ({e.get('duration_s', 0):.1f} s)")
+            skipped = (e.get("result") or {}).get("skipped")
+            state[s] = ("skipped", str(skipped)) if skipped else (
+                "done", f"{e['time']} ({e.get('duration_s', 0):.1f} s)")
         elif e["event"] == "step-failed":
             state[s] = ("failed", e.get("error", ""))
         elif e["event"] == "step-paused":

@@ -11,6 +11,12 @@ Contract (see ``netmig.model.plan`` for the template side):
   a one-line reason and the exact command to re-plan with the variant allowed (the cluster is unchanged).
 - ``path_steps(plan, name)``: the steps a path runs, in order; ``previous_change(ctx, step)``: the last
   network-profile change before ``step`` on the active path (None: ``step`` is the path's first change).
+- For readers of a journal (status, report): ``path_of(plan, events)`` is (active variant, settled): settled once a
+  switch is journaled or every step that could switch the path is done (the steps of the other paths will then be
+  skipped); ``not_taken_reason(plan, events, step)`` says why a step of another path does not run (None: it is on
+  the active path, or the path is not settled yet); ``switch_steps(plan)`` are the steps that can switch the path.
+  A refusal the plan does not allow is journaled as ``variant-refused`` (``step``, ``variant``, ``code``,
+  ``replan``: the command to plan again with that path allowed).
 """
 
 from __future__ import annotations
@@ -68,6 +74,34 @@ def previous_change(ctx: StepContext, step: PlanStep) -> PlanStep | None:
     return ups[-1] if ups else None
 
 
+def switch_steps(plan: Plan) -> list[PlanStep]:
+    return [s for s in plan.steps if s.params.get("switch_variant")]
+
+
+def path_of(plan: Plan, events: list[dict[str, Any]]) -> tuple[str | None, bool]:
+    """(active variant, settled) as a journal's events tell it (see the module docstring)."""
+    chosen = None
+    for e in events:
+        if e["event"] == "set" and e.get("key") == KEY:
+            chosen = e.get("value")
+    if chosen:
+        return str(chosen), True
+    done = {e.get("step") for e in events if e["event"] == "step-done"}
+    return plan.default_variant, all(s.id in done for s in switch_steps(plan))
+
+
+def skip_reason(step: PlanStep, active_name: str | None) -> str:
+    """The reason the runner records for a step of a path that is not the active one."""
+    return f"on the {step.variant} path; this run takes the {active_name} path"
+
+
+def not_taken_reason(plan: Plan, events: list[dict[str, Any]], step: PlanStep) -> str | None:
+    name, settled = path_of(plan, events)
+    if step.variant is None or step.variant == name or not settled:
+        return None
+    return skip_reason(step, name)
+
+
 def _switched(ctx: StepContext, step: PlanStep) -> bool:
     """True when ``step`` ended by switching the path (its change was refused: it changed nothing)."""
     return any(e["event"] == "variant-switch" and e.get("step") == step.id for e in ctx.journal.events())
@@ -94,9 +128,11 @@ def switch(ctx: StepContext, step: PlanStep, e: SwitchVariant) -> dict[str, Any]
         raise CheckFailed(f"{refused}: {e.message}", "make a new plan")
     if not v.allowed:
         flag = v.allow_flag or f"--allow-variant {v.name}"
+        replan = replan_command(ctx.plan, flag, v.name)
+        ctx.journal.record("variant-refused", step=step.id, variant=v.name, code=e.code, replan=replan,
+                           run_id=ctx.run_id)
         raise CheckFailed(f"{refused}, and this plan does not allow its {v.name} path ({v.title})",
-                          f"review that path in the plan, then re-plan with it allowed: "
-                          f"{replan_command(ctx.plan, flag, v.name)}")
+                          f"review that path in the plan, then re-plan with it allowed: {replan}")
     ctx.journal.record("variant-switch", step=step.id, variant=v.name, code=e.code, message=e.message[:500],
                        run_id=ctx.run_id)
     ctx.journal.set(KEY, v.name)
