@@ -2,9 +2,11 @@
 
 - Parameters (forms in the Prefect UI): ``migration`` (the kind, ``plans/KIND.yaml``), ``cluster``
   (``ClusterAddress``), ``plan_path``, ``options`` (``MigrationOptions``). An existing plan file is applied as
-  reviewed; a missing one is made first (``aks-netmig plan``) at ``plan_path`` (default
-  ``.netmig/plans/KIND-RUNID.yaml``) and shown for approval. Any kind with a template works: deployments differ
-  only in their default ``migration``.
+  reviewed (options that contradict it are refused); a missing one is made first at ``plan_path`` (default
+  ``.netmig/plans/KIND-RUNID.yaml``) exactly as ``aks-netmig plan`` makes it with the options' flags (accept,
+  step parameters / operator manifest, pod CIDR, allow_fallback; the plan records that command line) and shown
+  for approval. Any kind with a template works: deployments differ only in their default ``migration``.
+- Timeouts (stall, NotReady, PDB block) are the engine's ``Options``, as ``aks-netmig apply`` sets them.
 - Steps are tasks keyed by (migration id, step id) with results in RUN_DIR/prefect-results: a rerun skips what is
   done (Cached) and re-attaches to an in-flight ARM operation (the engine's steps are idempotent).
 - On start, flow runs of the same migration left RUNNING by a killed process are marked Crashed; the run is
@@ -182,7 +184,9 @@ def migrate(migration: str | None = None, cluster: ClusterAddress = ClusterAddre
         cluster: A sandbox folder or an AKS address. Empty: the cluster recorded in the plan.
         plan_path: The reviewed plan to apply (absolute path), or where to write a new one. Empty: a new plan under
             .netmig/plans/.
-        options: Approval, accepted findings, timeouts, run folder.
+        options: When the run makes the plan: accepted findings, step parameters (the tigera-operator manifest),
+            overlay pod CIDR, fallback path (the flags of aks-netmig plan). Approval, stall / NotReady / PDB
+            timeouts, run folder.
     """
     from prefect.context import get_run_context
     from prefect.flow_runs import suspend_flow_run
@@ -208,18 +212,24 @@ def migrate(migration: str | None = None, cluster: ClusterAddress = ClusterAddre
                 raise UsageError(f"no plan at {plan_path} to apply, and no cluster address to make one",
                                  "give the cluster (sandbox folder or AKS address) or an existing plan_path")
             path = path or default_plan_path(migration, flow_run)
-            make_plan(migration, cluster.model_dump(), list(options.accept), str(path))
+            make_plan(migration, cluster.model_dump(), out=str(path), **options.plan_args(migration))
         plan = load_plan(path)
         if migration and plan.kind != migration:
             raise UsageError(f"the plan {path} is a {plan.kind} plan, not {migration}",
                              "give a plan of this kind, or use the deployment of that kind")
+        conflicts = options.conflicts(plan)
+        if conflicts:
+            raise UsageError(f"the plan {path} exists and was made with other options: {'; '.join(conflicts)}",
+                             "leave those options empty to apply the reviewed plan as it is, or give a new "
+                             "plan_path to make a plan with them")
         if "plan" not in published:
             publish("markdown", "plan", plan_markdown(plan) + "\n```yaml\n" + plan.to_yaml()[:60000] + "\n```\n",
                     f"The plan this run applies ({path})")
         target = cluster.target(plan.cluster, plan.arm_endpoint)
         run_dir = Path(options.run_dir).resolve() if options.run_dir else run_dir_for(path)
         crashed = _register_run(plan.migration_id, flow_run)
-        engine_options = Options(stall_seconds=options.stall_seconds, pdb_block_seconds=options.pdb_block_seconds,
+        engine_options = Options(stall_seconds=options.stall_seconds, notready_seconds=options.notready_seconds,
+                                 pdb_block_seconds=options.pdb_block_seconds,
                                  poll_seconds=1.0 if target.static_token else None)
         approver = CLI_APPROVER.get("fn") or (_auto(f"deployment {deployment.name or 'run'}")
                                               if options.auto_approve else None)
@@ -286,7 +296,8 @@ def run_flow(*, plan_path: str, address: dict[str, Any], run_dir: Path, yes: boo
     plan = load_plan(plan_path)
     CLI_APPROVER["fn"] = approver
     opts = MigrationOptions(auto_approve=yes, stall_seconds=options.stall_seconds,
-                            pdb_block_seconds=options.pdb_block_seconds, run_dir=str(run_dir.resolve()))
+                            notready_seconds=options.notready_seconds, pdb_block_seconds=options.pdb_block_seconds,
+                            run_dir=str(run_dir.resolve()))
     try:
         with tags(f"migration:{plan.migration_id}", "aks-netmig"):
             return migrate.with_options(flow_run_name=f"{plan.migration_id}")(

@@ -8,9 +8,10 @@ prefer absolute paths in deployment parameters.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import ipaddress
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
     from netmig.connection import ArmTarget
@@ -56,35 +57,126 @@ class ClusterAddress(BaseModel):
         return cls(**{k: (str(v) if v is not None else None) for k, v in values.items() if k in ADDRESS_FIELDS})
 
 
-class MigrationOptions(BaseModel):
-    """How to run the migration."""
+SET_PATTERN = r"^[^.=\s]+\.[^=\s]+=.*$"
+SetItem = Annotated[str, Field(pattern=SET_PATTERN)]
+
+
+class PlanOptions(BaseModel):
+    """What shapes a plan the run makes, exactly the options of ``aks-netmig plan`` (``plan_args``): accepted
+    findings, step parameters (``--set``; ``operator_manifest`` is ``--set install-operator.manifest=...``), the
+    overlay pod CIDR, the fallback path. They apply when the run makes the plan; a run given an existing plan applies
+    it as reviewed and refuses options that contradict it (``conflicts``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     accept: list[str] = Field(default_factory=list, title="Accept",
-                              description="When the run makes the plan: failing check ids or policy-analysis rule "
-                                          "ids to accept (like `aks-netmig plan --accept`), e.g. policy-analysis.")
+                              description="Failing check ids or policy-analysis rule ids to accept (like "
+                                          "`aks-netmig plan --accept`), e.g. policy-analysis.")
+    operator_manifest: str | None = Field(
+        default=None, title="tigera-operator manifest",
+        description="calico-to-self-managed: the tigera-operator manifest the install-operator step applies, a "
+                    "path on the worker (absolute) or an https URL; the same as the step parameter "
+                    "install-operator.manifest=... Empty: the template's default.")
+    step_params: list[SetItem] = Field(
+        default_factory=list, title="Step parameters (STEP.PARAM=VALUE)",
+        description="Like `aks-netmig plan --set STEP.PARAM=VALUE` (repeatable; VALUE is read as YAML), e.g. "
+                    "install-operator.manifest=/srv/netmig/tigera-operator.yaml.")
+    pod_cidr: str | None = Field(default=None, title="Overlay pod CIDR",
+                                 description="Migrations to Azure CNI Overlay (kubenet-to-overlay): the new pod CIDR, "
+                                             "like `aks-netmig plan --pod-cidr`. Empty: keep the current one. It "
+                                             "must not overlap the VNet, the service CIDR or peered networks.")
+    allow_fallback: bool = Field(default=False, title="Allow the fallback path",
+                                 description="kubenet + Calico -> overlay: allow the plan's fallback path (network "
+                                             "policy none -> overlay -> calico; three reimages, NetworkPolicies not "
+                                             "enforced in between), used only if ARM refuses the direct change; "
+                                             "like `aks-netmig plan --allow-fallback`.")
+
+    @field_validator("pod_cidr")
+    @classmethod
+    def _cidr(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        try:
+            ipaddress.ip_network(value.strip(), strict=True)
+        except ValueError as e:
+            raise ValueError(f"not a CIDR: {e}") from None
+        return value.strip()
+
+    def sets(self, kind: str) -> list[str]:
+        """The ``--set`` values: ``step_params``, then ``operator_manifest`` for each install-operator step of the
+        ``kind`` template (``UsageError`` when it has none, or when ``step_params`` sets that manifest otherwise)."""
+        from netmig.engine.planning import load_template, parse_set
+        from netmig.errors import UsageError
+
+        out = list(self.step_params)
+        parsed = parse_set(out)
+        if self.operator_manifest:
+            steps = [s.id for s in load_template(kind).steps if s.kind == "install-operator"]
+            if not steps:
+                raise UsageError(f"the {kind} migration installs no operator: operator_manifest does not apply",
+                                 "leave operator_manifest empty (it is for calico-to-self-managed)")
+            for sid in steps:
+                given = parsed.get(sid, {}).get("manifest")
+                if given is not None and str(given) != self.operator_manifest:
+                    raise UsageError(f"operator_manifest {self.operator_manifest} and step parameter "
+                                     f"{sid}.manifest={given} disagree", "give the manifest once")
+                if given is None:
+                    out.append(f"{sid}.manifest={self.operator_manifest}")
+        return out
+
+    def plan_args(self, kind: str) -> dict[str, Any]:
+        """Keyword arguments of ``tasks.migrate.make_plan``: ``accepted``, ``sets``, ``pod_cidr``,
+        ``allow_fallback`` (the flags of ``aks-netmig plan``)."""
+        return {"accepted": list(self.accept), "sets": self.sets(kind), "pod_cidr": self.pod_cidr,
+                "allow_fallback": self.allow_fallback}
+
+    def conflicts(self, plan: Any) -> list[str]:
+        """How the options given contradict an existing plan (empty: they agree, or none was given)."""
+        from netmig.engine.planning import parse_set
+
+        out = []
+        missing = [a for a in self.accept if a not in plan.accepted]
+        if missing:
+            out.append(f"accept {', '.join(missing)}: the plan accepts {', '.join(plan.accepted) or 'nothing'}")
+        if self.pod_cidr and (plan.options or {}).get("pod_cidr") != self.pod_cidr:
+            out.append(f"pod_cidr {self.pod_cidr}: the plan's is {(plan.options or {}).get('pod_cidr') or 'kept'}")
+        if self.allow_fallback and "fallback" not in ((plan.options or {}).get("allow_variants") or []):
+            out.append("allow_fallback: the plan does not allow the fallback path")
+        steps = {s.id: s for s in plan.steps}
+        for sid, params in parse_set(self.sets(plan.kind)).items():
+            for name, value in params.items():
+                have = steps[sid].params.get(name) if sid in steps else None
+                if sid not in steps or have != value:
+                    out.append(f"{sid}.{name}={value}: the plan has {have if sid in steps else 'no step ' + sid}")
+        return out
+
+
+class MigrationOptions(PlanOptions):
+    """How to run the migration: the plan options (when the run makes the plan), approval, timeouts, run folder."""
+
     auto_approve: bool = Field(default=False, title="Approve without asking",
                                description="Skip the approval form (like `apply --yes`). Leave off to approve each "
                                            "run in the UI after reviewing the plan and the predicted changes.")
     approval_timeout_hours: float = Field(default=72.0, gt=0, title="Approval timeout (hours)",
                                           description="A run waiting for approval longer than this fails.")
     stall_seconds: float | None = Field(default=None, ge=0, title="Stall timeout (s)",
-                                        description="Seconds without reimage progress before the run pauses.")
+                                        description="Seconds without reimage progress before the run pauses (like "
+                                                    "`apply --stall-timeout`; default 1800).")
+    notready_seconds: float | None = Field(default=None, ge=0, title="NotReady timeout (s)",
+                                           description="Seconds a node may stay NotReady during the reimage before "
+                                                       "the run pauses (like `apply --notready-timeout`; default "
+                                                       "1500).")
     pdb_block_seconds: float | None = Field(default=None, ge=0, title="PDB block timeout (s)",
-                                            description="Seconds a PodDisruptionBudget may block a drain.")
+                                            description="Seconds a PodDisruptionBudget may block a drain before the "
+                                                        "run pauses (like `apply --pdb-timeout`; default 900).")
     run_dir: str | None = Field(default=None, title="Run folder",
                                 description="Journal, backups, snapshots, report, Prefect results. Default: "
                                             "PLAN.run/ next to the plan.")
 
 
-class PreflightOptions(BaseModel):
-    """What the preflight run does with its result."""
+class PreflightOptions(PlanOptions):
+    """The plan options (the plan the preflight makes), and what the run does with its result."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    accept: list[str] = Field(default_factory=list, title="Accept",
-                              description="Failing check ids or policy-analysis rule ids to accept.")
     plan_out: str | None = Field(default=None, title="Write the plan to",
                                  description="Also write the concrete plan here (review it, then give it to the "
                                              "migration deployment as its plan path).")

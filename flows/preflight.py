@@ -26,7 +26,8 @@ def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = Cluste
     Args:
         migration: The migration kind, a template in plans/ (npm-to-cilium, kubenet-to-overlay, ...).
         cluster: A sandbox folder or an AKS address.
-        options: Accepted check/rule ids, where to write the plan, whether blocking checks fail the run.
+        options: The options of aks-netmig plan (accepted check/rule ids, step parameters / operator manifest,
+            pod CIDR, fallback), where to write the plan, whether blocking checks fail the run.
     """
     from netmig.engine.planning import Plan
     from netmig.errors import CheckFailed, UsageError
@@ -35,8 +36,8 @@ def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = Cluste
         if not cluster.given():
             raise UsageError("no cluster given", "set cluster.sandbox, cluster.cluster or subscription/"
                                                  "resource_group/name")
-        plan = Plan.model_validate(make_plan(migration, cluster.model_dump(), list(options.accept),
-                                             options.plan_out))
+        plan = Plan.model_validate(make_plan(migration, cluster.model_dump(), out=options.plan_out,
+                                             **options.plan_args(migration)))
         publish("table", "preflight", preflight_rows(plan.preflight), f"Preflight of {migration} on {plan.cluster}")
         if plan.findings:
             publish("table", "policy-findings", findings_rows(plan.findings),

@@ -61,21 +61,30 @@ def run_step(context_key: str, step_id: str) -> dict[str, Any]:
 
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient, cache_policy=NO_CACHE, persist_result=False)
-def make_plan(kind: str, address: dict[str, Any], accepted: list[str], out: str | None) -> dict[str, Any]:
-    """Read the cluster, run the template's preflight checks and the policy analysis (``aks-netmig plan``).
+def make_plan(kind: str, address: dict[str, Any], accepted: list[str], out: str | None, sets: list[str] | None = None,
+              pod_cidr: str | None = None, allow_fallback: bool = False) -> dict[str, Any]:
+    """Read the cluster, run the template's preflight checks and the policy analysis: ``aks-netmig plan --migration
+    KIND --out OUT`` with ``--accept``, ``--set STEP.PARAM=VALUE``, ``--pod-cidr``, ``--allow-fallback`` (the plan
+    records that command line, as the CLI's does).
 
     With ``out``: an existing file there is the plan (a resumed run must apply the plan it was approved with), else
     the new plan is written there. Returns the plan as a dict (``Plan.model_dump``)."""
+    from netmig.cli.plan_cmd import plan_command
     from netmig.connection import resolve
     from netmig.engine.plan_build import make_plan as build
-    from netmig.engine.planning import load_plan
+    from netmig.engine.planning import load_plan, parse_set
 
     if out and Path(out).is_file():
         plan = load_plan(out)
         log.info("plan exists; using it", plan=out, migration=plan.migration_id)
         return plan.model_dump(mode="json")
+    sets = list(sets or [])
+    command = plan_command(kind, Path(out), tuple(accepted), pod_cidr, allow_fallback, address, tuple(sets)) \
+        if out else None
     target = resolve(**address)
-    plan = build(kind, target, accepted=accepted, polling_interval=0.2 if target.static_token else 5.0)
+    plan = build(kind, target, accepted=accepted, polling_interval=0.2 if target.static_token else 5.0,
+                 step_params=parse_set(sets), pod_cidr=pod_cidr,
+                 allow_variants=["fallback"] if allow_fallback else [], plan_command=command)
     if out:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
