@@ -9,6 +9,10 @@ Contract:
 - The plan is the one ``aks-netmig plan`` writes with the printed flags (``make_plan``), written atomically, and
   only once every question was answered; Ctrl-C before that leaves nothing behind: exit 130, one line.
 - Nothing here changes the cluster except "run now", which is ``aks-netmig apply`` itself.
+- A migration applies when the cluster has its template's source profile and is not already at its target; a
+  cleanup template (check ``calico-leftovers``: calico-crd-cleanup) applies when the network policy is none and
+  Calico/Tigera leftovers are there, read through the Kubernetes API (``calico.leftover_markers``: CRDs of
+  crd.projectcalico.org / operator.tigera.io, the v3.projectcalico.org APIService).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -216,8 +221,13 @@ def list_templates() -> list[Any]:
     return out
 
 
-def applicability(template: Any, network: Any) -> str | None:
-    """None when ``template`` starts from ``network``'s profile; else why not (one line)."""
+LEFTOVERS_CHECK = "calico-leftovers"  # a template with this check cleans up leftovers: it fits when there are some
+
+
+def applicability(template: Any, network: Any, leftovers: Callable[[], list[str] | None] | None = None) -> str | None:
+    """None when ``template`` starts from ``network``'s profile; else why not (one line). A cleanup template (check
+    ``calico-leftovers``, no profile change) fits only when ``leftovers()`` finds Calico/Tigera leftovers (None:
+    they could not be read; preflight decides)."""
     from netmig.engine.planning import apply_spec
 
     have = network.to_dict()
@@ -225,9 +235,32 @@ def applicability(template: Any, network: Any) -> str | None:
              if v is not None and have.get(k) != v]
     if wrong:
         return "; ".join(wrong)
+    if LEFTOVERS_CHECK in (template.checks or []):
+        found = leftovers() if leftovers is not None else None
+        if found is not None and not found:
+            return ("no Calico/Tigera leftovers (no crd.projectcalico.org / operator.tigera.io CRD, no "
+                    "v3.projectcalico.org APIService)")
+        return None
     if apply_spec(network, template.target) == network:
         return "the cluster already has the target profile"
     return None
+
+
+def read_leftovers(aks: Any, echo: Any) -> list[str] | None:
+    """Calico/Tigera leftovers read through the cluster's Kubernetes API (``calico.leftover_markers``); None, with a
+    note, when the API cannot be read."""
+    from netmig.azure import errors as arm
+    from netmig.kube import calico
+    from netmig.kube import errors as kube
+    from netmig.kube.gateway import KubeGateway
+    from netmig.kube.resources import Rest
+
+    try:
+        with KubeGateway(aks.user_kubeconfig()) as gw:
+            return calico.leftover_markers(Rest(gw))
+    except (arm.ArmError, kube.KubeError, OSError) as e:
+        echo(f"note: cannot read the cluster's Kubernetes API for Calico leftovers ({e}); preflight will tell")
+        return None
 
 
 def supports_pod_cidr(template: Any) -> bool:
@@ -332,10 +365,20 @@ def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, 
 
     # 2. the migration
     templates = list_templates()
-    why = {t.kind: applicability(t, info.network) for t in templates}
+    found: list[list[str] | None] = []
+
+    def leftovers() -> list[str] | None:  # read once, and only when a cleanup's source profile fits
+        if not found:
+            found.append(read_leftovers(AksGateway(target, polling_interval=polling_for(target)), echo))
+        return found[0]
+
+    why = {t.kind: applicability(t, info.network, leftovers) for t in templates}
     echo("\nMigrations:")
     for t in templates:
-        echo(f"  {t.kind:<24} {'applies' if why[t.kind] is None else 'n/a: ' + str(why[t.kind])}  ({t.title})")
+        detail = f" (leftovers: {'; '.join(found[0])})" if why[t.kind] is None and found and found[0] \
+            and LEFTOVERS_CHECK in (t.checks or []) else ""
+        echo(f"  {t.kind:<24} {'applies' + detail if why[t.kind] is None else 'n/a: ' + str(why[t.kind])}"
+             f"  ({t.title})")
     fits = [t.kind for t in templates if why[t.kind] is None]
     if a.kind is None:
         a.kind = q.select("Migration", [Option(f"{t.kind}: {t.title}", t.kind, why[t.kind]) for t in templates],

@@ -7,6 +7,8 @@ Contract:
   ClusterRoles / ClusterRoleBindings carrying ``tigera.io/cni-protector``, the aggregated APIServices of
   ``projectcalico.org`` (``v3.projectcalico.org``; the kube-apiserver's own automanaged ones are not touched) and
   the namespaces ``calico-system``, ``tigera-operator``, ``calico-apiserver``.
+- ``leftover_markers(rest)``: the Calico/Tigera CRD groups (with counts) and ``projectcalico.org`` APIServices
+  still there, without listing custom resources (what the wizard reads to offer calico-crd-cleanup).
 - ``engine_pods(gw)`` lists Running/Pending pods of calico-node, calico-typha, calico-kube-controllers,
   tigera-operator and azure-npm: cleanup is only safe when it is empty.
 - ``backup(rest, inv, root)`` writes ``root/calico-backup-TIMESTAMP/`` (one YAML List per category, managedFields
@@ -156,6 +158,24 @@ def inventory(rest: Rest) -> Inventory:
     for cat in Inventory.CATEGORIES:
         inv.category(cat).sort(key=lambda i: key(i.obj))
     return inv
+
+
+def leftover_markers(rest: Rest) -> list[str]:
+    """The signs that Calico / the tigera operator left objects behind, read cheaply (no custom resource is listed):
+    ``GROUP: N CRDs`` for each Calico/Tigera CRD group (``crd.projectcalico.org``, ``operator.tigera.io``, ...;
+    not the admin-policy group alone, which others install too) and ``APIService NAME`` for each aggregated
+    ``projectcalico.org`` APIService (``v3.projectcalico.org``). Empty: nothing to clean up."""
+    groups: dict[str, int] = {}
+    for crd in rest.list(CRD):
+        group = str((crd.get("spec") or {}).get("group") or "")
+        if is_calico_group(group) and group != ADMIN_POLICY_GROUP:
+            groups[group] = groups.get(group, 0) + 1
+    out = [f"{g}: {n} CRD{'s' if n != 1 else ''}" for g, n in sorted(groups.items())]
+    for svc in rest.list(APISERVICE):
+        spec = svc.get("spec") or {}
+        if spec.get("group") in APISERVICE_GROUPS and spec.get("service"):
+            out.append(f"APIService {(svc.get('metadata') or {}).get('name')}")
+    return out
 
 
 def engine_pods(gw: KubeGateway) -> list[str]:

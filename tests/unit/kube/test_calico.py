@@ -121,6 +121,17 @@ def test_backup_cleanup_restore_round_trip(leftovers: Any, tmp_path: Path) -> No
     assert again.ok and not again.created and len(again.present) == len(backed) and not again.differs
 
 
+def test_leftover_markers_name_the_crd_groups_and_the_apiservice_not_the_admin_policy_group(leftovers: Any) -> None:
+    _sb, _gw, rest = leftovers
+    assert calico.leftover_markers(rest) == ["crd.projectcalico.org: 19 CRDs", "operator.tigera.io: 6 CRDs",
+                                             "APIService v3.projectcalico.org"]
+    calico.cleanup(rest, calico.inventory(rest), wait_s=60)
+    assert calico.leftover_markers(rest) == []
+    rest.create(calico.CRD, ANP_CRD)  # the admin-policy CRDs alone: others install them too
+    _wait_served(rest, ANP["apiVersion"], ANP["kind"])
+    assert calico.leftover_markers(rest) == []
+
+
 def test_normalized_ignores_only_server_set_fields() -> None:
     obj = {"apiVersion": "v1", "kind": "ServiceAccount", "status": {"x": 1},
            "metadata": {"name": "a", "namespace": "n", "uid": "u1", "resourceVersion": "7", "generation": 2,
