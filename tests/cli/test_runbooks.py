@@ -145,9 +145,32 @@ def _stall_and_lro(plan_only: tuple[str, ...], scenario: str) -> list[Scene]:
     ]
 
 
+def _fallback_taken(env: dict[str, str], sb: Any) -> None:
+    """After the fallback section: three network-profile changes accepted (the first refusal changed nothing), the
+    policies back, and status showing the direct path's steps as skipped."""
+    assert sb.run(lambda ctx: (ctx.arm.profile["networkPlugin"], ctx.arm.profile.get("networkPluginMode"),
+                               ctx.arm.profile["networkPolicy"])) == ("azure", "overlay", "calico")
+    res = subprocess.run(["aks-netmig", "status", env["FALLBACK_PLAN"], *env["TARGET"].split(), "--json"],
+                         capture_output=True, text=True, env=env, timeout=60, check=True)
+    steps = {s["id"]: s["state"] for s in json.loads(res.stdout)["steps"]}
+    assert steps["watch-reimage"] == steps["calico-ready"] == "skipped" and steps["watch-overlay"] == "done"
+    report = (Path(env["FALLBACK_RUN"]) / "report.md").read_text()
+    assert "**fallback**" in report and "**Unenforced window**" in report and "3 reimages on this path" in report
+
+
 PLAN_ONLY = ("section", "Before the window", "aks-netmig plan ")
 HAPPY = [("section", "Before the window"), ("section", "During the window"), ("section", "After")]
 TIGERA = {"TIGERA_MANIFEST": str(ROOT / "netmig" / "sandbox" / "manifests" / "tigera-operator.yaml")}
+def _new_pod_cidr_planned(env: dict[str, str], sb: Any) -> None:
+    import yaml
+
+    doc = yaml.safe_load(Path(env["PLAN"]).read_text())
+    assert doc["arm_changes"][0]["network_profile"]["podCidr"] == env["NEW_POD_CIDR"]
+    assert "overlay-ipblock-pod-cidr" in doc["accepted"]
+
+
+OVERLAY = {"FALLBACK_PLAN": "{tmp}/plans/cluster-fallback.yaml", "FALLBACK_RUN": "{tmp}/plans/cluster-fallback.run",
+           "NEW_POD_CIDR": "192.168.0.0/16"}  # ({tmp}: the scene's temporary folder; as the runbook derives them)
 SCENES = {
     "npm-to-cilium.md": [
         Scene("happy path", HAPPY),
@@ -167,6 +190,19 @@ SCENES = {
               scenario=lambda: "managed-calico"),
         *_stall_and_lro(PLAN_ONLY, "managed-calico"),
     ],
+    "kubenet-to-overlay.md": [
+        Scene("happy path (direct)", HAPPY, scenario=lambda: "kubenet-calico"),
+        *_stall_and_lro(PLAN_ONLY, "kubenet-calico"),
+        Scene("failed verification", [PLAN_ONLY, ("do", _break_ledger_mid_run),
+                                      ("section", "If apply exits 1: the verification failed")],
+              scenario=lambda: "kubenet-calico", env={"NS": "api", "DEPLOYMENT": "ledger"}),
+        Scene("ARM refuses the direct change, then the fallback", [
+            PLAN_ONLY, ("section", "If apply exits 1: ARM refused the direct change"),
+            ("do", _fallback_taken)], scenario=lambda: "kubenet-calico-blocked", env=OVERLAY),
+        Scene("overlapping pod CIDR", [("section", "If preflight fails: the pod CIDR overlaps"),
+                                       ("do", _new_pod_cidr_planned)],
+              scenario=lambda: "kubenet-overlap", env=OVERLAY),
+    ],
 }
 
 
@@ -176,7 +212,8 @@ def _env(sb: Any, tmp: Path, extra: dict[str, str]) -> dict[str, str]:
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "TARGET": f"--sandbox {sb.directory}", "PLAN": str(plan), "RUN": str(plan.with_suffix(".run")),
             "STALL_TIMEOUT": "3", "KUBECONFIG": str(Path(sb.directory) / "kubeconfig"),
-            "LAST_GOOD_MANIFEST": str(tmp / "last-good.json"), "NETMIG_ORCHESTRATOR": "local", **extra}
+            "LAST_GOOD_MANIFEST": str(tmp / "last-good.json"), "NETMIG_ORCHESTRATOR": "local",
+            **{k: v.replace("{tmp}", str(tmp)) for k, v in extra.items()}}
 
 
 def _run(cmd: Command, env: dict[str, str], cwd: Path) -> None:
