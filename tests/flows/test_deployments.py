@@ -2,8 +2,9 @@
 subprocesses (own PREFECT_HOME, analytics off), the deployments registered from the real prefect.yaml with
 `prefect deploy --all`, the failure automation created by automations/create.py; then an npm-to-cilium deployment
 run on a detached sandbox suspends at the approval gate, is resumed through the API with the approval input,
-completes with cached steps and its artifacts and structlog lines on the flow run; and a failing migration run
-calls the webhook on 127.0.0.1. Every wait is bounded; the server, the worker and the sandbox are always stopped.
+completes with cached steps and its artifacts and structlog lines on the flow run; a failing migration run calls
+the webhook on 127.0.0.1, and so does a run left RUNNING by a killed `aks-netmig apply` once the next run of that
+migration marks it Crashed. Every wait is bounded; the server, the worker and the sandbox are always stopped.
 Plus the static contract of prefect.yaml and the automation spec (no server)."""
 
 from __future__ import annotations
@@ -333,6 +334,10 @@ async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks) -> None:
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.responses import SetStateStatus
     from prefect.deployments import run_deployment
+    from prefect.states import Running
+
+    from flows.migrate import migrate as migrate_flow
+    from netmig.engine.planning import load_plan
 
     async with get_client() as client:
         # registered from prefect.yaml: every deployment, its form, limit, inactive schedule, pool
@@ -353,6 +358,10 @@ async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks) -> None:
 
         failing = await run_deployment("netmig-migrate/any-kind", timeout=0,
                                        parameters={"plan_path": str(tmp / "no-such-plan.yaml")})
+        # a run of the same migration left RUNNING by a SIGKILLed process (`aks-netmig apply` against this server:
+        # no deployment): the next run marks it Crashed, which must alert too
+        stale = await client.create_flow_run(migrate_flow, name="killed-apply", parameters={"plan_path": str(plan)},
+                                             state=Running(), tags=[f"migration:{load_plan(plan).migration_id}"])
         run = await run_deployment("netmig-migrate/npm-to-cilium", timeout=0, parameters={
             "cluster": {"sandbox": str(sb)}, "plan_path": str(plan)})
 
@@ -406,6 +415,9 @@ async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks) -> None:
 
         fr = await client.read_flow_run(failing.id)
         assert fr.state is not None and fr.state.is_failed(), fr.state
+        fr = await client.read_flow_run(stale.id)
+        assert fr.state is not None and fr.state.type == StateType.CRASHED, fr.state
+        assert "killed" in (fr.state.message or "")
 
     journal = [json.loads(x) for x in (plan.parent / "npm.run" / "journal.jsonl").read_text().splitlines()]
     for step in ("preflight", "snapshot", "backup"):  # before the gate: run once, cached on resume
@@ -419,6 +431,9 @@ async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks) -> None:
     hook = await _poll("the failure webhook", _first(hooks, str(failing.id)), 60, every=0.5)
     assert hook["state"] == "Failed" and hook["deployment"] == "any-kind"
     assert "does not exist" in hook["message"]
+    hook = await _poll("the crash webhook", _first(hooks, str(stale.id)), 60, every=0.5)
+    assert hook["state"] == "Crashed" and hook["deployment"] == "" and hook["plan_path"] == str(plan)
+    assert "killed-apply Crashed" in hook["text"] and "killed" in hook["message"]
 
 
 def _first(hooks: Hooks, flow_run_id: str) -> Callable[[], Any]:
