@@ -72,8 +72,9 @@ def report_dict(plan: Any, kind: str) -> dict[str, Any]:
 def render_report(plan: Any, max_findings: int = 20, max_changes: int = 20) -> str:
     lines = [f"Preflight of {plan.kind} on {plan.cluster}",
              f"  network  {plan.source_profile().describe()} -> {plan.target_profile().describe()}",
-             f"  reimage  {plan.nodes_to_reimage} nodes in {len(plan.pools)} pools; expected "
-             f"{plan.expected_minutes[0]}-{plan.expected_minutes[1]} min on Azure",
+             (f"  reimage  {plan.nodes_to_reimage} nodes in {len(plan.pools)} pools; expected "
+              f"{plan.expected_minutes[0]}-{plan.expected_minutes[1]} min on Azure" if plan.nodes_to_reimage else
+              f"  reimage  none (no ARM change); expected {plan.expected_minutes[0]}-{plan.expected_minutes[1]} min"),
              "  checks:"]
     for r in plan.preflight:
         lines.append(f"    [{MARK[r['outcome']]}] {r['check']}: {r['reason']}" + (" (accepted)" if r.get("accepted")

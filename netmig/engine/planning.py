@@ -234,6 +234,9 @@ def surge_nodes(max_surge: str | None, count: int) -> int:
         return 1
 
 
+NO_REIMAGE_MINUTES = (2, 10)  # a plan without an ARM change: backup, cleanup and verification only
+
+
 def expected_minutes(pools: list[PoolPlan]) -> tuple[int, int]:
     """All pools are reimaged at once; per pool: surge provisioning, then batches of (drain + reimage)."""
     lo = hi = 0
@@ -335,7 +338,8 @@ def new_plan(template: PlanTemplate, cluster: ClusterInfo, *, arm_endpoint: str,
         kubernetes_version=cluster.kubernetes_version, irreversible=template.irreversible,
         irreversible_reason=(template.irreversible_reason or "").strip() or None,
         source=source.to_dict(), target=target.to_dict(), arm_changes=changes, pools=pools,
-        nodes_to_reimage=sum(p.nodes for p in pools), expected_minutes=expected_minutes(pools),
+        nodes_to_reimage=sum(p.nodes for p in pools) if changes else 0,
+        expected_minutes=expected_minutes(pools) if changes else NO_REIMAGE_MINUTES,
         checks=list(template.checks), accepted=list(accepted or []),
         notes=[n.strip() for n in template.notes], options=options, plan_command=list(plan_command or []),
         variants=plan_variants, steps=steps,

@@ -119,3 +119,15 @@ def test_addon_verdict_names_the_annotated_objects() -> None:
     clean = addon_verdict([{"kind": "Deployment", "metadata": {"name": "tigera-operator",
                                                                 "namespace": "tigera-operator"}}])
     assert clean.outcome is Outcome.PASS
+
+
+def test_a_cleanup_only_plan_reimages_nothing(sandbox_factory) -> None:  # type: ignore[no-untyped-def]
+    """calico-crd-cleanup sends no ARM change: the plan (and the preflight summary) must not promise a reimage."""
+    from netmig.cli.preflight_cmd import render_report
+    from netmig.connection import from_sandbox_dir
+    from netmig.engine.plan_build import make_plan
+
+    sb = sandbox_factory("empty")
+    plan = make_plan("calico-crd-cleanup", from_sandbox_dir(sb.directory), polling_interval=0.01)
+    assert plan.arm_changes == [] and plan.nodes_to_reimage == 0
+    assert "reimage  none (no ARM change)" in render_report(plan)
