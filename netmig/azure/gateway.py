@@ -6,6 +6,9 @@ Contract:
   the network profile fields changed, like ``az aks update``) and returns an ``Operation`` whose
   ``continuation_token`` can be saved; ``resume(token)`` re-attaches to it without sending a PUT.
 - ``wait(op)`` blocks until the LRO ends; it raises ``OperationFailed`` for Failed/Canceled.
+- ``list_subscriptions()`` is ``GET {endpoint}/subscriptions`` (api-version 2022-12-01, following ``nextLink``)
+  through the same pipeline (credential, CA bundle): ``[(subscriptionId, displayName)]`` of the Enabled ones. It
+  needs no cluster: ``AksGateway(ArmTarget(ref=ClusterRef("-", "-", "-"), ...))`` is enough.
 - Tokens and kubeconfigs never appear in exceptions or logs.
 """
 
@@ -26,9 +29,12 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
+    map_error,
 )
 from azure.core.polling import LROPoller
+from azure.core.rest import HttpRequest
 from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.core.exceptions import ARMErrorFormat
 
 from netmig.azure import errors
 from netmig.connection import ArmTarget
@@ -36,6 +42,9 @@ from netmig.model.cluster import ClusterInfo, ClusterRef, NetworkProfile, PoolIn
 
 T = TypeVar("T")
 ARM_SCOPE = "https://management.azure.com/.default"
+SUBSCRIPTIONS_API = "2022-12-01"
+_ERROR_MAP: dict[int, type[HttpResponseError]] = {
+    401: ClientAuthenticationError, 404: ResourceNotFoundError, 409: ResourceExistsError}
 
 
 class StaticTokenCredential(TokenCredential):
@@ -192,6 +201,29 @@ class AksGateway:
                 out.append(ClusterRef.parse(mc.id or ""))
             except ValueError:
                 continue
+        return out
+
+    def list_subscriptions(self) -> list[tuple[str, str]]:
+        """(subscriptionId, displayName) of the Enabled subscriptions the credential sees, as ARM lists them."""
+        out: list[tuple[str, str]] = []
+        url: str | None = f"{self.target.endpoint.rstrip('/')}/subscriptions?api-version={SUBSCRIPTIONS_API}"
+        seen: set[str] = set()
+        with translated("listing subscriptions"):
+            while url and url not in seen:
+                seen.add(url)
+                res = self.client.send_request(HttpRequest("GET", url))
+                if res.status_code != 200:
+                    map_error(status_code=res.status_code, response=res, error_map=_ERROR_MAP)
+                    raise HttpResponseError(response=res, error_format=ARMErrorFormat)
+                try:
+                    page = dict(res.json())
+                except (ValueError, TypeError):
+                    raise errors.Rejected("listing subscriptions: ARM answered something that is not a JSON "
+                                          "object", None, res.status_code) from None
+                for s in page.get("value") or []:
+                    if str(s.get("state") or "").lower() == "enabled" and s.get("subscriptionId"):
+                        out.append((str(s["subscriptionId"]), str(s.get("displayName") or "")))
+                url = page.get("nextLink")
         return out
 
     def user_kubeconfig(self) -> bytes:

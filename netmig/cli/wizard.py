@@ -9,6 +9,10 @@ Contract:
 - The plan is the one ``aks-netmig plan`` writes with the printed flags (``make_plan``), written atomically, and
   only once every question was answered; Ctrl-C before that leaves nothing behind: exit 130, one line.
 - Nothing here changes the cluster except "run now", which is ``aks-netmig apply`` itself.
+- Subscriptions are listed through ARM (``AksGateway.list_subscriptions``, honouring --arm-endpoint/--ca-bundle;
+  with --sandbox, the sandbox's ARM) before any cluster: without --subscription the choices are the ones ARM lists,
+  then those known locally (AZURE_SUBSCRIPTION_ID, az CLI profile) that ARM did not list, each labelled; when the
+  listing fails (e.g. no credential) one line says so and the local ones (or a typed id) are offered as before.
 - A migration applies when the cluster has its template's source profile and is not already at its target; a
   cleanup template (check ``calico-leftovers``: calico-crd-cleanup) applies when the network policy is none and
   Calico/Tigera leftovers are there, read through the Kubernetes API (``calico.leftover_markers``: CRDs of
@@ -134,13 +138,38 @@ def known_subscriptions() -> list[tuple[str, str]]:
     out: dict[str, str] = {}
     env = os.environ.get("AZURE_SUBSCRIPTION_ID")
     if env:
-        out[env] = "AZURE_SUBSCRIPTION_ID"
+        out[env] = "from AZURE_SUBSCRIPTION_ID"
     profile = Path(os.environ.get("AZURE_CONFIG_DIR") or Path.home() / ".azure") / "azureProfile.json"
     with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
         for s in json.loads(profile.read_text(encoding="utf-8-sig")).get("subscriptions") or []:
             if s.get("id"):
-                out.setdefault(s["id"], f"{s.get('name') or ''}{' (default)' if s.get('isDefault') else ''}")
+                out.setdefault(s["id"], f"{s.get('name') or ''}{' (default)' if s.get('isDefault') else ''}"
+                                        " (az CLI profile)")
     return sorted(out.items(), key=lambda kv: kv[1])
+
+
+def arm_subscriptions(base: Any, echo: Any, fallback: str) -> list[tuple[str, str]] | None:
+    """(id, display name) of the Enabled subscriptions listed through ARM (``AksGateway.list_subscriptions``) at
+    ``base``'s endpoint with its credential and CA bundle; None, after one line saying why and ``fallback``, when it
+    fails."""
+    from netmig.azure import errors as arm
+    from netmig.azure.gateway import AksGateway
+
+    try:
+        return AksGateway(base, polling_interval=polling_for(base)).list_subscriptions()
+    except arm.ArmError as e:
+        echo(f"note: cannot list the subscriptions through ARM ({(str(e) or repr(e)).splitlines()[0]}); {fallback}")
+        return None
+
+
+def subscription_choices(listed: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
+    """(id, label): the subscriptions listed through ARM, then the locally known ones ARM did not list."""
+    out = {sid: f"{name} (listed through ARM)".lstrip() for sid, name in listed or []}
+    for sid, label in known_subscriptions():
+        if sid in out:
+            continue
+        out[sid] = label if listed is None else f"{label} (not listed through ARM)"
+    return list(out.items())
 
 
 def _pick_cluster(q: Questions, opts: dict[str, Any], echo: Any) -> tuple[Any, dict[str, Any]]:
@@ -158,12 +187,20 @@ def _pick_cluster(q: Questions, opts: dict[str, Any], echo: Any) -> tuple[Any, d
         base = from_sandbox_dir(opts["sandbox"])
         subscription = base.ref.subscription_id
         echo(f"Sandbox {opts['sandbox']}: ARM at {base.endpoint}, subscription {subscription}")
+        listed = arm_subscriptions(base, echo, "using the sandbox's own")
+        if listed is not None:
+            names = dict(listed)
+            echo(f"Subscription {subscription}: {names[subscription]} (listed through ARM)" if subscription in names
+                 else f"note: ARM does not list the sandbox's subscription {subscription}")
     else:
         if opts.get("ca_bundle") and not Path(opts["ca_bundle"]).exists():
             raise UsageError(f"CA bundle {opts['ca_bundle']} does not exist", "pass a PEM file to --ca-bundle")
         subscription = str(opts.get("subscription") or "")
         if not subscription:
-            known = known_subscriptions()
+            probe = ArmTarget(ref=ClusterRef("-", "-", "-"), endpoint=(opts.get("arm_endpoint") or PUBLIC_ARM)
+                              .rstrip("/"), ca_bundle=opts.get("ca_bundle"))
+            known = subscription_choices(arm_subscriptions(
+                probe, echo, "showing the ones known locally (AZURE_SUBSCRIPTION_ID, az CLI profile), or type one"))
             options = [Option(f"{sid}  {label}", sid) for sid, label in known] + [Option("another subscription id",
                                                                                          "")]
             subscription = q.select("Subscription", options, flag="--subscription ID",

@@ -16,7 +16,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from netmig.azure import gateway
 from netmig.cli.main import cli
+from netmig.connection import from_sandbox_dir
+from netmig.sandbox.faults import Fault
 from tests.cli.keys import CTRL_C, CTRL_U, ENTER, SPACE, UP, keyboard
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +74,10 @@ def test_keystrokes_through_a_full_npm_to_cilium_plan_equal_to_plan_with_the_pri
     assert "-> C3[data:app=db] 5432/TCP: allowed under npm, denied under cilium" in out
     assert f"aks-netmig apply {saved} --sandbox {sb.directory}" in out  # runbook commands
     assert not any(r["method"] == "PUT" for r in _arm_requests(sb.directory))
+    sid = from_sandbox_dir(sb.directory).ref.subscription_id
+    assert f"Subscription {sid}: Sandbox subscription (listed through ARM)" in out
+    logged = [(r["method"], r["path"], r["status"]) for r in _arm_requests(sb.directory)]
+    assert ("GET", "/subscriptions", 200) in logged
 
     plan_cmd = _printed(out, "aks-netmig plan")
     assert plan_cmd[:2] == ["aks-netmig", "plan"] and plan_cmd[plan_cmd.index("--out") + 1] == str(saved)
@@ -189,6 +196,72 @@ def test_ctrl_c_mid_wizard_writes_nothing_sends_no_put_and_exits_130(sandbox_fac
     assert lines == ["error: interrupted: nothing was written and the cluster was not changed; run the wizard again"]
     assert not plans.exists() or list(plans.iterdir()) == []
     assert not any(r["method"] == "PUT" for r in _arm_requests(sb.directory))
+
+
+OTHER_SUB = "11111111-2222-3333-4444-555555555555"
+
+
+def _sandbox_credential(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, token: str) -> None:
+    """Real ARM credentials come from DefaultAzureCredential; here they are the sandbox's token (or a wrong one), so
+    the wizard without --sandbox reaches the sandbox through --arm-endpoint/--ca-bundle. One subscription is known
+    locally (AZURE_SUBSCRIPTION_ID), none through an az CLI profile."""
+    monkeypatch.setattr(gateway, "_credential", lambda target: gateway.StaticTokenCredential(token))
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", OTHER_SUB)
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "no-az"))
+
+
+def test_without_sandbox_subscriptions_listed_through_arm_come_first_then_local_ones(
+        sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sb = sandbox_factory("npm", time_scale=0.002)
+    target = from_sandbox_dir(sb.directory)
+    assert target.static_token and target.ca_bundle
+    _sandbox_credential(monkeypatch, tmp_path, target.static_token)
+    res, typist = _wizard(["--arm-endpoint", target.endpoint, "--ca-bundle", target.ca_bundle,
+                           "--plans-dir", str(tmp_path / "plans")],
+                          [("Subscription", ENTER), ("Migration", CTRL_C)])  # the first: the one ARM lists
+    assert typist.errors == [], typist.errors
+    assert res.exit_code == 130
+    screen = typist.screen_text  # an 80-column screen: long choices are cut
+    sid = target.ref.subscription_id
+    assert f"{sid}  Sandbox subscription (listed through" in screen
+    assert f"{OTHER_SUB}  from AZURE_SUBSCRIPTION_ID (not listed" in screen
+    assert screen.index(sid) < screen.index(OTHER_SUB)
+    assert f"Cluster {target.ref} (the only one listed)" in res.output
+    assert "cannot list the subscriptions" not in res.output
+    paths = [r["path"] for r in _arm_requests(sb.directory)]
+    assert paths[0] == "/subscriptions"
+    assert f"/subscriptions/{sid}/providers/Microsoft.ContainerService/managedClusters" in paths
+
+
+def test_without_a_credential_for_arm_one_line_says_so_and_the_local_subscriptions_are_offered(
+        sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sb = sandbox_factory("npm", time_scale=0.002)
+    target = from_sandbox_dir(sb.directory)
+    assert target.ca_bundle
+    _sandbox_credential(monkeypatch, tmp_path, "not-the-token")
+    res, typist = _wizard(["--arm-endpoint", target.endpoint, "--ca-bundle", target.ca_bundle],
+                          [("Subscription", ENTER)])  # the only one left: AZURE_SUBSCRIPTION_ID
+    assert typist.errors == [], typist.errors
+    notes = [ln for ln in res.output.splitlines() if "cannot list the subscriptions through ARM" in ln]
+    assert len(notes) == 1 and "authentication failed" in notes[0] and "not-the-token" not in res.output
+    assert f"{OTHER_SUB}  from AZURE_SUBSCRIPTION_ID" in typist.screen_text
+    assert "listed through ARM)" not in typist.screen_text
+    assert res.exit_code == 1 and f"cannot list the clusters of subscription {OTHER_SUB}" in res.stderr
+
+
+def test_sandbox_subscription_listing_refused_is_one_note_and_the_wizard_goes_on(
+        sandbox_factory: Any, tmp_path: Path) -> None:
+    sb = sandbox_factory("npm", time_scale=0.002)
+    sb.context.faults.add(Fault(target="arm", status=403, code="AuthorizationFailed", times=None, method="GET",
+                                path="^/subscriptions$"))
+    out = tmp_path / "p.yaml"
+    res = CliRunner().invoke(cli, ["wizard", "--sandbox", str(sb.directory), "--migration", "npm-to-cilium",
+                                   "--accept", "policy-analysis", "--out", str(out), "--then", "print"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output + res.stderr
+    notes = [ln for ln in res.output.splitlines() if "cannot list the subscriptions through ARM" in ln]
+    assert len(notes) == 1 and "AuthorizationFailed" in notes[0], res.output
+    assert "(listed through ARM)" not in res.output and out.is_file()
 
 
 def _subprocess(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

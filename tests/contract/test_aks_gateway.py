@@ -10,7 +10,7 @@ import pytest
 from netmig.azure import errors
 from netmig.azure.gateway import AksGateway
 from netmig.connection import ArmTarget, from_sandbox_dir
-from netmig.model.cluster import NetworkProfile
+from netmig.model.cluster import ClusterRef, NetworkProfile
 from netmig.sandbox.faults import Fault
 
 CILIUM = NetworkProfile(plugin="azure", policy="cilium", dataplane="cilium")
@@ -91,3 +91,60 @@ def test_a_wrong_token_is_auth_failed_and_never_printed(sandbox_factory: Any) ->
         AksGateway(bad).cluster()
     assert "wrong-token-xyz" not in str(e.value)
     assert "wrong-token-xyz" not in repr(bad)
+
+
+def _subscription_requests(sb: Any) -> list[dict[str, Any]]:
+    lines = (sb.directory / "arm-requests.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["path"].lower().startswith("/subscriptions")
+            and "/providers/" not in r["path"].lower()]
+
+
+def test_subscriptions_are_listed_through_arm_without_a_cluster_address(sandbox_factory: Any) -> None:
+    sb = sandbox_factory("empty")
+    good = from_sandbox_dir(sb.directory)
+    probe = ArmTarget(ref=ClusterRef("-", "-", "-"), endpoint=good.endpoint, ca_bundle=good.ca_bundle,
+                      static_token=good.static_token)
+    assert AksGateway(probe).list_subscriptions() == [(good.ref.subscription_id, "Sandbox subscription")]
+    assert [(r["method"], r["path"], r["status"], r["api_version"]) for r in _subscription_requests(sb)] == [
+        ("GET", "/subscriptions", 200, "2022-12-01")]
+
+
+def test_one_subscription_is_read_and_an_unknown_one_is_not_found(sandbox_factory: Any) -> None:
+    from azure.core.rest import HttpRequest
+
+    sb = sandbox_factory("empty")
+    aks = AksGateway(from_sandbox_dir(sb.directory))
+    sid = aks.ref.subscription_id
+    res = aks.client.send_request(HttpRequest("GET", f"/subscriptions/{sid}?api-version=2022-12-01"))
+    assert res.status_code == 200
+    assert {k: res.json()[k] for k in ("id", "subscriptionId", "displayName", "state")} == {
+        "id": f"/subscriptions/{sid}", "subscriptionId": sid, "displayName": "Sandbox subscription",
+        "state": "Enabled"}
+    assert res.json()["tenantId"]
+    other = aks.client.send_request(HttpRequest("GET", "/subscriptions/00000000-0000-0000-0000-00000000dead"
+                                                       "?api-version=2022-12-01"))
+    assert other.status_code == 404 and other.json()["error"]["code"] == "SubscriptionNotFound"
+    assert [r["status"] for r in _subscription_requests(sb)] == [200, 404]
+
+
+@pytest.mark.parametrize(("status", "code", "error"), [
+    (403, "AuthorizationFailed", errors.AuthFailed),
+    (429, "TooManyRequests", errors.Throttled),
+])
+def test_subscription_listing_errors_are_translated(sandbox_factory: Any, status: int, code: str,
+                                                    error: type[errors.ArmError]) -> None:
+    sb = sandbox_factory("empty")
+    sb.context.faults.add(Fault(target="arm", status=status, code=code, retry_after=0, times=None, method="GET",
+                                path="^/subscriptions$"))
+    with pytest.raises(error) as e:
+        AksGateway(from_sandbox_dir(sb.directory), polling_interval=0.01).list_subscriptions()
+    assert "listing subscriptions" in str(e.value) and e.value.status == status
+
+
+def test_subscription_listing_with_a_wrong_token_is_auth_failed(sandbox_factory: Any) -> None:
+    sb = sandbox_factory("empty")
+    good = from_sandbox_dir(sb.directory)
+    bad = ArmTarget(ref=good.ref, endpoint=good.endpoint, ca_bundle=good.ca_bundle, static_token="wrong-token-xyz")
+    with pytest.raises(errors.AuthFailed) as e:
+        AksGateway(bad).list_subscriptions()
+    assert "wrong-token-xyz" not in str(e.value)

@@ -39,7 +39,7 @@ from typing import Any
 from aiohttp import web
 
 from netmig.sandbox.arm import operations, reimage
-from netmig.sandbox.arm.state import ArmError, ArmState, Operation, pool_resource
+from netmig.sandbox.arm.state import TENANT_ID, ArmError, ArmState, Operation, pool_resource
 from netmig.sandbox.arm.validation import merge_profile, network_changed, validate_network_update
 from netmig.sandbox.context import SandboxContext
 from netmig.sandbox.faults import Faults
@@ -87,6 +87,8 @@ class ArmApp:
         reimage.install(ctx)
         self.log_path = ctx.dir / "arm-requests.jsonl"
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("GET", re.compile(r"/subscriptions"), self.list_subscriptions),
+            ("GET", re.compile(r"/subscriptions/(?P<sub>[^/]+)"), self.get_subscription),
             ("GET", re.compile(r"/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.containerservice/"
                                r"managedclusters"), self.list_clusters),
             ("GET", re.compile(_RG + r"/managedclusters"), self.list_clusters),
@@ -226,6 +228,21 @@ class ArmApp:
         if location:
             headers["Location"] = f"{origin}{self.st.operation_result_path(op.id)}?api-version={api}"
         return headers
+
+    # ------------------------------------------------------------------ subscriptions
+    def _subscription_json(self) -> dict[str, Any]:
+        sid = self.st.subscription_id
+        return {"id": f"/subscriptions/{sid}", "subscriptionId": sid, "displayName": "Sandbox subscription",
+                "state": "Enabled", "tenantId": TENANT_ID, "authorizationSource": "RoleBased",
+                "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01",
+                                         "spendingLimit": "Off"}}
+
+    async def list_subscriptions(self, request: web.Request) -> web.StreamResponse:
+        return _json({"value": [self._subscription_json()]})
+
+    async def get_subscription(self, request: web.Request, sub: str) -> web.StreamResponse:
+        self._scope(sub)
+        return _json(self._subscription_json())
 
     # ------------------------------------------------------------------ clusters
     async def list_clusters(self, request: web.Request, sub: str, rg: str | None = None) -> web.StreamResponse:

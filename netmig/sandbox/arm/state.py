@@ -43,6 +43,7 @@ DEFAULT_NODE_IMAGE = "AKSUbuntu-2204gen2containerd-202610.15.0"
 PROVIDER = "Microsoft.ContainerService"
 CLUSTER_TYPE = f"{PROVIDER}/managedClusters"
 POOL_TYPE = f"{PROVIDER}/managedClusters/agentPools"
+TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"  # the sandbox subscription's tenant (and identities')
 
 DEFAULT_BEHAVIOUR: dict[str, Any] = {
     "block_kubenet_calico_to_overlay": False,
@@ -198,7 +199,7 @@ class ArmState:
                                                         "clientId": str(uuid.uuid4())}}
         else:
             identity["principalId"] = str(uuid.uuid4())
-            identity["tenantId"] = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+            identity["tenantId"] = TENANT_ID
         st.cluster = {
             "id": cid,
             "name": c["name"],
