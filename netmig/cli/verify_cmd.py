@@ -66,19 +66,12 @@ _CONN_KEYS = tuple(Conn.__dataclass_fields__)
 
 
 def connection_options(f: F) -> F:
-    opts = [
-        click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Use this kubeconfig (no ARM needed)."),
-        click.option("--sandbox", type=click.Path(file_okay=False, path_type=Path),
-                     help="A sandbox folder (DIR/sandbox.json); the kubeconfig comes through ARM."),
-        click.option("--cluster", help="AKS resource id."),
-        click.option("--subscription"), click.option("--resource-group"), click.option("--name"),
-        click.option("--arm-endpoint", help="ARM endpoint (default: public Azure)."),
-        click.option("--ca-bundle", help="PEM bundle to trust for the ARM endpoint."),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+    """The cluster-address flags every command shares, plus ``--kubeconfig`` (verification needs no ARM)."""
+    from netmig.cli.migrate_common import cluster_options
+
+    f = cluster_options(f)
+    return click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Use this kubeconfig (no ARM needed).")(f)
 
 
 def _conn(kwargs: dict[str, Any]) -> Conn:
