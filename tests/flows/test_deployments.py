@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prefect.exceptions import PrefectHTTPStatusError
 
 from tests.e2e.migrate_helpers import make_plan, profile_puts, start_detached, stop
 
@@ -377,7 +378,17 @@ async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks) -> None:
         assert s.type == StateType.PAUSED and s.name == "Suspended"
         keyset = s.state_details.run_input_keyset
         assert keyset is not None
-        description = await client.read_flow_run_input(run.id, keyset["description"])
+
+        async def description_input() -> Any:
+            # Prefect sets the Suspended state first and writes the form's description input right after it
+            try:
+                return await client.read_flow_run_input(run.id, keyset["description"])
+            except PrefectHTTPStatusError as e:
+                if e.response.status_code == 404:
+                    return None
+                raise
+
+        description = await _poll("the approval form's description", description_input, 60)
         assert "Preflight" in description and "Predicted connectivity changes" in description
         assert "predicted to change under cilium" in description
 
