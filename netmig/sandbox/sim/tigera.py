@@ -54,13 +54,10 @@ from typing import Any
 
 from netmig.sandbox.kube.crds import CRD_KEY
 from netmig.sandbox.kube.store import ApiError, Key, Obj, Store, now_iso
+from netmig.sandbox.sim.index import DAEMONSETS, DEPLOYMENTS, NAMESPACES
 
 log = logging.getLogger(__name__)
 
-DEPLOYMENTS: Key = ("apps", "deployments")
-DAEMONSETS: Key = ("apps", "daemonsets")
-NAMESPACES: Key = ("", "namespaces")
-SERVICES: Key = ("", "services")
 SERVICEACCOUNTS: Key = ("", "serviceaccounts")
 CLUSTERROLES: Key = ("rbac.authorization.k8s.io", "clusterroles")
 CLUSTERROLEBINDINGS: Key = ("rbac.authorization.k8s.io", "clusterrolebindings")
