@@ -8,8 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from netmig.kube.gateway import KubeGateway
 from netmig.kube.probes import NAMESPACE_PREFIX
 from netmig.verify import snapshot as snapmod
 from netmig.verify.identity import PROBE_RUN_LABEL
+from tests.polling import until as _until
 
 pytestmark = pytest.mark.e2e
 AKS_NETMIG = [sys.executable, "-m", "netmig.cli.main"]
@@ -61,16 +61,6 @@ def test_every_verify_command_works_with_kubeconfig_alone(sandbox_factory: Any, 
     assert "0 changed" in cmp and "0 cells only before, 0 only after" in cmp
     assert "removed 0 probe pods and 0 probe namespaces" in run("cleanup", "--kubeconfig", str(kc)).stdout
     assert _arm_requests(sb.directory) == arm_before
-
-
-def _until(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
-        time.sleep(delay)  # bounded polling of an observable condition
-        delay = min(delay * 1.5, 0.5)
 
 
 def _aks_netmig(*args: str) -> subprocess.CompletedProcess[str]:

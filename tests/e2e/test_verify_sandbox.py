@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +19,13 @@ from netmig.policy import from_objects, get_engine
 from netmig.verify import snapshot as snapmod
 from netmig.verify.run import take_snapshot
 from netmig.verify.snapshot import expect
+from tests.polling import until as _until
 
 pytestmark = pytest.mark.e2e
 
 
 def _gw(directory: Path) -> KubeGateway:
     return KubeGateway(AksGateway(from_sandbox_dir(directory), polling_interval=0.05).user_kubeconfig())
-
-
-def _until(cond: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
-        time.sleep(delay)  # bounded polling of an observable condition
-        delay = min(delay * 1.5, 0.5)
 
 
 def _probe_leftovers(gw: KubeGateway) -> tuple[list[str], list[str]]:
