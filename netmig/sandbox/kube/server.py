@@ -43,7 +43,7 @@ import yaml
 from aiohttp import web
 
 from netmig.sandbox.context import SandboxContext
-from netmig.sandbox.kube import discovery, openapi, patching, protobuf, tables
+from netmig.sandbox.kube import discovery, openapi, patching, protobuf, streaming, tables
 from netmig.sandbox.kube.crds import CRD_KEY, aggregated_group_versions
 from netmig.sandbox.kube.store import ApiError, Obj, ResourceType, Store, Watch
 from netmig.sandbox.kube.types import BUILTIN_TYPES, apply_defaults
@@ -449,6 +449,8 @@ class KubeApi:
             return self._log(request, req)
         elif sub == "eviction" and method == "POST":
             return await self._evict(request, req)
+        elif sub in streaming.SUBRESOURCES and req.rt.key == ("", "pods"):
+            return await streaming.handle(self.ctx, request, req.namespace or "", name, sub)
         elif sub == "finalize" and method == "PUT":
             body = self._validate_new(req, await self._body(request))
             finalizers = list((body.get("spec") or {}).get("finalizers") or [])
