@@ -271,8 +271,13 @@ async def _portforward_spdy(ctx: SandboxContext, ws: web.WebSocketResponse, name
                 await ws.send_bytes(build())
 
     async def run(conn: _Connection) -> None:
+        data_done = False
+
         async def send_data(data: bytes, fin: bool) -> None:
-            await send(lambda: spdy.Framer.data(conn.data_id, data, fin))
+            nonlocal data_done
+            if not data_done:
+                data_done = fin
+                await send(lambda: spdy.Framer.data(conn.data_id, data, fin))
 
         async def send_error(text: str) -> None:
             await send(lambda: spdy.Framer.data(conn.error_id, text.encode(), False))
@@ -280,7 +285,9 @@ async def _portforward_spdy(ctx: SandboxContext, ws: web.WebSocketResponse, name
         try:
             await _serve_port(ctx, namespace, pod_name, conn, send_data, send_error)
         finally:
+            # the client waits for the data stream to end, then reads the error stream to its end
             with contextlib.suppress(ConnectionError, RuntimeError):
+                await send_data(b"", True)
                 await send(lambda: spdy.Framer.data(conn.error_id, b"", True))
 
     try:
