@@ -25,13 +25,30 @@ from netmig.sandbox.kube.crds import aggregated_group_versions, version_priority
 from netmig.sandbox.kube.store import Obj, ResourceType, Store
 from netmig.sandbox.kube.types import SUBRESOURCE_KINDS
 
-KUBE_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.4", "gitCommit": "sandbox",
-                "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.6",
+KUBE_VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.2", "gitCommit": "sandbox",
+                "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.22.8",
                 "compiler": "gc", "platform": "linux/amd64"}
 
 
-def version_info() -> Obj:
-    return dict(KUBE_VERSION)
+def cluster_version(ctx: Any) -> str:
+    """The cluster's Kubernetes version (``1.31.2``): ARM's ``currentKubernetesVersion``, which the nodes'
+    kubelets also report, so ``kubectl version``, ARM and the nodes agree."""
+    arm = getattr(ctx, "arm", None)
+    cluster = getattr(arm, "cluster", None) if arm is not None else None
+    if cluster:
+        v = (cluster.get("properties") or {}).get("currentKubernetesVersion")
+        if v:
+            return str(v)
+    return str(((getattr(ctx, "scenario", None) or {}).get("cluster") or {}).get("kubernetes_version") or "1.31.2")
+
+
+def version_info(version: str | None = None) -> Obj:
+    """The ``/version`` body for ``version`` (``1.31.2``; default the sandbox's default version)."""
+    info = dict(KUBE_VERSION)
+    if version:
+        parts = version.lstrip("v").split(".")
+        info.update(major=parts[0], minor=parts[1] if len(parts) > 1 else "0", gitVersion=f"v{version.lstrip('v')}")
+    return info
 
 
 def core_versions(server_address: str = "") -> Obj:

@@ -2,8 +2,9 @@
 
 Why: kubectl's typed clients (``kubectl create namespace|configmap|secret|serviceaccount|deployment``, the
 eviction of ``kubectl drain``) send ``Content-Type: application/vnd.kubernetes.protobuf`` bodies even though
-they accept JSON answers; ``kubectl run``/``apply``/``label``/``delete`` send JSON. A real API server decodes
-both, so we decode the few kinds kubectl creates this way.
+they accept JSON answers; ``kubectl run``/``apply``/``label``/``delete`` send JSON. ``kubectl create
+service|role|clusterrole|pdb`` and ``kubectl auth can-i`` (SelfSubjectAccessReview / RulesReview) do too. A real
+API server decodes both, so we decode the few kinds kubectl creates this way.
 
 Contract: ``decode(body) -> dict`` turns a ``k8s\\x00``-prefixed ``runtime.Unknown`` envelope into the JSON form of
 the object (``apiVersion``, ``kind`` and the fields of the known schemas below); it raises ``ProtobufError`` for a
@@ -69,8 +70,29 @@ POD_SPEC: Schema = {2: ("containers", CONTAINER, True), 3: ("restartPolicy", STR
                     20: ("initContainers", CONTAINER, True)}
 POD_TEMPLATE: Schema = {1: ("metadata", OBJECT_META, False), 2: ("spec", POD_SPEC, False)}
 
+# intstr.IntOrString: type (0 int, 1 string), intVal, strVal -> a JSON number or string
+INT_OR_STRING = "intorstring"
+SERVICE_PORT: Schema = {1: ("name", STR, False), 2: ("protocol", STR, False), 3: ("port", INT, False),
+                        4: ("targetPort", INT_OR_STRING, False), 5: ("nodePort", INT, False),
+                        6: ("appProtocol", STR, False)}
+SERVICE_SPEC: Schema = {1: ("ports", SERVICE_PORT, True), 2: ("selector", ("map", STR), False),
+                        3: ("clusterIP", STR, False), 4: ("type", STR, False), 5: ("externalIPs", STR, True),
+                        7: ("sessionAffinity", STR, False), 8: ("loadBalancerIP", STR, False),
+                        9: ("loadBalancerSourceRanges", STR, True), 10: ("externalName", STR, False),
+                        11: ("externalTrafficPolicy", STR, False), 12: ("healthCheckNodePort", INT, False),
+                        13: ("publishNotReadyAddresses", BOOL, False), 17: ("ipFamilyPolicy", STR, False),
+                        18: ("clusterIPs", STR, True), 19: ("ipFamilies", STR, True),
+                        20: ("allocateLoadBalancerNodePorts", BOOL, False), 21: ("loadBalancerClass", STR, False),
+                        22: ("internalTrafficPolicy", STR, False)}
+POLICY_RULE: Schema = {1: ("verbs", STR, True), 2: ("apiGroups", STR, True), 3: ("resources", STR, True),
+                       4: ("resourceNames", STR, True), 5: ("nonResourceURLs", STR, True)}
+RESOURCE_ATTRIBUTES: Schema = {1: ("namespace", STR, False), 2: ("verb", STR, False), 3: ("group", STR, False),
+                               4: ("version", STR, False), 5: ("resource", STR, False),
+                               6: ("subresource", STR, False), 7: ("name", STR, False)}
+
 # non-pointer numeric/bool fields whose JSON form omits the zero value
-OMIT_ZERO = {"generation", "hostPort", "minReadySeconds", "paused", "hostNetwork", "immutable"}
+OMIT_ZERO = {"generation", "hostPort", "minReadySeconds", "paused", "hostNetwork", "immutable", "nodePort",
+             "healthCheckNodePort", "publishNotReadyAddresses"}
 
 KINDS: dict[str, Schema] = {
     "Deployment": {1: ("metadata", OBJECT_META, False),
@@ -89,6 +111,21 @@ KINDS: dict[str, Schema] = {
                        3: ("imagePullSecrets", LOCAL_REF, True),
                        4: ("automountServiceAccountToken", BOOL, False)},
     "Eviction": {1: ("metadata", OBJECT_META, False), 2: ("deleteOptions", DELETE_OPTIONS, False)},
+    "Service": {1: ("metadata", OBJECT_META, False), 2: ("spec", SERVICE_SPEC, False)},
+    "Role": {1: ("metadata", OBJECT_META, False), 2: ("rules", POLICY_RULE, True)},
+    "ClusterRole": {1: ("metadata", OBJECT_META, False), 2: ("rules", POLICY_RULE, True)},
+    "PodDisruptionBudget": {1: ("metadata", OBJECT_META, False),
+                            2: ("spec", {1: ("minAvailable", INT_OR_STRING, False),
+                                         2: ("selector", LABEL_SELECTOR, False),
+                                         3: ("maxUnavailable", INT_OR_STRING, False),
+                                         4: ("unhealthyPodEvictionPolicy", STR, False)}, False)},
+    "SelfSubjectAccessReview": {1: ("metadata", OBJECT_META, False),
+                                2: ("spec", {1: ("resourceAttributes", RESOURCE_ATTRIBUTES, False),
+                                             2: ("nonResourceAttributes", {1: ("path", STR, False),
+                                                                           2: ("verb", STR, False)}, False)},
+                                    False)},
+    "SelfSubjectRulesReview": {1: ("metadata", OBJECT_META, False), 2: ("spec", {1: ("namespace", STR, False)},
+                                                                        False)},
     "DeleteOptions": DELETE_OPTIONS,
 }
 
@@ -168,6 +205,10 @@ def _message(buf: bytes, schema: Schema) -> dict[str, Any]:
                 elif n2 == 2:
                     v = _scalar(typ[1], w2, v2)
             out.setdefault(name, {})[k] = v if v is not None else ""
+            continue
+        if typ == INT_OR_STRING:
+            ios = {n: (v if w == 0 else bytes(v).decode()) for n, w, v in _fields(bytes(val))}
+            out[name] = ios.get(3, "") if ios.get(1) == 1 else int(ios.get(2, 0))
             continue
         value = _message(bytes(val), typ) if isinstance(typ, dict) else _scalar(typ, wt, val)
         if value is None or (value == "" and not repeated) or (name in OMIT_ZERO and not value):

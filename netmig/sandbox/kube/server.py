@@ -43,7 +43,7 @@ import yaml
 from aiohttp import web
 
 from netmig.sandbox.context import SandboxContext
-from netmig.sandbox.kube import discovery, openapi, patching, protobuf, streaming, tables
+from netmig.sandbox.kube import discovery, openapi, patching, protobuf, reviews, streaming, tables
 from netmig.sandbox.kube.crds import CRD_KEY, aggregated_group_versions
 from netmig.sandbox.kube.store import ApiError, Obj, ResourceType, Store, Watch
 from netmig.sandbox.kube.types import BUILTIN_TYPES, apply_defaults
@@ -173,7 +173,7 @@ class KubeApi:
         segs = [s for s in request.path.split("/") if s]
         method = request.method
         if segs == ["version"]:
-            return _json(discovery.version_info())
+            return _json(discovery.version_info(discovery.cluster_version(self.ctx)))
         if segs and segs[0] == "openapi":
             return self._openapi(segs)
         if segs[:1] == ["apis"] and len(segs) >= 3 and aggregated_group_versions(self.store).get(
@@ -318,6 +318,8 @@ class KubeApi:
 
     async def _create(self, request: web.Request, req: Request) -> web.Response:
         obj = self._validate_new(req, await self._body(request))
+        if req.rt.key in reviews.KEYS:
+            return _json(reviews.review(req.rt.kind, obj), 201)
         apply_defaults(req.rt.key, obj, self.store)
         if request.query.get("dryRun"):
             meta = obj.setdefault("metadata", {})

@@ -79,9 +79,9 @@ SUBRESOURCE_KINDS: dict[tuple[Key, str], tuple[str, str, str, tuple[str, ...]]] 
 
 def register_builtin_types(store: Store) -> None:
     """Register the built-in types on ``store`` and install the CRD and APIService controllers."""
-    from netmig.sandbox.kube import crds
+    from netmig.sandbox.kube import crds, reviews
 
-    for rt in BUILTIN_TYPES:
+    for rt in (*BUILTIN_TYPES, *reviews.TYPES):
         if rt.key not in store.types:
             store.register_type(rt)
     crds.install(store)
