@@ -146,9 +146,12 @@ def test_services_configmaps_leases_networkpolicies(api: client.ApiClient, v1: c
     v1.create_namespaced_config_map("demo", {"metadata": {"name": "cfg"}, "data": {"a": "1"}})
     v1.patch_namespaced_config_map("cfg", "demo", {"data": {"b": "2"}})
     assert v1.read_namespaced_config_map("cfg", "demo").data == {"a": "1", "b": "2"}
-    assert [c.metadata.name for c in v1.list_namespaced_config_map("demo").items] == ["cfg"]
+    # every namespace also gets the cluster's root CA (the root-ca-cert-publisher controller, asynchronous)
+    wait_until(lambda: len(v1.list_namespaced_config_map("demo").items) == 2, 30, "kube-root-ca.crt in demo")
+    names = [c.metadata.name for c in v1.list_namespaced_config_map("demo").items]
+    assert names == ["cfg", "kube-root-ca.crt"]
     v1.delete_namespaced_config_map("cfg", "demo")
-    assert v1.list_namespaced_config_map("demo").items == []
+    assert [c.metadata.name for c in v1.list_namespaced_config_map("demo").items] == ["kube-root-ca.crt"]
 
     coord = client.CoordinationV1Api(api)
     lease = coord.create_namespaced_lease("demo", {

@@ -65,7 +65,8 @@ def pool_spec(pool: dict[str, Any]) -> dict[str, Any]:
     """The scenario-shaped pool dict ``topology.node_labels`` wants, from an agentPool ARM resource."""
     p = pool["properties"]
     return {"name": pool["name"], "mode": p.get("mode"), "osType": p.get("osType"), "vmSize": p.get("vmSize"),
-            "orchestratorVersion": p.get("orchestratorVersion")}
+            "orchestratorVersion": p.get("orchestratorVersion"), "nodeLabels": p.get("nodeLabels") or {},
+            "maxPods": p.get("maxPods")}
 
 
 def next_image_version(version: str) -> str:
@@ -285,8 +286,8 @@ class Reimage:
                                 "lastTransitionTime": now_iso(), "lastHeartbeatTime": now_iso()}],
                 "addresses": [{"type": "InternalIP", "address": topology.node_ip(global_index)},
                               {"type": "Hostname", "address": name}],
-                "capacity": {"cpu": "4", "memory": "16374624Ki", "pods": "250"},
-                "allocatable": {"cpu": "3860m", "memory": "12880736Ki", "pods": "250"},
+                "capacity": {"cpu": "4", "memory": "16374624Ki", "pods": str(topology.max_pods(spec))},
+                "allocatable": {"cpu": "3860m", "memory": "12880736Ki", "pods": str(topology.max_pods(spec))},
                 "nodeInfo": {"kubeletVersion": f"v{spec.get('orchestratorVersion') or '1.30.4'}",
                              "bootID": str(uuid.uuid4()), "osImage": "Ubuntu 22.04.5 LTS",
                              "kubeProxyVersion": f"v{spec.get('orchestratorVersion') or '1.30.4'}",

@@ -9,7 +9,10 @@ Contract:
     GET  .../managedClusters/{name}/agentPools;  GET|PUT .../agentPools/{pool}
     POST .../managedClusters/{name}/abort;  POST .../agentPools/{pool}/abort   (202 + Azure-AsyncOperation, Location)
     POST .../managedClusters/{name}/listClusterUserCredential | listClusterAdminCredential
-    GET  /subscriptions/{s}/providers/Microsoft.ContainerService/locations/{loc}/operations/{id}
+    GET  .../managedClusters/{name}/upgradeProfiles/default;  GET .../locations/{loc}/kubernetesVersions
+    POST .../managedClusters/{name}/runCommand (202 + Location) -> GET .../commandResults/{id} (202 while
+         running, then 200 with exitCode and logs: a simulated ``kubectl``, see ``netmig.sandbox.arm.runcommand``)
+    GET  /subscriptions/{s}/providers/Microsoft.ContainerService/locations/{loc}/operations/{id}  (+ Retry-After)
     GET  /subscriptions/{s}/providers/Microsoft.ContainerService/locations/{loc}/operationresults/{id}
     GET  /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Network/virtualNetworks[/{vnet}[/subnets[/{sn}]
          | /usages]]   (the nodes' VNet, read-only: see ``netmig.sandbox.arm.network``)
@@ -32,17 +35,19 @@ import contextvars
 import copy
 import json
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from netmig.sandbox.arm import operations, reimage
+from netmig.sandbox.arm import operations, reimage, runcommand, versions
 from netmig.sandbox.arm.state import TENANT_ID, ArmError, ArmState, Operation, pool_resource
 from netmig.sandbox.arm.validation import merge_profile, network_changed, validate_network_update
 from netmig.sandbox.context import SandboxContext
 from netmig.sandbox.faults import Faults
+from netmig.sandbox.sim import topology
 
 _LOG_EXTRA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("arm_log_extra")
 Handler = Callable[..., Awaitable[web.StreamResponse]]
@@ -86,6 +91,7 @@ class ArmApp:
             ctx.arm = ArmState.from_scenario(ctx.scenario)
         reimage.install(ctx)
         self.log_path = ctx.dir / "arm-requests.jsonl"
+        self.commands: dict[str, dict[str, Any]] = {}  # runCommand results by id
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"/subscriptions"), self.list_subscriptions),
             ("GET", re.compile(r"/subscriptions/(?P<sub>[^/]+)"), self.get_subscription),
@@ -100,6 +106,10 @@ class ArmApp:
             ("POST", re.compile(_MC + r"/abort"), self.abort),
             ("POST", re.compile(_MC + r"/agentpools/(?P<pool>[^/]+)/abort"), self.abort),
             ("POST", re.compile(_MC + r"/listcluster(?P<who>user|admin)credential"), self.credentials),
+            ("GET", re.compile(_MC + r"/upgradeprofiles/(?P<profile>[^/]+)"), self.upgrade_profile),
+            ("GET", re.compile(_LOC + r"/kubernetesversions"), self.kubernetes_versions),
+            ("POST", re.compile(_MC + r"/runcommand"), self.run_command),
+            ("GET", re.compile(_MC + r"/commandresults/(?P<command>[^/]+)"), self.command_result),
             ("GET", re.compile(_LOC + r"/operations/(?P<op>[^/]+)"), self.operation_status),
             ("GET", re.compile(_LOC + r"/operationresults/(?P<op>[^/]+)"), self.operation_result),
             ("GET", re.compile(_VNETS), self.list_vnets),
@@ -364,9 +374,12 @@ class ArmApp:
         target = int(props.get("count", cur["count"]))
         if target < 0:
             raise ArmError(400, "InvalidParameter", "The value of parameter 'count' must be 0 or greater.")
+        old_labels = dict(cur.get("nodeLabels") or {})
         for k, v in props.items():
             if k not in POOL_READ_ONLY and k != "count":
                 cur[k] = copy.deepcopy(v)
+        if "nodeLabels" in props and dict(props.get("nodeLabels") or {}) != old_labels:
+            self._relabel_nodes(existing, old_labels, dict(props.get("nodeLabels") or {}))
         if target != cur["count"]:
             st.set_pool_state(existing, "Scaling")
             body_fn = self._scale_body(existing, target)
@@ -377,6 +390,22 @@ class ArmApp:
         op = operations.start(self.ctx, "scale" if target != cur["count"] else "update", existing, body_fn,
                               method="PUT", path=request.path, pools=[existing])
         return _json(st.pool_json(existing), 200, self._async_headers(request, op))
+
+    def _relabel_nodes(self, pool: str, old: dict[str, str], new: dict[str, str]) -> None:
+        """AKS applies a pool's changed ``nodeLabels`` to its existing nodes (removed keys go, new ones come)."""
+        for node in list(self.ctx.store.iter_raw(("", "nodes"))):
+            labels = (node.get("metadata") or {}).get("labels") or {}
+            if labels.get(topology.LABEL_POOL) != pool:
+                continue
+
+            def relabel(n: dict[str, Any]) -> None:
+                meta_labels = n.setdefault("metadata", {}).setdefault("labels", {})
+                for k in old:
+                    if k not in new:
+                        meta_labels.pop(k, None)
+                meta_labels.update({str(k): str(v) for k, v in new.items()})
+
+            self.ctx.store.update(("", "nodes"), None, node["metadata"]["name"], relabel)
 
     def _scale_body(self, pool: str, target: int) -> operations.Body:
         async def body(op: Operation) -> None:
@@ -407,14 +436,67 @@ class ArmApp:
             raise ArmError(404, "NotFound", f"Operation '{op_id}' was not found.")
         return op
 
+    def _retry_after(self) -> dict[str, str]:
+        """``Retry-After`` for polls: AKS' poll interval (``behaviour.retry_after_seconds`` simulated seconds,
+        default 5) at the sandbox's time scale; fractional below one second (azure-core parses floats)."""
+        seconds = float(self.st.behaviour.get("retry_after_seconds", 5)) * self.ctx.clock.time_scale
+        if seconds >= 1:
+            return {"Retry-After": str(round(seconds))}
+        return {"Retry-After": f"{max(seconds, 0.001):.3f}".rstrip("0").rstrip(".")}
+
     async def operation_status(self, request: web.Request, sub: str, loc: str, op: str) -> web.StreamResponse:
-        return _json(self._op(sub, loc, op).to_json())
+        return _json(self._op(sub, loc, op).to_json(), headers=self._retry_after())
 
     async def operation_result(self, request: web.Request, sub: str, loc: str, op: str) -> web.StreamResponse:
         o = self._op(sub, loc, op)
         if not o.done:
-            return web.Response(status=202, headers={"Location": str(request.url)})
+            return web.Response(status=202, headers={"Location": str(request.url), **self._retry_after()})
         return web.Response(status=204)
+
+    # ------------------------------------------------------------------ versions, runCommand
+    async def upgrade_profile(self, request: web.Request, sub: str, rg: str, name: str,
+                              profile: str) -> web.StreamResponse:
+        c = self._cluster(sub, rg, name)
+        if profile.lower() != "default":
+            raise _not_found("managedClusters/upgradeProfiles", f"{name}/{profile}", rg)
+        return _json(versions.upgrade_profile(c, self.st.pools))
+
+    async def kubernetes_versions(self, request: web.Request, sub: str, loc: str) -> web.StreamResponse:
+        self._scope(sub)
+        return _json(versions.kubernetes_versions())
+
+    async def run_command(self, request: web.Request, sub: str, rg: str, name: str) -> web.StreamResponse:
+        c = self._cluster(sub, rg, name)
+        body = await self._body(request)
+        command = body.get("command")
+        if not isinstance(command, str) or not command.strip():
+            raise ArmError(400, "InvalidParameter", "The value of parameter 'command' is invalid: a command is "
+                                                    "required.")
+        cmd_id = secrets.token_hex(16)
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.commands[cmd_id] = {"id": cmd_id, "properties": {"provisioningState": "Running", "startedAt": started}}
+
+        async def execute() -> None:
+            await self.ctx.clock.sleep(float(self.st.behaviour.get("run_command_seconds", 5)))
+            code, logs = runcommand.run(self.ctx, command)
+            self.commands[cmd_id]["properties"].update(
+                provisioningState="Succeeded", exitCode=code, logs=logs,
+                finishedAt=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+        self.ctx.spawn(execute())
+        origin = f"{request.scheme}://{request.host}"
+        location = f"{origin}{c['id']}/commandResults/{cmd_id}?api-version={request.query.get('api-version', '')}"
+        return web.Response(status=202, headers={"Location": location})
+
+    async def command_result(self, request: web.Request, sub: str, rg: str, name: str,
+                             command: str) -> web.StreamResponse:
+        self._cluster(sub, rg, name)
+        result = self.commands.get(command)
+        if result is None:
+            raise ArmError(404, "NotFound", f"Command result '{command}' was not found.")
+        if result["properties"]["provisioningState"] == "Running":
+            return web.Response(status=202, headers={"Location": str(request.url), **self._retry_after()})
+        return _json(result)
 
     # ------------------------------------------------------------------ Microsoft.Network (read-only)
     def _vnet(self, sub: str, rg: str, vnet: str | None = None) -> Any:

@@ -39,6 +39,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from netmig.sandbox.sim import topology
+
 DEFAULT_NODE_IMAGE = "AKSUbuntu-2204gen2containerd-202610.15.0"
 PROVIDER = "Microsoft.ContainerService"
 CLUSTER_TYPE = f"{PROVIDER}/managedClusters"
@@ -126,7 +128,7 @@ def pool_resource(cluster_id: str, pool: dict[str, Any], k8s_version: str, image
         "osDiskSizeGB": 128,
         "osDiskType": "Managed",
         "kubeletDiskType": "OS",
-        "maxPods": int(pool.get("maxPods", 110 if pool.get("osType", "Linux") == "Linux" else 30)),
+        "maxPods": topology.max_pods(pool),
         "type": "AvailabilitySet" if pool.get("availabilitySet") else "VirtualMachineScaleSets",
         "provisioningState": "Succeeded",
         "powerState": {"code": "Running"},
@@ -140,6 +142,8 @@ def pool_resource(cluster_id: str, pool: dict[str, Any], k8s_version: str, image
         "enableNodePublicIP": False,
         "enableAutoScaling": False,
     }
+    if pool.get("nodeLabels"):
+        props["nodeLabels"] = dict(pool["nodeLabels"])
     subnet = pool.get("vnetSubnetID") or subnet_id
     if subnet:
         props["vnetSubnetID"] = subnet

@@ -12,6 +12,7 @@ OpenAPI schemas and uses its compiled-in types instead (JSON merge patch for cus
 Contract: ``root(store)`` is the ``/openapi/v3`` index (``{"paths": {"api/v1": {"serverRelativeURL": ...}}}``);
 ``group_version_doc(store, path)`` the document for ``api/v1`` or ``apis/{g}/{v}``, or None if not served.
 ``/openapi/v2`` is not served (404), which kubectl tolerates when the v3 documents answer.
+Component schemas (``schemas.components``) are published for NetworkPolicy, for ``kubectl explain``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import hashlib
 import json
 from typing import Any
 
+from netmig.sandbox.kube import schemas
 from netmig.sandbox.kube.store import Obj, Store
 
 
@@ -62,9 +64,9 @@ def group_version_doc(store: Store, gv_path: str) -> Obj | None:
         }
     return {
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes (aks-netmig sandbox)", "version": "v1.32.4"},
+        "info": {"title": "Kubernetes (aks-netmig sandbox)", "version": "unversioned"},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": schemas.components(gv_path)},
     }
 
 

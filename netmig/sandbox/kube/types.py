@@ -48,6 +48,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ResourceType("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",), ("status",)),
     # networking.k8s.io/v1
     ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",)),
+    # discovery.k8s.io/v1
+    ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
     # coordination.k8s.io/v1
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True),
     # apiextensions.k8s.io/v1

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from netmig.sandbox.kube.store import ApiError, Key, Store
-from netmig.sandbox.sim import topology
+from netmig.sandbox.sim import controlplane, topology
 
 IMAGE_VERSION = "AKSUbuntu-2204gen2containerd-202610.15.0"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -85,8 +85,8 @@ def _node(pool: dict[str, Any], profile: dict[str, Any], pool_index: int, global
                             "message": "kubelet is posting ready status"}],
             "addresses": [{"type": "InternalIP", "address": topology.node_ip(global_index)},
                           {"type": "Hostname", "address": name}],
-            "capacity": {"cpu": "4", "memory": "16374624Ki", "pods": "250"},
-            "allocatable": {"cpu": "3860m", "memory": "12880736Ki", "pods": "250"},
+            "capacity": {"cpu": "4", "memory": "16374624Ki", "pods": str(topology.max_pods(pool))},
+            "allocatable": {"cpu": "3860m", "memory": "12880736Ki", "pods": str(topology.max_pods(pool))},
             "nodeInfo": {"kubeletVersion": f"v{pool['orchestratorVersion']}", "bootID": str(uuid.uuid4()),
                          "kubeProxyVersion": f"v{pool['orchestratorVersion']}", "kernelVersion": "5.15.0-1075-azure",
                          "machineID": uuid.uuid4().hex, "systemUUID": str(uuid.uuid4()),
@@ -117,12 +117,16 @@ def _system_objects(ctx: Any) -> list[dict[str, Any]]:
     cluster = ctx.scenario["cluster"]
     profile = cluster["network_profile"]
     objs: list[dict[str, Any]] = [
-        _deployment("kube-system", "coredns", 2, "mcr.microsoft.com/oss/kubernetes/coredns:v1.11.3"),
+        _deployment("kube-system", "coredns", 2, "mcr.microsoft.com/oss/kubernetes/coredns:v1.11.3",
+                    {"k8s-app": "kube-dns"},
+                    ports=[{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                           {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+                           {"name": "metrics", "containerPort": 9153, "protocol": "TCP"}]),
         _deployment("kube-system", "konnectivity-agent", 2,
                     "mcr.microsoft.com/oss/kubernetes/apiserver-network-proxy/agent:v0.30.3"),
         {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
          "metadata": {"name": "coredns-pdb", "namespace": "kube-system"},
-         "spec": {"minAvailable": 1, "selector": {"matchLabels": {"k8s-app": "coredns"}}}},
+         "spec": {"minAvailable": 1, "selector": {"matchLabels": {"k8s-app": "kube-dns"}}}},
         {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
          "metadata": {"name": "konnectivity-agent", "namespace": "kube-system"},
          "spec": {"minAvailable": 1, "selector": {"matchLabels": {"k8s-app": "konnectivity-agent"}}}},
@@ -237,6 +241,8 @@ async def materialize(ctx: Any) -> None:
     extra_ns = calico_namespaces(scenario) if topology.engine_of(profile) == "calico" else []
     for ns in (*SYSTEM_NAMESPACES, *extra_ns):
         store.create(("", "namespaces"), {"metadata": {"name": ns}})
+    for obj in controlplane.system_objects(ctx):
+        _create(store, obj)
     global_index = 0
     for pool in cluster["pools"]:
         for i in range(int(pool["count"])):

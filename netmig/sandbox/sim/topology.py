@@ -3,7 +3,9 @@
 Contract (pure functions, no store access):
 - ``engine_of(profile)``: the policy engine a node carries for an ARM ``networkProfile`` dict
   (camelCase ARM JSON): ``cilium`` when networkDataplane is cilium, else networkPolicy (azure|calico) or ``none``.
-- ``node_labels(pool, profile, index, image_version)``: the labels AKS puts on a node of that pool.
+- ``node_labels(pool, profile, index, image_version)``: the labels AKS puts on a node of that pool (the pool's
+  ``nodeLabels`` included).
+- ``max_pods(pool)``: the pool's maxPods, which is its nodes' pod capacity.
 - ``node_name(pool_name, index, generation)``: VMSS-style node names; a reimage keeps names, surge nodes get
   fresh indexes.
 - ``system_daemonsets(profile)``: (namespace, name) of the networking DaemonSets the profile runs.
@@ -61,12 +63,20 @@ def node_labels(pool: dict[str, Any], profile: dict[str, Any], index: int, image
         LABEL_IMAGE: image_version,
         LABEL_POLICY: engine_of(profile),
     }
+    labels.update({str(k): str(v) for k, v in (pool.get("nodeLabels") or {}).items()})
     if engine_of(profile) == "cilium":
         labels[LABEL_EBPF] = "cilium"
     if is_overlay(profile):
         labels[LABEL_OVERLAY] = "true"
         labels[LABEL_PODNET] = "overlay"
     return labels
+
+
+def max_pods(pool: dict[str, Any]) -> int:
+    """The pool's maxPods (ARM's ``maxPods``; AKS' defaults 110 on Linux, 30 on Windows): the pod capacity its
+    nodes report."""
+    default = 110 if (pool.get("osType") or "Linux").lower() == "linux" else 30
+    return int(pool.get("maxPods") or default)
 
 
 def system_daemonsets(profile: dict[str, Any]) -> list[tuple[str, str]]:
