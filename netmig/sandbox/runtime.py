@@ -98,7 +98,7 @@ class Sandbox:
         from netmig.sandbox.arm.state import ArmState
         from netmig.sandbox.kube import server as kube_server
         from netmig.sandbox.kube.types import register_builtin_types
-        from netmig.sandbox.sim import controlplane, kubelet, tigera
+        from netmig.sandbox.sim import controlplane, jobs, kubelet, tigera
 
         ca = trustme.CA()
         leaf = ca.issue_cert("127.0.0.1", "localhost")
@@ -123,6 +123,7 @@ class Sandbox:
         ctx.arm = ArmState.from_scenario(self.scenario)
         kubelet.install(ctx)
         controlplane.install(ctx)
+        jobs.install(ctx)
         tigera.install(ctx)
 
         kube_port = await self._listen(kube_server.build_app(ctx), ssl_ctx)

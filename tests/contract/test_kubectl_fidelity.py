@@ -136,3 +136,42 @@ def test_system_services_service_accounts_root_ca_slices_and_leases(kubectl: Kub
         return all(le["spec"]["renewTime"] > first[le["metadata"]["name"]] for le in now)
 
     until(renewed, 60, "node leases renewed by the kubelets")
+
+
+FAILING_JOB = """\
+apiVersion: batch/v1
+kind: Job
+metadata: {name: fails}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: c, image: registry.k8s.io/e2e-test-images/agnhost:2.53, command: ["sh", "-c", "echo bad >&2; exit 3"]}
+"""
+
+
+def test_jobs_run_to_completion(kubectl: Kubectl, tmp_path: Path) -> None:
+    assert kubectl("create", "job", "hello", "--image=busybox", "--", "sh", "-c", "echo hello; hostname").stdout == (
+        "job.batch/hello created\n")
+    kubectl("wait", "--for=condition=complete", "job/hello", "--timeout=60s")
+    job = kubectl.json("get", "job", "hello")
+    assert job["status"]["succeeded"] == 1 and job["status"].get("active", 0) == 0
+    assert job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"] == job["metadata"]["uid"]
+    pods = kubectl.json("get", "pods", "-l", "job-name=hello")["items"]
+    assert len(pods) == 1 and pods[0]["status"]["phase"] == "Succeeded"
+    assert kubectl("logs", "job/hello").stdout == f"hello\n{pods[0]['metadata']['name']}\n"
+    header, row = kubectl("get", "job", "hello").stdout.splitlines()
+    assert header.split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    assert row.split()[:3] == ["hello", "Complete", "1/1"]
+
+    (tmp_path / "job.yaml").write_text(FAILING_JOB)
+    kubectl("apply", "-f", str(tmp_path / "job.yaml"))
+    kubectl("wait", "--for=condition=failed", "job/fails", "--timeout=60s")
+    failed = kubectl.json("get", "job", "fails")
+    assert failed["status"]["failed"] == 2  # the first try and backoffLimit 1 retry
+    assert [c["reason"] for c in failed["status"]["conditions"] if c["type"] == "Failed"] == ["BackoffLimitExceeded"]
+    exit_codes = {p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"]
+                  for p in kubectl.json("get", "pods", "-l", "job-name=fails")["items"]}
+    assert exit_codes == {3}

@@ -237,6 +237,29 @@ def _endpoints_row(e: Obj) -> Row:
     return [e["metadata"]["name"], shown or "<none>", age(e)]
 
 
+def _job_row(j: Obj) -> Row:
+    spec, st = j.get("spec") or {}, j.get("status") or {}
+    conds = {c.get("type") for c in st.get("conditions") or [] if c.get("status") == "True"}
+    status = ("Complete" if "Complete" in conds else "Failed" if "Failed" in conds
+              else "Suspended" if spec.get("suspend") else "Running")
+    duration = ""
+    if st.get("startTime"):
+        end = st.get("completionTime")
+        start = dt.datetime.fromisoformat(str(st["startTime"]).replace("Z", "+00:00"))
+        stop = dt.datetime.fromisoformat(str(end).replace("Z", "+00:00")) if end else dt.datetime.now(dt.UTC)
+        duration = human_duration((stop - start).total_seconds())
+    names, images = _containers(spec)
+    return [j["metadata"]["name"], status, f"{st.get('succeeded', 0)}/{spec.get('completions', 1)}", duration,
+            age(j), names, images, selector_string(spec.get("selector"))]
+
+
+def _slice_row(e: Obj) -> Row:
+    ports = ",".join(str(p.get("port")) for p in e.get("ports") or []) or "<unset>"
+    addrs = [a for ep in e.get("endpoints") or [] for a in ep.get("addresses") or []]
+    shown = ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "")
+    return [e["metadata"]["name"], e.get("addressType", ""), ports, shown or "<unset>", age(e)]
+
+
 def _apiservice_row(a: Obj) -> Row:
     svc = (a.get("spec") or {}).get("service")
     avail = next((c for c in (a.get("status") or {}).get("conditions") or [] if c.get("type") == "Available"),
@@ -291,6 +314,10 @@ PRINTERS: dict[tuple[str, str], tuple[list[Column], Callable[[Obj], Row]]] = {
     ("networking.k8s.io", "networkpolicies"): (
         [_s("Name"), _s("Pod-Selector"), _s("Age")],
         lambda o: [o["metadata"]["name"], selector_string((o.get("spec") or {}).get("podSelector")), age(o)]),
+    ("batch", "jobs"): ([_s("Name"), _s("Status"), _s("Completions"), _s("Duration"), _s("Age"),
+                        _s("Containers", 1), _s("Images", 1), _s("Selector", 1)], _job_row),
+    ("discovery.k8s.io", "endpointslices"): ([_s("Name"), _s("AddressType"), _s("Ports"), _s("Endpoints"),
+                                              _s("Age")], _slice_row),
     ("coordination.k8s.io", "leases"): (
         [_s("Name"), _s("Holder"), _s("Age")],
         lambda o: [o["metadata"]["name"], (o.get("spec") or {}).get("holderIdentity", ""), age(o)]),

@@ -44,6 +44,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
                  categories=_ALL),
     ResourceType("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), ("status", "scale"),
                  categories=_ALL),
+    # batch/v1
+    ResourceType("batch", "v1", "jobs", "Job", True, (), ("status",), categories=_ALL),
     # policy/v1
     ResourceType("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",), ("status",)),
     # networking.k8s.io/v1
@@ -185,6 +187,17 @@ def apply_defaults(key: Key, obj: Obj, store: Store) -> None:
                 for p in (rule or {}).get("ports") or []:
                     if isinstance(p, dict):
                         p.setdefault("protocol", "TCP")
+    elif key == ("batch", "jobs"):
+        if not isinstance(spec, dict):
+            spec = obj["spec"] = {}
+        spec.setdefault("parallelism", 1)
+        spec.setdefault("completions", 1)
+        spec.setdefault("backoffLimit", 6)
+        spec.setdefault("completionMode", "NonIndexed")
+        spec.setdefault("suspend", False)
+        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+        _default_pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
+        obj.setdefault("status", {})
     elif key == ("policy", "poddisruptionbudgets"):
         obj.setdefault("status", {"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0,
                                   "expectedPods": 0, "observedGeneration": 0})
