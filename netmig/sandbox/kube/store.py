@@ -5,7 +5,8 @@ Contract:
 - A resource is addressed by a ``Key`` = (group, plural); "" is the core group.
 - Every change bumps one global resourceVersion (a decimal string), like etcd's revision.
 - ``subscribe(cb)`` registers a synchronous callback ``cb(event_type, key, obj)`` run after every change
-  (event_type in ADDED / MODIFIED / DELETED); the simulated controllers use it.
+  (event_type in ADDED / MODIFIED / DELETED); the simulated controllers use it. ``subscribe_readonly(cb, keys)``:
+  the same for some types only, handing over the stored object itself (read-only, not to be kept).
 - ``watch(...)`` returns a ``Watch`` whose ``queue`` receives (event_type, obj) for matching changes after the
   given resourceVersion (replayed from a bounded history; too old -> ``ApiError`` 410 Expired).
 - Deleting an object with finalizers only sets ``metadata.deletionTimestamp``; it is removed once its
@@ -125,6 +126,7 @@ class Store:
         self._history: deque[tuple[int, str, Key, Obj]] = deque(maxlen=HISTORY)
         self._watches: list[Watch] = []
         self._subscribers: list[ChangeCallback] = []
+        self._readers: list[tuple[ChangeCallback, frozenset[Key]]] = []
         self._finishing: set[str] = set()
         # controllers installed on this store (e.g. the CRD controller), by name, so installs are idempotent
         self.controllers: dict[str, Any] = {}
@@ -171,6 +173,11 @@ class Store:
     def subscribe(self, cb: ChangeCallback) -> None:
         self._subscribers.append(cb)
 
+    def subscribe_readonly(self, cb: ChangeCallback, keys: Iterable[Key]) -> None:
+        """Like ``subscribe``, but only for changes of ``keys`` and without a copy: ``cb`` gets the stored object
+        itself and must neither change nor keep it (for controllers that read a few fields of hot types)."""
+        self._readers.append((cb, frozenset(keys)))
+
     @property
     def resource_version(self) -> str:
         return str(self._rv)
@@ -182,6 +189,9 @@ class Store:
                 w.queue.put_nowait((event, copy.deepcopy(obj)))
         for cb in list(self._subscribers):
             cb(event, key, copy.deepcopy(obj))
+        for reader, keys in list(self._readers):
+            if key in keys:
+                reader(event, key, obj)
 
     def _bump(self, obj: Obj) -> None:
         self._rv += 1

@@ -94,7 +94,7 @@ def install(ctx: SandboxContext) -> None:
         return
     cp = ControlPlane(ctx)
     ctx.services["controlplane"] = cp
-    ctx.store.subscribe(cp.on_change)
+    ctx.store.subscribe_readonly(cp.on_change, (NAMESPACES, SERVICEACCOUNTS, CONFIGMAPS, NODES, ENDPOINTS))
 
 
 class ControlPlane:

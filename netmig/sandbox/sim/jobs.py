@@ -49,7 +49,7 @@ def install(ctx: SandboxContext) -> None:
         return
     jc = JobController(ctx)
     ctx.services["jobs"] = jc
-    ctx.store.subscribe(jc.on_change)
+    ctx.store.subscribe_readonly(jc.on_change, (JOBS, PODS))
 
 
 def _job_owner(pod: Obj) -> tuple[str, str] | None:
