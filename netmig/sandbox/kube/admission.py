@@ -43,7 +43,8 @@ def check_unknown(mode: str, rt: ResourceType, doc: object, request_kind: str, g
         if request_kind == "apply":
             where = f"{namespace}/{name}" if namespace else name
             first = unknown[0]
-            raise ApiError(400, "BadRequest", f"failed to create typed patch object ({where}; {gv}, Kind={rt.kind}): "
+            gvk = gv if "/" in gv else f"/{gv}"  # schema.GroupVersionKind's spelling: "/v1" for the core group
+            raise ApiError(400, "BadRequest", f"failed to create typed patch object ({where}; {gvk}, Kind={rt.kind}): "
                                               f".{first}: field not declared in schema")
         text = "strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown)
         if request_kind in ("create", "update"):

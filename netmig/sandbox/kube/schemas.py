@@ -2,7 +2,8 @@
 
 Contract: ``SCHEMAS[key]`` is the tree of one kind's top-level fields; ``unknown_fields(key, obj)`` lists the JSON
 paths (``spec.containers[0].foo``, the apiserver's spelling) of fields the kind does not declare, and
-``prune_unknown(key, obj)`` removes them in place (what the apiserver's decoder does in Ignore and Warn modes).
+``prune_unknown(key, obj)`` removes them in place (what the apiserver's decoder does in Ignore and Warn modes);
+``drop_nulls(obj)`` drops null entries (``creationTimestamp: null``) as decoding into typed structs does.
 A tree is a dict ``field -> subtree``; a subtree is ``ANY`` (a scalar, or an object the sandbox does not check
 inside), ``MAP`` (string keys, any values: labels, annotations, data), a dict (a struct) or a one-element list
 ``[subtree]`` (a list of that). Kinds without an entry are not checked (custom resources keep unknown fields, as
@@ -98,12 +99,23 @@ def _walk(tree: Any, value: Any, path: str, out: list[str], prune: bool) -> None
         return
     for k in list(value):
         where = f"{path}.{k}" if path else k
+        if k.startswith("$"):
+            continue  # strategic-merge directives ($patch, $setElementOrder/...) are not fields
         if k not in tree:
             out.append(where)
             if prune:
                 del value[k]
             continue
         _walk(tree[k], value[k], where, out, prune)
+
+
+def drop_nulls(value: Any) -> Any:
+    """``value`` without null map entries, as decoding into the typed (omitempty) structs leaves it."""
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
 
 
 def unknown_fields(key: Key, obj: Obj) -> list[str]:

@@ -49,7 +49,17 @@ import yaml
 from aiohttp import web
 
 from netmig.sandbox.context import SandboxContext
-from netmig.sandbox.kube import admission, discovery, gc, managed_fields, openapi, patching, protobuf, tables
+from netmig.sandbox.kube import (
+    admission,
+    discovery,
+    gc,
+    managed_fields,
+    openapi,
+    patching,
+    protobuf,
+    schemas,
+    tables,
+)
 from netmig.sandbox.kube.crds import CRD_KEY, aggregated_group_versions
 from netmig.sandbox.kube.store import ApiError, Obj, ResourceType, Store, Watch
 from netmig.sandbox.kube.types import BUILTIN_TYPES, apply_defaults
@@ -327,7 +337,7 @@ class KubeApi:
         return obj
 
     async def _create(self, request: web.Request, req: Request) -> web.Response:
-        obj = self._validate_new(req, await self._body(request))
+        obj = self._typed(req, self._validate_new(req, await self._body(request)))
         warnings = admission.check_unknown(admission.field_validation(request.query), req.rt, obj, "create", req.gv)
         apply_defaults(req.rt.key, obj, self.store)
         meta = obj.setdefault("metadata", {})
@@ -349,6 +359,10 @@ class KubeApi:
             created = self.store.get(req.rt.key, None, created["metadata"]["name"])
         return _json(self._out(req, created), 201, warnings=warnings)
 
+    def _typed(self, req: Request, obj: Obj) -> Obj:
+        """Built-in kinds decode into typed structs: null entries vanish (``schemas.drop_nulls``)."""
+        return schemas.drop_nulls(obj) if req.rt.key in BUILTIN_KEYS else obj
+
     def _manager(self, request: web.Request, apply: bool = False) -> str:
         return admission.manager(request.query, request.headers.get("User-Agent", ""), apply)
 
@@ -364,7 +378,7 @@ class KubeApi:
             meta["namespace"] = req.namespace
 
     async def _replace(self, request: web.Request, req: Request, subresource: str | None = None) -> web.Response:
-        obj = self._validate_new(req, await self._body(request))
+        obj = self._typed(req, self._validate_new(req, await self._body(request)))
         self._check_name(req, obj)
         warnings: list[str] = []
         if subresource is None:
@@ -413,7 +427,7 @@ class KubeApi:
         if ct == patching.APPLY_YAML and not self.store.exists(req.rt.key, req.namespace, name):
             if subresource is not None:
                 raise ApiError(404, "NotFound", f'{req.rt.plural} "{name}" not found')
-            obj = self._validate_new(req, patching.strip_directives(body))
+            obj = self._typed(req, self._validate_new(req, patching.strip_directives(body)))
             self._check_name(req, obj)
             obj = managed_fields.server_side_apply(None, obj, manager, req.gv, force)
             apply_defaults(req.rt.key, obj, self.store)
@@ -438,6 +452,8 @@ class KubeApi:
         meta["name"] = name
         if req.rt.namespaced:
             meta["namespace"] = req.namespace
+        new = self._typed(req, new)
+        meta = new["metadata"]
         if ct == patching.APPLY_YAML:
             meta["resourceVersion"] = current["metadata"].get("resourceVersion")
         if subresource is None:
