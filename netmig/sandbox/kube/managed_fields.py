@@ -311,8 +311,8 @@ def server_side_apply(current: Obj | None, applied: Obj, manager: str, api_versi
     conflicts: list[tuple[Obj, Path]] = []
     for p in sorted(applied_set):
         want = value_at(config, p)
-        if p[-1][:2] in ("k:", "v:") and isinstance(want, dict):
-            continue  # an item's identity, not a value
+        if isinstance(want, dict):
+            continue  # an item's identity or an empty map, not a value
         have = value_at(base, p)
         if have is _MISSING or have == want:
             continue
