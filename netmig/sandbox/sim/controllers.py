@@ -8,8 +8,12 @@ Modelling choices:
 - Deployments create pods directly; a ``ReplicaSet`` object ``<deploy>-<hash>`` is kept for display (spec and
   status), pods carry an ownerReference to it and the label ``pod-template-hash``; pod names are
   ``<deploy>-<hash>-<5 chars>``. A template change creates pods of the new hash up to ``spec.replicas`` and
-  deletes the old-hash pods once as many new pods are Ready (``Recreate``: at once); old ReplicaSets are deleted
-  with their last pod. Terminal (Failed/Succeeded, e.g. evicted) pods are deleted and replaced.
+  deletes the old-hash pods once as many new pods are Ready (``Recreate``: at once); old ReplicaSets stay, scaled
+  to 0, as rollout history (``deployment.kubernetes.io/revision`` on each ReplicaSet and on the Deployment; the
+  oldest beyond ``spec.revisionHistoryLimit`` are deleted); a template equal to an old ReplicaSet's (``kubectl
+  rollout undo``) reuses that ReplicaSet with the next revision (``revision-history`` keeps the old numbers).
+  A deleted Deployment's ReplicaSets and pods are left to the garbage collector (``kube.gc``: background,
+  foreground or orphan). Terminal (Failed/Succeeded, e.g. evicted) pods are deleted and replaced.
 - The scheduler places a pod on a Ready node that is not cordoned (``spec.unschedulable``), not being deleted,
   matches ``nodeSelector`` and required node affinity, whose NoSchedule/NoExecute taints the pod tolerates, and
   whose ``kubernetes.io/os`` equals the pod's OS (``spec.os.name``, else its ``kubernetes.io/os`` nodeSelector,
@@ -24,7 +28,7 @@ Modelling choices:
   selector get an ``Endpoints`` object (same name) listing Ready pods (``addresses``) and not-ready ones with an IP
   (``notReadyAddresses``), each with its resolved ports (numeric targetPort, or the named container port with the
   same protocol on that pod; pods lacking a named port are left out), grouped into subsets by port set.
-  EndpointSlices and Events are not simulated.
+  EndpointSlices are not simulated; Events come from ``kube.events`` (derived from the pods' and nodes' changes).
 """
 
 from __future__ import annotations
