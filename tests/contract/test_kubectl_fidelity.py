@@ -173,6 +173,13 @@ def test_rollout_history_and_undo(kubectl: Kubectl) -> None:
     assert [ln.split(None, 1)[0] for ln in history[2:] if ln.strip()] == ["1", "3", "4"]
     detail = kubectl("rollout", "history", "deploy/web", "--revision=1").stdout
     assert "nginx:1.26" in detail
+    described = "\n".join(_events_section(kubectl("describe", "deploy", "web").stdout))
+    new_rs = back["metadata"]["name"]
+    assert "ScalingReplicaSet" in described and "deployment-controller" in described
+    assert f"Scaled up replica set {new_rs} to 2 from 0" in described
+    assert any(f"Scaled down replica set {r['metadata']['name']} to 0 from 2" in described for r in rs)
+    rs_events = "\n".join(_events_section(kubectl("describe", "rs", new_rs).stdout))
+    assert "SuccessfulCreate" in rs_events and f"Created pod: {new_rs}-" in rs_events
 
     kubectl("patch", "deploy", "web", "-p", '{"spec":{"revisionHistoryLimit":1}}')
     kubectl("set", "image", "deploy/web", "nginx=nginx:1.29")
@@ -246,7 +253,8 @@ def test_describe_shows_node_and_pod_events_during_a_reimage(arm_sandbox: Any, t
     surge = [n for n in _names(k, "nodes") if n not in nodes]
     assert not surge  # surge nodes are gone at the end; their events stay listable
     all_events = json.loads(k("get", "events", "-A", "-o", "json").stdout)["items"]
-    assert {"Surge", "RemovingNode", "RegisteredNode", "Killing"} <= {e["reason"] for e in all_events}
+    assert {"Surge", "RemovingNode", "RegisteredNode", "Killing", "SandboxChanged"} <= {
+        e["reason"] for e in all_events}
     # the probe pod was evicted by the drain of its node: the kubelet stopped its container
     assert any(e["reason"] == "Killing" and e["involvedObject"]["name"] == "probe" for e in all_events)
     # the same events through events.k8s.io/v1

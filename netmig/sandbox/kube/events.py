@@ -21,7 +21,10 @@ Contract:
   Pod bound -> ``Scheduled`` (default-scheduler); Pending ``Unschedulable`` -> ``FailedScheduling`` (Warning);
   containers running -> per container ``Pulled``, ``Created``, ``Started`` (kubelet, ``fieldPath``
   ``spec.containers{name}``); a running pod reset by a reimage (containers gone) -> ``SandboxChanged``; a pod
-  deleted or marked for deletion while running -> ``Killing`` per container.
+  deleted or marked for deletion while running -> ``Killing`` per container. A pod created with a controller
+  ReplicaSet / DaemonSet / StatefulSet / Job -> ``SuccessfulCreate`` (``Created pod: x``) on the owner; a
+  ReplicaSet of a Deployment changing ``spec.replicas`` -> ``ScalingReplicaSet`` on the Deployment (``Scaled up
+  replica set x to 2 from 0``, deployment-controller).
 - ``MAX_EVENTS`` bounds the stored events (oldest deleted first), standing in for the apiserver's 1 h event TTL.
 """
 
@@ -42,6 +45,9 @@ V1: Key = ("events.k8s.io", "events")
 EVENTS_V1 = ResourceType("events.k8s.io", "v1", "events", "Event", True, ("ev",))
 NODES: Key = ("", "nodes")
 PODS: Key = ("", "pods")
+REPLICASETS: Key = ("apps", "replicasets")
+CONTROLLERS = {"ReplicaSet": "replicaset-controller", "DaemonSet": "daemonset-controller",
+               "StatefulSet": "statefulset-controller", "Job": "job-controller"}
 MAX_EVENTS = 5000
 _seq = itertools.count()
 
@@ -101,6 +107,19 @@ def _running(pod: Obj) -> list[str]:
             if "running" in (cs.get("state") or {})]
 
 
+def _controller(obj: Obj) -> Obj | None:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller"):
+            return ref
+    return None
+
+
+def _ref_obj(ref: Obj, namespace: str) -> Obj:
+    """An involved object for an ownerReference (its kind, apiVersion, name, uid) in ``namespace``."""
+    return {"kind": ref.get("kind", ""), "apiVersion": ref.get("apiVersion", ""),
+            "metadata": {"name": ref.get("name", ""), "namespace": namespace, "uid": ref.get("uid", "")}}
+
+
 def _unschedulable(pod: Obj) -> str | None:
     for c in (pod.get("status") or {}).get("conditions") or []:
         if c.get("type") == "PodScheduled" and c.get("status") == "False":
@@ -120,6 +139,7 @@ class EventRecorder:
         self._order: deque[tuple[str, str]] = deque()
         self._nodes: dict[str, Obj] = {}
         self._pods: dict[tuple[str, str], tuple[str | None, tuple[str, ...], bool, str | None]] = {}
+        self._rs: dict[tuple[str, str], int] = {}
 
     # ------------------------------------------------------------ recording
     def record(self, involved: Obj, reason: str, message: str, type_: str = "Normal", component: str = "kubelet",
@@ -196,6 +216,27 @@ class EventRecorder:
             self._node(event, obj)
         elif key == PODS:
             self._pod(event, obj)
+        elif key == REPLICASETS:
+            self._replicaset(event, obj)
+
+    def _replicaset(self, event: str, rs: Obj) -> None:
+        meta = rs["metadata"]
+        k = (str(meta.get("namespace") or ""), str(meta["name"]))
+        if event == "DELETED":
+            self._rs.pop(k, None)
+            return
+        replicas = int((rs.get("spec") or {}).get("replicas") or 0)
+        old = self._rs.get(k)
+        self._rs[k] = replicas
+        if old is None and event != "ADDED":
+            return
+        before = old or 0
+        owner = _controller(rs)
+        if owner is None or owner.get("kind") != "Deployment" or replicas == before:
+            return
+        verb = "up" if replicas > before else "down"
+        self.later(_ref_obj(owner, k[0]), "ScalingReplicaSet",
+                   f"Scaled {verb} replica set {k[1]} to {replicas} from {before}", component="deployment-controller")
 
     def _mirror(self, event: str, key: Key, obj: Obj) -> None:
         if self._mirroring or V1 not in self.store.types:
@@ -280,6 +321,10 @@ class EventRecorder:
             self._pods[k] = (node, running, deleting, unsched)
         if old is None and event != "ADDED":
             return  # first seen mid-life (e.g. recorder installed late): no history to compare
+        owner = _controller(pod)
+        if event == "ADDED" and owner is not None and owner.get("kind") in CONTROLLERS:
+            self.later(_ref_obj(owner, k[0]), "SuccessfulCreate", f"Created pod: {k[1]}",
+                       component=CONTROLLERS[str(owner["kind"])])
         if node and not old_node and not deleting:
             self.later(pod, "Scheduled", f"Successfully assigned {k[0]}/{k[1]} to {node}",
                        component="default-scheduler")
@@ -311,7 +356,9 @@ def install(store: Store, services: dict[str, Any]) -> EventRecorder:
         store.register_type(EVENTS_V1)
     rec = EventRecorder(store)
     services["events"] = rec
-    for n in store.list(NODES) if NODES in store.types else []:
-        rec._node("MODIFIED", n)  # known, no "added" burst for nodes that predate the recorder
+    # objects that predate the recorder are known (their later changes are compared), without "added" events
+    for key, seed in ((NODES, rec._node), (PODS, rec._pod), (REPLICASETS, rec._replicaset)):
+        for obj in list(store.iter_raw(key)) if key in store.types else []:
+            seed("MODIFIED", obj)  # read only
     store.subscribe(rec.on_change)
     return rec
