@@ -96,6 +96,7 @@ class Sandbox:
         from netmig.sandbox import scenarios
         from netmig.sandbox.arm import server as arm_server
         from netmig.sandbox.arm.state import ArmState
+        from netmig.sandbox.kube import events, gc
         from netmig.sandbox.kube import server as kube_server
         from netmig.sandbox.kube.types import register_builtin_types
         from netmig.sandbox.sim import controlplane, jobs, kubelet, tigera
@@ -125,6 +126,7 @@ class Sandbox:
         controlplane.install(ctx)
         jobs.install(ctx)
         tigera.install(ctx)
+        gc.install(store, ctx.services)
 
         kube_port = await self._listen(kube_server.build_app(ctx), ssl_ctx)
         arm_port = await self._listen(arm_server.build_app(ctx), ssl_ctx)
@@ -132,6 +134,8 @@ class Sandbox:
         ctx.arm_endpoint = f"https://127.0.0.1:{arm_port}"
 
         await scenarios.materialize(ctx)
+        # events start now: the scenario's objects stand for a cluster up longer than the 1 h event TTL
+        events.install(store, ctx.services)
 
         kubeconfig = self.directory / "kubeconfig"
         kubeconfig.write_text(ctx.kubeconfig())

@@ -7,8 +7,9 @@ Contract:
   evictions, retried every ``drain_retry_seconds`` until ``drain_timeout_seconds`` -> Failed ``PodDrainFailure``
   naming the PDB), NotReady with a new bootID, labels / podCIDR of the new profile, Ready, uncordon; finally drain
   and delete the surge node(s). Nodes that already carry the target's labels are skipped, so a later PUT of the
-  same profile after Failed / Canceled resumes. Events (reason Surge, Drain, Upgrade, NodeNotReady, NodeReady,
-  RemovingNode) are written in ``default`` with the node as involvedObject. Networking DaemonSets of the new
+  same profile after Failed / Canceled resumes. AKS's events (reason Surge, Drain, Upgrade, RemovingNode) are
+  written in ``default`` with the node as involvedObject; NodeNotReady / NodeReady / Rebooted / NodeNotSchedulable
+  come from ``kube.events``, which derives them from the node's changes. Networking DaemonSets of the new
   profile are created at the start, those not in it deleted at the end (the kubelet simulator runs their pods);
   only AKS-managed ones (label ``kubernetes.azure.com/managedby: aks``) are ever deleted. A reimage to a calico
   profile (re)installs AKS-managed Calico at the start, one away from calico removes its workloads at the end
@@ -241,7 +242,13 @@ class Reimage:
 
     # -------------------------------------------------------------- events
     def event(self, node: str, reason: str, message: str, type_: str = "Normal") -> None:
-        """Best effort (a store without the ``default`` namespace gets no events)."""
+        """Best effort (a store without the ``default`` namespace gets no events); through the sandbox's event
+        recorder (``kube.events``) when installed."""
+        recorder = self.ctx.services.get("events")
+        if recorder is not None:
+            recorder.record({"kind": "Node", "apiVersion": "v1", "metadata": {"name": node}}, reason, message,
+                            type_, component="aks-upgrade")
+            return
         uid = (self.store.get(NODES, None, node)["metadata"].get("uid", "")
                if self.store.exists(NODES, None, node) else "")
         with contextlib.suppress(ApiError):
@@ -456,7 +463,6 @@ class Reimage:
         self.event(name, "Upgrade", f"Reimaging node {name} with the new network profile and image {image}")
         self.set_ready(name, False, new_boot=True)
         self.restart_pods(name)
-        self.event(name, "NodeNotReady", f"Node {name} status is now: NodeNotReady", "Warning")
         await self.ctx.clock.sleep(float(self.b.get("reimage_seconds", 45)))
         self.relabel(name, spec, image)
         if self._stuck(name, pool):
@@ -468,7 +474,6 @@ class Reimage:
                 "reimage. The operation stopped; a later update with the same network profile resumes it.")
         self.set_ready(name, True)
         self.cordon(name, False)
-        self.event(name, "NodeReady", f"Node {name} status is now: NodeReady")
         self.node_done()
 
     def node_done(self) -> None:

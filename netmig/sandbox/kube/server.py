@@ -10,6 +10,10 @@ Contract of ``build_app(ctx)``:
   object while finalizers hold it, else a ``Status`` Success; DeleteOptions preconditions honoured),
   deletecollection; ``status`` (GET/PUT/PATCH), ``scale`` (apps), ``namespaces/{n}/finalize``,
   ``pods/{n}/log`` and ``pods/{n}/eviction`` subresources;
+- writes go through ``admission``: ``fieldValidation`` Ignore / Warn (``Warning`` headers) / Strict (400) for
+  unknown fields, the apiserver's validation (422 Invalid, ``validation``), field managers (``managedFields``;
+  server-side apply with conflicts, ``force`` and field removal: ``managed_fields``); DELETE honours
+  ``propagationPolicy`` Orphan / Foreground / Background through the garbage collector (``gc``);
 - ``labelSelector`` / ``fieldSelector`` on LIST, WATCH and deletecollection; ``limit``/``continue`` ignored (the
   whole list, no continue token);
 - watches (``watch=true|1``): newline-delimited JSON events, chunked; initial ADDED events when
@@ -31,11 +35,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import inspect
 import json
 import logging
 import math
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +49,19 @@ import yaml
 from aiohttp import web
 
 from netmig.sandbox.context import SandboxContext
-from netmig.sandbox.kube import discovery, openapi, patching, protobuf, reviews, streaming, tables
+from netmig.sandbox.kube import (
+    admission,
+    discovery,
+    gc,
+    known_fields,
+    managed_fields,
+    openapi,
+    patching,
+    protobuf,
+    reviews,
+    streaming,
+    tables,
+)
 from netmig.sandbox.kube.crds import CRD_KEY, aggregated_group_versions
 from netmig.sandbox.kube.store import ApiError, Obj, ResourceType, Store, Watch
 from netmig.sandbox.kube.types import BUILTIN_TYPES, apply_defaults
@@ -60,9 +78,13 @@ def _status(code: int, reason: str, message: str, details: dict[str, Any] | None
     return _json(ApiError(code, reason, message, details).status(), code)
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(text=json.dumps(body, separators=(",", ":")), status=status,
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None,
+          warnings: list[str] | None = None) -> web.Response:
+    resp = web.Response(text=json.dumps(body, separators=(",", ":")), status=status,
                         content_type="application/json", headers=headers)
+    for w in warnings or []:
+        resp.headers.add("Warning", admission.warning_header(w))
+    return resp
 
 
 def _success(details: dict[str, Any]) -> Obj:
@@ -317,10 +339,17 @@ class KubeApi:
         return obj
 
     async def _create(self, request: web.Request, req: Request) -> web.Response:
-        obj = self._validate_new(req, await self._body(request))
+        obj = self._typed(req, self._validate_new(req, await self._body(request)))
         if req.rt.key in reviews.KEYS:
             return _json(reviews.review(req.rt.kind, obj), 201)
+        warnings = admission.check_unknown(admission.field_validation(request.query), req.rt, obj, "create", req.gv)
         apply_defaults(req.rt.key, obj, self.store)
+        meta = obj.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = f"{meta['generateName']}{uuid.uuid4().hex[:5]}"
+        admission.check_valid(req.rt, obj)
+        managed_fields.record_update(None, obj, self._manager(request), req.gv,
+                                     body_fields=meta.get("managedFields"))
         if request.query.get("dryRun"):
             meta = obj.setdefault("metadata", {})
             if req.rt.namespaced:
@@ -332,7 +361,14 @@ class KubeApi:
         created = self.store.create(req.rt.key, obj, req.namespace)
         if req.rt.key == CRD_KEY:  # the CRD controller established it synchronously: serve that status
             created = self.store.get(req.rt.key, None, created["metadata"]["name"])
-        return _json(self._out(req, created), 201)
+        return _json(self._out(req, created), 201, warnings=warnings)
+
+    def _typed(self, req: Request, obj: Obj) -> Obj:
+        """Built-in kinds decode into typed structs: null entries vanish (``known_fields.drop_nulls``)."""
+        return known_fields.drop_nulls(obj) if req.rt.key in BUILTIN_KEYS else obj
+
+    def _manager(self, request: web.Request, apply: bool = False) -> str:
+        return admission.manager(request.query, request.headers.get("User-Agent", ""), apply)
 
     def _check_name(self, req: Request, obj: Obj) -> None:
         meta = obj.setdefault("metadata", {})
@@ -346,12 +382,24 @@ class KubeApi:
             meta["namespace"] = req.namespace
 
     async def _replace(self, request: web.Request, req: Request, subresource: str | None = None) -> web.Response:
-        obj = self._validate_new(req, await self._body(request))
+        obj = self._typed(req, self._validate_new(req, await self._body(request)))
         self._check_name(req, obj)
+        warnings: list[str] = []
+        if subresource is None:
+            warnings = admission.check_unknown(admission.field_validation(request.query), req.rt, obj, "update",
+                                               req.gv)
+            current = self.store.get(req.rt.key, req.namespace, req.name or "")
+            check = copy.deepcopy(obj)
+            if "status" in current and "status" in req.rt.subresources:
+                check["status"] = current["status"]
+            admission.check_valid(req.rt, check)
+            managed_fields.record_update(current, obj, self._manager(request), req.gv,
+                                         body_fields=(obj.get("metadata") or {}).get("managedFields", None))
         if request.query.get("dryRun"):
             self.store.get(req.rt.key, req.namespace, req.name or "")
-            return _json(self._out(req, obj))
-        return _json(self._out(req, self.store.replace(req.rt.key, obj, req.namespace, subresource=subresource)))
+            return _json(self._out(req, obj), warnings=warnings)
+        return _json(self._out(req, self.store.replace(req.rt.key, obj, req.namespace, subresource=subresource)),
+                     warnings=warnings)
 
     def _content_type(self, request: web.Request) -> str:
         return request.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -367,15 +415,39 @@ class KubeApi:
                                                         "resources; use a merge patch or JSON patch")
         body = await self._body(request, yaml_ok=ct == patching.APPLY_YAML)
         name = req.name or ""
+        mode = admission.field_validation(request.query)
+        warnings: list[str] = []
+        if ct == patching.APPLY_YAML:
+            manager = self._manager(request, apply=True)
+            force = request.query.get("force") in ("true", "1")
+            if subresource is None:
+                if isinstance(body, dict):
+                    self._validate_new(req, body)
+                warnings = admission.check_unknown(mode, req.rt, body, "apply", req.gv, req.namespace, name)
+        else:
+            manager = self._manager(request)
+            if subresource is None and ct != patching.JSON_PATCH:
+                warnings = admission.check_unknown(mode, req.rt, body, "patch", req.gv)
         if ct == patching.APPLY_YAML and not self.store.exists(req.rt.key, req.namespace, name):
             if subresource is not None:
                 raise ApiError(404, "NotFound", f'{req.rt.plural} "{name}" not found')
-            obj = self._validate_new(req, patching.strip_directives(body))
+            obj = self._typed(req, self._validate_new(req, patching.strip_directives(body)))
             self._check_name(req, obj)
+            obj = managed_fields.server_side_apply(None, obj, manager, req.gv, force)
             apply_defaults(req.rt.key, obj, self.store)
-            return _json(self._out(req, self.store.create(req.rt.key, obj, req.namespace)), 201)
+            admission.check_valid(req.rt, obj)
+            if request.query.get("dryRun"):
+                return _json(self._out(req, obj), 201, warnings=warnings)
+            return _json(self._out(req, self.store.create(req.rt.key, obj, req.namespace)), 201, warnings=warnings)
         current = self.store.get(req.rt.key, req.namespace, name)
-        new = patching.apply_patch(ct, current, body)
+        if ct == patching.APPLY_YAML and subresource is None:
+            if not isinstance(body, dict):
+                raise ApiError(400, "BadRequest", "the applied configuration must be an object")
+            new = managed_fields.server_side_apply(current, body, manager, req.gv, force)
+        else:
+            new = patching.apply_patch(ct, current, body)
+            if ct == patching.JSON_PATCH and subresource is None and isinstance(new, dict):
+                warnings = admission.check_unknown(mode, req.rt, new, "patch", req.gv)
         if not isinstance(new, dict):
             raise ApiError(422, "Invalid", "the patch did not produce an object")
         meta = new.setdefault("metadata", {})
@@ -384,11 +456,18 @@ class KubeApi:
         meta["name"] = name
         if req.rt.namespaced:
             meta["namespace"] = req.namespace
+        new = self._typed(req, new)
+        meta = new["metadata"]
         if ct == patching.APPLY_YAML:
             meta["resourceVersion"] = current["metadata"].get("resourceVersion")
+        if subresource is None:
+            admission.check_valid(req.rt, new)
+            if ct != patching.APPLY_YAML:
+                managed_fields.record_update(current, new, manager, req.gv)
         if request.query.get("dryRun"):
-            return _json(self._out(req, new))
-        return _json(self._out(req, self.store.replace(req.rt.key, new, req.namespace, subresource=subresource)))
+            return _json(self._out(req, new), warnings=warnings)
+        return _json(self._out(req, self.store.replace(req.rt.key, new, req.namespace, subresource=subresource)),
+                     warnings=warnings)
 
     async def _delete_options(self, request: web.Request) -> Obj:
         raw = await request.read()
@@ -418,6 +497,11 @@ class KubeApi:
             raise ApiError(409, "Conflict", "Precondition failed: resourceVersion mismatch")
         if request.query.get("dryRun") or opts.get("dryRun"):
             return _json(self._out(req, current))
+        policy = opts.get("propagationPolicy") or request.query.get("propagationPolicy")
+        if opts.get("orphanDependents") is True or request.query.get("orphanDependents") == "true":
+            policy = policy or "Orphan"
+        if req.rt.key != ("", "namespaces"):
+            gc.prepare_delete(self.store, self.ctx.services, req.rt.key, req.namespace, name, policy)
         result = self.store.delete(req.rt.key, req.namespace, name)
         if self.store.exists(req.rt.key, req.namespace, name):
             return _json(self._out(req, self.store.get(req.rt.key, req.namespace, name)))

@@ -270,10 +270,41 @@ def _apiservice_row(a: Obj) -> Row:
             avail_s, age(a)]
 
 
+def _since(ts: Any) -> str:
+    """The apiserver's translateTimestampSince: the age of an RFC 3339 (micro)timestamp, ``<unknown>`` if unset."""
+    if not ts:
+        return "<unknown>"
+    try:
+        when = dt.datetime.strptime(str(ts)[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return "<unknown>"
+    return human_duration((dt.datetime.now(dt.UTC) - when).total_seconds())
+
+
 def _event_row(e: Obj) -> Row:
     io = e.get("involvedObject") or {}
-    return [e.get("lastTimestamp") or e.get("eventTime") or "", e.get("type", ""), e.get("reason", ""),
-            f"{str(io.get('kind', '')).lower()}/{io.get('name', '')}", e.get("message", "")]
+    src = e.get("source") or {}
+    source = src.get("component", "") + (f", {src['host']}" if src.get("host") else "")
+    return [_since(e.get("lastTimestamp") or e.get("eventTime")), e.get("type", ""), e.get("reason", ""),
+            f"{str(io.get('kind', '')).lower()}/{io.get('name', '')}", e.get("message", ""),
+            io.get("fieldPath", ""), source, _since(e.get("firstTimestamp") or e.get("eventTime")),
+            int(e.get("count") or 1), (e.get("metadata") or {}).get("name", "")]
+
+
+def _event_v1_row(e: Obj) -> Row:
+    return _event_row({"involvedObject": e.get("regarding") or {}, "message": e.get("note", ""),
+                       "type": e.get("type", ""), "reason": e.get("reason", ""),
+                       "lastTimestamp": e.get("deprecatedLastTimestamp") or e.get("eventTime"),
+                       "firstTimestamp": e.get("deprecatedFirstTimestamp") or e.get("eventTime"),
+                       "source": e.get("deprecatedSource") or {"component": e.get("reportingController", "")},
+                       "count": e.get("deprecatedCount") or 1, "metadata": e.get("metadata") or {}})
+
+
+EVENT_COLUMNS: list[Column] = [("Last Seen", "string", 0, ""), ("Type", "string", 0, ""),
+                               ("Reason", "string", 0, ""), ("Object", "string", 0, ""),
+                               ("Message", "string", 0, ""), ("Subobject", "string", 1, ""),
+                               ("Source", "string", 1, ""), ("First Seen", "string", 1, ""),
+                               ("Count", "integer", 1, ""), ("Name", "string", 1, "")]
 
 
 def _s(name: str, prio: int = 0) -> Column:
@@ -301,7 +332,8 @@ PRINTERS: dict[tuple[str, str], tuple[list[Column], Callable[[Obj], Row]]] = {
                                  age(o)]),
     ("", "serviceaccounts"): ([_s("Name"), _s("Secrets"), _s("Age")],
                               lambda o: [o["metadata"]["name"], len(o.get("secrets") or []), age(o)]),
-    ("", "events"): ([_s("Last Seen"), _s("Type"), _s("Reason"), _s("Object"), _s("Message")], _event_row),
+    ("", "events"): (EVENT_COLUMNS, _event_row),
+    ("events.k8s.io", "events"): (EVENT_COLUMNS, _event_v1_row),
     ("apps", "deployments"): ([_s("Name"), _s("Ready"), _i("Up-to-date"), _i("Available"), _s("Age"),
                                _s("Containers", 1), _s("Images", 1), _s("Selector", 1)], _deployment_row),
     ("apps", "daemonsets"): ([_s("Name"), _i("Desired"), _i("Current"), _i("Ready"), _i("Up-to-date"),

@@ -8,8 +8,12 @@ Modelling choices:
 - Deployments create pods directly; a ``ReplicaSet`` object ``<deploy>-<hash>`` is kept for display (spec and
   status), pods carry an ownerReference to it and the label ``pod-template-hash``; pod names are
   ``<deploy>-<hash>-<5 chars>``. A template change creates pods of the new hash up to ``spec.replicas`` and
-  deletes the old-hash pods once as many new pods are Ready (``Recreate``: at once); old ReplicaSets are deleted
-  with their last pod. Terminal (Failed/Succeeded, e.g. evicted) pods are deleted and replaced.
+  deletes the old-hash pods once as many new pods are Ready (``Recreate``: at once); old ReplicaSets stay, scaled
+  to 0, as rollout history (``deployment.kubernetes.io/revision`` on each ReplicaSet and on the Deployment; the
+  oldest beyond ``spec.revisionHistoryLimit`` are deleted); a template equal to an old ReplicaSet's (``kubectl
+  rollout undo``) reuses that ReplicaSet with the next revision (``revision-history`` keeps the old numbers).
+  A deleted Deployment's ReplicaSets and pods are left to the garbage collector (``kube.gc``: background,
+  foreground or orphan). Terminal (Failed/Succeeded, e.g. evicted) pods are deleted and replaced.
 - The scheduler places a pod on a Ready node that is not cordoned (``spec.unschedulable``), not being deleted,
   matches ``nodeSelector`` and required node affinity, whose NoSchedule/NoExecute taints the pod tolerates, and
   whose ``kubernetes.io/os`` equals the pod's OS (``spec.os.name``, else its ``kubernetes.io/os`` nodeSelector,
@@ -24,7 +28,7 @@ Modelling choices:
   selector get an ``Endpoints`` object (same name) listing Ready pods (``addresses``) and not-ready ones with an IP
   (``notReadyAddresses``), each with its resolved ports (numeric targetPort, or the named container port with the
   same protocol on that pod; pods lacking a named port are left out), grouped into subsets by port set.
-  EndpointSlices and Events are not simulated.
+  EndpointSlices are not simulated; Events come from ``kube.events`` (derived from the pods' and nodes' changes).
 """
 
 from __future__ import annotations
@@ -300,9 +304,10 @@ def reconcile_deployment(k: Kubelet, key: ObjKey) -> None:
     ns, name = key
     dep = k.index.workloads[DEPLOYMENTS].get(key)
     if dep is None:
-        for pod in _owned_pods(k, ns, "Deployment", name):
-            delete_pod(k, (ns, pod["metadata"]["name"]))
-        return
+        if REPLICASETS not in k.store.types:  # no ReplicaSets to collect: the pods reference the Deployment
+            for pod in _owned_pods(k, ns, "Deployment", name):
+                delete_pod(k, (ns, pod["metadata"]["name"]))
+        return  # else the garbage collector deletes (or orphans) the ReplicaSets and their pods
     if is_terminating(dep):
         return
     spec = dep.get("spec") or {}
@@ -348,9 +353,48 @@ def reconcile_deployment(k: Kubelet, key: ObjKey) -> None:
                 old_hashes.add((p["metadata"].get("labels") or {}).get("pod-template-hash", ""))
                 delete_pod(k, (ns, p["metadata"]["name"]))
             for oh in old_hashes:
-                with contextlib.suppress(ApiError):
-                    k.store.delete(REPLICASETS, ns, f"{name}-{oh}")
+                _scale_down_old(k, ns, f"{name}-{oh}")
+            _prune_history(k, dep, rs_name)
     _deployment_status(k, dep, h, rs_name)
+
+
+REVISION = "deployment.kubernetes.io/revision"
+
+
+def _revision(obj: Obj) -> int:
+    try:
+        return int(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION) or 0)
+    except ValueError:
+        return 0
+
+
+def owned_replicasets(k: Kubelet, dep: Obj) -> list[Obj]:
+    """The ReplicaSets whose controller is ``dep`` (by uid), oldest revision first."""
+    ns, uid = dep["metadata"]["namespace"], dep["metadata"].get("uid")
+    out = [rs for (rns, _), rs in k.index.workloads[REPLICASETS].items()
+           if rns == ns and any(r.get("controller") and r.get("uid") == uid
+                                for r in rs["metadata"].get("ownerReferences") or [])]
+    return sorted(out, key=lambda rs: (_revision(rs), rs["metadata"]["name"]))
+
+
+def _scale_down_old(k: Kubelet, ns: str, rs_name: str) -> None:
+    """An old ReplicaSet whose pods are gone stays, scaled to 0 (rollout history)."""
+    def zero(o: Obj) -> None:
+        o.setdefault("spec", {})["replicas"] = 0
+        o["status"] = {"replicas": 0, "observedGeneration": o["metadata"].get("generation", 1)}
+    with contextlib.suppress(ApiError):
+        k.store.update(REPLICASETS, ns, rs_name, zero)
+
+
+def _prune_history(k: Kubelet, dep: Obj, current: str) -> None:
+    """Delete the oldest scaled-down ReplicaSets beyond ``spec.revisionHistoryLimit`` (default 10)."""
+    limit = (dep.get("spec") or {}).get("revisionHistoryLimit")
+    limit = 10 if limit is None else int(limit)
+    old = [rs for rs in owned_replicasets(k, dep) if rs["metadata"]["name"] != current
+           and not (rs.get("spec") or {}).get("replicas")]
+    for rs in old[:max(0, len(old) - limit)]:
+        with contextlib.suppress(ApiError):
+            k.store.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"])
 
 
 def _ensure_replicaset(k: Kubelet, dep: Obj, rs_name: str, h: str, replicas: int) -> str:
@@ -362,11 +406,31 @@ def _ensure_replicaset(k: Kubelet, dep: Obj, rs_name: str, h: str, replicas: int
     selector = copy.deepcopy((dep.get("spec") or {}).get("selector") or {})
     selector.setdefault("matchLabels", {})["pod-template-hash"] = h
     rs = k.index.workloads[REPLICASETS].get((ns, rs_name))
+    dep_rev = _revision(dep)
+    if rs is not None and (_revision(rs) != dep_rev or not dep_rev):
+        # a rollback (or undo) to an older template: its ReplicaSet becomes the newest revision again
+        owned = owned_replicasets(k, dep)
+        top = max([_revision(o) for o in owned] + [0])
+        if _revision(rs) < top:
+            old_rev = _revision(rs)
+
+            def bump(o: Obj) -> None:
+                ann = o["metadata"].setdefault("annotations", {})
+                ann[REVISION] = str(top + 1)
+                history = [x for x in str(ann.get("deployment.kubernetes.io/revision-history", "")).split(",") if x]
+                ann["deployment.kubernetes.io/revision-history"] = ",".join([*history, str(old_rev)])
+            with contextlib.suppress(ApiError):
+                rs = k.store.update(REPLICASETS, ns, rs_name, bump)
     if rs is None:
+        revision = max([_revision(o) for o in owned_replicasets(k, dep)] + [0]) + 1
+        annotations = {REVISION: str(revision), "deployment.kubernetes.io/desired-replicas": str(replicas)}
+        cause = ((dep.get("metadata") or {}).get("annotations") or {}).get("kubernetes.io/change-cause")
+        if cause:
+            annotations["kubernetes.io/change-cause"] = cause
         rs = k.store.create(REPLICASETS, {
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {"name": rs_name, "namespace": ns, "labels": dict(template["metadata"]["labels"]),
-                         "annotations": {"deployment.kubernetes.io/revision": "1"},
+                         "annotations": annotations,
                          "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name,
                                               "uid": dep["metadata"].get("uid"), "controller": True,
                                               "blockOwnerDeletion": True}]},
@@ -408,13 +472,16 @@ def _deployment_status(k: Kubelet, dep: Obj, h: str, rs_name: str) -> None:
     for f in ("readyReplicas", "availableReplicas", "replicas", "updatedReplicas"):
         if not status[f]:
             del status[f]
-    if status != old_status:
+    rs = k.index.workloads[REPLICASETS].get((ns, rs_name))
+    revision = str(_revision(rs)) if rs is not None and _revision(rs) else None
+    if status != old_status or (revision and str(_revision(dep)) != revision):
         def put(o: Obj) -> None:
             o["status"] = status
+            if revision:
+                o["metadata"].setdefault("annotations", {})[REVISION] = revision
 
         with contextlib.suppress(ApiError):
             k.store.update(DEPLOYMENTS, ns, name, put)
-    rs = k.index.workloads[REPLICASETS].get((ns, rs_name))
     if rs is not None:
         rs_status: Obj = {"replicas": len(current), "fullyLabeledReplicas": len(current),
                           "readyReplicas": sum(1 for p in current if pod_ready(p)),
