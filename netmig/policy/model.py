@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from netmig.policy.identity import bare_identity, workload_id
 from netmig.policy.selectors import LabelSelector, SelectorError, parse_selector
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -98,7 +99,9 @@ class Namespace:
 
 @dataclass(frozen=True)
 class Pod:
-    """A pod. ``ip`` is status.podIP (may be None); ``node`` is spec.nodeName (may be None)."""
+    """A pod. ``ip`` is status.podIP (may be None); ``node`` is spec.nodeName (may be None); ``workload`` its
+    workload identity (``netmig.policy.identity``; empty for pods built by hand: ``identity`` then derives the
+    bare-pod identity from the labels)."""
 
     namespace: str
     name: str
@@ -107,10 +110,16 @@ class Pod:
     node: str | None = field(default=None, compare=False)
     host_network: bool = field(default=False, compare=False)
     ports: tuple[ContainerPort, ...] = field(default=(), compare=False)
+    workload: str = field(default="", compare=False)
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def identity(self) -> str:
+        """The workload identity (owner workload, or the bare pod's labels)."""
+        return self.workload or bare_identity(self.namespace, self.labels)
 
     def served_ports(self) -> tuple[tuple[int, str], ...]:
         """Distinct (port, protocol) the pod declares, sorted."""
@@ -298,11 +307,27 @@ def _meta(obj: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
+    """``metadata.labels``; ``PolicyError`` for a value that is not a string, as the API server rejects it (an
+    unquoted ``yes``/``no``/``on``/``off`` or number in YAML reaches it as a boolean or number)."""
     md = obj.get("metadata")
     raw = md.get("labels") if isinstance(md, Mapping) else None
-    if not isinstance(raw, Mapping):
+    if raw is None:
         return {}
-    return {str(k): str(v) for k, v in raw.items()}
+    if not isinstance(raw, Mapping):
+        raise PolicyError("metadata.labels must be a mapping")
+    for k, v in raw.items():
+        if not isinstance(v, str):
+            what = "a boolean" if isinstance(v, bool) else f"a {type(v).__name__}"
+            raise PolicyError(f"metadata.labels.{k} is {what} ({json_text(v)}), not a string; the API server "
+                              f"rejects it (unquoted yes/no/on/off/numbers in YAML): quote the value")
+    return {str(k): v for k, v in raw.items()}
+
+
+def json_text(v: Any) -> str:
+    """``v`` as JSON would spell it (true, 12, null)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "null" if v is None else str(v)
 
 
 def _int_port(v: Any, what: str) -> int:
@@ -458,9 +483,14 @@ def _parse_pod(obj: Mapping[str, Any]) -> Pod:
     ip = status.get("podIP")
     if ip is not None and ip_key(str(ip)) is None:
         raise PolicyError(f"status.podIP {ip!r} is not an IP address")
+    labels = _labels(obj)
+    owners = (obj.get("metadata") or {}).get("ownerReferences")
+    if owners is not None and (not isinstance(owners, list) or not all(isinstance(o, Mapping) for o in owners)):
+        raise PolicyError("metadata.ownerReferences must be a list of mappings")
     return Pod(
-        ns or "default", name, _labels(obj), str(ip) if ip else None,
+        ns or "default", name, labels, str(ip) if ip else None,
         str(spec["nodeName"]) if spec.get("nodeName") else None, bool(spec.get("hostNetwork")), tuple(ports),
+        workload_id(obj),
     )
 
 
@@ -528,10 +558,14 @@ def from_objects(objects: Iterable[Any]) -> Cluster:
         kind = obj.get("kind")
         if kind == "Namespace":
             _, name = _meta(obj)
-            if name:
-                declared_ns[name] = _labels(obj)
-            else:
+            if not name:
                 c.problems.append(Problem("Namespace", None, None, "metadata.name is required"))
+                continue
+            try:
+                declared_ns[name] = _labels(obj)
+            except PolicyError as e:  # the namespace exists in the dump; its bad labels are reported, not used
+                c.problems.append(Problem("Namespace", None, name, str(e)))
+                declared_ns[name] = {}
             continue
         parser = parsers.get(str(kind))
         if parser is None:
