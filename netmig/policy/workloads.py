@@ -345,3 +345,79 @@ def representative(view: WorkloadView, ma: ClassMatrix, mb: ClassMatrix, w1: int
                     if s.node == d.node and (pair_override(s, d, ma.engine) != pair_override(s, d, mb.engine)):
                         return s, d
     return srcs[0][1][0], dsts[0][1][0]
+
+
+def _columns(t: Tables) -> tuple[np.ndarray, list[tuple[int, PortKey, int]], np.ndarray]:
+    """All (destination workload, port) columns of ``t`` in (dst name, port) order: (W x C counted pairs, columns
+    as (w2, port, index within its port table), destination pods per column)."""
+    cols = [(w2, pk, j) for pk, (_, dsts, _) in t.tables.items() for j, w2 in enumerate(dsts)]
+    cols.sort(key=lambda c: (t.view.names[c[0]], c[1]))
+    if not cols:
+        return np.zeros((len(t.view.names), 0), dtype=np.int64), [], np.zeros(0, dtype=np.int64)
+    mat = np.stack([t.tables[pk][0][:, j] for _, pk, j in cols], axis=1)
+    dst_pods = np.array([int(t.tables[pk][2][j]) for _, pk, j in cols], dtype=np.int64)
+    return mat, cols, dst_pods
+
+
+def reachability_text(t: Tables, fmt: str = "ndjson") -> Iterator[str]:
+    """The rows of ``reachability_rows`` as JSON text (one object a line; ``fmt`` ``json``: lines separated by
+    ``",\\n"``, for a JSON array), one chunk per source workload, formatted straight from the count matrices."""
+    mat, cols, dst_pods = _columns(t)
+    if not cols:
+        return
+    import json
+
+    end = "}\n" if fmt == "ndjson" else "},\n"
+    names = t.view.names
+    tails = [f',"dst":{json.dumps(names[w2])},"port":{pk[0]},"protocol":{json.dumps(pk[1])},' for w2, pk, _ in cols]
+    last = len(names) - 1
+    for w1 in range(len(names)):
+        n_src = int(t.view.pods[w1])
+        head = '{"src":' + json.dumps(names[w1])
+        allowed = mat[w1].tolist()
+        lines = []
+        for tail, a, nd in zip(tails, allowed, dst_pods.tolist(), strict=True):
+            pairs = n_src * nd
+            verdict = "allowed" if a == pairs else ("denied" if a == 0 else "partial")
+            lines.append(f'{head}{tail}"allowed":{"true" if a == pairs else "false"},"verdict":"{verdict}",'
+                         f'"src_pods":{n_src},"dst_pods":{nd},"pairs":{pairs},"allowed_pairs":{a}{end}')
+        block = "".join(lines)
+        if w1 == last and fmt != "ndjson":
+            block = block[:-2] + "\n"
+        yield block
+
+
+def row_counts(t: Tables) -> tuple[int, int, int, int, int]:
+    """(rows, allowed rows, denied rows, pod pairs, counted pod pairs) over every row of ``t``."""
+    rows = allowed = denied = pairs = counted = 0
+    for mat, dsts, dst_pods in t.tables.values():
+        if not dsts:
+            continue
+        p = np.outer(t.view.pods, dst_pods)
+        rows += p.size
+        allowed += int((mat == p).sum())
+        denied += int((mat == 0).sum())
+        pairs += int(p.sum())
+        counted += int(mat.sum())
+    return rows, allowed, denied, pairs, counted
+
+
+class Explainer:
+    """The policies responsible for one changed pair (as ``diff.diff`` names them), cached per class pair, port
+    and pair-specific allowance."""
+
+    def __init__(self, cluster: Cluster, a: Any, b: Any, classes: Classes) -> None:
+        from netmig.policy.evaluate import Evaluator
+
+        self.ev_a, self.ev_b = Evaluator(cluster, a), Evaluator(cluster, b)
+        self.of = classes.of_pod
+        self.cache: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+    def __call__(self, s: Pod, d: Pod, port: int, proto: str) -> tuple[str, ...]:
+        key = (self.of[s.key], self.of[d.key], port, proto, pair_override(s, d, self.ev_a.engine),
+               pair_override(s, d, self.ev_b.engine))
+        got = self.cache.get(key)
+        if got is None:
+            va, vb = self.ev_a.allowed(s, d, port, proto), self.ev_b.allowed(s, d, port, proto)
+            got = self.cache[key] = tuple(dict.fromkeys(va.responsible + vb.responsible))
+        return got

@@ -10,8 +10,11 @@ Contract of ``build_app(ctx)``:
   object while finalizers hold it, else a ``Status`` Success; DeleteOptions preconditions honoured),
   deletecollection; ``status`` (GET/PUT/PATCH), ``scale`` (apps), ``namespaces/{n}/finalize``,
   ``pods/{n}/log`` and ``pods/{n}/eviction`` subresources;
-- ``labelSelector`` / ``fieldSelector`` on LIST, WATCH and deletecollection; ``limit``/``continue`` ignored (the
-  whole list, no continue token);
+- ``labelSelector`` / ``fieldSelector`` on LIST, WATCH and deletecollection; ``limit``/``continue`` on LIST (also
+  as a Table) as the apiserver pages (see ``paging``): at most ``limit`` items, ``metadata.continue`` and (without
+  selectors) ``remainingItemCount`` while more remain; a continue token older than the store's history (etcd
+  compaction) or named by a ``kind="expire-continue"`` kube fault answers 410 Expired, an undecodable one 400;
+  every LIST is recorded in ``ctx.services["list_log"]`` (path, limit, continue given, items returned);
 - watches (``watch=true|1``): newline-delimited JSON events, chunked; initial ADDED events when
   ``resourceVersion`` is unset or "0"; ``timeoutSeconds`` ends the stream; a too old resourceVersion yields one
   ERROR event carrying a 410 Expired ``Status``;
@@ -43,7 +46,7 @@ import yaml
 from aiohttp import web
 
 from netmig.sandbox.context import SandboxContext
-from netmig.sandbox.kube import discovery, openapi, patching, protobuf, tables
+from netmig.sandbox.kube import discovery, openapi, paging, patching, protobuf, tables
 from netmig.sandbox.kube.crds import CRD_KEY, aggregated_group_versions
 from netmig.sandbox.kube.store import ApiError, Obj, ResourceType, Store, Watch
 from netmig.sandbox.kube.types import BUILTIN_TYPES, apply_defaults
@@ -286,14 +289,22 @@ class KubeApi:
             raise ApiError(400, "BadRequest", f"unable to parse requirement: {e}") from None
 
     def _list(self, request: web.Request, req: Request) -> web.Response:
-        items = [self._out(req, o) for o in self._select(request, req)]
-        rv = self.store.resource_version
+        q = request.query
+        expired = bool(q.get("continue")) and self.ctx.faults.take(
+            "kube", request.method, request.path, kind="expire-continue") is not None
+        page = paging.page(self._select(request, req), q.get("limit"), q.get("continue"),
+                           int(self.store.resource_version), paging.oldest_rv(self.store), expired,
+                           filtered=bool(q.get("labelSelector") or q.get("fieldSelector")))
+        self.ctx.services.setdefault("list_log", []).append(
+            {"path": request.path, "limit": q.get("limit"), "continue": bool(q.get("continue")),
+             "items": len(page.items), "more": bool(page.meta.get("continue"))})
+        items = [self._out(req, o) for o in page.items]
         if _wants_table(request):
-            return _json(tables.build_table(self.store, req.rt, items, request.query.get("includeObject",
-                                                                                          "Metadata"),
-                                            rv, req.version))
-        return _json({"kind": f"{req.rt.kind}List", "apiVersion": req.gv, "metadata": {"resourceVersion": rv},
-                      "items": items})
+            table = tables.build_table(self.store, req.rt, items, q.get("includeObject", "Metadata"),
+                                       page.meta["resourceVersion"], req.version)
+            table["metadata"] = page.meta
+            return _json(table)
+        return _json({"kind": f"{req.rt.kind}List", "apiVersion": req.gv, "metadata": page.meta, "items": items})
 
     def _validate_new(self, req: Request, obj: Any) -> Obj:
         if not isinstance(obj, dict):
