@@ -1,10 +1,11 @@
 """LIST pagination (``limit`` / ``continue``) as the apiserver does it over etcd.
 
-Contract: ``page(items, limit, token, rv, oldest_rv, expired, filtered)`` takes the full, key-ordered result of a
-LIST and returns the ``Page`` to serve: without ``limit`` (or ``limit<=0``) everything; otherwise at most ``limit``
-items starting after the token's start key, with ``metadata.continue`` (base64url JSON ``{"v": "meta.k8s.io/v1",
-"rv": N, "start": "<last key>\\x00"}``, the apiserver's format) while more remain, and ``remainingItemCount`` unless
-the list is filtered by a selector (the apiserver cannot count then). Continued pages report the token's
+Contract: ``page(select, limit, token, rv, oldest_rv, expired, filtered)`` asks ``select`` for the key-ordered
+result of a LIST after the token's position and returns the ``Page`` to serve: without ``limit`` (or
+``limit<=0``) everything; otherwise at most ``limit`` items starting after the token's start key, with
+``metadata.continue`` (base64url JSON ``{"v": "meta.k8s.io/v1", "rv": N, "start": "<last key>\\x00"}``, the
+apiserver's format) while more remain, and ``remainingItemCount`` unless the list is filtered by a selector (the
+apiserver cannot count then). Continued pages report the token's
 resourceVersion (the snapshot the list started from; the sandbox serves current objects after the start key, which
 is what the apiserver does for an "inconsistent" continue). Errors are ``ApiError``: an undecodable token 400
 BadRequest ("invalid continue token: continue key is not valid: ..."), a token whose resourceVersion is older than
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,22 +84,25 @@ def _limit(raw: str | None) -> int:
         raise ApiError(400, "BadRequest", f"invalid value {raw!r} for limit") from None
 
 
-def page(items: list[Obj], limit: str | None, token: str | None, rv: int, oldest: int, expired: bool = False,
+Select = Callable[[tuple[str, str] | None, int], tuple[list[Obj], int]]
+
+
+def page(select: Select, limit: str | None, token: str | None, rv: int, oldest: int, expired: bool = False,
          filtered: bool = False) -> Page:
-    """See the module contract; ``items`` must be sorted by (namespace, name)."""
+    """See the module contract. ``select(after, limit)`` returns the matching objects after the (namespace, name)
+    ``after`` in key order, at most ``limit`` (0: all), and how many more match (``Store.list_page``)."""
     n = _limit(limit)
     list_rv = rv
+    after = None
     if token:
-        token_rv, start = decode(token)
+        token_rv, after = decode(token)
         if expired or token_rv < oldest:
             raise ApiError(410, "Expired", EXPIRED_MESSAGE)
         list_rv = token_rv
-        items = [o for o in items if _key(o) > start]
+    items, more = select(after, n)
     meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
-    if n and len(items) > n:
-        served, rest = items[:n], len(items) - n
-        meta["continue"] = encode(list_rv, _key(served[-1]))
+    if n and more:
+        meta["continue"] = encode(list_rv, _key(items[-1]))
         if not filtered:
-            meta["remainingItemCount"] = rest
-        return Page(served, meta)
+            meta["remainingItemCount"] = more
     return Page(items, meta)

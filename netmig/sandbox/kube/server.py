@@ -288,16 +288,31 @@ class KubeApi:
         except ValueError as e:
             raise ApiError(400, "BadRequest", f"unable to parse requirement: {e}") from None
 
+    def _select_page(self, request: web.Request, req: Request) -> paging.Select:
+        label = request.query.get("labelSelector") or None
+        field = request.query.get("fieldSelector") or None
+
+        def select(after: tuple[str, str] | None, limit: int) -> tuple[list[Obj], int]:
+            try:
+                return self.store.list_page(req.rt.key, req.namespace, label, field, after, limit)
+            except ValueError as e:
+                raise ApiError(400, "BadRequest", f"unable to parse requirement: {e}") from None
+        return select
+
     def _list(self, request: web.Request, req: Request) -> web.Response:
         q = request.query
         expired = bool(q.get("continue")) and self.ctx.faults.take(
             "kube", request.method, request.path, kind="expire-continue") is not None
-        page = paging.page(self._select(request, req), q.get("limit"), q.get("continue"),
-                           int(self.store.resource_version), paging.oldest_rv(self.store), expired,
-                           filtered=bool(q.get("labelSelector") or q.get("fieldSelector")))
-        self.ctx.services.setdefault("list_log", []).append(
-            {"path": request.path, "limit": q.get("limit"), "continue": bool(q.get("continue")),
-             "items": len(page.items), "more": bool(page.meta.get("continue"))})
+        entry: dict[str, Any] = {"path": request.path, "limit": q.get("limit"), "continue": bool(q.get("continue"))}
+        self.ctx.services.setdefault("list_log", []).append(entry)
+        try:
+            page = paging.page(self._select_page(request, req), q.get("limit"), q.get("continue"),
+                               int(self.store.resource_version), paging.oldest_rv(self.store), expired,
+                               filtered=bool(q.get("labelSelector") or q.get("fieldSelector")))
+        except ApiError as e:
+            entry["status"] = e.code
+            raise
+        entry.update(status=200, items=len(page.items), more=bool(page.meta.get("continue")))
         items = [self._out(req, o) for o in page.items]
         if _wants_table(request):
             table = tables.build_table(self.store, req.rt, items, q.get("includeObject", "Metadata"),
