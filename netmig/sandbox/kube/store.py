@@ -22,6 +22,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import copy
 import datetime as dt
 import uuid
@@ -229,12 +230,12 @@ class Store:
         field_selector: str | None = None,
         after: tuple[str, str] | None = None,
         limit: int = 0,
-    ) -> tuple[list[Obj], int]:
+    ) -> tuple[builtins.list[Obj], int]:
         """Like ``list``, for pagination: only objects whose (namespace, name) sorts after ``after``, at most
         ``limit`` of them copied (0: all); returns (objects, how many more match)."""
         self.type_for(key)
         sel = parse_label_selector(label_selector) if label_selector else None
-        out: list[Obj] = []
+        out: builtins.list[Obj] = []
         more = 0
         for k, obj in sorted(self._objects[key].items()):
             if after is not None and k <= after:
