@@ -70,7 +70,6 @@ def _container(app: str, ports: list[tuple[str, int, str]], rnd: random.Random) 
                          "imagePullPolicy": "IfNotPresent", "name": app}
     if ports:
         c["ports"] = [{"containerPort": p, "name": n, "protocol": q} for n, p, q in ports]
-        c["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": ports[0][0]}}
     c["resources"] = {"limits": {"memory": "512Mi"}, "requests": {"cpu": "100m", "memory": "128Mi"}}
     return c
 
@@ -92,11 +91,8 @@ def _pod(ids: _Ids, ns: str, name: str, labels: dict[str, str], owner: tuple[str
     if host:
         spec["hostNetwork"] = True
     spec.update({"nodeName": node, "restartPolicy": "Always", "serviceAccountName": "default"})
-    started = md["creationTimestamp"]
     status = {
-        "containerStatuses": [{"name": app, "ready": True, "restartCount": rnd.randrange(3),
-                               "state": {"running": {"startedAt": started}}}],
-        "hostIP": node_ip, "hostIPs": [{"ip": node_ip}], "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+        "hostIP": node_ip, "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
         "qosClass": "Burstable",
     }
     return {"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": spec, "status": status}

@@ -166,12 +166,14 @@ _TOK = (
     r"|!"
     r"|[0-9][0-9_]*_)"
 )
-# where a plain scalar can start; one regex per context, each with a literal first character (fast to scan)
-_AFTER_COLON = re.compile(r": [ \t]*+" + _TOK, re.MULTILINE)
-_AFTER_DASH = re.compile(r"- [ \t]*+" + _TOK, re.MULTILINE)
-_LINE_START = re.compile(r"\n[ \t]*+(?:-[ \t]++)*+" + _TOK, re.MULTILINE)
+# where a plain scalar can start; one regex per context, each with a literal first character (fast to scan), and a
+# look-ahead on the first character of the token so that most candidates fail at once
+_G = r"(?=[yYnNoO0-9+!~tTfF-])"
+_AFTER_COLON = re.compile(r": [ \t]*+" + _G + _TOK, re.MULTILINE)
+_AFTER_DASH = re.compile(r"- [ \t]*+" + _G + _TOK, re.MULTILINE)
+_LINE_START = re.compile(r"\n[ \t]*+(?:-[ \t]++)*+" + _G + _TOK, re.MULTILINE)
 _AT_START = re.compile(r"[ \t]*+(?:-[ \t]++)*+" + _TOK, re.MULTILINE)
-_IN_FLOW = re.compile(r"[\[{,][ \t]*+" + _TOK, re.MULTILINE)
+_IN_FLOW = re.compile(r"[\[{,][ \t]*+" + _G + _TOK, re.MULTILINE)
 _AFTER_ANCHOR = re.compile(r"&\S++[ \t]++" + _TOK, re.MULTILINE)
 _MERGE = re.compile(r"<<[ \t]*:")
 _TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)

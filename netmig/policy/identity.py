@@ -39,7 +39,8 @@ def workload_id(pod: Mapping[str, Any]) -> str:
     """The identity of one Pod dict (see the module docstring)."""
     md = pod.get("metadata") or {}
     ns = md.get("namespace") or "default"
-    labels = {str(k): str(v) for k, v in (md.get("labels") or {}).items()}
+    raw = md.get("labels") or {}
+    labels = raw if all(type(v) is str for v in raw.values()) else {str(k): str(v) for k, v in raw.items()}
     owners = md.get("ownerReferences") or md.get("owner_references") or []
     owner = next((o for o in owners if o.get("controller")), owners[0] if owners else None)
     if owner:

@@ -320,11 +320,13 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
     """``metadata.labels``; ``PolicyError`` for a value that is not a string, as the API server rejects it (an
     unquoted ``yes``/``no``/``on``/``off`` or number in YAML reaches it as a boolean or number)."""
     md = obj.get("metadata")
-    raw = md.get("labels") if isinstance(md, Mapping) else None
+    raw = md.get("labels") if type(md) is dict or isinstance(md, Mapping) else None
     if raw is None:
         return {}
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise PolicyError("metadata.labels must be a mapping")
+    if all(type(v) is str for v in raw.values()):
+        return {k if type(k) is str else str(k): v for k, v in raw.items()}
     for k, v in raw.items():
         if not isinstance(v, str):
             what = "a boolean" if isinstance(v, bool) else f"a {type(v).__name__}"
