@@ -3,20 +3,32 @@
 Contract: ``load_manifests`` returns plain dicts in a stable order (paths as given; directories walked recursively,
 sorted, ``*.yaml``/``*.yml``/``*.json`` only). It raises ``UsageError`` (one line, naming the file) when a path is
 missing or a file can't be parsed; empty files and empty documents are fine.
+
+Reading is kubectl's (``netmig.yamlkube``: go-yaml v2 scalar rules, fast Rust parsing with a libyaml fallback).
+JSON -- a ``.json`` file, or any file whose first character is ``{`` -- takes the JSON fast path (orjson when
+installed, else the standard library); a ``.yaml`` file that merely starts with ``{`` and is not JSON is read as YAML.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from netmig.errors import UsageError
+from netmig.yamlkube import YamlError, load_yaml_documents
 
 SUFFIXES = (".yaml", ".yml", ".json")
+
+try:
+    import orjson
+
+    _json_loads: Callable[[bytes], Any] = orjson.loads
+    _JSONError: tuple[type[Exception], ...] = (orjson.JSONDecodeError,)
+except ImportError:  # pragma: no cover - orjson is a dependency; the stdlib is the fallback
+    _json_loads = json.loads
+    _JSONError = (json.JSONDecodeError,)
 
 
 def _files(paths: Iterable[str | Path]) -> list[Path]:
@@ -32,20 +44,35 @@ def _files(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+def parse_text(data: bytes, name: str = "<input>", json_hint: bool = False) -> list[Any]:
+    """The documents of one file's bytes (JSON fast path, else kubectl-faithful YAML); raises ``UsageError``."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    head = data[:64].lstrip()
+    if head[:1] == b"{" or (json_hint and data.strip()):
+        try:
+            return [_json_loads(data)]
+        except _JSONError as e:
+            if json_hint:
+                reason = " ".join(str(e).split())
+                raise UsageError(f"{name}: not valid YAML/JSON ({reason[:160]})", "fix the syntax") from e
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{name}: cannot read ({e.__class__.__name__})", "check the file") from e
+    try:
+        return load_yaml_documents(text)
+    except YamlError as e:
+        raise UsageError(f"{name}: not valid YAML/JSON ({str(e)[:160]})", "fix the syntax") from e
+
+
 def load_file(path: Path) -> list[dict[str, Any]]:
     """The documents of one file (``kind: List`` is kept as is; the policy model flattens it)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        data = path.read_bytes()
+    except OSError as e:
         raise UsageError(f"{path}: cannot read ({e.__class__.__name__})", "check the file") from e
-    try:
-        if path.suffix.lower() == ".json" and text.strip():
-            docs: list[Any] = [json.loads(text)]
-        else:
-            docs = list(yaml.safe_load_all(text))
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
-        reason = str(e).replace("\n", " ")
-        raise UsageError(f"{path}: not valid YAML/JSON ({reason[:160]})", "fix the syntax") from e
+    docs = parse_text(data, str(path), json_hint=path.suffix.lower() == ".json")
     out: list[dict[str, Any]] = []
     for i, doc in enumerate(docs):
         if doc is None:

@@ -1,7 +1,8 @@
 """Cluster gateway: read the inventory a migration needs, as plain dicts.
 
 Contract: read-only helpers here; writes (backups, leases, probes, cleanup) live in their own modules and take a
-``KubeGateway``. Lists return the API's JSON objects (``apiVersion``/``kind`` filled in).
+``KubeGateway``. Lists return the API's JSON objects (``apiVersion``/``kind`` filled in), read in pages of 500
+(``netmig.kube.listing``: limit/continue, a 410 on a continue restarts once), never as one giant list.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from kubernetes import client
 
 from netmig.kube.client import api_client, translated
+from netmig.kube.listing import list_pages
 
 Obj = dict[str, Any]
 
@@ -36,60 +38,40 @@ class KubeGateway:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _plain(self, items: list[Any], api_version: str, kind: str) -> list[Obj]:
-        out = []
-        for it in items:
-            d = self.api.sanitize_for_serialization(it)
-            d.setdefault("apiVersion", api_version)
-            d.setdefault("kind", kind)
-            out.append(d)
-        return out
-
     def version(self) -> str:
         with translated("reading the server version"):
             v = client.VersionApi(self.api).get_code()
         return str(v.git_version)
 
     def nodes(self, label_selector: str | None = None) -> list[Obj]:
-        with translated("listing nodes"):
-            res = self.core.list_node(label_selector=label_selector or "")
-        return self._plain(res.items, "v1", "Node")
+        return list_pages(self.core.list_node, api_version="v1", kind="Node", label_selector=label_selector)
 
     def namespaces(self) -> list[Obj]:
-        with translated("listing namespaces"):
-            res = self.core.list_namespace()
-        return self._plain(res.items, "v1", "Namespace")
+        return list_pages(self.core.list_namespace, api_version="v1", kind="Namespace")
 
     def pods(self, namespace: str | None = None, label_selector: str | None = None) -> list[Obj]:
-        with translated("listing pods"):
-            if namespace:
-                res = self.core.list_namespaced_pod(namespace, label_selector=label_selector or "")
-            else:
-                res = self.core.list_pod_for_all_namespaces(label_selector=label_selector or "")
-        return self._plain(res.items, "v1", "Pod")
+        if namespace:
+            return list_pages(self.core.list_namespaced_pod, namespace, api_version="v1", kind="Pod",
+                              label_selector=label_selector)
+        return list_pages(self.core.list_pod_for_all_namespaces, api_version="v1", kind="Pod",
+                          label_selector=label_selector)
 
     def services(self) -> list[Obj]:
-        with translated("listing services"):
-            res = self.core.list_service_for_all_namespaces()
-        return self._plain(res.items, "v1", "Service")
+        return list_pages(self.core.list_service_for_all_namespaces, api_version="v1", kind="Service")
 
     def network_policies(self, namespace: str | None = None) -> list[Obj]:
-        with translated("listing NetworkPolicies"):
-            if namespace:
-                res = self.net.list_namespaced_network_policy(namespace)
-            else:
-                res = self.net.list_network_policy_for_all_namespaces()
-        return self._plain(res.items, "networking.k8s.io/v1", "NetworkPolicy")
+        if namespace:
+            return list_pages(self.net.list_namespaced_network_policy, namespace,
+                              api_version="networking.k8s.io/v1", kind="NetworkPolicy")
+        return list_pages(self.net.list_network_policy_for_all_namespaces, api_version="networking.k8s.io/v1",
+                          kind="NetworkPolicy")
 
     def daemonsets(self) -> list[Obj]:
-        with translated("listing DaemonSets"):
-            res = self.apps.list_daemon_set_for_all_namespaces()
-        return self._plain(res.items, "apps/v1", "DaemonSet")
+        return list_pages(self.apps.list_daemon_set_for_all_namespaces, api_version="apps/v1", kind="DaemonSet")
 
     def pdbs(self) -> list[Obj]:
-        with translated("listing PodDisruptionBudgets"):
-            res = self.policy.list_pod_disruption_budget_for_all_namespaces()
-        return self._plain(res.items, "policy/v1", "PodDisruptionBudget")
+        return list_pages(self.policy.list_pod_disruption_budget_for_all_namespaces, api_version="policy/v1",
+                          kind="PodDisruptionBudget")
 
     def inventory(self) -> list[Obj]:
         """Everything the policy engine reads: namespaces, nodes, pods, services, NetworkPolicies."""

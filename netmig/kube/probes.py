@@ -424,21 +424,5 @@ def connect_once(
 # ---------------------------------------------------------------------- inventory as raw JSON
 def raw_inventory(gw: KubeGateway) -> list[dict[str, Any]]:
     """Namespaces, Nodes, Pods, Services and NetworkPolicies exactly as the API serves them (raw JSON, no client
-    model round trip, so fields a model would reject or drop survive)."""
-    import json
-
-    calls: list[tuple[str, str, Callable[..., Any]]] = [
-        ("v1", "Namespace", gw.core.list_namespace), ("v1", "Node", gw.core.list_node),
-        ("v1", "Pod", gw.core.list_pod_for_all_namespaces), ("v1", "Service", gw.core.list_service_for_all_namespaces),
-        ("networking.k8s.io/v1", "NetworkPolicy", gw.net.list_network_policy_for_all_namespaces),
-    ]
-    out: list[dict[str, Any]] = []
-    for api_version, kind, fn in calls:
-        with translated(f"listing {kind}s"):
-            resp = fn(_preload_content=False)
-            body = json.loads(resp.data)
-        for it in body.get("items") or []:
-            it.setdefault("apiVersion", api_version)
-            it.setdefault("kind", kind)
-            out.append(it)
-    return out
+    model round trip, so fields a model would reject or drop survive), read in pages (``KubeGateway.inventory``)."""
+    return gw.inventory()

@@ -7,7 +7,8 @@ Contract:
 - ``resource(api_version, kind)`` / ``resource_for(obj)`` resolve through the discovery document of THAT
   group-version only (cached), so an unavailable aggregated API elsewhere (a dangling APIService) does not get in
   the way. ``Resource`` knows its plural, kind, scope and whether it has a status subresource.
-- ``list`` returns items with ``apiVersion`` / ``kind`` filled in. ``get`` returns None for a missing object.
+- ``list`` returns items with ``apiVersion`` / ``kind`` filled in, read in pages (limit/continue, 410 restarts
+  once). ``get`` returns None for a missing object.
   ``apply`` is server-side apply (field manager ``aks-netmig``, forced): create-or-update like ``kubectl apply``.
   ``replace`` is a PUT; ``delete`` returns False when the object was already gone; ``merge_patch`` sends a JSON
   merge patch.
@@ -22,6 +23,7 @@ from urllib.parse import quote
 
 from netmig.kube import errors
 from netmig.kube.gateway import KubeGateway
+from netmig.kube.listing import PAGE_SIZE, Stats
 
 Obj = dict[str, Any]
 FIELD_MANAGER = "aks-netmig"
@@ -153,14 +155,33 @@ class Rest:
 
     # ------------------------------------------------------------------ objects
     def list(self, res: Resource, namespace: str | None = None, label_selector: str | None = None) -> list[Obj]:
-        query = [("labelSelector", label_selector)] if label_selector else None
-        doc = self.request("GET", res.path(namespace), query=query, action=f"listing {res.plural}")
-        out = []
-        for it in doc.get("items") or []:
-            it.setdefault("apiVersion", res.api_version)
-            it.setdefault("kind", res.kind)
-            out.append(it)
-        return out
+        """Every object, in pages of ``listing.PAGE_SIZE`` (a 410 on a continue restarts the list once)."""
+        restarted = False
+        while True:
+            out: list[Obj] = []
+            token = ""
+            try:
+                while True:
+                    query = [("limit", str(PAGE_SIZE))]
+                    if label_selector:
+                        query.append(("labelSelector", label_selector))
+                    if token:
+                        query.append(("continue", token))
+                    doc = self.request("GET", res.path(namespace), query=query, action=f"listing {res.plural}")
+                    Stats.pages += 1
+                    for it in doc.get("items") or []:
+                        it.setdefault("apiVersion", res.api_version)
+                        it.setdefault("kind", res.kind)
+                        out.append(it)
+                    token = (doc.get("metadata") or {}).get("continue") or ""
+                    if not token:
+                        return out
+            except errors.KubeError as e:
+                if e.status == 410 and token and not restarted:
+                    restarted = True
+                    Stats.restarts += 1
+                    continue
+                raise
 
     def get(self, res: Resource, namespace: str | None, name: str) -> Obj | None:
         try:

@@ -347,11 +347,14 @@ def _connectivity(cluster: Cluster, source: EngineProfile, target: EngineProfile
     # LoadBalancer/NodePort eTP=Cluster: bypass under the source, enforced under the target
     if source.lb_cluster_etp_bypasses_ingress and not target.lb_cluster_etp_bypasses_ingress:
         by_cls: dict[int, list[Service]] = defaultdict(list)
+        cls_by_ns: dict[str, list[int]] = defaultdict(list)
+        for c in cls:
+            cls_by_ns[c.rep.namespace].append(c.index)
         for svc in cluster.services:
             if svc.cluster_etp:
-                for c in cls:
-                    if svc.selects(c.rep):
-                        by_cls[c.index].append(svc)
+                for ci in cls_by_ns.get(svc.namespace, ()):
+                    if svc.selects(cls[ci].rep):
+                        by_cls[ci].append(svc)
         for ci, svcs in by_cls.items():
             rep = cls[ci].rep
             for svc in svcs:

@@ -217,7 +217,14 @@ class ClassMatrix:
     egress: dict[tuple[int, int, str], int] = field(default_factory=dict, repr=False)
 
     def ports_of(self, dst: int) -> list[PortKey]:
-        return sorted((p, q) for d, p, q in self.cells if d == dst)
+        """The (port, protocol) cells of destination class ``dst``, sorted (indexed once, then O(1))."""
+        index = self.__dict__.get("_ports_index")
+        if index is None:
+            index = defaultdict(list)
+            for d, p, q in sorted(self.cells):
+                index[d].append((p, q))
+            self.__dict__["_ports_index"] = index
+        return list(index.get(dst, ()))
 
     def class_allowed(self, src: int, dst: int, port: int, protocol: str) -> bool:
         return bool(self.cells.get((dst, port, protocol), 0) >> src & 1)

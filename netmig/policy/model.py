@@ -7,6 +7,7 @@ reason; malformed Pods/Services/Nodes are reported the same way and skipped. Obj
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from netmig.policy.identity import bare_identity, workload_id
 from netmig.policy.selectors import LabelSelector, SelectorError, parse_selector
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -69,15 +71,24 @@ def range_contains(r: tuple[int, int, int], key: tuple[int, int]) -> bool:
     return r[0] == key[0] and r[1] <= key[1] <= r[2]
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def ip_key(ip: str | None) -> tuple[int, int] | None:
-    """(version, integer) for an IP string; None when absent or unparsable."""
+    """(version, integer) for an IP string; None when absent or unparsable (as ``ipaddress`` reads it; plain
+    dotted quads take a fast path, results are cached)."""
     if not ip:
         return None
+    parts = ip.split(".")
+    if len(parts) == 4 and all(p.isdigit() and p.isascii() and (p == "0" or p[0] != "0") and len(p) <= 3
+                               for p in parts):
+        a, b, c, d = (int(p) for p in parts)
+        if a <= 255 and b <= 255 and c <= 255 and d <= 255:
+            return (4, a << 24 | b << 16 | c << 8 | d)
+        return None
     try:
-        a = ipaddress.ip_address(ip)
+        addr = ipaddress.ip_address(ip)
     except ValueError:
         return None
-    return (a.version, int(a))
+    return (addr.version, int(addr))
 
 
 # --- objects ---------------------------------------------------------------------------------------------------
@@ -98,7 +109,9 @@ class Namespace:
 
 @dataclass(frozen=True)
 class Pod:
-    """A pod. ``ip`` is status.podIP (may be None); ``node`` is spec.nodeName (may be None)."""
+    """A pod. ``ip`` is status.podIP (may be None); ``node`` is spec.nodeName (may be None); ``workload`` its
+    workload identity (``netmig.policy.identity``; empty for pods built by hand: ``identity`` then derives the
+    bare-pod identity from the labels)."""
 
     namespace: str
     name: str
@@ -107,10 +120,16 @@ class Pod:
     node: str | None = field(default=None, compare=False)
     host_network: bool = field(default=False, compare=False)
     ports: tuple[ContainerPort, ...] = field(default=(), compare=False)
+    workload: str = field(default="", compare=False)
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def identity(self) -> str:
+        """The workload identity (owner workload, or the bare pod's labels)."""
+        return self.workload or bare_identity(self.namespace, self.labels)
 
     def served_ports(self) -> tuple[tuple[int, str], ...]:
         """Distinct (port, protocol) the pod declares, sorted."""
@@ -298,11 +317,29 @@ def _meta(obj: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
+    """``metadata.labels``; ``PolicyError`` for a value that is not a string, as the API server rejects it (an
+    unquoted ``yes``/``no``/``on``/``off`` or number in YAML reaches it as a boolean or number)."""
     md = obj.get("metadata")
-    raw = md.get("labels") if isinstance(md, Mapping) else None
-    if not isinstance(raw, Mapping):
+    raw = md.get("labels") if type(md) is dict or isinstance(md, Mapping) else None
+    if raw is None:
         return {}
-    return {str(k): str(v) for k, v in raw.items()}
+    if type(raw) is not dict and not isinstance(raw, Mapping):
+        raise PolicyError("metadata.labels must be a mapping")
+    if all(type(v) is str for v in raw.values()):
+        return {k if type(k) is str else str(k): v for k, v in raw.items()}
+    for k, v in raw.items():
+        if not isinstance(v, str):
+            what = "a boolean" if isinstance(v, bool) else f"a {type(v).__name__}"
+            raise PolicyError(f"metadata.labels.{k} is {what} ({json_text(v)}), not a string; the API server "
+                              f"rejects it (unquoted yes/no/on/off/numbers in YAML): quote the value")
+    return {str(k): v for k, v in raw.items()}
+
+
+def json_text(v: Any) -> str:
+    """``v`` as JSON would spell it (true, 12, null)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "null" if v is None else str(v)
 
 
 def _int_port(v: Any, what: str) -> int:
@@ -458,9 +495,14 @@ def _parse_pod(obj: Mapping[str, Any]) -> Pod:
     ip = status.get("podIP")
     if ip is not None and ip_key(str(ip)) is None:
         raise PolicyError(f"status.podIP {ip!r} is not an IP address")
+    labels = _labels(obj)
+    owners = (obj.get("metadata") or {}).get("ownerReferences")
+    if owners is not None and (not isinstance(owners, list) or not all(isinstance(o, Mapping) for o in owners)):
+        raise PolicyError("metadata.ownerReferences must be a list of mappings")
     return Pod(
-        ns or "default", name, _labels(obj), str(ip) if ip else None,
+        ns or "default", name, labels, str(ip) if ip else None,
         str(spec["nodeName"]) if spec.get("nodeName") else None, bool(spec.get("hostNetwork")), tuple(ports),
+        workload_id(obj),
     )
 
 
@@ -528,10 +570,14 @@ def from_objects(objects: Iterable[Any]) -> Cluster:
         kind = obj.get("kind")
         if kind == "Namespace":
             _, name = _meta(obj)
-            if name:
-                declared_ns[name] = _labels(obj)
-            else:
+            if not name:
                 c.problems.append(Problem("Namespace", None, None, "metadata.name is required"))
+                continue
+            try:
+                declared_ns[name] = _labels(obj)
+            except PolicyError as e:  # the namespace exists in the dump; its bad labels are reported, not used
+                c.problems.append(Problem("Namespace", None, name, str(e)))
+                declared_ns[name] = {}
             continue
         parser = parsers.get(str(kind))
         if parser is None:

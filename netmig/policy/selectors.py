@@ -7,6 +7,7 @@ all of which must hold (AND). An empty selector matches everything.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,8 +77,25 @@ class LabelSelector:
         return ",".join(parts)
 
 
+_NAME_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
 def _label_value_ok(value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= 63
+    """A label value the API server accepts: empty, or <= 63 characters of [A-Za-z0-9-_.], alphanumeric at both
+    ends."""
+    return isinstance(value, str) and len(value) <= 63 and (value == "" or bool(_NAME_RE.match(value)))
+
+
+def label_key_ok(key: Any) -> bool:
+    """A label key the API server accepts: ``[prefix/]name``, prefix a DNS subdomain (<= 253), name <= 63
+    characters of [A-Za-z0-9-_.], alphanumeric at both ends."""
+    if not isinstance(key, str) or not key:
+        return False
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN_RE.match(prefix)):
+        return False
+    return len(name) <= 63 and bool(_NAME_RE.match(name))
 
 
 def parse_selector(raw: Any, where: str = "selector") -> LabelSelector:
@@ -95,7 +113,7 @@ def parse_selector(raw: Any, where: str = "selector") -> LabelSelector:
         raise SelectorError(f"{where}.matchLabels must be a mapping")
     pairs: list[tuple[str, str]] = []
     for k, v in ml.items():
-        if not isinstance(k, str) or not k:
+        if not label_key_ok(k):
             raise SelectorError(f"{where}.matchLabels has an invalid key {k!r}")
         if not _label_value_ok(v):
             raise SelectorError(f"{where}.matchLabels[{k}] must be a string label value, got {v!r}")
@@ -110,6 +128,8 @@ def parse_selector(raw: Any, where: str = "selector") -> LabelSelector:
         key, op, values = e.get("key"), e.get("operator"), e.get("values")
         if not isinstance(key, str) or not key:
             raise SelectorError(f"{where}.matchExpressions[{i}].key is required")
+        if not label_key_ok(key):
+            raise SelectorError(f"{where}.matchExpressions[{i}].key {key!r} is not a valid label key")
         if op not in OPERATORS:
             raise SelectorError(
                 f"{where}.matchExpressions[{i}].operator {op!r} is not one of In, NotIn, Exists, DoesNotExist"

@@ -14,8 +14,11 @@ Contract of ``build_app(ctx)``:
   unknown fields, the apiserver's validation (422 Invalid, ``validation``), field managers (``managedFields``;
   server-side apply with conflicts, ``force`` and field removal: ``managed_fields``); DELETE honours
   ``propagationPolicy`` Orphan / Foreground / Background through the garbage collector (``gc``);
-- ``labelSelector`` / ``fieldSelector`` on LIST, WATCH and deletecollection; ``limit``/``continue`` ignored (the
-  whole list, no continue token);
+- ``labelSelector`` / ``fieldSelector`` on LIST, WATCH and deletecollection; ``limit``/``continue`` on LIST (also
+  as a Table) as the apiserver pages (see ``paging``): at most ``limit`` items, ``metadata.continue`` and (without
+  selectors) ``remainingItemCount`` while more remain; a continue token older than the store's history (etcd
+  compaction) or named by a ``kind="expire-continue"`` kube fault answers 410 Expired, an undecodable one 400;
+  every LIST is recorded in ``ctx.services["list_log"]`` (path, limit, continue given, items returned);
 - watches (``watch=true|1``): newline-delimited JSON events, chunked; initial ADDED events when
   ``resourceVersion`` is unset or "0"; ``timeoutSeconds`` ends the stream; a too old resourceVersion yields one
   ERROR event carrying a 410 Expired ``Status``;
@@ -56,6 +59,7 @@ from netmig.sandbox.kube import (
     known_fields,
     managed_fields,
     openapi,
+    paging,
     patching,
     protobuf,
     reviews,
@@ -307,15 +311,38 @@ class KubeApi:
         except ValueError as e:
             raise ApiError(400, "BadRequest", f"unable to parse requirement: {e}") from None
 
+    def _select_page(self, request: web.Request, req: Request) -> paging.Select:
+        label = request.query.get("labelSelector") or None
+        field = request.query.get("fieldSelector") or None
+
+        def select(after: tuple[str, str] | None, limit: int) -> tuple[list[Obj], int]:
+            try:
+                return self.store.list_page(req.rt.key, req.namespace, label, field, after, limit)
+            except ValueError as e:
+                raise ApiError(400, "BadRequest", f"unable to parse requirement: {e}") from None
+        return select
+
     def _list(self, request: web.Request, req: Request) -> web.Response:
-        items = [self._out(req, o) for o in self._select(request, req)]
-        rv = self.store.resource_version
+        q = request.query
+        expired = bool(q.get("continue")) and self.ctx.faults.take(
+            "kube", request.method, request.path, kind="expire-continue") is not None
+        entry: dict[str, Any] = {"path": request.path, "limit": q.get("limit"), "continue": bool(q.get("continue"))}
+        self.ctx.services.setdefault("list_log", []).append(entry)
+        try:
+            page = paging.page(self._select_page(request, req), q.get("limit"), q.get("continue"),
+                               int(self.store.resource_version), paging.oldest_rv(self.store), expired,
+                               filtered=bool(q.get("labelSelector") or q.get("fieldSelector")))
+        except ApiError as e:
+            entry["status"] = e.code
+            raise
+        entry.update(status=200, items=len(page.items), more=bool(page.meta.get("continue")))
+        items = [self._out(req, o) for o in page.items]
         if _wants_table(request):
-            return _json(tables.build_table(self.store, req.rt, items, request.query.get("includeObject",
-                                                                                          "Metadata"),
-                                            rv, req.version))
-        return _json({"kind": f"{req.rt.kind}List", "apiVersion": req.gv, "metadata": {"resourceVersion": rv},
-                      "items": items})
+            table = tables.build_table(self.store, req.rt, items, q.get("includeObject", "Metadata"),
+                                       page.meta["resourceVersion"], req.version)
+            table["metadata"] = page.meta
+            return _json(table)
+        return _json({"kind": f"{req.rt.kind}List", "apiVersion": req.gv, "metadata": page.meta, "items": items})
 
     def _validate_new(self, req: Request, obj: Any) -> Obj:
         if not isinstance(obj, dict):

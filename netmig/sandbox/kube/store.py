@@ -23,6 +23,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import copy
 import datetime as dt
 import uuid
@@ -230,6 +231,36 @@ class Store:
                 continue
             out.append(copy.deepcopy(obj))
         return out
+
+    def list_page(
+        self,
+        key: Key,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 0,
+    ) -> tuple[builtins.list[Obj], int]:
+        """Like ``list``, for pagination: only objects whose (namespace, name) sorts after ``after``, at most
+        ``limit`` of them copied (0: all); returns (objects, how many more match)."""
+        self.type_for(key)
+        sel = parse_label_selector(label_selector) if label_selector else None
+        out: builtins.list[Obj] = []
+        more = 0
+        for k, obj in sorted(self._objects[key].items()):
+            if after is not None and k <= after:
+                continue
+            if namespace is not None and k[0] != namespace:
+                continue
+            if sel is not None and not match_labels(sel, obj["metadata"].get("labels") or {}):
+                continue
+            if field_selector and not match_fields(field_selector, obj):
+                continue
+            if limit and len(out) >= limit:
+                more += 1
+            else:
+                out.append(copy.deepcopy(obj))
+        return out, more
 
     def iter_raw(self, key: Key) -> Iterable[Obj]:
         """Live objects, NOT copies: for read-only scans by the simulator on large scenarios."""

@@ -29,7 +29,7 @@ def run(*args: str) -> Any:
 
 def test_reachability_json(tmp_path: Path) -> None:
     write(tmp_path, OBJS)
-    r = run("reachability", str(tmp_path), "--engine", "cilium", "--json")
+    r = run("reachability", str(tmp_path), "--engine", "cilium", "--json", "--by", "pod")
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert data["engine"] == "cilium"
@@ -42,7 +42,7 @@ def test_reachability_json(tmp_path: Path) -> None:
 def test_reachability_with_ports_and_json_file_and_list(tmp_path: Path) -> None:
     (tmp_path / "l.json").write_text(json.dumps({"kind": "List", "items": OBJS}))
     r = run("reachability", str(tmp_path / "l.json"), "--engine", "spec", "--port", "80/TCP", "--port", "53/udp",
-            "--json")
+            "--json", "--by", "pod")
     assert r.exit_code == 0, r.output
     res = json.loads(r.output)["results"]
     assert {(c["port"], c["protocol"]) for c in res} == {(80, "TCP"), (53, "UDP")}
@@ -51,7 +51,7 @@ def test_reachability_with_ports_and_json_file_and_list(tmp_path: Path) -> None:
 
 def test_reachability_human_matrix(tmp_path: Path) -> None:
     write(tmp_path, OBJS)
-    r = run("reachability", str(tmp_path), "--engine", "cilium")
+    r = run("reachability", str(tmp_path), "--engine", "cilium", "--by", "pod")
     assert r.exit_code == 0
     assert "80/TCP" in r.output and "✗" in r.output and "[1] x/b" in r.output
 
@@ -104,7 +104,7 @@ def test_invalid_policy_in_manifest_is_error_finding(tmp_path: Path) -> None:
 
 def test_diff_json_and_human(tmp_path: Path) -> None:
     write(tmp_path, [*OBJS, svc("lb", {"app": "b"})])
-    r = run("diff", str(tmp_path), "--from", "npm", "--to", "cilium", "--json")
+    r = run("diff", str(tmp_path), "--from", "npm", "--to", "cilium", "--json", "--by", "pod")
     assert r.exit_code == 0, r.output
     changes = json.loads(r.output)["changes"]
     assert [(c["src"], c["dst"], c["port"], c["from"], c["to"]) for c in changes] == [("x/a", "x/b", 80, True, False)]
