@@ -53,7 +53,10 @@ def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: floa
                 from e
     verb = "would create" if dry_run else "created"
     click.echo(f"{backup_dir}: {len(objects)} objects; {verb} {len(result.created)}, already present "
-               f"{len(result.present)} ({len(result.differs)} differ from the backup), failed {len(result.failed)}")
+               f"{len(result.present)} ({len(result.differs)} differ from the backup), skipped {len(result.skipped)}, "
+               f"failed {len(result.failed)}" + (" (dry run: nothing was changed)" if dry_run else ""))
+    for line in result.skipped:
+        click.echo(f"  skipped: {line}")
     for line in result.differs:
         click.echo(f"  present but different (left as is): {line}")
     for line in result.notes:
