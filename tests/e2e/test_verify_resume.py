@@ -32,7 +32,7 @@ def test_sigkill_while_verify_probes_then_the_rerun_removes_its_probe_pods_and_c
         make_plan(sb, plan)
         res = cli("apply", str(plan), "--sandbox", str(sb), "--yes", env={"NETMIG_TEST_KILL_AT": "verify:probes=2"})
         assert res.returncode == -signal.SIGKILL, res.stderr[-2000:]
-        pods, spaces = _probe_leftovers(sb)
+        _, spaces = _probe_leftovers(sb)
         assert spaces, "the killed verify left its probe namespace"  # the situation of the finding
         journal = [json.loads(x) for x in (tmp_path / "p.run" / "journal.jsonl").read_text().splitlines()]
         [run_id] = next(e["value"] for e in reversed(journal) if e.get("key") == "verify.probe-runs")
