@@ -61,6 +61,9 @@ def test_uninstall_cleans_up_reports_unenforced_policies_and_restore_puts_everyt
     report = (run_dir / "report.md").read_text()
     assert "**PASSED**" in report
     assert "UNENFORCED: turns off enforcement of 6 NetworkPolicies in 4 namespaces" in report
+    gate = next(json.loads(x)["result"]["statement"] for x in (run_dir / "journal.jsonl").read_text().splitlines()
+                if json.loads(x).get("event") == "step-done" and json.loads(x).get("step") == "approval")
+    assert "UNENFORCED: turns off enforcement of 6 NetworkPolicies in 4 namespaces" in gate  # what was approved
     assert "6 NetworkPolicies still exist and are NO LONGER ENFORCED" in report
     assert all(f"`{p}`" in report for p in POLICIES)
     assert "tigera.io/operator-cleanup" in report and "operator.tigera.io/apiserver-controller" in report
