@@ -15,6 +15,7 @@ from prefect import flow
 
 from flows.migrate import structlog_to_prefect
 from flows.params import ClusterAddress, PreflightOptions
+from netmig.model.checks import is_blocking
 from tasks.migrate import findings_rows, make_plan, plan_markdown, preflight_rows, publish
 
 
@@ -44,7 +45,7 @@ def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = Cluste
                     f"Policy analysis {plan.source_profile().engine} -> {plan.target_profile().engine}")
         publish("markdown", "plan", plan_markdown(plan), "The plan a migration would apply"
                 + (f" (written to {options.plan_out})" if options.plan_out else " (not written)"))
-        blocking = [r for r in plan.preflight if r["outcome"] == "fail" and not r.get("accepted")]
+        blocking = [r for r in plan.preflight if is_blocking(r)]
         summary = {"migration": migration, "cluster": plan.cluster, "plan": options.plan_out,
                    "checks": {r["check"]: r["outcome"] for r in plan.preflight},
                    "blocking": [r["check"] for r in blocking],

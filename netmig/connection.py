@@ -55,6 +55,17 @@ def from_sandbox_dir(directory: str | Path) -> ArmTarget:
         raise UsageError(f"{path} lacks the field {e.args[0]!r}", "restart the sandbox") from None
 
 
+def sandbox_manifest(directory: str | Path, name: str) -> str | None:
+    """The path of a manifest the sandbox at ``directory`` ships (``sandbox.json`` ``manifests``, e.g.
+    ``tigera-operator``), or None when it names none or cannot be read."""
+    try:
+        info = json.loads((Path(directory) / "sandbox.json").read_text())
+        path = (info.get("manifests") or {}).get(name)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(path) if path and Path(path).is_file() else None
+
+
 def resolve(
     *,
     sandbox: str | Path | None = None,

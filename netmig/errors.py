@@ -34,3 +34,10 @@ class Paused(NetmigError):
     """Waiting for approval, or stopped on a stall. Exit code 3."""
 
     exit_code = 3
+
+
+class FailedAfterChange(NetmigError):
+    """A failure after the cluster was changed (a network-profile PUT went out, objects were installed or deleted):
+    exit code 4, so that 1 and 2 always mean "nothing was changed". ``netmig.engine.outcome`` decides it."""
+
+    exit_code = 4

@@ -26,8 +26,10 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
+from netmig.checks.unenforced import unenforced_banner
 from netmig.engine.context import ProgressSink, StepContext
 from netmig.logs import get_logger
+from netmig.model.checks import is_blocking
 
 CONTEXTS: dict[str, StepContext] = {}
 log = get_logger("netmig.tasks")
@@ -119,6 +121,9 @@ def plan_markdown(plan: Any) -> str:
              f"{plan.expected_minutes[0]}-{plan.expected_minutes[1]} min on Azure)"]
     if plan.irreversible:
         lines.append(f"- **irreversible**: {plan.irreversible_reason or 'yes'}")
+    banner = unenforced_banner(plan)
+    if banner:
+        lines.append(f"- **{banner.split(':', 1)[0]}**:{banner.split(':', 1)[1]}")
     for ch in plan.arm_changes:
         lines.append(f"- ARM change: {ch.method} networkProfile `{ch.network_profile}` (If-Match `{ch.if_match}`)")
     if plan.accepted:
@@ -134,7 +139,7 @@ def plan_markdown(plan: Any) -> str:
     lines += _table(["pool", "mode", "os", "nodes", "max surge", "surge nodes"],
                     [[p.name, p.mode, p.os_type, p.nodes, p.max_surge or "", p.surge_nodes] for p in plan.pools])
     lines += ["", "## Steps", "", " → ".join(s.id + (" ⚠" if s.irreversible else "") for s in plan.steps)]
-    blocking = [r for r in plan.preflight if r["outcome"] == "fail" and not r.get("accepted")]
+    blocking = [r for r in plan.preflight if is_blocking(r)]
     errors = [f for f in plan.findings if f["severity"] == "error"]
     lines += ["", f"Preflight at plan time: {len(plan.preflight)} checks, {len(blocking)} blocking. "
                   f"Policy analysis: {len(plan.findings)} findings ({len(errors)} error-severity)."]
@@ -192,6 +197,8 @@ def approval_markdown(plan: Any, run_dir: Path, preflight: list[dict[str, Any]] 
              "reimaged at once."]
     if plan.irreversible:
         lines.append(f"\n**Irreversible**: {plan.irreversible_reason or 'no way back'}")
+    if unenforced_banner(plan):
+        lines.append(f"\n**{unenforced_banner(plan)}**")
     lines += ["", "### Preflight", ""]
     rows = preflight_rows(preflight or plan.preflight)
     lines += _table(["check", "outcome", "reason"], [[r["check"], r["outcome"], r["reason"]] for r in rows])

@@ -3,8 +3,8 @@
 - ``calico-addon-annotations``: the tigera-operator Deployment and the calico-node DaemonSet must not carry
   ``addonmanager.kubernetes.io/mode`` (annotation or label): AKS keeps reconciling such objects (Azure/AKS#3315)
   and would fight a self-managed operator;
-- ``tigera-operator-manifest``: the install-operator step's manifest can be read, parses, holds the tigera-operator
-  Deployment (and matches ``manifest_sha256`` when the plan pins it);
+- ``tigera-operator-manifest``: the install-operator step's manifest can be read (else ERROR: could not run), parses,
+  holds the tigera-operator Deployment (and matches ``manifest_sha256`` when the plan pins it); never acceptable;
 - ``policy-engine-stopped``: no calico-node / typha / kube-controllers / tigera-operator / azure-npm pod runs (the
   CRD cleanup would pull the ground from under them);
 - ``calico-leftovers``: what the cleanup would back up and delete (a warning when there is nothing).
@@ -63,28 +63,35 @@ def _install_step(ctx: StepContext) -> Any:
 
 @register_check("tigera-operator-manifest")
 def tigera_operator_manifest(ctx: StepContext) -> CheckResult:
+    """Reading the manifest failing (download, file) is an ERROR: the check could not run, never acceptable.
+    A manifest that is readable but not the one to install (sha256 pin, no operator Deployment, not YAML) is a
+    FAIL that cannot be accepted either: it is about the manifest, not the cluster's content."""
     from netmig.errors import NetmigError
-    from netmig.steps.install_operator import load_manifest
+    from netmig.steps.install_operator import _read, content_problem, parse_manifest
 
     cid = "tigera-operator-manifest"
     step = _install_step(ctx)
     if step is None:
         return CheckResult(cid, Outcome.PASS, "the plan installs no operator")
     source = str(step.params.get("manifest") or "")
+    if not source:
+        return CheckResult(cid, Outcome.ERROR, "no tigera-operator manifest is set",
+                           f"set it: aks-netmig plan ... --set {step.id}.manifest=FILE_OR_URL")
     try:
-        docs, sha = load_manifest(source)
+        data = _read(source)
+    except NetmigError as e:
+        return CheckResult(cid, Outcome.ERROR, f"the tigera-operator manifest could not be read: {e.problem}",
+                           f"make it readable from here, or plan again with --set {step.id}.manifest=FILE (a "
+                           "reviewed local copy); a manifest that cannot be read cannot be accepted")
+    try:
+        docs, sha, _ = parse_manifest(source, data)
     except NetmigError as e:
         return CheckResult(cid, Outcome.FAIL, f"the tigera-operator manifest cannot be used: {e.problem}",
-                           e.fix or f"set params.manifest of step {step.id} to a readable file or URL")
-    pinned = step.params.get("manifest_sha256")
-    if pinned and pinned != sha:
-        return CheckResult(cid, Outcome.FAIL, f"{source} has sha256 {sha}, the plan pins {pinned}",
-                           "review the manifest's change, then update manifest_sha256 in the plan")
-    deploys = [d for d in docs if d.get("kind") == "Deployment"
-               and (d.get("metadata") or {}).get("name") == "tigera-operator"]
-    if not deploys:
-        return CheckResult(cid, Outcome.FAIL, f"{source} holds no tigera-operator Deployment",
-                           "point params.manifest at Tigera's tigera-operator.yaml")
+                           f"plan again with --set {step.id}.manifest=FILE (Tigera's tigera-operator.yaml)",
+                           acceptable=False)
+    problem = content_problem(source, docs, sha, step.params.get("manifest_sha256"))
+    if problem is not None:
+        return CheckResult(cid, Outcome.FAIL, problem[0], problem[1], acceptable=False)
     return CheckResult(cid, Outcome.PASS, f"{source}: {len(docs)} objects, sha256 {sha[:16]}...")
 
 
@@ -109,7 +116,7 @@ def calico_leftovers(ctx: StepContext) -> CheckResult:
 
     inv = inventory(Rest(ctx.kube))
     if inv.unreadable:
-        return CheckResult("calico-leftovers", Outcome.FAIL, f"objects of {', '.join(inv.unreadable[:3])} cannot be "
+        return CheckResult("calico-leftovers", Outcome.ERROR, f"objects of {', '.join(inv.unreadable[:3])} cannot be "
                            "listed (they could not be backed up)", "fix access to those CRDs, then plan again")
     if inv.empty():
         return CheckResult("calico-leftovers", Outcome.WARN, "no Calico/Tigera objects left: nothing to clean up",

@@ -71,10 +71,10 @@ def pod_cidr_verdict(pod_cidr: str | None, service_cidr: str | None, vnets: list
         return CheckResult(CHECK, Outcome.FAIL, f"pod CIDR {text} overlaps {named}",
                            "plan again with a --pod-cidr outside those ranges (e.g. 192.168.0.0/16)")
     if vnets is None:
-        return CheckResult(CHECK, Outcome.FAIL, f"pod CIDR {text}: the nodes' VNet could not be read"
+        return CheckResult(CHECK, Outcome.ERROR, f"pod CIDR {text}: the nodes' VNet could not be read"
                            + (f" ({unreadable})" if unreadable else "") + ", so its overlap with the VNet and "
-                           "subnets is unchecked", "grant Reader on the VNet and plan again, or check by hand and "
-                           "accept with --accept overlay-pod-cidr")
+                           "subnets is unchecked", "grant Reader on the VNet and plan again (a check that could "
+                           "not run cannot be accepted)")
     peered = [(f"the peered VNet {name}", c) for v in vnets for name, cidrs in v.peerings.items() for c in cidrs
               if _overlaps(pod, c)]
     if peered:

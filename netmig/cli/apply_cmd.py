@@ -3,10 +3,12 @@
 Runs the Prefect flow ``netmig-migrate`` (a temporary local Prefect server when PREFECT_API_URL is unset) or, with
 ``--no-prefect`` (or NETMIG_ORCHESTRATOR=local), the library runner directly. Either way completed steps are
 skipped on a rerun and an in-flight ARM operation is re-attached, never re-sent.
-Exit codes: 0 done, 1 a check/step failed, 2 bad input, 3 paused (awaiting approval, or a stall).
+Exit codes: 0 done, 1 a check/step failed and nothing was changed, 2 bad input (nothing changed), 3 paused (awaiting
+approval, or a stall), 4 failed after the cluster was changed (``netmig.engine.outcome``); the last line of a
+failure names the cluster's state and the exact next command.
 A stall prints one line naming its cause (the node, the PodDisruptionBudget namespace/name), then the exact
 commands for the three choices: wait longer (this command with a larger timeout), abort the ARM operation
-(``--abort``), resume later (this command).
+(``aks-netmig abort PLAN --yes``; ``apply --abort`` is a hidden, deprecated alias), resume later (this command).
 """
 
 from __future__ import annotations
@@ -28,11 +30,10 @@ from netmig.cli.migrate_common import (
     progress_sink,
     target_from,
 )
-from netmig.engine.monitor import Stalled
-from netmig.errors import CheckFailed, Paused
+from netmig.engine.monitor import STALL_FLAGS, Stalled
+from netmig.errors import CheckFailed, NetmigError, Paused
 
-TIMEOUT_FLAGS = {"stall_seconds": "--stall-timeout", "notready_seconds": "--notready-timeout",
-                 "pdb_block_seconds": "--pdb-timeout"}
+TIMEOUT_FLAGS = STALL_FLAGS
 
 
 def rerun_command(plan_path: Path, address: dict[str, Any], *, run_dir: Path | None = None, yes: bool = False,
@@ -62,17 +63,34 @@ def _with_timeout(cmd: list[str], flag: str, seconds: float) -> list[str]:
     return [*out, flag, f"{seconds:g}"]
 
 
+def abort_command(rerun: list[str]) -> list[str]:
+    """``aks-netmig abort PLAN [address] [--run-dir D] --yes`` for this apply's command line."""
+    cmd = ["aks-netmig", "abort", *rerun[2:]]
+    cmd = [a for a in cmd if a not in ("--yes", "--prefect", "--no-prefect")]
+    for flag in TIMEOUT_FLAGS.values():
+        if flag in cmd:
+            i = cmd.index(flag)
+            del cmd[i:i + 2]
+    return [*cmd, "--yes"]
+
+
 def stall_choices(e: Stalled, rerun: list[str]) -> str:
     """The three choices after a stall, as exact commands (one per line, after the one-line reason)."""
-    abort = [a for a in rerun if a not in ("--yes", "--prefect", "--no-prefect")]
-    for flag in TIMEOUT_FLAGS.values():
-        if flag in abort:
-            i = abort.index(flag)
-            del abort[i:i + 2]
     return ("the ARM operation goes on; choose one:\n"
             f"  wait longer:  {shlex.join(_with_timeout(rerun, TIMEOUT_FLAGS[e.option], e.suggested))}\n"
-            f"  abort:        {shlex.join([*abort, '--abort'])}  (cancels the ARM operation; rerun apply later)\n"
-            f"  resume later: {shlex.join(rerun)}")
+            f"  abort:        {shlex.join(abort_command(rerun))}  (cancels the ARM operation; rerun apply later)\n"
+            f"  resume later: {shlex.join(rerun)}\n"
+            "  (if waiting longer ends in a failed ARM operation, e.g. NodeNotReadyTimeout: see the runbook's "
+            "\"ARM operation failed\" section)")
+
+
+def ended_with(error: NetmigError, plan: Any, run_dir: Path, rerun: list[str]) -> NetmigError:
+    """The error a failed apply ends with (``netmig.engine.outcome.failure``: exit 4 once the cluster was changed,
+    the last line naming the cluster's state and the exact next command)."""
+    from netmig.engine.outcome import failure
+    from netmig.journal import Journal
+
+    return failure(error, plan, Journal(run_dir / "journal.jsonl").events(), shlex.join(rerun))
 
 
 def _pending(plan: Any, journal: Any) -> list[str]:
@@ -93,7 +111,8 @@ def _pending(plan: Any, journal: Any) -> list[str]:
               help="Seconds a node may stay NotReady during the reimage before pausing.")
 @click.option("--prefect/--no-prefect", default=None,
               help="Run as the Prefect flow (default) or with the library runner (NETMIG_ORCHESTRATOR=local).")
-@click.option("--abort", is_flag=True, help="Abort the cluster's running ARM operation (after a stall), then exit.")
+@click.option("--abort", is_flag=True, hidden=True,
+              help="Deprecated alias of `aks-netmig abort PLAN --yes` (kept for old runbooks).")
 def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall_timeout: float | None,
           pdb_timeout: float | None, notready_timeout: float | None, prefect: bool | None, abort: bool,
           **kwargs: Any) -> None:
@@ -131,6 +150,10 @@ def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall
             run_local(plan, target, run_dir, yes=yes, options=options)
     except Stalled as e:
         raise Paused(e.problem, stall_choices(e, rerun)) from e
+    except Paused:
+        raise
+    except NetmigError as e:  # exit 4 when the cluster was changed; the last line: its state and the next command
+        raise ended_with(e, plan, run_dir, rerun) from e
     click.echo(f"Migration {plan.migration_id} done. Report: {run_dir / 'report.md'}")
 
 
@@ -167,19 +190,14 @@ def _dry_run_or_abort(plan: Any, target: Any, run_dir: Path, abort: bool) -> Non
 
     aks = AksGateway(target, polling_interval=polling_for(target))
     journal = Journal(run_dir / "journal.jsonl")
-    if abort:
-        from netmig.azure import errors as arm
-        from netmig.steps.reimage import note_aborted
+    if abort:  # the deprecated alias: the one abort (aks-netmig abort PLAN --yes)
+        from netmig.cli.abort_cmd import abort_operation
 
-        try:
-            aks.abort()
-            state = aks.cluster().provisioning_state
-        except arm.ArmError as e:
-            raise CheckFailed(f"ARM did not abort the operation on {plan.cluster}: {e}",
-                              "check the cluster (aks-netmig status PLAN); the operation may have ended already") from e
-        note_aborted(plan, journal, f"aborted with apply --abort (cluster {state})")
-        click.echo(f"Aborted the running operation on {plan.cluster} (now {state}). Rerun apply to resume the "
-                   "migration: it sends the same network profile again, which reimages the nodes left.")
+        out = abort_operation(target, plan, run_dir, yes=True)
+        click.echo(f"Aborted the running operation on {plan.cluster} (now {out['provisioning_state_after']})."
+                   if out["aborted"] else f"No operation in flight on {plan.cluster}: nothing to abort.")
+        click.echo("Rerun apply to resume the migration: it sends the same network profile again, which reimages "
+                   "the nodes left. (`apply --abort` is deprecated: use `aks-netmig abort PLAN --yes`.)")
         return
     pending = _pending(plan, journal)
     click.echo(f"Dry run of {plan.migration_id}: nothing is changed.")

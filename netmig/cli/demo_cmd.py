@@ -58,7 +58,7 @@ def _uninstall_by_hand(sandbox: Path) -> None:
 DEMOS: dict[str, Demo] = {
     "npm-to-cilium": Demo("npm"),
     "calico-to-self-managed": Demo("managed-calico", step_params=_tigera_manifest),
-    "uninstall": Demo("managed-calico"),
+    "uninstall": Demo("managed-calico", accept=("policy-analysis", "policies-unenforced")),
     "calico-crd-cleanup": Demo("managed-calico", prepare=_uninstall_by_hand),
     "kubenet-to-overlay": Demo("kubenet-calico", accept=(), allow_variants=("fallback",)),
 }

@@ -58,9 +58,12 @@ def approver(yes: bool) -> Callable[[Any], Any]:
         if sys.stdin.isatty() and sys.stdout.isatty():
             import questionary
 
+            from netmig.checks.unenforced import unenforced_banner
+
             click.echo(f"\nAbout to change {plan.cluster}:\n  {plan.source_profile().describe()} -> "
                        f"{plan.target_profile().describe()}; {plan.nodes_to_reimage} nodes reimaged"
-                       + (f"\n  IRREVERSIBLE: {plan.irreversible_reason}" if plan.irreversible else ""))
+                       + (f"\n  IRREVERSIBLE: {plan.irreversible_reason}" if plan.irreversible else "")
+                       + "".join(f"\n  {b}" for b in [unenforced_banner(plan)] if b))
             ok = questionary.confirm("Approve this migration?", default=False).ask()
             return {"approved": bool(ok), "approver": user, "via": "prompt"}
         raise Paused("paused awaiting approval (no terminal to ask on)",

@@ -7,8 +7,10 @@ from typing import Any
 
 import click
 
+from netmig.checks.unenforced import unenforced_banner
 from netmig.cli.migrate_common import ADDRESS_KEYS, cluster_options, configure_logging, polling_for, target_from
 from netmig.errors import CheckFailed
+from netmig.model.checks import is_blocking, render_mark, unacceptable
 
 
 def render_plan(plan: Any) -> str:
@@ -21,6 +23,9 @@ def render_plan(plan: Any) -> str:
     lines.append(f"  expected {plan.expected_minutes[0]}-{plan.expected_minutes[1]} min on Azure")
     if plan.irreversible:
         lines.append(f"  ONE-WAY  {plan.irreversible_reason or 'irreversible'}")
+    banner = unenforced_banner(plan)
+    if banner:
+        lines.append(f"  {banner}")
     lines += [f"  note     {n}" for n in plan.notes]
     for v in plan.variants:
         if v.default:
@@ -33,8 +38,7 @@ def render_plan(plan: Any) -> str:
         lines += [f"    note   {n}" for n in v.notes]
     lines.append("  preflight:")
     for r in plan.preflight:
-        mark = {"pass": "ok  ", "warn": "warn", "fail": "FAIL"}[r["outcome"]]
-        lines.append(f"    [{mark}] {r['check']}: {r['reason']}" + (" (accepted)" if r.get("accepted") else ""))
+        lines.append(f"    {render_mark(r)}")
     errs = [f for f in plan.findings if f["severity"] == "error"]
     lines.append(f"  findings: {len(plan.findings)} ({len(errs)} error-severity)")
     for f in plan.findings[:12]:
@@ -96,7 +100,7 @@ def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], a
         raise CheckFailed(f"cannot read {target.describe()}: {e}", "check the address and the credentials") from e
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(p.to_yaml())
-    blocking = [r for r in p.preflight if r["outcome"] == "fail" and not r.get("accepted")]
+    blocking = [r for r in p.preflight if is_blocking(r)]
     if as_json:
         import json
 
@@ -106,6 +110,12 @@ def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], a
         click.echo(render_plan(p))
         click.echo(f"\nPlan written to {out}.")
     if blocking:
+        refused = unacceptable(p.preflight, accept)
+        if refused:
+            raise CheckFailed(f"--accept {', '.join(r['check'] for r in refused)}: a check that could not run (or "
+                              f"whose failure is not about the cluster) cannot be accepted: {refused[0]['reason']}",
+                              (refused[0].get("fix") or "fix the cause") + "; then plan again (apply would refuse "
+                              "this plan)")
         raise CheckFailed(f"{len(blocking)} preflight check(s) fail: {', '.join(r['check'] for r in blocking)}",
                           "fix them (or accept them with --accept ID) and plan again; apply would refuse this plan")
     if not as_json:

@@ -17,8 +17,7 @@ import click
 
 from netmig.cli.migrate_common import cluster_options, configure_logging, polling_for, target_from
 from netmig.errors import CheckFailed
-
-MARK = {"pass": "ok  ", "warn": "warn", "fail": "FAIL"}
+from netmig.model.checks import is_blocking, render_mark
 
 
 def predicted_changes(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -52,12 +51,13 @@ def describe_change(c: dict[str, Any]) -> str:
 
 
 def blocking_checks(plan: Any) -> list[dict[str, Any]]:
-    return [r for r in plan.preflight if r["outcome"] == "fail" and not r.get("accepted")]
+    return [r for r in plan.preflight if is_blocking(r)]
 
 
 def report_dict(plan: Any, kind: str) -> dict[str, Any]:
     """The ``--json`` document: ``cluster`` (resource id), ``migration`` (kind), ``source`` / ``target`` (network
-    profiles), ``checks`` (``check``, ``outcome`` pass|warn|fail, ``reason``, ``fix``, ``accepted``),
+    profiles), ``checks`` (``check``, ``outcome`` pass|warn|fail|error -- error: the check could not run, never
+    acceptable --, ``reason``, ``fix``, ``accepted``, ``acceptable``),
     ``findings`` (policy-analysis findings: ``rule``, ``severity``, ``kind``, ``namespace``, ``name``, ``message``,
     ``fix``, ``details``), ``predicted_changes`` (see ``predicted_changes``), ``blocking`` (ids of checks failing
     unaccepted), ``accepted`` (the ids given with --accept), ``ok`` (no blocking check), ``nodes_to_reimage``,
@@ -77,8 +77,7 @@ def render_report(plan: Any, max_findings: int = 20, max_changes: int = 20) -> s
               f"  reimage  none (no ARM change); expected {plan.expected_minutes[0]}-{plan.expected_minutes[1]} min"),
              "  checks:"]
     for r in plan.preflight:
-        lines.append(f"    [{MARK[r['outcome']]}] {r['check']}: {r['reason']}" + (" (accepted)" if r.get("accepted")
-                                                                                     else ""))
+        lines.append(f"    {render_mark(r)}")
         if r["outcome"] != "pass" and r.get("fix"):
             lines.append(f"           fix: {r['fix']}")
     errs = [f for f in plan.findings if f["severity"] == "error"]

@@ -6,7 +6,10 @@ object lists against its manifest.json: a damaged backup is refused, exit 2). Ob
 in dependency order without their server-set fields; objects that exist are left alone (and listed when they differ
 from the backup). Every created object is read back and compared. The cluster: ``--kubeconfig FILE``,
 ``--sandbox DIR`` or an ARM address (the kubeconfig then comes through listClusterUserCredential).
-Exit codes: 0 restored (or nothing missing), 1 an object could not be created or differs after creation, 2 bad input.
+Exit codes: 0 restored (or nothing missing), 1 an object could not be created and nothing was, 2 bad input, 4 some
+objects were created but others failed or differ after creation (the cluster was changed: rerun restore).
+An APIService whose Service does not exist is skipped and listed (never re-created dangling); ``--dry-run`` waits
+for nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 import click
 
 from netmig.cli.verify_cmd import _conn, connection_options, open_cluster
-from netmig.errors import CheckFailed, UsageError
+from netmig.errors import CheckFailed, FailedAfterChange, UsageError
 
 
 @click.command()
@@ -53,7 +56,10 @@ def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: floa
                 from e
     verb = "would create" if dry_run else "created"
     click.echo(f"{backup_dir}: {len(objects)} objects; {verb} {len(result.created)}, already present "
-               f"{len(result.present)} ({len(result.differs)} differ from the backup), failed {len(result.failed)}")
+               f"{len(result.present)} ({len(result.differs)} differ from the backup), skipped {len(result.skipped)}, "
+               f"failed {len(result.failed)}" + (" (dry run: nothing was changed)" if dry_run else ""))
+    for line in result.skipped:
+        click.echo(f"  skipped: {line}")
     for line in result.differs:
         click.echo(f"  present but different (left as is): {line}")
     for line in result.notes:
@@ -61,7 +67,12 @@ def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: floa
     for line in result.failed + result.mismatches:
         click.echo(f"  FAILED: {line}")
     if not result.ok:
-        raise CheckFailed(f"{len(result.failed)} objects could not be created, {len(result.mismatches)} differ from "
-                          "the backup after creation", "fix the cause named above and rerun restore")
+        problem = (f"{len(result.failed)} objects could not be created, {len(result.mismatches)} differ from the "
+                   "backup after creation")
+        if result.created and not dry_run:  # part of the backup is back: the cluster was changed (exit 4)
+            raise FailedAfterChange(problem, f"fix the cause named above\ncluster partly restored "
+                                    f"({len(result.created)} objects created); next: rerun restore, it creates only "
+                                    "what is still missing")
+        raise CheckFailed(problem, "fix the cause named above and rerun restore; nothing was changed")
     if not dry_run:
         click.echo("Every restored object was read back and matches the backup (server-set fields aside).")

@@ -72,9 +72,11 @@ def migration_state(plan: Any, run_dir: Path) -> dict[str, Any]:
                 "" if v is None or v.allowed else f" and the plan allows it ({v.allow_flag or 'not allowed'})")
     current = next((s for s in steps if s["state"] in ("started", "failed", "paused")), None) \
         or next((s for s in steps if s["state"] == "pending"), None)
-    errors = [{"time": e["time"], "step": e.get("step"), "error": e.get("error", "")} for e in events
-              if e["event"] in ("step-failed", "operation-failed")]
-    stalls = [{k: e.get(k) for k in ("time", "step", "kind", "reason", "pdb")} for e in events if e["event"] == "stall"]
+    order = {s.id: i for i, s in enumerate(plan.steps)}
+    errors = [{"time": e["time"], "step": e.get("step"), "error": e.get("error", "")} for i, e in enumerate(events)
+              if e["event"] in ("step-failed", "operation-failed") and not _succeeded_since(events, i, order)]
+    stalls = [{k: e.get(k) for k in ("time", "step", "kind", "reason", "pdb", "node")} for i, e in enumerate(events)
+              if e["event"] == "stall" and not _succeeded_since(events, i, order)]
     aborts = [{k: e.get(k) for k in ("time", "step", "by", "provisioning_state")} for e in events
               if e["event"] == "abort"]
     from netmig.engine.report import reimage_summaries
@@ -89,6 +91,14 @@ def migration_state(plan: Any, run_dir: Path) -> dict[str, Any]:
                                   if e["event"] == "set" and e.get("key") == "nodes-before"), None),
             "change_target": next((e.get("target") for e in reversed(events)
                                    if e["event"] == "arm-put" and e.get("target")), None)}
+
+
+def _succeeded_since(events: list[dict[str, Any]], i: int, order: dict[str, int]) -> bool:
+    """True when the step of ``events[i]`` (a failure or a stall), or a later step of the plan, was recorded done
+    after it: that error is history, not the migration's state (status no longer shows it as the last error)."""
+    where = order.get(str(events[i].get("step")), -1)
+    return any(e["event"] == "step-done" and order.get(str(e.get("step")), -1) >= where
+               and not (e.get("result") or {}).get("skipped") for e in events[i + 1:])
 
 
 def _replan(events: list[dict[str, Any]], steps: list[dict[str, Any]]) -> str | None:
@@ -122,7 +132,9 @@ def cluster_state(target: Any, plan: Any | None, nodes_before: list[str] | None,
     provisioning_state, count}]}), ``reimage`` ([{pool, total, done, surge, cordoned, not_ready, engines}] against
     ``target_engine``), ``target_engine`` (the engine of the latest network-profile change sent, ``change_target``:
     a plan with several changes reimages towards each in turn; else the plan's target, else the cluster's own),
-    ``lock`` ({held, holder: {identity, migration_id, run_id, host, pid, renew_time, duration_s}})."""
+    ``stuck_nodes`` ([{name, pool, state}]: nodes NotReady or cordoned now), ``lock`` ({held, holder: {identity,
+    migration_id, run_id, host, pid, renew_time, duration_s, description}, holder_state: live | dead | expired |
+    unknown, takeover: what the next apply does about it})."""
     from netmig.azure import errors as arm
     from netmig.azure.gateway import AksGateway
     from netmig.engine.monitor import ReimageMonitor
@@ -159,15 +171,44 @@ def cluster_state(target: Any, plan: Any | None, nodes_before: list[str] | None,
             out["reimage"] = [{"pool": p.name, "total": p.total, "done": p.done, "surge": p.surge,
                                "cordoned": p.cordoned, "not_ready": p.not_ready, "engines": p.engines,
                                "state": p.state} for p in mon.progress()]
+            out["stuck_nodes"] = [{"name": n.name, "pool": n.pool,
+                                   "state": ", ".join(x for x, on in (("NotReady", not n.ready),
+                                                                      ("cordoned", n.cordoned)) if on)}
+                                  for n in sorted(mon.nodes.values(), key=lambda n: n.name)
+                                  if not n.ready or n.cordoned]
             _, holder = lease.read(kube)
     except kube_errors.KubeError as e:
         raise CheckFailed(f"cannot read the cluster's Kubernetes API: {e}", "check the cluster and retry") from e
-    out["lock"] = {"held": holder is not None, "holder": None if holder is None else {
-        "identity": holder.identity, "migration_id": holder.migration_id, "run_id": holder.run_id,
-        "host": holder.host, "pid": holder.pid, "duration_s": holder.duration_s,
-        "renew_time": holder.renew_time.isoformat() if holder.renew_time else None,
-        "description": holder.describe()}}
+    holder_state, takeover = lock_verdict(holder)
+    out["lock"] = {"held": holder is not None, "holder_state": holder_state, "takeover": takeover,
+                   "holder": None if holder is None else {
+                       "identity": holder.identity, "migration_id": holder.migration_id, "run_id": holder.run_id,
+                       "host": holder.host, "pid": holder.pid, "duration_s": holder.duration_s,
+                       "renew_time": holder.renew_time.isoformat() if holder.renew_time else None,
+                       "description": holder.describe()}}
     return out
+
+
+def lock_verdict(holder: Any, now: Any = None) -> tuple[str | None, str | None]:
+    """(holder state, what the next apply does): ``dead`` (its process on this host is gone: a killed run) and
+    ``expired`` (not renewed in time) are taken over by the next apply of any plan; ``live`` refuses another
+    migration's apply until it ends; ``unknown``: another host's process, not yet expired. (None, None): free."""
+    import datetime as dt
+    import socket
+
+    if holder is None:
+        return None, None
+    now = now or dt.datetime.now(dt.UTC)
+    if holder.dead_local_process():
+        return "dead", (f"its process (pid {holder.pid} on {holder.host}) no longer exists: the next apply takes the "
+                        "lock over (the same migration resumes; another one may start)")
+    if holder.expired(now):
+        return "expired", ("the lease expired without renewal: the next apply takes the lock over (the same "
+                           "migration resumes; another one may start)")
+    if holder.host == socket.gethostname():
+        return "live", f"held by a running process (pid {holder.pid}): another apply is refused until it ends"
+    return "unknown", (f"held by pid {holder.pid} on another host ({holder.host}); another apply is refused until "
+                       "the lease expires unless renewed")
 
 
 def status_dict(plan_path: Path | None, run_dir: Path | None, address: dict[str, Any],
@@ -185,7 +226,8 @@ def status_dict(plan_path: Path | None, run_dir: Path | None, address: dict[str,
                            "run_dir": None, "steps": [], "variant": None, "current_step": None, "done": None,
                            "last_error": None, "last_stall": None, "aborts": [], "reimage_summary": None,
                            "reimage_summaries": [], "replan_command": None, "cluster": None,
-                           "reimage": None, "target_engine": None, "lock": None, "resume_command": None}
+                           "reimage": None, "stuck_nodes": None, "target_engine": None, "lock": None,
+                           "resume_command": None}
     state = None
     if plan is not None:
         rd = run_dir or run_dir_for(plan_path or "")
@@ -245,8 +287,13 @@ def render_status(d: dict[str, Any]) -> str:
             eng = ",".join(f"{k}={v}" for k, v in sorted(p["engines"].items()))
             lines.append(f"  {p['pool']:<10} {p['done']}/{p['total']} done, surge {p['surge']}, cordoned "
                          f"{p['cordoned']}, NotReady {p['not_ready']} [{eng}]")
+        stuck = d.get("stuck_nodes") or []
+        if stuck:
+            lines.append("Stuck nodes: " + ", ".join(f"{n['name']} (pool {n['pool']}, {n['state']})" for n in stuck))
         lock = d["lock"]
         lines.append(f"Lock: {lock['holder']['description'] if lock['held'] else 'free'}")
+        if lock.get("takeover"):
+            lines.append(f"  holder {lock['holder_state'].upper()}: {lock['takeover']}")
     if d["plan"] and d["done"]:
         lines.append(f"Done. Report: {Path(d['run_dir']) / 'report.md'}")
         return "\n".join(lines)

@@ -262,10 +262,27 @@ class ProbeProgress:
             self.stream.flush()
 
 
-def _interrupted(e: KeyboardInterrupt) -> Interrupted:
+def _interrupted(e: KeyboardInterrupt, gw: Any = None) -> Interrupted:
+    """The interrupt's one line, saying the probe pods and namespace were removed only once the cluster confirms it
+    (a second Ctrl-C can cut the cleanup short: then it names what is left and the command that removes it)."""
+    import contextlib
+
+    from netmig.kube.probes import cleanup_leftovers
+
     what = str(e) or "interrupt"
-    return Interrupted(f"{what} received while probing: the probe pods and the probe namespace were removed",
-                       "nothing else was changed; rerun the command")
+    left = None
+    if gw is not None:
+        with contextlib.suppress(Exception, KeyboardInterrupt):
+            left = cleanup_leftovers(gw, dry_run=True)
+    if left is None:
+        return Interrupted(f"{what} received while probing; whether the probe pods and namespace are gone could not "
+                           "be confirmed", "check and remove them with: aks-netmig verify cleanup")
+    if left.pods or left.namespaces:
+        return Interrupted(f"{what} received while probing: the cleanup did not finish ({len(left.pods)} probe pods, "
+                           f"namespaces {', '.join(left.namespaces) or 'none'} still present)",
+                           "remove them with: aks-netmig verify cleanup (same cluster flags)")
+    return Interrupted(f"{what} received while probing: the probe pods and the probe namespace were removed "
+                       "(confirmed)", "nothing else was changed; rerun the command")
 
 
 def _take(conn: Conn, engine: str | None, image: str | None, timeout: int, concurrency: int, services: bool,
@@ -283,7 +300,7 @@ def _take(conn: Conn, engine: str | None, image: str | None, timeout: int, concu
             return take_snapshot(gw, eng, image=image or DEFAULT_IMAGE, timeout_s=timeout, concurrency=concurrency,
                                  on_progress=progress, baseline=base, include_services=services, network=network)
         except KeyboardInterrupt as e:
-            raise _interrupted(e) from None
+            raise _interrupted(e, gw) from None
 
 
 _ENGINES = click.Choice(["spec", "npm", "cilium", "calico"])

@@ -38,6 +38,7 @@ import click
 
 from netmig.cli.migrate_common import ADDRESS_KEYS, cluster_options, configure_logging, polling_for
 from netmig.cli.wizard_prompts import NO_DEFAULT, Option, Questions
+from netmig.connection import sandbox_manifest
 from netmig.errors import CheckFailed, NetmigError, UsageError
 
 THEN = ("run", "schedule", "print")
@@ -442,8 +443,11 @@ def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, 
     for step in template.steps:  # the operator manifest a step installs: a reviewed local copy or a URL
         if step.kind == "install-operator" and not any(x.startswith(f"{step.id}.manifest=") for x in a.sets):
             default = str(step.params.get("manifest") or "")
+            bundled = sandbox_manifest(a.address["sandbox"], "tigera-operator") if a.address.get("sandbox") else None
+            if bundled:  # a sandbox cluster: the sandbox's own copy (the default URL may not be reachable here)
+                echo(f"The sandbox ships a tigera-operator manifest: {bundled}")
             answer = q.text(f"tigera-operator manifest to install (step {step.id}: a path or https URL)",
-                            flag=f"--set {step.id}.manifest=PATH_OR_URL", default=default,
+                            flag=f"--set {step.id}.manifest=PATH_OR_URL", default=bundled or default,
                             validate=lambda s: None if s else "a path or an https URL")
             if answer != default:
                 a.sets.append(f"{step.id}.manifest={answer}")
@@ -460,9 +464,13 @@ def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, 
     plan = _make_plan(a, target)
     echo(render_report(plan))
     blocking = blocking_checks(plan)
-    if blocking and not a.accept:
+    acceptable = [r for r in blocking if r["outcome"] == "fail" and r.get("acceptable", True)]
+    for r in blocking:
+        if r not in acceptable:  # could not run, or not about the cluster: fix it, never accept it
+            echo(f"  cannot be accepted: {r['check']}: {r['reason']}" + (f" -- {r['fix']}" if r.get("fix") else ""))
+    if acceptable and not a.accept:
         a.accept = q.checkbox("These checks fail. Accept (the plan records it; apply goes ahead despite them):",
-                              [Option(f"{r['check']}: {r['reason']}", r["check"]) for r in blocking],
+                              [Option(f"{r['check']}: {r['reason']}", r["check"]) for r in acceptable],
                               flag="--accept ID", default=[])
         if a.accept:
             echo(f"Accepting {', '.join(a.accept)}; preflight again ...")

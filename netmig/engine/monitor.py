@@ -14,7 +14,8 @@ Contract:
   to read pods and PDBs for ``stall`` (no pod list-polling while the drains progress).
 - ``blocking_pdbs(pods, pdbs)``: PDBs that currently allow no disruption, with the pods they protect.
 - ``Stalled(stall, current)`` is the ``Paused`` (exit 3) a stall becomes: ``option`` is the timeout (an ``Options``
-  field and a watch-reimage param) that waits longer, ``current`` its value in this run, ``suggested`` a larger one.
+  field and a watch-reimage param) that waits longer, ``flag`` the ``aks-netmig apply`` flag that sets it (what the
+  message names), ``current`` its value in this run, ``suggested`` a larger one.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ class Stall:
 
 STALL_OPTIONS = {"no-progress": "stall_seconds", "node-notready": "notready_seconds",
                  "pdb-blocked": "pdb_block_seconds"}
+# the same timeouts as ``aks-netmig apply`` flags: what CLI messages name (the Prefect form names its own fields)
+STALL_FLAGS = {"stall_seconds": "--stall-timeout", "notready_seconds": "--notready-timeout",
+               "pdb_block_seconds": "--pdb-timeout"}
 
 
 class Stalled(Paused):
@@ -125,9 +129,10 @@ class Stalled(Paused):
         self.current = float(current)
         self.option = STALL_OPTIONS[stall.kind]
         self.suggested = float(math.ceil(max(2 * self.current, self.current + 300)))
+        self.flag = STALL_FLAGS[self.option]
         super().__init__(f"reimage stalled: {stall.reason}",
-                         f"choose: wait longer (rerun apply with {self.option} >= {self.suggested:.0f} s), abort the "
-                         "ARM operation (apply --abort), or resume later (rerun apply)")
+                         f"choose: wait longer (rerun apply with {self.flag} {self.suggested:.0f}), abort the ARM "
+                         "operation (aks-netmig abort PLAN --yes), or resume later (rerun apply)")
 
     def __reduce__(self) -> Any:  # picklable (Prefect may persist a failed task's exception)
         return (Stalled, (self.stall, self.current))

@@ -106,6 +106,11 @@ def render(plan: Plan, events: list[dict[str, Any]]) -> str:
                      f"({dst.ipam}); pods get new IPs, so verification compares workloads by identity, not by IP")
     if plan.irreversible:
         lines.append(f"- ONE-WAY: {plan.irreversible_reason or 'irreversible'}")
+    from netmig.checks.unenforced import unenforced_banner
+
+    banner = unenforced_banner(plan)
+    if banner:
+        lines.append(f"- {banner}")
     lines.append("")
     if plan.variants:
         chosen = _latest(events, "variant") or plan.default_variant

@@ -14,6 +14,9 @@ Contract:
   sets it: a status subresource). ownerReferences follow a restored owner's new uid (dropped when the owner is in
   neither the backup nor the cluster). Objects that exist are left alone (``present``; ``differs`` when they are
   not identical). Afterwards every object is read back and compared (``normalized``): ``mismatches``.
+  An APIService whose Service exists neither in the cluster nor in the backup is never created (``skipped``, with
+  the reason). ``dry_run``: nothing is created and nothing is waited for: a custom resource whose CRD is in the
+  backup but not served yet counts as "would create".
 - ``normalized(obj, keep_status)`` is an object without the server-set fields: two objects are "identical apart from
   server-set fields" when their normalized forms are equal.
 """
@@ -117,6 +120,7 @@ class RestoreResult:
     failed: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "key: why" (a dangling APIService)
 
     @property
     def ok(self) -> bool:
@@ -143,8 +147,27 @@ def restore(rest: Rest, objects: Iterable[Obj], *, wait_s: float = 120.0, dry_ru
     result = RestoreResult()
     resolved: dict[str, Resource] = {}
     sent: dict[str, Obj] = {}
+    crd_kinds = {(str((o.get("spec") or {}).get("group")), str(((o.get("spec") or {}).get("names") or {}).get("kind")))
+                 for o in objs if o.get("kind") == "CustomResourceDefinition"}
+    services = {_short_key(o) for o in objs if o.get("kind") == "Service" and o.get("apiVersion") == "v1"}
+    served: dict[tuple[str, str], bool] = {}
     for obj in objs:
         k = key(obj)
+        api_kind = (str(obj.get("apiVersion") or ""), str(obj.get("kind") or ""))
+        if dry_run and api_kind not in served:
+            served[api_kind] = rest.served(*api_kind)
+        if dry_run and not served[api_kind]:
+            group = str(obj.get("apiVersion") or "").rpartition("/")[0]
+            if (group, str(obj.get("kind"))) in crd_kinds:  # its CRD would be created first: no wait in a dry run
+                result.created.append(k)
+            else:
+                result.failed.append(f"{k}: the API does not serve {obj.get('apiVersion')} {obj.get('kind')} and "
+                                     "the backup holds no CRD for it")
+            continue
+        dangling = _dangling_apiservice(rest, obj, services)
+        if dangling:
+            result.skipped.append(f"{k}: {dangling}")
+            continue
         try:
             res = _resource(rest, obj, wait_s, sleep)
         except errors.KubeError as e:
@@ -196,6 +219,23 @@ def restore(rest: Rest, objects: Iterable[Obj], *, wait_s: float = 120.0, dry_ru
             if normalized(live, not got.has_status) != normalized(sent[k], not got.has_status):
                 result.mismatches.append(f"{k}: differs from the backup after the restore")
     return result
+
+
+def _dangling_apiservice(rest: Rest, obj: Obj, services: set[str]) -> str | None:
+    """Why an APIService must not be created (its Service exists neither in the cluster nor in the backup: it would
+    break discovery and hold namespace deletion, calico #7555), or None."""
+    if obj.get("kind") != "APIService":
+        return None
+    svc = (obj.get("spec") or {}).get("service") or {}
+    if not svc.get("name"):
+        return None  # served locally by kube-apiserver
+    ns, name = str(svc.get("namespace") or "default"), str(svc["name"])
+    if f"{ns}/{name}" in services:
+        return None
+    if rest.get(rest.resource("v1", "Service"), ns, name) is not None:
+        return None
+    return (f"not re-created: its Service {ns}/{name} does not exist (a dangling APIService breaks API discovery "
+            "and holds namespace deletion); restore it with its Service once that is back")
 
 
 def _absent(rest: Rest, res: Resource, name: str) -> Callable[[], bool]:

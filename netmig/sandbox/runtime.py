@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import trustme
 from aiohttp import web
 
+from netmig.sandbox import manifest_path
 from netmig.sandbox.clock import SimClock
 from netmig.sandbox.context import SandboxContext
 from netmig.sandbox.faults import Faults
@@ -152,6 +153,8 @@ class Sandbox:
             "kube_server": ctx.kube_server,
             "scenario": self.scenario.get("name", "custom"),
             "time_scale": self.time_scale,
+            # manifests the sandbox ships, for plans that install them (the product reads paths, never imports us)
+            "manifests": {"tigera-operator": str(manifest_path("tigera-operator.yaml"))},
         }
         info_path = self.directory / "sandbox.json"
         tmp = info_path.with_suffix(".json.tmp")

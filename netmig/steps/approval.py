@@ -20,6 +20,11 @@ def statement(plan: Plan) -> str:
             f"{plan.target_profile().describe()}, {plan.nodes_to_reimage} nodes reimaged.")
     if plan.irreversible:
         text += f" ONE-WAY, there is no way back: {plan.irreversible_reason or 'the change is irreversible'}"
+    from netmig.checks.unenforced import unenforced_banner
+
+    banner = unenforced_banner(plan)
+    if banner:
+        text += f" {banner}."
     for v in plan.variants:
         if not v.default:
             text += (f" If ARM refuses the direct change, the {v.name} path is "

@@ -5,7 +5,8 @@ tigera-operator usually still exists), then wait until the operator Deployment i
 Params: ``manifest`` (required), ``manifest_sha256`` (optional: refuse a manifest that changed since review),
 ``namespace`` / ``deployment`` (default tigera-operator / tigera-operator), ``timeout_s`` (600), ``poll_s`` (1).
 Idempotent: applying the same objects again changes nothing. ``load_manifest(source)`` returns the documents and
-their sha256 (``UsageError`` naming the source when unreadable).
+their sha256 (``UsageError`` naming the source when unreadable). The step installs the copy the preflight pinned in
+the run folder (``netmig.steps.noreturn``), not whatever the source serves by then.
 """
 
 from __future__ import annotations
@@ -46,9 +47,19 @@ def _read(source: str) -> bytes:
 
 
 def load_manifest(source: str) -> tuple[list[dict[str, Any]], str]:
+    docs, sha, _ = fetch_manifest(source)
+    return docs, sha
+
+
+def fetch_manifest(source: str) -> tuple[list[dict[str, Any]], str, bytes]:
+    """The documents, their sha256 and the raw bytes of ``source`` (``UsageError`` when it cannot be read)."""
     if not source:
         raise UsageError("no manifest given", "set params.manifest of the install-operator step (a path or URL)")
-    data = _read(source)
+    return parse_manifest(source, _read(source))
+
+
+def parse_manifest(source: str, data: bytes) -> tuple[list[dict[str, Any]], str, bytes]:
+    """``fetch_manifest`` on bytes already read (``UsageError`` when they are not Kubernetes objects)."""
     try:
         docs = [d for d in yaml.safe_load_all(data.decode("utf-8")) if d]
     except (yaml.YAMLError, UnicodeDecodeError) as e:
@@ -56,7 +67,19 @@ def load_manifest(source: str) -> tuple[list[dict[str, Any]], str]:
     for i, d in enumerate(docs):
         if not isinstance(d, dict) or not d.get("kind") or not (d.get("metadata") or {}).get("name"):
             raise UsageError(f"{source}: document {i + 1} is not a Kubernetes object", "fix the file")
-    return docs, hashlib.sha256(data).hexdigest()
+    return docs, hashlib.sha256(data).hexdigest(), data
+
+
+def content_problem(source: str, docs: list[dict[str, Any]], sha: str, pinned: Any) -> tuple[str, str] | None:
+    """(problem, fix) when a readable manifest is not the one to install: the sha256 the plan pins differs, or it
+    holds no tigera-operator Deployment; else None."""
+    if pinned and pinned != sha:
+        return (f"{source} has sha256 {sha}, the plan pins {pinned}",
+                "review the manifest's change, then update manifest_sha256 in the plan")
+    if not any(d.get("kind") == "Deployment" and (d.get("metadata") or {}).get("name") == "tigera-operator"
+               for d in docs):
+        return f"{source} holds no tigera-operator Deployment", "point params.manifest at Tigera's tigera-operator.yaml"
+    return None
 
 
 def deployment_ready(ctx: StepContext, ns: str, name: str) -> tuple[bool, str]:
@@ -75,9 +98,10 @@ def deployment_ready(ctx: StepContext, ns: str, name: str) -> tuple[bool, str]:
 def install_operator(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     from netmig.kube import errors
     from netmig.kube.resources import Rest
+    from netmig.steps.noreturn import pinned_manifest
 
     source = str(step.params.get("manifest") or "")
-    docs, sha = load_manifest(source)
+    docs, sha = pinned_manifest(ctx, step)  # the copy pinned in the run folder before the point of no return
     pinned = step.params.get("manifest_sha256")
     if pinned and pinned != sha:
         raise CheckFailed(f"the manifest {source} changed since the plan was reviewed (sha256 {sha})",

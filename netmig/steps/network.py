@@ -5,7 +5,8 @@ Idempotence: a recorded token, or a cluster that already shows the target profil
 the journal write: test hook point ``update-network:put-sent``), means the PUT went out: nothing is sent, and the
 watch-reimage step follows the cluster's provisioningState instead of the poller. Throttling / 5xx are retried after
 re-reading the cluster (the same test again), with the plan's etag as If-Match so a changed cluster is refused by
-ARM itself. Right before the PUT the cluster lock must still be this run's (``lock.ensure_held``).
+ARM itself. Right before the PUT the cluster lock must still be this run's (``lock.ensure_held``) and everything the
+later steps need must be pinned and verified in the run folder (``noreturn.ensure_point_of_no_return``).
 
 Several changes in one plan (e.g. network policy none, then overlay, then calico): a change that follows another
 on the active path expects the cluster at the previous change's target (not the plan's source) and sends the
@@ -28,6 +29,7 @@ from netmig.logs import get_logger
 from netmig.model.cluster import NetworkProfile
 from netmig.model.plan import ProfileSpec
 from netmig.steps.lock import ensure_held
+from netmig.steps.noreturn import ensure_point_of_no_return
 
 log = get_logger("netmig.steps.network")
 
@@ -89,25 +91,33 @@ def update_network_profile(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
         if info.provisioning_state != "Succeeded":
             raise CheckFailed(f"the cluster is {info.provisioning_state}: another operation is in progress",
                               "wait for it to finish, then rerun apply")
+        ensure_point_of_no_return(ctx, step)  # what the later steps need: pinned, verified, present
         ensure_held(ctx)
         try:
             ctx.journal.record("arm-put", step=step.id, attempt=attempt, target=target.to_dict())
             op = ctx.aks.begin_network_update(target, etag=etag)
         except (arm.Throttled, arm.Temporary) as e:
             delay = getattr(e, "retry_after", None) or min(30.0, 2.0 ** attempt)
+            ctx.journal.record("arm-put-refused", step=step.id, attempt=attempt, error=str(e)[:300])
             log.warning("ARM refused the PUT for now; retrying", error=str(e)[:200], attempt=attempt, delay_s=delay)
             if attempt == attempts or ctx.sleep(delay):
                 raise CheckFailed(f"ARM kept refusing the network-profile PUT: {e}",
                                   "rerun apply later (nothing was changed)") from e
             continue
         except arm.Conflict as e:
+            ctx.journal.record("arm-put-refused", step=step.id, attempt=attempt, error=str(e)[:300])
             raise CheckFailed(f"ARM refused the change: {e}",
                               "the cluster changed or is busy; check it and make a new plan") from e
         except arm.Rejected as e:
+            ctx.journal.record("arm-put-refused", step=step.id, attempt=attempt, error=str(e)[:300])
             name = _switch_code(step, e.code)
             if name is not None:
                 raise variants.SwitchVariant(name, str(e.code), str(e)) from e
             raise CheckFailed(f"ARM rejected the change: {e}", "fix the cause named above and make a new plan") from e
+        except (arm.AuthFailed, arm.NotFound) as e:  # refused: nothing was changed
+            ctx.journal.record("arm-put-refused", step=step.id, attempt=attempt, error=str(e)[:300])
+            raise CheckFailed(f"ARM refused the network-profile PUT: {e}",
+                              "fix the access or the address, then rerun apply") from e
         checkpoint(f"{step.id}:put-sent")
         ctx.journal.set(token_key(step.id), op.continuation_token)
         return {"sent": True, "target": target.describe(), "attempts": attempt}

@@ -1,4 +1,6 @@
-"""preflight: the plan still matches the cluster (etag / profile / pools), then every check of the plan."""
+"""preflight: the plan still matches the cluster (etag / profile / pools), then every check of the plan; a check
+that could not run (``Outcome.ERROR``) always blocks, whatever the plan accepts. Then everything the steps after
+the point of no return need is pinned in the run folder (``netmig.engine.noreturn``)."""
 
 from __future__ import annotations
 
@@ -18,12 +20,12 @@ def run_checks(ctx: StepContext, check_ids: list[str]) -> list[CheckResult]:
             out.append(check_fn(cid)(ctx))
         except KeyError:
             raise
-        except Exception as e:  # a check that cannot run is a failed check, with the reason
-            out.append(CheckResult(cid, Outcome.FAIL, f"the check could not run ({e.__class__.__name__}: {e})"[:300],
-                                   "fix the cause and plan again"))
+        except Exception as e:  # a check that cannot run: an ERROR, never acceptable
+            out.append(CheckResult(cid, Outcome.ERROR, f"the check could not run ({e.__class__.__name__}: {e})"[:300],
+                                   "fix the cause (access, network, API) and plan again; this cannot be accepted"))
     accepted = set(ctx.plan.accepted)
-    return [CheckResult(r.check, r.outcome, r.reason, r.fix, r.accepted or (r.check in accepted
-                                                                             and r.outcome is Outcome.FAIL))
+    return [CheckResult(r.check, r.outcome, r.reason, r.fix,
+                        r.accepted or (r.check in accepted and r.outcome is Outcome.FAIL), r.acceptable)
             for r in out]
 
 
@@ -37,8 +39,12 @@ def preflight(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     ctx.journal.set("preflight", [r.to_dict() for r in results])
     blocking = [r for r in results if r.blocking]
     if blocking:
-        raise CheckFailed("preflight failed: " + "; ".join(f"{r.check}: {r.reason}" for r in blocking),
-                          blocking[0].fix or "fix the cause and rerun")
+        raise CheckFailed("preflight failed: " + "; ".join(
+            f"{r.check}: {r.reason}" + (" (could not run: cannot be accepted)" if r.outcome is Outcome.ERROR else "")
+            for r in blocking), (blocking[0].fix or "fix the cause and rerun") + "; nothing was changed")
+    from netmig.steps.noreturn import pin_for_later_steps
+
+    pinned = pin_for_later_steps(ctx)
     return {"passed": sum(r.outcome is Outcome.PASS for r in results),
             "warnings": sum(r.outcome is Outcome.WARN for r in results),
-            "accepted": sum(r.accepted for r in results)}
+            "accepted": sum(r.accepted for r in results), "pinned": len(pinned)}

@@ -106,8 +106,9 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
         if failure:
             ctx.journal.record("operation-failed", step=step.id, error=failure[:500])
             raise CheckFailed(f"the ARM operation failed: {failure}",
-                              "fix the cause, then rerun apply: it sends the same profile again, which resumes "
-                              "the reimage of the nodes left")
+                              "fix the cause (the runbook's \"ARM operation failed\" section: e.g. a node left "
+                              "NotReady), then rerun apply: it sends the same profile again, which resumes the "
+                              "reimage of the nodes left")
         if finished:
             break
         pods, pdbs = _pdb_inputs(ctx, mon, now)

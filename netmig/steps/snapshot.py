@@ -1,4 +1,9 @@
-"""connectivity-snapshot: inventory + a probed connectivity snapshot under the source engine (the baseline)."""
+"""connectivity-snapshot: inventory + a probed connectivity snapshot under the source engine (the baseline).
+
+Crash-safe probing (also for the verify step): ``own_probe_run(ctx, step)`` first removes the probe pods and the
+probe namespace of this step's earlier, interrupted attempts (their probe run ids are journaled before any pod is
+created: ``STEP.probe-runs``), confirming each deletion before saying so, then journals the id of the new probe
+run. Test hook point ``STEP:probes=N``: after the N-th probe pod finished."""
 
 from __future__ import annotations
 
@@ -9,6 +14,28 @@ from netmig.engine.planning import PlanStep
 from netmig.engine.registry import register_step
 
 BEFORE = "snapshot-before.json"
+
+
+def own_probe_run(ctx: StepContext, step: PlanStep) -> str:
+    """See the module docstring; returns the new probe run id."""
+    from netmig.kube.probes import ProbeRun, new_run_id
+
+    key = f"{step.id}.probe-runs"
+    for rid in ctx.journal.value(key) or []:
+        ProbeRun(ctx.kube, run_id=str(rid)).cleanup()  # deletes by label + the namespace, waits until it is gone
+        ctx.progress.message(f"removed the probe pods and namespace netmig-probe-{rid} an interrupted attempt of "
+                             f"step {step.id} left (deletion confirmed)")
+    rid = new_run_id()
+    ctx.journal.set(key, [rid])
+    return rid
+
+
+def probe_progress(step: PlanStep) -> Any:
+    from netmig.engine.testhooks import checkpoint
+
+    def on_progress(done: int, total: int) -> None:
+        checkpoint(f"{step.id}:probes={done}")
+    return on_progress
 
 
 @register_step("connectivity-snapshot")
@@ -25,9 +52,11 @@ def connectivity_snapshot(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             path.unlink()
     source = ctx.plan.source_profile().engine
     target = ctx.plan.target_profile().engine
+    run_id = own_probe_run(ctx, step)
     snap = take_snapshot(ctx.kube, source, also_engines=(source, target),
                          timeout_s=int(step.params.get("timeout_s", 2)),
-                         network=ctx.plan.source_profile().describe())
+                         network=ctx.plan.source_profile().describe(), run_id=run_id,
+                         on_progress=probe_progress(step))
     tmp = path.with_suffix(".tmp")
     snapmod.save(snap, tmp)
     tmp.replace(path)

@@ -1,6 +1,8 @@
 """verify: after the workloads are Running again, probe the same cells as the baseline under the target engine;
 pass when every change from the baseline is one the policy engine predicts (explained) and every observation
-matches the target engine's expectation."""
+matches the target engine's expectation. Resumable from any crash: the probe pods an interrupted attempt left
+(Completed, in the workload namespaces) are removed first (``snapshot.own_probe_run``), and probe pods never count
+as workloads that must be Running."""
 
 from __future__ import annotations
 
@@ -10,16 +12,18 @@ from netmig.engine.context import StepContext
 from netmig.engine.planning import PlanStep
 from netmig.engine.registry import register_step
 from netmig.errors import CheckFailed
-from netmig.steps.snapshot import BEFORE
+from netmig.steps.snapshot import BEFORE, own_probe_run, probe_progress
 
 AFTER = "snapshot-after.json"
 
 
 def _pods_settled(ctx: StepContext) -> tuple[bool, str]:
     from netmig.engine.monitor import is_ready
+    from netmig.verify.identity import PROBE_RUN_LABEL
 
     pods = [p for p in ctx.kube.pods() if not p["metadata"]["namespace"].startswith("netmig-")
-            and (p.get("metadata") or {}).get("deletionTimestamp") is None]
+            and (p.get("metadata") or {}).get("deletionTimestamp") is None
+            and PROBE_RUN_LABEL not in ((p.get("metadata") or {}).get("labels") or {})]
     waiting = [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods
                if (p.get("status") or {}).get("phase") != "Running" or not is_ready(p)]
     waiting = [w for w in waiting if not w.startswith("kube-system/")] or waiting
@@ -32,6 +36,7 @@ def verify_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     from netmig.verify.compare import compare, expected_vs_observed
     from netmig.verify.run import take_snapshot
 
+    run_id = own_probe_run(ctx, step)  # first: what an interrupted attempt left
     timeout = float(step.params.get("settle_timeout_s", 600))
     t0 = ctx.clock()
     while True:
@@ -47,7 +52,8 @@ def verify_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     engine = str(step.params.get("expect_engine") or ctx.plan.target_profile().engine)
     after = take_snapshot(ctx.kube, engine, also_engines=(engine,), baseline=[c.key for c in before.cells],
                           timeout_s=int(step.params.get("timeout_s", 2)),
-                          network=ctx.plan.target_profile().describe())
+                          network=ctx.plan.target_profile().describe(), run_id=run_id,
+                          on_progress=probe_progress(step))
     snapmod.save(after, ctx.run_dir / AFTER)
     cmp = compare(before, after)
     mism = expected_vs_observed(after, engine if engine != "cilium" else None)

@@ -104,9 +104,11 @@ def take_snapshot(
     gw: KubeGateway, engine: str, *, also_engines: Sequence[str] = ("npm", "cilium"), image: str = DEFAULT_IMAGE,
     timeout_s: int = 2, concurrency: int = 8, on_progress: Callable[[int, int], None] | None = None,
     baseline: Iterable[CellKey] = (), include_services: bool = True, network: str = "", batch_size: int = 200,
+    run_id: str | None = None,
 ) -> Snapshot:
     """See the module docstring. A source with more than ``batch_size`` probes gets several probe pods (a
-    sequential script of N timeouts lasts N x ``timeout_s`` at worst)."""
+    sequential script of N timeouts lasts N x ``timeout_s`` at worst). ``run_id``: the probe run's id (default a
+    new random one), so that a caller can journal it first and clean up after a crash."""
     profile = get_engine(engine)
     live = live_objects(raw_inventory(gw))
     engines = tuple(dict.fromkeys([engine, *also_engines]))
@@ -114,7 +116,8 @@ def take_snapshot(
     cluster = from_objects(live)
     sources = [SourcePlan(sp.source, sp.probes[i:i + batch_size])
                for sp in p.sources for i in range(0, len(sp.probes), max(1, batch_size))]
-    with ProbeRun(gw, image=image, timeout_s=timeout_s, concurrency=concurrency, on_progress=on_progress) as run:
+    with ProbeRun(gw, run_id=run_id, image=image, timeout_s=timeout_s, concurrency=concurrency,
+                  on_progress=on_progress) as run:
         cells, retry = _record(sources, run.run([(_spec(sp), _requests(sp.probes)) for sp in sources]), cluster,
                                profile)
         retried = _apply_retry(cells, run.run(retry), cluster, profile) if retry else 0

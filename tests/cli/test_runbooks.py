@@ -131,16 +131,39 @@ def _slow_nodes(base: str = "npm") -> Callable[[], Any]:
     return scenario
 
 
+def _arm_gives_up(base: str, sim_seconds: float = 10000.0) -> Callable[[], Any]:
+    """ARM's own NotReady limit: ~20 s real at time scale 0.002 -- after the first stall (3 s), before apply's."""
+    def scenario() -> Any:
+        s = scenarios.load(base)
+        s["arm_behaviour"] = {"node_ready_timeout_seconds": sim_seconds}
+        return s
+    return scenario
+
+
+def _status_names_the_failed_lro_and_the_stuck_node(env: dict[str, str], sb: Any) -> None:
+    res = subprocess.run(["aks-netmig", "status", env["PLAN"], *env["TARGET"].split(), "--json"],
+                         capture_output=True, text=True, env=env, timeout=60, check=True)
+    d = json.loads(res.stdout)
+    assert "NodeNotReadyTimeout" in d["last_error"]["error"], d["last_error"]
+    assert d["stuck_nodes"] and all(n["state"] for n in d["stuck_nodes"]), d["stuck_nodes"]
+    assert d["resume_command"] and d["resume_command"].startswith("aks-netmig apply ")
+
+
 def _stall_and_lro(plan_only: tuple[str, ...], scenario: str) -> list[Scene]:
     """The stall and failed-LRO sections, the same in every runbook: after the plan, a node stuck NotReady /
-    the reimage operation failing."""
+    the reimage operation failing / waiting longer ending in ARM's NodeNotReadyTimeout (issue 10, finding 5)."""
+    stuck = ("do", _fault(Fault("node", kind="stuck-notready", params={"pool": "user"})))
     return [
-        Scene("stall", [plan_only, ("do", _fault(Fault("node", kind="stuck-notready", params={"pool": "user"}))),
-                        ("section", "If apply exits 3: the reimage stalled")], scenario=_slow_nodes(scenario)),
+        Scene("stall", [plan_only, stuck, ("section", "If apply exits 3: the reimage stalled")],
+              scenario=_slow_nodes(scenario)),
+        Scene("stall, then ARM gives up", [
+            plan_only, stuck, ("section", "If apply exits 3: the reimage stalled", "exits 3: paused"),
+            ("section", "If waiting longer ends in exit 4: ARM gave up on a node"),
+            ("do", _status_names_the_failed_lro_and_the_stuck_node)], scenario=_arm_gives_up(scenario)),
         Scene("failed LRO", [plan_only,
                              ("do", _fault(Fault("lro", kind="fail", code="ReconcileFailed",
                                                  message="injected: the reimage failed"))),
-                             ("section", "If apply exits 1: the ARM operation failed")],
+                             ("section", "If apply exits 4: the ARM operation failed")],
               scenario=lambda: scenario),
     ]
 
@@ -176,11 +199,11 @@ SCENES = {
         Scene("happy path", HAPPY),
         *_stall_and_lro(PLAN_ONLY, "npm"),
         Scene("failed verification", [PLAN_ONLY, ("do", _break_ledger_mid_run),
-                                      ("section", "If apply exits 1: the verification failed")],
+                                      ("section", "If apply exits 4: the verification failed")],
               env={"NS": "api", "DEPLOYMENT": "ledger"}),
     ],
     "calico-to-self-managed.md": [  # the tigerastatus commands after a good run (the failure is not simulated)
-        Scene("happy path", [*HAPPY, ("section", "If apply exits 1 at the tigerastatus step")],
+        Scene("happy path", [*HAPPY, ("section", "If apply exits 4 at the tigerastatus step")],
               scenario=lambda: "managed-calico", env=TIGERA),
         *[replace(s, env=TIGERA) for s in _stall_and_lro(PLAN_ONLY, "managed-calico")],
     ],
@@ -194,7 +217,7 @@ SCENES = {
         Scene("happy path (direct)", HAPPY, scenario=lambda: "kubenet-calico"),
         *_stall_and_lro(PLAN_ONLY, "kubenet-calico"),
         Scene("failed verification", [PLAN_ONLY, ("do", _break_ledger_mid_run),
-                                      ("section", "If apply exits 1: the verification failed")],
+                                      ("section", "If apply exits 4: the verification failed")],
               scenario=lambda: "kubenet-calico", env={"NS": "api", "DEPLOYMENT": "ledger"}),
         Scene("ARM refuses the direct change, then the fallback", [
             PLAN_ONLY, ("section", "If apply exits 1: ARM refused the direct change"),

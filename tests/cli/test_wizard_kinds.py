@@ -100,3 +100,39 @@ def test_calico_crd_cleanup_is_offered_when_policy_is_none_and_calico_left_objec
     saved = plans / "aks-managed-calico-calico-crd-cleanup.yaml"
     assert yaml.safe_load(saved.read_text())["kind"] == "calico-crd-cleanup"
     _same_as_printed_plan_command(out, saved, tmp_path)
+
+
+def test_the_wizard_offers_the_sandboxs_bundled_manifest_and_never_offers_an_unreadable_one_for_acceptance(
+        sandbox_factory: Any, tmp_path: Path) -> None:
+    """Issue 10, finding 1: on a sandbox cluster the wizard offers the sandbox's own tigera-operator manifest (its
+    path from sandbox.json: the product does not import the sandbox); a manifest that cannot be read is a check
+    that could not run, which the wizard shows but never offers for acceptance."""
+    import json
+
+    sb = sandbox_factory("managed-calico", time_scale=0.002)
+    bundled = json.loads((sb.directory / "sandbox.json").read_text())["manifests"]["tigera-operator"]
+    assert Path(bundled).is_file()
+    plans = tmp_path / "plans"
+    res, typist = _wizard(["--sandbox", str(sb.directory), "--plans-dir", str(plans),
+                           "--migration", "calico-to-self-managed"], [
+        ("tigera-operator manifest to install", ENTER),  # the default: the sandbox's bundled copy
+        ("When should it run", ENTER),
+        ("Approve the migration now", "n"),
+        ("Save the plan as", ENTER),
+        ("Write ", "y"),
+    ])
+    assert typist.errors == [] and len(typist.typed) == 5, typist.errors
+    assert res.exit_code == 0, res.output + res.stderr
+    assert f"The sandbox ships a tigera-operator manifest: {bundled}" in res.output
+    saved = plans / "aks-managed-calico-calico-to-self-managed.yaml"
+    steps = {s["id"]: s for s in yaml.safe_load(saved.read_text())["steps"]}
+    assert steps["install-operator"]["params"]["manifest"] == bundled
+
+    unreadable = "https://127.0.0.1:9/tigera-operator.yaml"
+    res, typist = _wizard(["--sandbox", str(sb.directory), "--plans-dir", str(tmp_path / "other"),
+                           "--migration", "calico-to-self-managed", "--set", f"install-operator.manifest={unreadable}"],
+                          [])
+    assert typist.errors == [] and typist.typed == [], typist.errors  # no acceptance question was put
+    assert res.exit_code == 1, res.output
+    assert "cannot be accepted: tigera-operator-manifest: the tigera-operator manifest could not be read" in res.output
+    assert not (tmp_path / "other").exists() or not list((tmp_path / "other").glob("*.yaml"))

@@ -92,13 +92,13 @@ def test_arm_throttling_and_5xx_are_retried_and_one_put_lands(sandbox_factory: A
     assert "retrying" in res.output
 
 
-def test_a_failed_operation_stops_with_exit_1_and_a_rerun_resumes_it(sandbox_factory: Any, tmp_path: Path) -> None:
+def test_a_failed_operation_stops_with_exit_4_and_a_rerun_resumes_it(sandbox_factory: Any, tmp_path: Path) -> None:
     sb = sandbox_factory("npm", time_scale=0.002)
     plan = _plan(sb, tmp_path)
     sb.run(lambda ctx: ctx.faults.add(Fault("lro", kind="fail", code="ReconcileFailed",
                                             message="injected LRO failure")))
     res = _apply(sb, plan)
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 4, res.output  # the PUT went out: "failed after the cluster was changed"
     assert "the ARM operation failed" in res.output
     res = _apply(sb, plan)
     assert res.exit_code == 0, res.output
@@ -253,7 +253,7 @@ def test_cli_pdb_blocked_drain_exits_3_naming_the_pdb_with_three_choices_that_wo
                    for x in err[i + 1:i + 4])
     base = ["aks-netmig", "apply", str(plan), "--sandbox", str(sb.directory)]
     assert shlex.split(choices["wait longer"]) == [*base, "--yes", "--no-prefect", "--pdb-timeout", "301"]
-    assert shlex.split(choices["abort"].split("  (")[0]) == [*base, "--abort"]
+    assert shlex.split(choices["abort"].split("  (")[0]) == ["aks-netmig", "abort", *base[2:], "--yes"]
     assert shlex.split(choices["resume later"].strip()) == [*base, "--yes", "--no-prefect", "--pdb-timeout", "1"]
     assert len(profile_puts(sb.directory)) == 1
 

@@ -67,8 +67,9 @@ def test_pod_cidr_validity_size_peering_and_unreadable_vnet() -> None:
     peered = pod_cidr_verdict("10.100.0.0/16", "10.0.0.0/16", [VNET], nodes=8)
     assert peered.outcome is Outcome.WARN and "the peered VNet vnet-hub 10.100.0.0/16" in peered.reason
     unread = pod_cidr_verdict("192.168.0.0/16", "10.0.0.0/16", None, nodes=8, unreadable="HTTP 403")
-    assert unread.outcome is Outcome.FAIL and "could not be read (HTTP 403)" in unread.reason
-    assert "--accept overlay-pod-cidr" in (unread.fix or "")
+    # the check could not run: an ERROR, which no acceptance lets pass (issue 10, finding 1)
+    assert unread.outcome is Outcome.ERROR and "could not be read (HTTP 403)" in unread.reason
+    assert unread.blocking and not unread.acceptable and "--accept" not in (unread.fix or "")
     # an overlap is reported even when the VNet is unreadable
     assert "the service CIDR" in pod_cidr_verdict("10.0.0.0/16", "10.0.0.0/16", None, 8).reason
 

@@ -37,6 +37,7 @@ KUBENET_CALICO = NetworkProfile(plugin="kubenet", policy="calico", pod_cidr="10.
 CASES: list[tuple[str, dict[str, Any], StubKube | None, list[dict[str, Any]] | None, list[str], Outcome, str,
                   str | None]] = [
     ("cluster-succeeded", {}, None, None, [], Outcome.PASS, "provisioningState is Succeeded", None),
+    ("policies-unenforced", {}, None, None, [], Outcome.PASS, "NetworkPolicies stay enforced (npm -> cilium)", None),
     ("cluster-succeeded", {"provisioning_state": "Updating"}, None, None, [], Outcome.FAIL,
      "cluster provisioningState is Updating", "wait for the running operation"),
     ("pools-succeeded", {}, None, None, [], Outcome.PASS, "every node pool is Succeeded", None),
@@ -133,7 +134,7 @@ def test_check(tmp_path: Path, check: str, changes: dict[str, Any], kube: StubKu
         assert r.fix is None or outcome is not Outcome.PASS
     else:
         assert r.fix is not None and fix in r.fix and "\n" not in r.fix
-    assert r.blocking == (outcome is Outcome.FAIL)
+    assert r.blocking == (outcome in (Outcome.FAIL, Outcome.ERROR))
 
 
 def test_every_registered_check_has_a_case() -> None:
@@ -162,7 +163,34 @@ def test_any_failing_check_can_be_accepted_by_id_and_a_crashing_check_is_a_failu
     ctx._kube = None
     ctx.kubeconfig = tmp_path / "missing-kubeconfig"
     [r] = run_checks(ctx, ["pdb-drain"])
-    assert r.outcome is Outcome.FAIL and r.reason.startswith("the check could not run (") and r.fix
+    assert r.outcome is Outcome.ERROR and r.reason.startswith("the check could not run (") and r.fix
+    assert r.blocking and not r.acceptable
+
+
+def test_a_check_that_could_not_run_is_never_accepted(tmp_path: Path) -> None:
+    """Issue 10, finding 1: only findings about the cluster's own content can be accepted."""
+    ctx = context(tmp_path, plan(accepted=["pdb-drain"]))
+    ctx._kube = None
+    ctx.kubeconfig = tmp_path / "missing-kubeconfig"
+    [r] = run_checks(ctx, ["pdb-drain"])
+    assert r.outcome is Outcome.ERROR and not r.accepted and r.blocking
+    forced = CheckResult("x", Outcome.ERROR, "could not run", accepted=True)
+    assert not forced.accepted and forced.blocking
+    unacceptable_fail = CheckResult("x", Outcome.FAIL, "bad manifest", accepted=True, acceptable=False)
+    assert not unacceptable_fail.accepted and unacceptable_fail.blocking
+
+
+def test_policies_unenforced_fails_until_accepted_naming_counts() -> None:
+    from netmig.checks.unenforced import verdict
+
+    pols = [{"metadata": {"namespace": ns, "name": n}} for ns, n in (("a", "p1"), ("a", "p2"), ("b", "p3"))]
+    r = verdict(pols, "calico", "none")
+    assert r.outcome is Outcome.FAIL and r.acceptable and r.blocking
+    assert r.reason.startswith("turns off enforcement of 3 NetworkPolicies in 2 namespaces (a/p1, a/p2, b/p3)")
+    assert r.fix and "--accept policies-unenforced" in r.fix
+    assert verdict([], "npm", "none").outcome is Outcome.PASS
+    assert verdict(pols, "npm", "cilium").outcome is Outcome.PASS
+    assert verdict(pols, "none", "none").outcome is Outcome.PASS
 
 
 # --- surge-capacity: the subnet's free IPs against maxSurge x (1 + maxPods) ----------------------------------------

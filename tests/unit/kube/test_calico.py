@@ -111,14 +111,21 @@ def test_backup_cleanup_restore_round_trip(leftovers: Any, tmp_path: Path) -> No
     assert sum(calico.cleanup(rest, calico.inventory(rest), wait_s=5).deleted.values()) == 0
 
     res = restore(Rest(gw), backed, wait_s=30)
-    assert res.ok and len(res.created) == len(backed) and not res.present, (res.failed, res.mismatches)
+    # the dangling APIService (its Service calico-apiserver/calico-api is gone) is never re-created (issue 10, #12)
+    dangling = "apiregistration.k8s.io/v1 APIService /v3.projectcalico.org"
+    assert [s.split(": ", 1)[0] for s in res.skipped] == [dangling]
+    assert "its Service calico-apiserver/calico-api does not exist" in res.skipped[0]
+    assert res.ok and len(res.created) == len(backed) - 1 and not res.present, (res.failed, res.mismatches)
     live = {key(i.obj): i for i in calico.inventory(rest).items()}
-    assert set(live) == {key(o) for o in backed}
+    assert set(live) == {key(o) for o in backed} - {dangling}
     for o in backed:  # identical apart from server-set fields
+        if key(o) == dangling:
+            continue
         item = live[key(o)]
         assert normalized(item.obj, not item.res.has_status) == normalized(o, not item.res.has_status), key(o)
     again = restore(Rest(gw), backed, wait_s=5)
-    assert again.ok and not again.created and len(again.present) == len(backed) and not again.differs
+    assert again.ok and not again.created and len(again.present) == len(backed) - 1 and not again.differs
+    assert len(again.skipped) == 1
 
 
 def test_leftover_markers_name_the_crd_groups_and_the_apiservice_not_the_admin_policy_group(leftovers: Any) -> None:

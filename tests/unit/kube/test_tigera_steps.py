@@ -38,6 +38,13 @@ class Notes:
     def record(self, event: str, **fields: Any) -> None:
         self.events.append({"event": event, **fields})
 
+    def value(self, key: str, default: Any = None) -> Any:
+        found = default
+        for e in self.events:
+            if e["event"] == "set" and e.get("key") == key:
+                found = e.get("value")
+        return found
+
 
 @dataclass
 class Ctx:
