@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from netmig.cli.migrate_common import SCALE
 from netmig.errors import UsageError
 
 
@@ -68,7 +69,7 @@ DEMOS: dict[str, Demo] = {
 @click.option("--migration", "kind", default="npm-to-cilium", show_default=True,
               type=click.Choice(sorted(DEMOS)), help="The migration to run.")
 @click.option("--scenario", default=None, help="Sandbox scenario to start (default: the migration's own).")
-@click.option("--time-scale", type=float, default=0.002, show_default=True,
+@click.option("--time-scale", type=SCALE, default=0.002, show_default=True,
               help="Real seconds per simulated second (the reimage is simulated).")
 @click.option("--keep-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Put the sandbox, plan and run files here (default: a temporary folder removed at the end).")

@@ -9,6 +9,7 @@ import click
 
 from netmig.cli.migrate_common import ADDRESS_KEYS, cluster_options, configure_logging, polling_for, target_from
 from netmig.errors import CheckFailed
+from netmig.inputs import cidr
 
 
 def render_plan(plan: Any) -> str:
@@ -85,6 +86,8 @@ def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], a
     from netmig.engine.planning import parse_set
 
     configure_logging()
+    if pod_cidr is not None:
+        pod_cidr = cidr(pod_cidr)  # refused before anything is read or sent
     step_params = parse_set(sets)
     command = plan_command(kind, out, accept, pod_cidr, allow_fallback, kwargs, sets)
     target = target_from(kwargs)

@@ -21,12 +21,28 @@ ENGINE_CHOICE = click.Choice(ENGINE_NAMES)
 
 
 def _load(paths: Sequence[str]) -> Cluster:
+    """The manifests under ``paths`` as a policy ``Cluster``; ``UsageError`` when no path is given, or when a
+    document is not a Kubernetes object (e.g. an aks-netmig plan: its analysis must not say "no findings")."""
     if not paths:
         raise UsageError("no manifest paths given", "pass files or directories of Kubernetes YAML/JSON")
-    return from_objects(load_manifests(paths))
+    objects = load_manifests(paths)  # empty files are fine: no objects, no findings
+    for obj in objects:
+        kind = obj.get("kind")
+        if not (isinstance(kind, str) and kind[:1].isupper()
+                and (isinstance(obj.get("metadata"), dict) or kind.endswith("List"))):
+            what = f"kind {kind!r}" if kind is not None else f"keys {', '.join(str(k) for k in list(obj)[:4])}"
+            raise UsageError(f"a document in {', '.join(paths)} is not a Kubernetes object ({what}; an object has "
+                             "a Kind and metadata)",
+                             "pass Kubernetes manifests (kubectl get ... -o yaml), not plans or other files")
+    return from_objects(objects)
 
 
 def _engine(name: str, cilium_version: str) -> EngineProfile:
+    import re
+
+    if not re.fullmatch(r"\d+\.\d+(\.\d+)?", cilium_version or ""):
+        raise UsageError(f"--cilium-version {cilium_version!r} is not a version number",
+                         "use e.g. --cilium-version 1.17")
     try:
         return get_engine(name, cilium_version)
     except ValueError as e:
