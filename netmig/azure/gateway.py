@@ -107,6 +107,13 @@ def translated(action: str) -> Iterator[None]:
         raise errors.Rejected(msg, code, status) from e
 
 
+_LABELS = {"EnvironmentCredential": "environment variables", "WorkloadIdentityCredential": "workload identity",
+           "ManagedIdentityCredential": "managed identity", "SharedTokenCacheCredential": "shared token cache",
+           "VisualStudioCodeCredential": "VS Code", "AzureCliCredential": "Azure CLI",
+           "AzurePowerShellCredential": "Azure PowerShell", "AzureDeveloperCliCredential": "Azure Developer CLI",
+           "InteractiveBrowserCredential": "browser", "BrokerCredential": "broker"}
+
+
 def credential_summary(e: Exception) -> str:
     """One line for a credential that got no token: DefaultAzureCredential's chain summarized (the sources it
     tried, by name), never its per-source details."""
@@ -115,8 +122,7 @@ def credential_summary(e: Exception) -> str:
     text = str(getattr(e, "message", None) or e)
     tried = []
     for name in re.findall(r"^\s*(\w+Credential)\s*:", text, flags=re.MULTILINE):
-        label = re.sub(r"Credential$", "", name)
-        label = re.sub(r"(?<!^)(?=[A-Z][a-z])", " ", label).strip() or name
+        label = _LABELS.get(name) or re.sub(r"(?<!^)(?=[A-Z][a-z])", " ", re.sub(r"Credential$", "", name)).strip()
         if label not in tried:
             tried.append(label)
     if "DefaultAzureCredential" in text or tried:
@@ -179,7 +185,7 @@ class NetworkUpdate:
     def describe(self) -> dict[str, Any]:
         """The request as it goes on the wire: ``method``, ``path``, ``api_version``, ``if_match`` (None: no
         condition) and ``network_profile`` (the body's networkProfile, ARM JSON)."""
-        body = self.model.serialize()
+        body = self.model.as_dict()  # the wire JSON the SDK sends (camelCase)
         etag = self.kwargs.get("etag")
         return {"method": "PUT", "path": self.ref.resource_id, "api_version": self.api_version,
                 "if_match": etag if etag else None,

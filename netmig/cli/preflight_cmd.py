@@ -134,7 +134,9 @@ def preflight(kind: str, accept: tuple[str, ...], sets: tuple[str, ...], pod_cid
     configure_logging()
     extra: dict[str, Any] = {"step_params": parse_set(sets)} if sets else {}
     if pod_cidr:
-        extra["pod_cidr"] = pod_cidr
+        from netmig.inputs import cidr
+
+        extra["pod_cidr"] = cidr(pod_cidr)  # refused before the cluster is read
     if allow_fallback:
         extra["allow_variants"] = ["fallback"]
     plan = run_preflight(kind, target_from(kwargs), list(accept), **extra)

@@ -227,7 +227,10 @@ def load_plan(path: str | Path) -> Plan:
     if problems:
         raise UsageError(f"plan {p} is unsafely ordered: {'; '.join(problems)}",
                          "fix the step order or make a new plan; nothing was run")
-    problems = template_problems(plan)
+    try:
+        problems = template_problems(plan)
+    except UsageError as e:
+        raise UsageError(f"plan {p}: {e.problem}", e.fix) from None
     if problems:
         raise UsageError(f"plan {p} contradicts its {plan.kind} template: {'; '.join(problems[:3])}", REPLAN)
     return plan
@@ -259,7 +262,7 @@ def plan_template(plan: Plan) -> PlanTemplate:
         return template
     if not (PLANS_DIR / f"{plan.kind}.yaml").is_file() or "/" in plan.kind:
         known = sorted(x.stem for x in PLANS_DIR.glob("*.yaml"))
-        raise UsageError(f"the plan is of an unknown migration kind {plan.kind!r} (known: {', '.join(known)})",
+        raise UsageError(f"unknown migration kind {plan.kind!r} (known: {', '.join(known)})",
                          REPLAN)
     return load_template(plan.kind)
 
@@ -316,12 +319,12 @@ def template_problems(plan: Plan) -> list[str]:
                            f"for {exp}")
     if plan.target != want.target:
         out.append(f"the target profile {plan.target} is not the template's {want.target}")
-    if [c.model_dump() for c in plan.arm_changes] != [c.model_dump() for c in want.arm_changes]:
+    if want.arm_changes and not plan.etag:
+        out.append("the etag is missing (it is the If-Match of the PUT and the drift check)")
+    elif [c.model_dump() for c in plan.arm_changes] != [c.model_dump() for c in want.arm_changes]:
         out.append("the ARM change(s) " + ("are missing" if not plan.arm_changes else
                                            "differ from what the steps send") +
                    f" (the steps send {[c.network_profile for c in want.arm_changes] or 'none'})")
-    if want.arm_changes and not plan.etag:
-        out.append("the etag is missing (it is the If-Match of the PUT and the drift check)")
     if plan.irreversible != want.irreversible:
         out.append(f"irreversible is {plan.irreversible}, the template says {want.irreversible}")
     have_v = [(v.name, v.default, v.allowed, [c.model_dump() for c in v.arm_changes], v.steps) for v in plan.variants]
