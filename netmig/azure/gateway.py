@@ -186,9 +186,23 @@ class NetworkUpdate:
         """The request as it goes on the wire: ``method``, ``path``, ``api_version``, ``if_match`` (None: no
         condition) and ``network_profile`` (the body's networkProfile, ARM JSON)."""
         body = self.model.as_dict()  # the wire JSON the SDK sends (camelCase)
-        etag = self.kwargs.get("etag")
-        return {"method": "PUT", "path": self.ref.resource_id, "api_version": self.api_version,
-                "if_match": etag if etag else None,
+        method, path, api_version, if_match = "PUT", self.ref.resource_id, self.api_version, None
+        try:  # the SDK's own request builder: the exact path, query and If-Match header it sends
+            from azure.mgmt.containerservice.operations._operations import (
+                build_managed_clusters_create_or_update_request as build,
+            )
+
+            req = build(self.ref.resource_group, self.ref.name, self.ref.subscription_id,
+                        api_version=self.api_version, content_type="application/json", **self.kwargs)
+            method, url = req.method, req.url
+            path = url.split("?", 1)[0]
+            query = dict(x.split("=", 1) for x in url.split("?", 1)[1].split("&")) if "?" in url else {}
+            api_version = query.get("api-version", api_version)
+            if_match = req.headers.get("If-Match")
+        except ImportError:  # another SDK layout: the same values, quoted as RFC 7232 wants
+            etag = self.kwargs.get("etag")
+            if_match = (etag if etag.startswith(('"', "W/")) else f'"{etag}"') if etag else None
+        return {"method": method, "path": path, "api_version": api_version, "if_match": if_match,
                 "network_profile": dict((body.get("properties") or {}).get("networkProfile") or {})}
 
 
