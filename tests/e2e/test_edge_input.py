@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -50,10 +51,8 @@ def _run(args: list[str], env: dict[str, str], timeout: float = 600) -> tuple[in
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return proc.returncode, out, err
 
 
@@ -183,10 +182,8 @@ def test_arm_500s_on_get_cluster_after_the_put_end_in_one_line_with_state_and_ne
         proc.send_signal(signal.SIGCONT)
         outcome = _wait(proc)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     stderr = err_file.read_text()
     assert outcome in ("exit 1", "exit 4"), stderr[-3000:]  # 4: "failed after the cluster was changed" (#10)
     line = _error_line(stderr)
