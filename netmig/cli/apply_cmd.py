@@ -30,7 +30,7 @@ from netmig.cli.migrate_common import (
     progress_sink,
     target_from,
 )
-from netmig.engine.failures import client_failure, is_client_error
+from netmig.engine.failures import client_faults
 from netmig.engine.monitor import Stalled
 from netmig.errors import CheckFailed, Paused
 
@@ -125,27 +125,32 @@ def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall
         if dry_run or abort:
             _dry_run_or_abort(plan, target, run_dir, abort)
             return
-        if prefect:
-            from netmig.cli.migrate_common import prepare_prefect_env
-
-            prepare_prefect_env()
-            from flows.migrate import run_flow
-
-            run_flow(plan_path=str(plan_path), address=address, run_dir=run_dir, yes=yes, options=options,
-                     approver=approver(yes))
-        else:
-            run_local(plan, target, run_dir, yes=yes, options=options)
+        with client_faults(plan, run_dir, rerun):
+            _run(plan_path, plan, target, address, run_dir, yes=yes, options=options, prefect=prefect, rerun=rerun)
     except Stalled as e:
         raise Paused(e.problem, stall_choices(e, rerun)) from e
-    except Exception as e:
-        if is_client_error(e):
-            raise client_failure(e, plan, run_dir, rerun) from e
-        raise
     click.echo(f"Migration {plan.migration_id} done. Report: {run_dir / 'report.md'}")
 
 
-def run_local(plan: Any, target: Any, run_dir: Path, *, yes: bool, options: Any) -> None:
-    """The library runner (no Prefect)."""
+def _run(plan_path: Path, plan: Any, target: Any, address: dict[str, Any], run_dir: Path, *, yes: bool,
+         options: Any, prefect: bool, rerun: list[str]) -> None:
+    """The run itself: the Prefect flow, or the library runner."""
+    if prefect:
+        from netmig.cli.migrate_common import prepare_prefect_env
+
+        prepare_prefect_env()
+        from flows.migrate import run_flow
+
+        run_flow(plan_path=str(plan_path), address=address, run_dir=run_dir, yes=yes, options=options,
+                 approver=approver(yes))
+    else:
+        run_local(plan, target, run_dir, yes=yes, options=options, rerun=rerun)
+
+
+def run_local(plan: Any, target: Any, run_dir: Path, *, yes: bool, options: Any,
+              rerun: list[str] | None = None) -> None:
+    """The library runner (no Prefect). ARM / Kubernetes API faults: one line (``client_faults``) naming ``rerun``
+    (default ``aks-netmig apply PLAN``)."""
     from netmig.engine.runner import run_plan
     from netmig.engine.session import open_context
     from netmig.kube import errors as kube
@@ -154,7 +159,8 @@ def run_local(plan: Any, target: Any, run_dir: Path, *, yes: bool, options: Any)
     ctx = open_context(plan, target, run_dir, approver=approver(yes), progress=sink, options=options,
                        polling_interval=polling_for(target))
     try:
-        run_plan(ctx)  # ARM / Kubernetes faults: translated by the caller (netmig.engine.failures)
+        with client_faults(plan, run_dir, rerun or ["aks-netmig", "apply", "PLAN"]):
+            run_plan(ctx)
     finally:
         from netmig.steps.lock import KEEPER, drop
 

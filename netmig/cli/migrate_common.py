@@ -86,6 +86,9 @@ def check_credentials(target: ArmTarget) -> None:
         raise UsageError(str(e), "sign in (az login), set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or "
                                  "pass --sandbox DIR for a sandbox cluster; nothing was changed") from None
     except arm.Temporary as e:
+        if e.status is not None:  # ARM answered (5xx / 429) after the retries: a fault, not a wrong address
+            raise CheckFailed(f"ARM answers {target.describe()} with errors: {e}",
+                              "retry later (aks-netmig status shows the cluster); nothing was changed") from None
         raise UsageError(f"cannot reach {target.describe()}: {e}",
                          "check --arm-endpoint / --ca-bundle (or the plan's) and the network, then rerun; "
                          "nothing was changed") from None

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from netmig.cli.migrate_common import cluster_options, configure_logging, polling_for, target_from
+from netmig.cli.migrate_common import check_credentials, cluster_options, configure_logging, polling_for, target_from
 from netmig.errors import CheckFailed
 
 MARK = {"pass": "ok  ", "warn": "warn", "fail": "FAIL"}
@@ -139,7 +139,9 @@ def preflight(kind: str, accept: tuple[str, ...], sets: tuple[str, ...], pod_cid
         extra["pod_cidr"] = cidr(pod_cidr)  # refused before the cluster is read
     if allow_fallback:
         extra["allow_variants"] = ["fallback"]
-    plan = run_preflight(kind, target_from(kwargs), list(accept), **extra)
+    target = target_from(kwargs)
+    check_credentials(target)  # one line naming what was tried when no credential works
+    plan = run_preflight(kind, target, list(accept), **extra)
     blocking = blocking_checks(plan)
     if as_json:
         click.echo(json.dumps(report_dict(plan, kind), indent=2, default=str))

@@ -19,7 +19,14 @@ from typing import Any
 
 import click
 
-from netmig.cli.migrate_common import ADDRESS_KEYS, cluster_options, configure_logging, polling_for, target_from
+from netmig.cli.migrate_common import (
+    ADDRESS_KEYS,
+    check_credentials,
+    cluster_options,
+    configure_logging,
+    polling_for,
+    target_from,
+)
 from netmig.errors import CheckFailed
 from netmig.model.cluster import ClusterRef
 
@@ -194,6 +201,7 @@ def status_dict(plan_path: Path | None, run_dir: Path | None, address: dict[str,
                    **{k: v for k, v in state.items() if k not in ("nodes_before", "change_target")})
     if read_cluster:
         target = target_from(dict(address), plan)
+        check_credentials(target)
         out.update(cluster_state(target, plan, state["nodes_before"] if state else None,
                                  state["change_target"] if state else None))
     out["resume_command"] = resume_command(plan_path, address, state)

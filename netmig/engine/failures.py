@@ -7,13 +7,16 @@ the API, the operation and ARM's / the API server's answer (truncated, no token 
 fix names the cluster's state as the run folder's journal tells it (nothing changed yet; or which change was sent
 and that the ARM operation goes on) and the exact next commands (``aks-netmig status PLAN`` when the cluster was
 changed, then ``rerun``). ``cluster_changed`` tells whether a cluster-changing step had started. ``is_client_error``
-tells whether an exception is such a fault.
+tells whether an exception is such a fault; ``client_faults(plan, run_dir, rerun)`` is the context manager every
+runner entry (apply on both orchestrators, the demo) wraps its run in.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +89,14 @@ def client_failure(e: BaseException, plan: Any, run_dir: Path, rerun: list[str])
     return ClientFailure(f"{api}: {text}{hint}",
                          f"cluster state: {state}; next: {steps}rerun {shlex.join(rerun)} once the cause is fixed",
                          cluster_changed=changed)
+
+
+@contextmanager
+def client_faults(plan: Any, run_dir: Path, rerun: list[str]) -> Iterator[None]:
+    """Inside the block, an ARM / Kubernetes API fault becomes ``client_failure(...)`` (raised ``from`` it)."""
+    try:
+        yield
+    except Exception as e:
+        if is_client_error(e):
+            raise client_failure(e, plan, run_dir, rerun) from e
+        raise
