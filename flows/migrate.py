@@ -192,6 +192,7 @@ def migrate(migration: str | None = None, cluster: ClusterAddress = ClusterAddre
     from prefect.flow_runs import suspend_flow_run
     from prefect.runtime import deployment
 
+    from netmig.connection import for_plan
     from netmig.engine.context import Options, never_approve
     from netmig.engine.planning import load_plan
     from netmig.engine.runner import start_run
@@ -225,7 +226,7 @@ def migrate(migration: str | None = None, cluster: ClusterAddress = ClusterAddre
         if "plan" not in published:
             publish("markdown", "plan", plan_markdown(plan) + "\n```yaml\n" + plan.to_yaml()[:60000] + "\n```\n",
                     f"The plan this run applies ({path})")
-        target = cluster.target(plan.cluster, plan.arm_endpoint)
+        target = for_plan(plan, **cluster.model_dump())  # the address given, else the plan's own connection
         run_dir = Path(options.run_dir).resolve() if options.run_dir else run_dir_for(path)
         crashed = _register_run(plan.migration_id, flow_run)
         engine_options = Options(stall_seconds=options.stall_seconds, notready_seconds=options.notready_seconds,

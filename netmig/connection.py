@@ -5,7 +5,11 @@ Contract:
   only ever filled from a sandbox file (``from_sandbox_dir``): real clusters use azure-identity's
   DefaultAzureCredential.
 - ``from_sandbox_dir(DIR)`` reads ``DIR/sandbox.json`` (endpoint, CA bundle, token, cluster); it raises
-  ``UsageError`` naming the file and the fix when it is missing or malformed.
+  ``UsageError`` naming the file and the fix when it is missing, unreadable (a directory, a FIFO, binary, not
+  UTF-8) or malformed. The target remembers the folder (``sandbox``, absolute) so a plan can record it.
+- ``for_plan(plan, **flags)``: the address flags when any names a cluster (they override the plan), else the
+  plan's own connection: its sandbox folder, or its cluster id at its ARM endpoint with its CA bundle
+  (``--arm-endpoint`` / ``--ca-bundle`` alone override those two). Never a token from the plan.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from netmig.errors import UsageError
+from netmig.inputs import read_text
 from netmig.model.cluster import ClusterRef
 
 PUBLIC_ARM = "https://management.azure.com"
@@ -27,6 +33,7 @@ class ArmTarget:
     ca_bundle: str | None = None
     static_token: str | None = field(default=None, repr=False)
     kubeconfig: str | None = None  # a kubeconfig file to use instead of listClusterUserCredential
+    sandbox: str | None = None  # the sandbox folder this target was read from (absolute)
 
     def describe(self) -> str:
         where = "" if self.endpoint == PUBLIC_ARM else f" at {self.endpoint}"
@@ -35,21 +42,29 @@ class ArmTarget:
 
 def from_sandbox_dir(directory: str | Path) -> ArmTarget:
     path = Path(directory) / "sandbox.json"
+    if Path(directory).exists() and not Path(directory).is_dir():
+        raise UsageError(f"--sandbox {directory} is a file, not a sandbox folder",
+                         "pass the folder given to aks-netmig sandbox start --dir")
+    text = read_text(path, "sandbox file", "restart the sandbox: aks-netmig sandbox stop --dir "
+                     f"{directory}, then sandbox start --dir {directory} --detach",
+                     max_bytes=1024 * 1024,
+                     missing_fix=f"start one with: aks-netmig sandbox start --dir {directory} --detach")
+    if not text.strip():
+        raise UsageError(f"no sandbox at {directory} ({path} is empty)",
+                         f"start one with: aks-netmig sandbox start --dir {directory} --detach")
     try:
-        info = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(
-            f"no sandbox at {directory} ({path} does not exist)",
-            f"start one with: aks-netmig sandbox start --dir {directory} --detach",
-        ) from None
+        info = json.loads(text)
     except json.JSONDecodeError as e:
         raise UsageError(f"{path} is not valid JSON ({e.msg})", "restart the sandbox") from None
+    if not isinstance(info, dict):
+        raise UsageError(f"{path} is not a JSON object", "restart the sandbox")
     try:
         return ArmTarget(
-            ref=ClusterRef(info["subscription_id"], info["resource_group"], info["cluster_name"]),
-            endpoint=info["arm_endpoint"],
-            ca_bundle=info.get("ca_bundle"),
-            static_token=info["token"],
+            ref=ClusterRef(str(info["subscription_id"]), str(info["resource_group"]), str(info["cluster_name"])),
+            endpoint=str(info["arm_endpoint"]),
+            ca_bundle=str(info["ca_bundle"]) if info.get("ca_bundle") else None,
+            static_token=str(info["token"]),
+            sandbox=str(Path(directory).resolve()),
         )
     except KeyError as e:
         raise UsageError(f"{path} lacks the field {e.args[0]!r}", "restart the sandbox") from None
@@ -64,6 +79,23 @@ def sandbox_manifest(directory: str | Path, name: str) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return str(path) if path and Path(path).is_file() else None
+def for_plan(plan: Any, *, sandbox: str | Path | None = None, cluster: str | None = None,
+             subscription: str | None = None, resource_group: str | None = None, name: str | None = None,
+             arm_endpoint: str | None = None, ca_bundle: str | None = None) -> ArmTarget:
+    """The target for ``plan`` (a ``netmig.engine.planning.Plan``): see the module contract."""
+    if sandbox or cluster or subscription or resource_group or name:
+        return resolve(sandbox=sandbox, cluster=cluster, subscription=subscription, resource_group=resource_group,
+                       name=name, arm_endpoint=arm_endpoint, ca_bundle=ca_bundle)
+    conn = getattr(plan, "connection", None)
+    remembered = getattr(conn, "sandbox", None)
+    if remembered and not arm_endpoint and not ca_bundle:
+        if not (Path(remembered) / "sandbox.json").is_file():
+            raise UsageError(f"the plan's sandbox {remembered} is not running (no sandbox.json)",
+                             f"start it (aks-netmig sandbox start --dir {remembered} --detach) or pass "
+                             "--sandbox DIR / --cluster ID")
+        return from_sandbox_dir(remembered)
+    return resolve(cluster=plan.cluster, arm_endpoint=arm_endpoint or plan.arm_endpoint,
+                   ca_bundle=ca_bundle or getattr(conn, "ca_bundle", None))
 
 
 def resolve(
@@ -92,6 +124,14 @@ def resolve(
             "no cluster given",
             "pass --cluster RESOURCE_ID, or --subscription/--resource-group/--name, or --sandbox DIR",
         )
-    if ca_bundle and not Path(ca_bundle).exists():
-        raise UsageError(f"CA bundle {ca_bundle} does not exist", "pass the path of a PEM file to --ca-bundle")
-    return ArmTarget(ref=ref, endpoint=(arm_endpoint or PUBLIC_ARM).rstrip("/"), ca_bundle=ca_bundle)
+    if ca_bundle:
+        text = read_text(ca_bundle, "CA bundle", "pass the path of a PEM file to --ca-bundle",
+                         max_bytes=4 * 1024 * 1024)
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise UsageError(f"CA bundle {ca_bundle} holds no PEM certificate",
+                             "pass the path of a PEM file to --ca-bundle")
+    endpoint = (arm_endpoint or PUBLIC_ARM).rstrip("/")
+    if not endpoint.startswith("https://") or len(endpoint) <= len("https://") or any(c.isspace() for c in endpoint):
+        raise UsageError(f"--arm-endpoint {arm_endpoint!r} is not an https URL",
+                         "pass e.g. --arm-endpoint https://management.azure.com")
+    return ArmTarget(ref=ref, endpoint=endpoint, ca_bundle=str(Path(ca_bundle).resolve()) if ca_bundle else None)

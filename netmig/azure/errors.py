@@ -49,3 +49,8 @@ class AuthFailed(ArmError):
 
 class OperationFailed(ArmError):
     """A long-running operation ended Failed or Canceled."""
+
+
+class NoCredential(AuthFailed):
+    """No credential could get a token (DefaultAzureCredential: every source in its chain failed); the message
+    names the sources tried, never their details or any secret."""

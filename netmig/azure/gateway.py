@@ -10,6 +10,11 @@ Contract:
   through the same pipeline (credential, CA bundle): ``[(subscriptionId, displayName)]`` of the Enabled ones. It
   needs no cluster: ``AksGateway(ArmTarget(ref=ClusterRef("-", "-", "-"), ...))`` is enough.
 - Tokens and kubeconfigs never appear in exceptions or logs.
+- ``check_access()`` proves a target usable cheaply (a token, one GET); a credential that gets no token is
+  ``NoCredential`` naming the sources DefaultAzureCredential tried, in one line. ``network_update_request`` builds
+  the network-profile PUT ``begin_network_update`` sends (``apply --dry-run`` shows it).
+- Retries are the SDK's (10 for 408/429/5xx and connection errors, exponential backoff); against the sandbox (a
+  static token) with a short backoff.
 """
 
 from __future__ import annotations
@@ -78,6 +83,8 @@ def translated(action: str) -> Iterator[None]:
     except (ResourceExistsError, ResourceModifiedError) as e:
         raise errors.Conflict(f"{action}: {_message(e)}", _code(e), e.status_code) from e
     except ClientAuthenticationError as e:
+        if e.status_code is None and e.response is None:  # the credential itself got no token
+            raise errors.NoCredential(f"{action}: {credential_summary(e)}") from e
         raise errors.AuthFailed(f"{action}: authentication failed ({_code(e) or e.status_code})",
                                 _code(e), e.status_code) from e
     except (ServiceRequestError, ServiceResponseError) as e:
@@ -98,6 +105,31 @@ def translated(action: str) -> Iterator[None]:
         if status == 200 or status == 0:  # a polled LRO that ended Failed/Canceled
             raise errors.OperationFailed(msg, code, status) from e
         raise errors.Rejected(msg, code, status) from e
+
+
+_LABELS = {"EnvironmentCredential": "environment variables", "WorkloadIdentityCredential": "workload identity",
+           "ManagedIdentityCredential": "managed identity", "SharedTokenCacheCredential": "shared token cache",
+           "VisualStudioCodeCredential": "VS Code", "AzureCliCredential": "Azure CLI",
+           "AzurePowerShellCredential": "Azure PowerShell", "AzureDeveloperCliCredential": "Azure Developer CLI",
+           "InteractiveBrowserCredential": "browser", "BrokerCredential": "broker"}
+
+
+def credential_summary(e: Exception) -> str:
+    """One line for a credential that got no token: DefaultAzureCredential's chain summarized (the sources it
+    tried, by name), never its per-source details."""
+    import re
+
+    text = str(getattr(e, "message", None) or e)
+    tried = []
+    for name in re.findall(r"^\s*(\w+Credential)\s*:", text, flags=re.MULTILINE):
+        label = _LABELS.get(name) or re.sub(r"(?<!^)(?=[A-Z][a-z])", " ", re.sub(r"Credential$", "", name)).strip()
+        if label not in tried:
+            tried.append(label)
+    if "DefaultAzureCredential" in text or tried:
+        return "no Azure credential is available (DefaultAzureCredential tried " + (
+            ", ".join(tried) if tried else "its whole chain") + "; none signed in)"
+    first = text.strip().splitlines()[0] if text.strip() else e.__class__.__name__
+    return f"the credential got no token ({first[:160]})"
 
 
 def _text(value: Any, default: str) -> str:
@@ -140,6 +172,40 @@ class Operation:
         return str(self.poller.status())
 
 
+@dataclass
+class NetworkUpdate:
+    """A built managed-cluster PUT (``AksGateway.network_update_request``): the body model and the SDK keyword
+    arguments (If-Match) ``begin_network_update`` sends."""
+
+    model: Any
+    kwargs: dict[str, Any]
+    ref: ClusterRef
+    api_version: str
+
+    def describe(self) -> dict[str, Any]:
+        """The request as it goes on the wire: ``method``, ``path``, ``api_version``, ``if_match`` (None: no
+        condition) and ``network_profile`` (the body's networkProfile, ARM JSON)."""
+        body = self.model.as_dict()  # the wire JSON the SDK sends (camelCase)
+        method, path, api_version, if_match = "PUT", self.ref.resource_id, self.api_version, None
+        try:  # the SDK's own request builder: the exact path, query and If-Match header it sends
+            from azure.mgmt.containerservice.operations._operations import (
+                build_managed_clusters_create_or_update_request as build,
+            )
+
+            req = build(self.ref.resource_group, self.ref.name, self.ref.subscription_id,
+                        api_version=self.api_version, content_type="application/json", **self.kwargs)
+            method, url = req.method, req.url
+            path = url.split("?", 1)[0]
+            query = dict(x.split("=", 1) for x in url.split("?", 1)[1].split("&")) if "?" in url else {}
+            api_version = query.get("api-version", api_version)
+            if_match = req.headers.get("If-Match")
+        except ImportError:  # another SDK layout: the same values, quoted as RFC 7232 wants
+            etag = self.kwargs.get("etag")
+            if_match = (etag if etag.startswith(('"', "W/")) else f'"{etag}"') if etag else None
+        return {"method": method, "path": path, "api_version": api_version, "if_match": if_match,
+                "network_profile": dict((body.get("properties") or {}).get("networkProfile") or {})}
+
+
 class AksGateway:
     """Talks to one AKS cluster through azure-mgmt-containerservice."""
 
@@ -149,7 +215,10 @@ class AksGateway:
         kwargs: dict[str, Any] = {"base_url": target.endpoint, "polling_interval": polling_interval}
         if target.ca_bundle:
             kwargs["connection_verify"] = target.ca_bundle
-        self.client = ContainerServiceClient(_credential(target), target.ref.subscription_id, **kwargs)
+        if target.static_token:  # the sandbox (local, simulated): the SDK's retries without its minutes of backoff
+            kwargs.update(retry_backoff_factor=0.05, retry_backoff_max=1.0)
+        self._credential = _credential(target)
+        self.client = ContainerServiceClient(self._credential, target.ref.subscription_id, **kwargs)
 
     # ------------------------------------------------------------------ reads
     def _raw_cluster(self) -> Any:
@@ -175,6 +244,24 @@ class AksGateway:
             node_provisioning_mode=_text(getattr(npp, "mode", None), "") or None if npp is not None else None,
             raw_network=dict(raw_np),
         )
+
+    def check_access(self) -> None:
+        """The cheapest proof that this target is usable: a token for ARM (``NoCredential`` when the credential
+        gets none; azure-identity's own warning with the chain's details is kept off the terminal), then one GET of
+        the cluster (``Temporary`` when the endpoint does not answer, ``NotFound``, ``AuthFailed``)."""
+        import logging
+
+        quiet = [logging.getLogger(n) for n in ("azure.identity", "azure.core.pipeline.policies")]
+        levels = [lg.level for lg in quiet]
+        for lg in quiet:
+            lg.setLevel(logging.CRITICAL)
+        try:
+            with translated(f"getting a token for {self.target.endpoint}"):
+                self._credential.get_token(ARM_SCOPE)
+            self._raw_cluster()
+        finally:
+            for lg, level in zip(quiet, levels, strict=True):
+                lg.setLevel(level)
 
     def pools(self) -> list[PoolInfo]:
         with translated(f"listing node pools of {self.ref}"):
@@ -236,8 +323,10 @@ class AksGateway:
         return value if isinstance(value, bytes) else bytes(value or b"")
 
     # ----------------------------------------------------------------- writes
-    def begin_network_update(self, target: NetworkProfile, etag: str | None = None) -> Operation:
-        """One PUT of the whole cluster with the network profile set to ``target``."""
+    def network_update_request(self, target: NetworkProfile, etag: str | None = None) -> NetworkUpdate:
+        """The managed-cluster PUT that sets the network profile to ``target`` (the cluster as read now, with the
+        network profile fields changed, like ``az aks update``), built but not sent: ``begin_network_update``
+        sends exactly this, and ``apply --dry-run`` shows it (``NetworkUpdate.describe``)."""
         mc = self._raw_cluster()
         np = mc.network_profile
         np.network_plugin = target.plugin
@@ -253,9 +342,17 @@ class AksGateway:
             from azure.core import MatchConditions
 
             kwargs = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        return NetworkUpdate(model=mc, kwargs=kwargs, ref=self.ref, api_version=self._api_version())
+
+    def _api_version(self) -> str:
+        return str(getattr(self.client._config, "api_version", ""))
+
+    def begin_network_update(self, target: NetworkProfile, etag: str | None = None) -> Operation:
+        """One PUT of the whole cluster with the network profile set to ``target`` (``network_update_request``)."""
+        req = self.network_update_request(target, etag)
         with translated(f"updating the network profile of {self.ref}"):
             poller = self.client.managed_clusters.begin_create_or_update(
-                self.ref.resource_group, self.ref.name, mc, **kwargs)
+                self.ref.resource_group, self.ref.name, req.model, **req.kwargs)
         return Operation(poller, poller.continuation_token())
 
     def resume(self, continuation_token: str) -> Operation:

@@ -23,7 +23,14 @@ from typing import Any
 
 import click
 
-from netmig.cli.migrate_common import ADDRESS_KEYS, cluster_options, configure_logging, polling_for, target_from
+from netmig.cli.migrate_common import (
+    ADDRESS_KEYS,
+    check_credentials,
+    cluster_options,
+    configure_logging,
+    polling_for,
+    target_from,
+)
 from netmig.errors import CheckFailed, Paused, UsageError
 
 TERMINAL = ("Succeeded", "Failed", "Canceled")
@@ -111,7 +118,8 @@ def abort(plan_path: Path | None, run_dir: Path | None, yes: bool, as_json: bool
     plan = load_plan(plan_path) if plan_path else None
     if plan is None and not any(address.get(k) for k in ("sandbox", "cluster", "subscription")):
         raise UsageError("no cluster given", "pass a PLAN file or a cluster (--cluster / --sandbox)")
-    target = target_from(kwargs, plan.cluster if plan else None, plan.arm_endpoint if plan else None)
+    target = target_from(kwargs, plan)
+    check_credentials(target)
     if plan is not None:
         if target.ref.resource_id.lower() != plan.cluster.lower():
             raise UsageError(f"the plan is for {plan.cluster}, but the address given is {target.ref.resource_id}",

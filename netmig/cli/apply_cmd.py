@@ -23,13 +23,16 @@ import click
 
 from netmig.cli.migrate_common import (
     ADDRESS_KEYS,
+    SECONDS,
     approver,
+    check_credentials,
     cluster_options,
     configure_logging,
     polling_for,
     progress_sink,
     target_from,
 )
+from netmig.engine.failures import client_faults
 from netmig.engine.monitor import STALL_FLAGS, Stalled
 from netmig.errors import CheckFailed, NetmigError, Paused
 
@@ -105,9 +108,9 @@ def _pending(plan: Any, journal: Any) -> list[str]:
 @click.option("--dry-run", is_flag=True, help="Show what would run (pending steps, the ARM change); change nothing.")
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="State folder (journal, backups, snapshots, report); default PLAN.run/ next to the plan.")
-@click.option("--stall-timeout", type=float, default=None, help="Seconds without reimage progress before pausing.")
-@click.option("--pdb-timeout", type=float, default=None, help="Seconds a PDB may block a drain before pausing.")
-@click.option("--notready-timeout", type=float, default=None,
+@click.option("--stall-timeout", type=SECONDS, default=None, help="Seconds without reimage progress before pausing.")
+@click.option("--pdb-timeout", type=SECONDS, default=None, help="Seconds a PDB may block a drain before pausing.")
+@click.option("--notready-timeout", type=SECONDS, default=None,
               help="Seconds a node may stay NotReady during the reimage before pausing.")
 @click.option("--prefect/--no-prefect", default=None,
               help="Run as the Prefect flow (default) or with the library runner (NETMIG_ORCHESTRATOR=local).")
@@ -124,7 +127,7 @@ def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall
     configure_logging()
     plan = load_plan(plan_path)
     address = dict(kwargs)
-    target = target_from(kwargs, plan.cluster, plan.arm_endpoint)
+    target = target_from(kwargs, plan)
     rerun = rerun_command(plan_path, address, run_dir=run_dir, yes=yes, prefect=prefect,
                           timeouts={"stall_seconds": stall_timeout, "pdb_block_seconds": pdb_timeout,
                                     "notready_seconds": notready_timeout})
@@ -134,20 +137,15 @@ def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall
                       poll_seconds=1.0 if target.static_token else None)  # the sandbox runs fast
     if prefect is None:
         prefect = os.environ.get("NETMIG_ORCHESTRATOR", "prefect") != "local"
-    if dry_run or abort:
-        _dry_run_or_abort(plan, target, run_dir, abort)
-        return
+    check_credentials(target)  # before a Prefect server starts or the run folder is written
+    if target.sandbox and not any(address.get(k) for k in ("sandbox", "cluster", "subscription")):
+        address["sandbox"] = target.sandbox  # the plan's connection, for the flow (never its token)
     try:
-        if prefect:
-            from netmig.cli.migrate_common import prepare_prefect_env
-
-            prepare_prefect_env()
-            from flows.migrate import run_flow
-
-            run_flow(plan_path=str(plan_path), address=address, run_dir=run_dir, yes=yes, options=options,
-                     approver=approver(yes))
-        else:
-            run_local(plan, target, run_dir, yes=yes, options=options)
+        if dry_run or abort:
+            _dry_run_or_abort(plan, target, run_dir, abort)
+            return
+        with client_faults(plan, run_dir, rerun):
+            _run(plan_path, plan, target, address, run_dir, yes=yes, options=options, prefect=prefect, rerun=rerun)
     except Stalled as e:
         raise Paused(e.problem, stall_choices(e, rerun)) from e
     except Paused:
@@ -157,9 +155,25 @@ def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall
     click.echo(f"Migration {plan.migration_id} done. Report: {run_dir / 'report.md'}")
 
 
-def run_local(plan: Any, target: Any, run_dir: Path, *, yes: bool, options: Any) -> None:
-    """The library runner (no Prefect)."""
-    from netmig.azure import errors as arm
+def _run(plan_path: Path, plan: Any, target: Any, address: dict[str, Any], run_dir: Path, *, yes: bool,
+         options: Any, prefect: bool, rerun: list[str]) -> None:
+    """The run itself: the Prefect flow, or the library runner."""
+    if prefect:
+        from netmig.cli.migrate_common import prepare_prefect_env
+
+        prepare_prefect_env()
+        from flows.migrate import run_flow
+
+        run_flow(plan_path=str(plan_path), address=address, run_dir=run_dir, yes=yes, options=options,
+                 approver=approver(yes))
+    else:
+        run_local(plan, target, run_dir, yes=yes, options=options, rerun=rerun)
+
+
+def run_local(plan: Any, target: Any, run_dir: Path, *, yes: bool, options: Any,
+              rerun: list[str] | None = None) -> None:
+    """The library runner (no Prefect). ARM / Kubernetes API faults: one line (``client_faults``) naming ``rerun``
+    (default ``aks-netmig apply PLAN``)."""
     from netmig.engine.runner import run_plan
     from netmig.engine.session import open_context
     from netmig.kube import errors as kube
@@ -168,11 +182,8 @@ def run_local(plan: Any, target: Any, run_dir: Path, *, yes: bool, options: Any)
     ctx = open_context(plan, target, run_dir, approver=approver(yes), progress=sink, options=options,
                        polling_interval=polling_for(target))
     try:
-        run_plan(ctx)
-    except arm.ArmError as e:
-        raise CheckFailed(f"ARM: {e}", "rerun apply to resume once the cause is fixed") from e
-    except kube.KubeError as e:
-        raise CheckFailed(f"Kubernetes API: {e}", "rerun apply to resume once the cause is fixed") from e
+        with client_faults(plan, run_dir, rerun or ["aks-netmig", "apply", "PLAN"]):
+            run_plan(ctx)
     finally:
         from netmig.steps.lock import KEEPER, drop
 
@@ -207,5 +218,40 @@ def _dry_run_or_abort(plan: Any, target: Any, run_dir: Path, abort: bool) -> Non
         click.echo("  cluster: " + ("unchanged since the plan" if not problems else "; ".join(problems)))
         if problems:
             raise CheckFailed("the cluster changed since the plan was made", "make a new plan")
-    for ch in plan.arm_changes:
-        click.echo(f"  ARM change: {ch.method} {ch.resource} networkProfile {ch.network_profile}")
+    for line in planned_requests(plan, aks, pending, journal):
+        click.echo(line)
+
+
+def planned_requests(plan: Any, aks: Any, pending: list[str], journal: Any = None) -> list[str]:
+    """The network-profile PUTs the pending update-network-profile steps of the default path will send, built by
+    ``AksGateway.network_update_request`` -- the function ``begin_network_update`` sends them with -- from the
+    step's own parameters (``netmig.engine.planning.step_target``), one block per request."""
+    import json
+
+    from netmig.engine.planning import step_target
+    from netmig.steps.network import token_key
+
+    out: list[str] = []
+    default = plan.default_variant
+    source = plan.source_profile()
+    first = True
+    for step in plan.steps:
+        if step.kind != "update-network-profile" or step.variant not in (None, default):
+            continue
+        target = step_target(source, step)
+        if step.id in pending and journal is not None and journal.value(token_key(step.id)):
+            out.append(f"  ARM request (step {step.id}): already sent (its operation is in the journal); not sent "
+                       "again")
+        elif step.id in pending:
+            etag = plan.etag if first else None
+            req = aks.network_update_request(target, etag).describe()
+            if_match = req["if_match"] or ("none" if first else "the etag read right before the PUT")
+            out.append(f"  ARM request (step {step.id}): {req['method']} {req['path']}?api-version="
+                       f"{req['api_version']}")
+            out.append(f"    If-Match: {if_match}")
+            out.append(f"    body.properties.networkProfile: {json.dumps(req['network_profile'], sort_keys=True)}")
+            out.append(f"    changes: {source.describe() if first else 'the previous step'} -> {target.describe()}")
+        first = False
+    if not out:
+        out.append("  ARM requests: none pending")
+    return out

@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from netmig.cli.migrate_common import SCALE
 from netmig.errors import UsageError
 
 
@@ -68,7 +69,7 @@ DEMOS: dict[str, Demo] = {
 @click.option("--migration", "kind", default="npm-to-cilium", show_default=True,
               type=click.Choice(sorted(DEMOS)), help="The migration to run.")
 @click.option("--scenario", default=None, help="Sandbox scenario to start (default: the migration's own).")
-@click.option("--time-scale", type=float, default=0.002, show_default=True,
+@click.option("--time-scale", type=SCALE, default=0.002, show_default=True,
               help="Real seconds per simulated second (the reimage is simulated).")
 @click.option("--keep-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Put the sandbox, plan and run files here (default: a temporary folder removed at the end).")
@@ -104,6 +105,7 @@ def _migrate(directory: Path, kind: str, spec: Demo, *, prefect: bool, yes: bool
     from netmig.cli.plan_cmd import render_plan
     from netmig.connection import from_sandbox_dir
     from netmig.engine.context import Options
+    from netmig.engine.failures import client_faults
     from netmig.engine.plan_build import make_plan
     from netmig.engine.session import run_dir_for
 
@@ -118,14 +120,16 @@ def _migrate(directory: Path, kind: str, spec: Demo, *, prefect: bool, yes: bool
     click.echo(f"\nPlan written to {plan_path}; applying it{' as the Prefect flow' if prefect else ''} ...\n")
     run_dir = run_dir_for(plan_path)
     options = Options(poll_seconds=1.0)
-    if prefect:
-        from netmig.cli.migrate_common import prepare_prefect_env
+    rerun = ["aks-netmig", "apply", str(plan_path), "--yes", "--prefect" if prefect else "--no-prefect"]
+    with client_faults(plan, run_dir, rerun):  # an ARM / Kubernetes fault: one line, the state, the next command
+        if prefect:
+            from netmig.cli.migrate_common import prepare_prefect_env
 
-        prepare_prefect_env()
-        from flows.migrate import run_flow
+            prepare_prefect_env()
+            from flows.migrate import run_flow
 
-        run_flow(plan_path=str(plan_path), address={"sandbox": str(sandbox)}, run_dir=run_dir, yes=yes,
-                 options=options, approver=approver(yes))
-    else:
-        run_local(plan, target, run_dir, yes=yes, options=options)
+            run_flow(plan_path=str(plan_path), address={"sandbox": str(sandbox)}, run_dir=run_dir, yes=yes,
+                     options=options, approver=approver(yes))
+        else:
+            run_local(plan, target, run_dir, yes=yes, options=options, rerun=rerun)
     click.echo("\n" + (run_dir / "report.md").read_text())

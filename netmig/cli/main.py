@@ -14,12 +14,34 @@ import click
 from netmig.errors import NetmigError
 
 
+def usage_line(e: click.ClickException) -> str:
+    """A click usage error (bad flag value, unknown option, missing argument) as ``error: <problem>; <fix>``."""
+    problem = " ".join(e.format_message().split()) or "invalid command line"
+    ctx = getattr(e, "ctx", None)
+    path = ctx.command_path if ctx is not None else "aks-netmig"
+    return f"error: {problem[0].lower() + problem[1:]}; see {path} --help"
+
+
 class NetmigGroup(click.Group):
-    """Turns NetmigError (and click usage errors) into one-line messages with documented exit codes."""
+    """Turns NetmigError and click usage errors into one-line messages with documented exit codes (2: bad input)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.ClickException as e:
+            click.echo(usage_line(e), err=True)
+            sys.exit(e.exit_code)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.ClickException as e:
+            click.echo(usage_line(e), err=True)
+            sys.exit(e.exit_code)
         except NetmigError as e:
             if ctx.obj and ctx.obj.get("debug"):
                 raise

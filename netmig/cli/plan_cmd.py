@@ -8,8 +8,16 @@ from typing import Any
 import click
 
 from netmig.checks.unenforced import unenforced_banner
-from netmig.cli.migrate_common import ADDRESS_KEYS, cluster_options, configure_logging, polling_for, target_from
+from netmig.cli.migrate_common import (
+    ADDRESS_KEYS,
+    check_credentials,
+    cluster_options,
+    configure_logging,
+    polling_for,
+    target_from,
+)
 from netmig.errors import CheckFailed
+from netmig.inputs import cidr
 from netmig.model.checks import is_blocking, render_mark, unacceptable
 
 
@@ -89,9 +97,12 @@ def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], a
     from netmig.engine.planning import parse_set
 
     configure_logging()
+    if pod_cidr is not None:
+        pod_cidr = cidr(pod_cidr)  # refused before anything is read or sent
     step_params = parse_set(sets)
     command = plan_command(kind, out, accept, pod_cidr, allow_fallback, kwargs, sets)
     target = target_from(kwargs)
+    check_credentials(target)  # one line naming what was tried when no credential works
     try:
         p = make_plan(kind, target, accepted=list(accept), polling_interval=polling_for(target),
                       step_params=step_params, pod_cidr=pod_cidr,

@@ -81,7 +81,7 @@ def _objects(paths: Sequence[str], kwargs: dict[str, Any]) -> list[dict[str, Any
         if not paths:
             raise UsageError("no manifest paths given", "pass files or directories of Kubernetes YAML/JSON, or a "
                                                         "cluster with --kubeconfig FILE, --sandbox DIR or --cluster ID")
-        return load_manifests(paths)
+        return _kube_objects(load_manifests(paths), paths)
     from netmig.cli.verify_cmd import open_cluster
     from netmig.kube import errors as kube_errors
 
@@ -96,7 +96,26 @@ def _load(paths: Sequence[str], kwargs: dict[str, Any]) -> Cluster:
     return from_objects(_objects(paths, kwargs))
 
 
+def _kube_objects(objects: list[dict[str, Any]], paths: Sequence[str]) -> list[dict[str, Any]]:
+    """``objects`` unchanged; ``UsageError`` when a document is not a Kubernetes object (e.g. an aks-netmig plan:
+    its analysis must not say "no findings"). Empty files are fine: no objects, no findings."""
+    for obj in objects:
+        kind = obj.get("kind")
+        if not (isinstance(kind, str) and kind[:1].isupper()
+                and (isinstance(obj.get("metadata"), dict) or kind.endswith("List"))):
+            what = f"kind {kind!r}" if kind is not None else f"keys {', '.join(str(k) for k in list(obj)[:4])}"
+            raise UsageError(f"a document in {', '.join(paths)} is not a Kubernetes object ({what}; an object has "
+                             "a Kind and metadata)",
+                             "pass Kubernetes manifests (kubectl get ... -o yaml), not plans or other files")
+    return objects
+
+
 def _engine(name: str, cilium_version: str) -> EngineProfile:
+    import re
+
+    if not re.fullmatch(r"\d+\.\d+(\.\d+)?", cilium_version or ""):
+        raise UsageError(f"--cilium-version {cilium_version!r} is not a version number",
+                         "use e.g. --cilium-version 1.17")
     try:
         return get_engine(name, cilium_version)
     except ValueError as e:

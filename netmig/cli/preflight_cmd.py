@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from netmig.cli.migrate_common import cluster_options, configure_logging, polling_for, target_from
+from netmig.cli.migrate_common import check_credentials, cluster_options, configure_logging, polling_for, target_from
 from netmig.errors import CheckFailed
 from netmig.model.checks import is_blocking, render_mark
 
@@ -133,10 +133,14 @@ def preflight(kind: str, accept: tuple[str, ...], sets: tuple[str, ...], pod_cid
     configure_logging()
     extra: dict[str, Any] = {"step_params": parse_set(sets)} if sets else {}
     if pod_cidr:
-        extra["pod_cidr"] = pod_cidr
+        from netmig.inputs import cidr
+
+        extra["pod_cidr"] = cidr(pod_cidr)  # refused before the cluster is read
     if allow_fallback:
         extra["allow_variants"] = ["fallback"]
-    plan = run_preflight(kind, target_from(kwargs), list(accept), **extra)
+    target = target_from(kwargs)
+    check_credentials(target)  # one line naming what was tried when no credential works
+    plan = run_preflight(kind, target, list(accept), **extra)
     blocking = blocking_checks(plan)
     if as_json:
         click.echo(json.dumps(report_dict(plan, kind), indent=2, default=str))

@@ -5,7 +5,8 @@ BACKUP_DIR is a backup folder an apply wrote (``PLAN.run/calico-backup-*`` from 
 object lists against its manifest.json: a damaged backup is refused, exit 2). Objects that are missing are created
 in dependency order without their server-set fields; objects that exist are left alone (and listed when they differ
 from the backup). Every created object is read back and compared. The cluster: ``--kubeconfig FILE``,
-``--sandbox DIR`` or an ARM address (the kubeconfig then comes through listClusterUserCredential).
+``--sandbox DIR`` or an ARM address (the kubeconfig then comes through listClusterUserCredential); without any of
+them, the connection remembered by the plan whose run folder holds the backup (``PLAN.run/`` next to ``PLAN``).
 Exit codes: 0 restored (or nothing missing), 1 an object could not be created and nothing was, 2 bad input, 4 some
 objects were created but others failed or differ after creation (the cluster was changed: rerun restore).
 An APIService whose Service does not exist is skipped and listed (never re-created dangling); ``--dry-run`` waits
@@ -19,7 +20,8 @@ from typing import Any
 
 import click
 
-from netmig.cli.verify_cmd import _conn, connection_options, open_cluster
+from netmig.cli.migrate_common import SECONDS
+from netmig.cli.verify_cmd import Conn, _conn, connection_options, open_cluster
 from netmig.errors import CheckFailed, FailedAfterChange, UsageError
 
 
@@ -29,7 +31,7 @@ from netmig.errors import CheckFailed, FailedAfterChange, UsageError
 @click.option("--only", "only", multiple=True,
               help="Restore only these files of the backup (e.g. crds, crs, networkpolicies; repeatable).")
 @click.option("--dry-run", is_flag=True, help="List what would be created; change nothing.")
-@click.option("--wait", "wait_s", type=float, default=120.0, show_default=True,
+@click.option("--wait", "wait_s", type=SECONDS, default=120.0, show_default=True,
               help="Seconds to wait for a restored CRD to be served (or a terminating namespace to go).")
 def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: float, **kwargs: Any) -> None:
     """Put the objects of a backup folder back into the cluster (missing ones only; verified)."""
@@ -40,13 +42,17 @@ def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: floa
 
     try:
         files = read_backup(backup_dir)
-    except ValueError as e:
-        raise UsageError(str(e), "pass a backup folder written by aks-netmig apply (it has a manifest.json)") from e
+    except (ValueError, AttributeError, TypeError) as e:  # a damaged or foreign manifest.json
+        problem = str(e) if isinstance(e, ValueError) else \
+            f"{backup_dir} is not a usable backup ({e.__class__.__name__})"
+        raise UsageError(problem, "pass a backup folder written by aks-netmig apply (it has a manifest.json)") from None
     unknown = sorted(set(only) - set(files))
     if unknown:
         raise UsageError(f"the backup has no {', '.join(unknown)}", f"choose from: {', '.join(sorted(files))}")
     objects = [o for name, items in files.items() if not only or name in only for o in items]
     conn = _conn(kwargs)
+    if not conn.addressed:
+        conn = _plan_conn(backup_dir) or conn
     with open_cluster(conn) as (gw, _engine, _network):
         try:
             result = do_restore(Rest(gw), objects, wait_s=wait_s, dry_run=dry_run,
@@ -76,3 +82,21 @@ def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: floa
         raise CheckFailed(problem, "fix the cause named above and rerun restore; nothing was changed")
     if not dry_run:
         click.echo("Every restored object was read back and matches the backup (server-set fields aside).")
+
+
+def _plan_conn(backup_dir: Path) -> Conn | None:
+    """The connection the plan of this backup remembers (the backup lies in ``PLAN.run/``; the plan next to that
+    folder), or None when there is no such plan."""
+    from netmig.engine.planning import load_plan
+
+    run_dir = backup_dir.resolve().parent
+    if not run_dir.name.endswith(".run"):
+        return None
+    for suffix in (".yaml", ".yml"):
+        candidate = run_dir.with_name(run_dir.name[: -len(".run")] + suffix)
+        if candidate.is_file():
+            plan = load_plan(candidate)
+            if plan.connection.sandbox:
+                return Conn(sandbox=Path(plan.connection.sandbox))
+            return Conn(cluster=plan.cluster, arm_endpoint=plan.arm_endpoint, ca_bundle=plan.connection.ca_bundle)
+    return None

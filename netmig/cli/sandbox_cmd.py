@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from netmig.cli.migrate_common import SCALE, FiniteNumber
 from netmig.errors import UsageError
 
 
@@ -20,7 +21,7 @@ def sandbox() -> None:
 @click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for sandbox.json, kubeconfig, ca.pem and arm-requests.jsonl.")
 @click.option("--detach", is_flag=True, help="Return once both endpoints answer; stop with `sandbox stop`.")
-@click.option("--time-scale", type=float, default=0.05, show_default=True,
+@click.option("--time-scale", type=SCALE, default=0.05, show_default=True,
               help="Real seconds per simulated second (0.05: a 60 s node reimage takes 3 s).")
 def start(scenario: str, directory: Path, detach: bool, time_scale: float) -> None:
     """Start a sandbox cluster from a scenario."""
@@ -64,19 +65,34 @@ def stop(directory: Path) -> None:
 @click.option("--target", type=click.Choice(["arm", "kube", "lro", "node"]), required=True)
 @click.option("--kind", default="status", show_default=True,
               help="status | cut-watch (kube) | fail | cancel (lro) | stuck-notready (node)")
-@click.option("--status", type=int, default=500, show_default=True, help="HTTP status for kind=status.")
+@click.option("--status", type=click.IntRange(100, 599),
+              default=500, show_default=True, help="HTTP status for kind=status.")
 @click.option("--code", default="InternalServerError", show_default=True)
 @click.option("--message", default="injected fault", show_default=True)
 @click.option("--method", default=None, help="Only requests with this HTTP method.")
 @click.option("--path", default=None, help="Only requests whose path matches this regular expression.")
-@click.option("--times", type=int, default=1, show_default=True, help="How many requests it hits (0: forever).")
-@click.option("--retry-after", type=float, default=None, help="Retry-After seconds (for 429/503).")
+@click.option("--times", type=click.IntRange(0, 1_000_000),
+              default=1, show_default=True, help="How many requests it hits (0: forever).")
+@click.option("--retry-after", type=FiniteNumber(0.0, open_min=False, maximum=3600.0),
+              default=None, help="Retry-After seconds (for 429/503).")
 @click.option("--param", "params", multiple=True, help="KEY=VALUE extra parameters (e.g. node=NAME, pool=NAME).")
 def fault(directory: Path, target: str, kind: str, status: int, code: str, message: str, method: str | None,
           path: str | None, times: int, retry_after: float | None, params: tuple[str, ...]) -> None:
     """Inject a fault into a running sandbox."""
+    import re
+
     from netmig.sandbox import control
 
+    if path is not None:
+        try:
+            re.compile(path)
+        except re.error as e:
+            raise UsageError(f"--path {path!r} is not a valid regular expression ({e})",
+                             "pass a Python regular expression, e.g. --path '/managedClusters/[^/]+$'") from None
+    kinds = {"arm": ("status",), "kube": ("status", "cut-watch"), "lro": ("fail", "cancel"),
+             "node": ("stuck-notready",)}[target]
+    if kind not in kinds:
+        raise UsageError(f"--kind {kind!r} does not apply to --target {target}", f"use one of: {', '.join(kinds)}")
     extra = {}
     for p in params:
         if "=" not in p:

@@ -19,7 +19,14 @@ from typing import Any
 
 import click
 
-from netmig.cli.migrate_common import ADDRESS_KEYS, cluster_options, configure_logging, polling_for, target_from
+from netmig.cli.migrate_common import (
+    ADDRESS_KEYS,
+    check_credentials,
+    cluster_options,
+    configure_logging,
+    polling_for,
+    target_from,
+)
 from netmig.errors import CheckFailed
 from netmig.model.cluster import ClusterRef
 
@@ -235,7 +242,8 @@ def status_dict(plan_path: Path | None, run_dir: Path | None, address: dict[str,
         out.update(migration_id=plan.migration_id, kind=plan.kind, run_dir=str(rd),
                    **{k: v for k, v in state.items() if k not in ("nodes_before", "change_target")})
     if read_cluster:
-        target = target_from(dict(address), plan.cluster if plan else None, plan.arm_endpoint if plan else None)
+        target = target_from(dict(address), plan)
+        check_credentials(target)
         out.update(cluster_state(target, plan, state["nodes_before"] if state else None,
                                  state["change_target"] if state else None))
     out["resume_command"] = resume_command(plan_path, address, state)
@@ -321,7 +329,11 @@ def status(plan_path: Path | None, run_dir: Path | None, as_json: bool, **kwargs
     if plan_path is None and not given:
         raise UsageError("nothing to show", "pass a PLAN file or a cluster (--cluster / --sandbox)")
     read_cluster = True
-    if plan_path is not None and not given and load_plan(plan_path).arm_endpoint.startswith("https://127.0.0.1"):
-        read_cluster = False  # a sandbox plan without --sandbox: no credentials to read the cluster with
+    if plan_path is not None and not given:
+        p = load_plan(plan_path)
+        if p.arm_endpoint.startswith("https://127.0.0.1") and not p.connection.sandbox:
+            read_cluster = False  # a sandbox plan that does not remember its folder: no credentials to read with
+        elif p.connection.sandbox and not (Path(p.connection.sandbox) / "sandbox.json").is_file():
+            read_cluster = False  # its sandbox is gone: the journal is all there is to show
     d = status_dict(plan_path, run_dir, address, read_cluster=read_cluster)
     click.echo(json.dumps(d, indent=2, default=str) if as_json else render_status(d))

@@ -25,6 +25,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
+from netmig.cli.migrate_common import SCALE
 from netmig.errors import CheckFailed, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -138,7 +139,7 @@ def _write(path: Path | None, text: str) -> None:
 @click.group(invoke_without_command=True)
 @click.option("--scenario", type=click.Choice(["seed-demo"]), default=None,
               help="Run a built-in check; without a cluster, on an in-process sandbox of that scenario.")
-@click.option("--time-scale", type=float, default=0.01, show_default=True, help="For the in-process sandbox.")
+@click.option("--time-scale", type=SCALE, default=0.01, show_default=True, help="For the in-process sandbox.")
 @connection_options
 @click.pass_context
 def verify(ctx: click.Context, scenario: str | None, time_scale: float, **kwargs: Any) -> None:
@@ -198,7 +199,7 @@ def _seed_demo(conn: Conn, *, time_scale: float, image: str | None = None, timeo
 @connection_options
 @click.option("--image", default=None, help="agnhost image (private registries).")
 @click.option("--timeout", type=click.IntRange(1, 30), default=3, show_default=True)
-@click.option("--time-scale", type=float, default=0.01, show_default=True, help="For the in-process sandbox.")
+@click.option("--time-scale", type=SCALE, default=0.01, show_default=True, help="For the in-process sandbox.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path))

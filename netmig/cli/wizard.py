@@ -599,6 +599,14 @@ def wizard(ctx: click.Context, kind: str | None, pod_cidr: str | None, allow_fal
            approve: bool | None, plans_dir: Path, out: Path | None, **kwargs: Any) -> None:
     """Guided migration: cluster, migration, preflight and predicted changes, options, plan, then run/schedule."""
     configure_logging()
+    if pod_cidr:
+        from netmig.inputs import cidr
+
+        pod_cidr = cidr(pod_cidr)  # refused before any question is asked or anything read
+    if sets:
+        from netmig.engine.planning import parse_set
+
+        parse_set(sets)
     opts = {k: kwargs.get(k) for k in ADDRESS_KEYS}
     answers = Answers(kind=kind, pod_cidr=pod_cidr, allow_fallback=allow_fallback, accept=list(accept),
                       sets=list(sets), then=then,

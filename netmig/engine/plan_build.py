@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from netmig.connection import ArmTarget
-from netmig.engine.planning import Plan, load_template, new_plan, set_step_params
+from netmig.engine.planning import Plan, PlanConnection, load_template, new_plan, set_step_params
 
 
 def make_plan(kind: str, target: ArmTarget, *, accepted: list[str] | None = None,
@@ -31,6 +31,10 @@ def make_plan(kind: str, target: ArmTarget, *, accepted: list[str] | None = None
     plan = new_plan(template, cluster, arm_endpoint=target.endpoint, accepted=accepted, pod_cidr=pod_cidr,
                     allow_variants=allow_variants, plan_command=plan_command)
     set_step_params(plan, step_params or {})  # before the checks: they see the plan as it will run
+    plan.connection = PlanConnection(sandbox=target.sandbox,
+                                     ca_bundle=None if target.sandbox else target.ca_bundle)  # never a token
+    if kind.endswith((".yaml", ".yml")):
+        plan.template = str(Path(kind).resolve())
     with tempfile.TemporaryDirectory(prefix="netmig-plan-") as tmp:
         ctx = StepContext(plan=plan, aks=aks, journal=Journal(Path(tmp) / "j.jsonl"), run_dir=Path(tmp))
         ctx._cluster = cluster

@@ -5,8 +5,17 @@ Contract:
   ARM endpoint, etag at plan time), source and target network profiles, the exact ARM change(s), pools and node
   counts to be reimaged, preflight results, policy-analysis findings, accepted failures, expected duration range
   and the steps (kind + params) in order. ``load_plan(path)`` raises ``UsageError`` for a missing/malformed file.
-- ``load_template(kind)`` reads ``plans/KIND.yaml`` or a template file given by path (``UsageError`` when unknown or
-  unsafely ordered); ``load_plan`` holds a (possibly hand-edited) concrete plan to the same ordering rules.
+- ``load_template(kind)`` reads ``plans/KIND.yaml`` or a template file given by path (``UsageError`` when unknown,
+  unreadable, malformed, naming an unknown step kind, or unsafely ordered).
+- ``load_plan`` holds a (possibly hand-edited) concrete plan to the same ordering rules, then to its kind's
+  template (``template_problems``): the format this version writes, a known kind, the template's steps (ids, kinds,
+  irreversible, variants) with the template's network-profile parameters, at least one step, and the derived parts
+  -- target profile, ARM changes (with the etag as If-Match), variants -- equal to what ``new_plan`` derives from
+  the plan's own source, pools and options. What apply executes is therefore what the plan shows; a hand edit that
+  contradicts it is ``UsageError`` (exit 2, one line: make a new plan). Step parameters that ``plan --set`` may set
+  (e.g. the operator manifest) stay editable.
+- ``connection`` records how to reach the cluster without secrets (``PlanConnection``: the sandbox folder, or the
+  CA bundle of the ARM endpoint); ``netmig.connection.for_plan`` uses it when no address flag is given.
 - ``new_plan(template, cluster, ...)`` is pure; ``drift(plan, cluster)`` returns the reasons why the cluster no
   longer is the one the plan was made for (empty list: unchanged).
 - Variants (``netmig.model.plan``): the plan keeps every step of every variant that applies to the cluster in one
@@ -31,7 +40,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from netmig.errors import UsageError
-from netmig.model.cluster import ClusterInfo, NetworkProfile, PoolInfo
+from netmig.inputs import read_text
+from netmig.model.cluster import ClusterInfo, ClusterRef, NetworkProfile, PoolInfo
 from netmig.model.plan import PlanTemplate, ProfileSpec, StepSpec, validate_order
 
 PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
@@ -84,6 +94,17 @@ class PlanVariant(BaseModel):
     steps: list[str] = Field(default_factory=list, description="ids of the steps this path runs, in order")
 
 
+class PlanConnection(BaseModel):
+    """How to reach the plan's cluster again, without secrets: a sandbox folder (its sandbox.json holds the
+    endpoint, CA bundle and token), or the CA bundle to trust for ``Plan.arm_endpoint`` (the cluster id and the
+    endpoint are the plan's own fields). Never a token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sandbox: str | None = Field(default=None, description="absolute path of the sandbox folder")
+    ca_bundle: str | None = Field(default=None, description="absolute path of the PEM bundle for the ARM endpoint")
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -94,6 +115,8 @@ class Plan(BaseModel):
     created_at: str
     cluster: str  # ARM resource id
     arm_endpoint: str
+    connection: PlanConnection = Field(default_factory=PlanConnection)
+    template: str | None = Field(default=None, description="the template file, when not a built-in kind")
     etag: str | None = None
     kubernetes_version: str = ""
     irreversible: bool = False
@@ -142,29 +165,58 @@ class Plan(BaseModel):
 def load_template(kind: str, plans_dir: Path | None = None) -> PlanTemplate:
     """``kind``: a migration kind (``plans/KIND.yaml``) or the path of a template file (``*.yaml``)."""
     path = (plans_dir or PLANS_DIR) / f"{kind}.yaml"
-    if kind.endswith((".yaml", ".yml")) and Path(kind).is_file():
+    if kind.endswith((".yaml", ".yml")):
         path = Path(kind)
-    if not path.is_file():
+    elif "/" in kind or not path.is_file():
         known = sorted(p.stem for p in (plans_dir or PLANS_DIR).glob("*.yaml"))
         raise UsageError(f"unknown migration kind {kind!r}", f"choose one of: {', '.join(known)}")
+    text = read_text(path, "template", "pass a migration kind (plans/KIND.yaml) or a template YAML file")
     try:
-        template = PlanTemplate.model_validate(yaml.safe_load(path.read_text()))
+        template = PlanTemplate.model_validate(yaml.safe_load(text))
     except (ValidationError, yaml.YAMLError) as e:
-        raise UsageError(f"template {path} is malformed ({str(e).splitlines()[0]})", "fix the file") from None
+        first = str(e).splitlines()[0] if str(e) else e.__class__.__name__
+        raise UsageError(f"template {path} is malformed ({first})", "fix the file") from None
     problems = validate_order(template)
     if problems:
         raise UsageError(f"template {path} is unsafely ordered: {'; '.join(problems)}", "fix the step order")
+    unknown = unknown_kinds([s.kind for s in template.steps])
+    if unknown:
+        raise UsageError(f"template {path} names unknown step kind(s): {', '.join(unknown)}",
+                         f"use the step kinds aks-netmig has: {', '.join(known_kinds())}")
     return template
 
 
+def known_kinds() -> list[str]:
+    from netmig.engine import registry
+
+    registry.load_builtins()
+    return sorted(registry.STEPS)
+
+
+def unknown_kinds(kinds: list[str]) -> list[str]:
+    known = set(known_kinds())
+    return sorted({k for k in kinds if k not in known})
+
+
+REPLAN = "make a new plan with aks-netmig plan (nothing was run)"
+
+
 def load_plan(path: str | Path) -> Plan:
+    """The plan at ``path``, validated (see the module contract); ``UsageError`` naming the problem otherwise."""
     p = Path(path)
+    text = read_text(p, "plan", f"pass a plan file written by aks-netmig plan; {REPLAN}",
+                     missing_fix="write one with: aks-netmig plan ... --out FILE")
     try:
-        data = yaml.safe_load(p.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"plan {p} does not exist", "write one with: aks-netmig plan ... --out FILE") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise UsageError(f"plan {p} is not valid YAML ({str(e).splitlines()[0]})", "fix or regenerate it") from None
+        first = str(e).splitlines()[0] if str(e) else e.__class__.__name__
+        raise UsageError(f"plan {p} is not valid YAML ({first})", "fix or regenerate it") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"plan {p} is not a plan (a YAML mapping written by aks-netmig plan; found "
+                         f"{'nothing' if data is None else type(data).__name__})", REPLAN)
+    if data.get("format", FORMAT) != FORMAT:
+        raise UsageError(f"plan {p} has format {data.get('format')!r}; this aks-netmig reads format {FORMAT}",
+                         REPLAN)
     try:
         plan = Plan.model_validate(data)
     except ValidationError as e:
@@ -175,17 +227,132 @@ def load_plan(path: str | Path) -> Plan:
     if problems:
         raise UsageError(f"plan {p} is unsafely ordered: {'; '.join(problems)}",
                          "fix the step order or make a new plan; nothing was run")
+    try:
+        problems = template_problems(plan)
+    except UsageError as e:
+        raise UsageError(f"plan {p}: {e.problem}", e.fix) from None
+    if problems:
+        raise UsageError(f"plan {p} contradicts its {plan.kind} template: {'; '.join(problems[:3])}", REPLAN)
     return plan
 
 
+def number_param_problem(step: PlanStep) -> str | None:
+    """A step parameter that must be a number of seconds (``*_s``, ``*_seconds``) or a count (``attempts``) but is
+    not a finite positive number (hand-edited or ``--set``), or None."""
+    for key, value in step.params.items():
+        if not (key.endswith(("_s", "_seconds")) or key == "attempts"):
+            continue
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+        if key == "attempts":
+            ok = ok and float(value).is_integer()
+        if not ok:
+            return f"step {step.id}: {key}={value!r} is not a finite number > 0"
+    return None
+
+
+def plan_template(plan: Plan) -> PlanTemplate:
+    """The template a plan was made from (its ``template`` file, else ``plans/KIND.yaml``)."""
+    if plan.template:
+        if not Path(plan.template).is_file():
+            raise UsageError(f"the template {plan.template} this plan was made from is gone", REPLAN)
+        template = load_template(plan.template)
+        if template.kind != plan.kind:
+            raise UsageError(f"the template {plan.template} is of kind {template.kind}, the plan {plan.kind}",
+                             REPLAN)
+        return template
+    if not (PLANS_DIR / f"{plan.kind}.yaml").is_file() or "/" in plan.kind:
+        known = sorted(x.stem for x in PLANS_DIR.glob("*.yaml"))
+        raise UsageError(f"unknown migration kind {plan.kind!r} (known: {', '.join(known)})",
+                         REPLAN)
+    return load_template(plan.kind)
+
+
+def template_problems(plan: Plan) -> list[str]:
+    """How ``plan`` contradicts its kind's template (empty: it is what ``new_plan`` makes of the template for its
+    own source profile, pools and options, up to what ``plan --set`` may change). Raises ``UsageError`` when the
+    kind is unknown."""
+    if not plan.steps:
+        return ["it has no steps"]
+    unknown = unknown_kinds([s.kind for s in plan.steps])
+    if unknown:
+        return [f"unknown step kind(s) {', '.join(unknown)} (known: {', '.join(known_kinds())})"]
+    template = plan_template(plan)
+    try:
+        ref = ClusterRef.parse(plan.cluster)
+        source = plan.source_profile()
+    except (ValueError, TypeError) as e:
+        return [f"its cluster or source profile is unusable ({str(e).splitlines()[0]})"]
+    cluster = ClusterInfo(ref=ref, location="", kubernetes_version=plan.kubernetes_version,
+                          provisioning_state="Succeeded", network=source, etag=plan.etag,
+                          pools=tuple(PoolInfo(name=x.name, mode=x.mode, os_type=x.os_type, count=x.nodes,
+                                               provisioning_state="Succeeded", max_surge=x.max_surge)
+                                      for x in plan.pools))
+    options = plan.options or {}
+    try:
+        want = new_plan(template, cluster, arm_endpoint=plan.arm_endpoint, pod_cidr=options.get("pod_cidr"),
+                        allow_variants=list(options.get("allow_variants") or []))
+    except UsageError as e:
+        return [e.problem]
+    out: list[str] = []
+    have_ids = [(s.id, s.kind) for s in plan.steps]
+    want_ids = [(s.id, s.kind) for s in want.steps]
+    if have_ids != want_ids:
+        extra = [f"{i} ({k})" for i, k in have_ids if (i, k) not in want_ids]
+        missing = [f"{i} ({k})" for i, k in want_ids if (i, k) not in have_ids]
+        what = "; ".join(x for x in (f"not in the template: {', '.join(extra)}" if extra else "",
+                                     f"missing: {', '.join(missing)}" if missing else "") if x) or "another order"
+        out.append(f"its steps are not the template's ({what})")
+        return out
+    for have, w in zip(plan.steps, want.steps, strict=True):
+        bad = number_param_problem(have)
+        if bad:
+            out.append(bad)
+        if (have.irreversible, have.variant) != (w.irreversible, w.variant):
+            out.append(f"step {have.id}: irreversible/variant is {have.irreversible}/{have.variant}, the template "
+                       f"says {w.irreversible}/{w.variant}")
+        if have.kind == "update-network-profile":
+            fields = [*ProfileSpec.model_fields, "switch_variant"]
+            got = {k: have.params.get(k) for k in fields if have.params.get(k) is not None}
+            exp = {k: w.params.get(k) for k in fields if w.params.get(k) is not None}
+            if got != exp:
+                out.append(f"step {have.id} asks for {got or 'no change'}, the template and the plan's ARM change "
+                           f"for {exp}")
+    if plan.target != want.target:
+        out.append(f"the target profile {plan.target} is not the template's {want.target}")
+    if want.arm_changes and not plan.etag:
+        out.append("the etag is missing (it is the If-Match of the PUT and the drift check)")
+    elif [c.model_dump() for c in plan.arm_changes] != [c.model_dump() for c in want.arm_changes]:
+        out.append("the ARM change(s) " + ("are missing" if not plan.arm_changes else
+                                           "differ from what the steps send") +
+                   f" (the steps send {[c.network_profile for c in want.arm_changes] or 'none'})")
+    if plan.irreversible != want.irreversible:
+        out.append(f"irreversible is {plan.irreversible}, the template says {want.irreversible}")
+    have_v = [(v.name, v.default, v.allowed, [c.model_dump() for c in v.arm_changes], v.steps) for v in plan.variants]
+    want_v = [(v.name, v.default, v.allowed, [c.model_dump() for c in v.arm_changes], v.steps) for v in want.variants]
+    if have_v != want_v:
+        out.append("its variants (paths, their ARM changes or whether they are allowed) are not the template's")
+    return out
+
+
 def set_step_params(plan: Plan, overrides: dict[str, dict[str, Any]]) -> None:
-    """Override step params (``aks-netmig plan --set STEP.PARAM=VALUE``); ``UsageError`` for an unknown step id."""
+    """Override step params (``aks-netmig plan --set STEP.PARAM=VALUE``); ``UsageError`` for an unknown step id, and
+    for the network profile of an update-network-profile step (the template and its ARM change decide that)."""
     for step_id, params in overrides.items():
         try:
-            plan.step(step_id).params.update(params)
+            step = plan.step(step_id)
         except KeyError:
             raise UsageError(f"--set names a step {step_id!r} the {plan.kind} plan does not have",
                              f"use one of: {', '.join(s.id for s in plan.steps)}") from None
+        fixed = sorted(k for k in params if step.kind == "update-network-profile"
+                       and k in (*ProfileSpec.model_fields, "switch_variant"))
+        if fixed:
+            raise UsageError(f"--set cannot change {step_id}.{fixed[0]}: the {plan.kind} template decides the "
+                             "network profile (and the ARM change the plan shows)",
+                             "choose another migration kind, or --pod-cidr for the overlay pod CIDR")
+        step.params.update(params)
+        bad = number_param_problem(step)
+        if bad:
+            raise UsageError(f"--set {bad}", "give a number of seconds (or a count) > 0")
 
 
 def parse_set(values: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -290,6 +457,9 @@ def new_plan(template: PlanTemplate, cluster: ClusterInfo, *, arm_endpoint: str,
     target_spec = template.target
     options: dict[str, Any] = {}
     if pod_cidr:
+        from netmig.inputs import cidr
+
+        pod_cidr = cidr(pod_cidr)
         if "pod_cidr" not in template.plan_options:
             raise UsageError(f"the {template.kind} migration does not take a pod CIDR",
                              "drop --pod-cidr (only migrations to Azure CNI Overlay set one)")

@@ -142,19 +142,30 @@ def _alive(pid: int) -> bool:
 
 
 def post_fault(directory: Path, fault: dict[str, Any]) -> dict[str, Any]:
+    """Register ``fault`` with the sandbox running in ``directory``; ``SandboxControlError`` (one line) when there is
+    none, its sandbox.json is unusable, it does not answer (a dead sandbox), or it refuses the fault."""
     info_path = directory / "sandbox.json"
+    start = f"start one with: aks-netmig sandbox start --dir {directory} --detach"
     if not info_path.exists():
-        raise SandboxControlError(
-            f"no running sandbox in {directory}; start one with: aks-netmig sandbox start --dir {directory} --detach"
-        )
-    info = json.loads(info_path.read_text())
-    ctx = ssl.create_default_context(cafile=info["ca_bundle"])
+        raise SandboxControlError(f"no running sandbox in {directory}; {start}")
+    try:
+        info = json.loads(info_path.read_bytes().decode("utf-8"))
+        endpoint, token, ca = str(info["arm_endpoint"]), str(info["token"]), str(info["ca_bundle"])
+        ctx = ssl.create_default_context(cafile=ca)
+    except (OSError, ValueError, KeyError, TypeError, ssl.SSLError) as e:
+        raise SandboxControlError(f"{info_path} is unusable ({e.__class__.__name__}); restart the sandbox "
+                                  f"(aks-netmig sandbox stop --dir {directory}, then {start})") from None
     req = urllib.request.Request(
-        info["arm_endpoint"] + "/_sandbox/faults", data=json.dumps(fault).encode(), method="POST",
-        headers={"Authorization": f"Bearer {info['token']}", "Content-Type": "application/json"},
+        endpoint + "/_sandbox/faults", data=json.dumps(fault).encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     try:
         with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
             return dict(json.loads(resp.read() or b"{}"))
     except urllib.error.HTTPError as e:
-        raise SandboxControlError(f"the sandbox refused the fault: {e.read().decode(errors='replace')[:300]}") from e
+        body = " ".join(e.read().decode(errors="replace").split())[:300]
+        raise SandboxControlError(f"the sandbox refused the fault: {body}") from e
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", None) or e.__class__.__name__
+        raise SandboxControlError(f"the sandbox in {directory} does not answer at {endpoint} ({reason}); it is not "
+                                  f"running: {start}") from None

@@ -18,6 +18,9 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+KINDS = {"arm": ("status",), "kube": ("status", "cut-watch"), "lro": ("fail", "cancel"),
+         "node": ("stuck-notready",)}
+
 
 @dataclass
 class Fault:
@@ -80,8 +83,31 @@ class Faults:
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Fault:
+        """A fault from JSON; ``ValueError`` (one line) for unknown fields, an unknown target or kind, a path that
+        is not a valid regular expression, an HTTP status outside 100-599 or a negative count -- a bad fault is
+        refused, never registered (it would break every request it matches)."""
+        if not isinstance(d, dict):
+            raise ValueError("a fault is a JSON object")
         known = set(Fault.__dataclass_fields__)
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
-        return Fault(**d)
+        fault = Fault(**d)
+        if fault.target not in KINDS:
+            raise ValueError(f"unknown fault target {fault.target!r} (one of {', '.join(KINDS)})")
+        if fault.kind not in KINDS[fault.target]:
+            raise ValueError(f"fault kind {fault.kind!r} does not apply to target {fault.target} "
+                             f"(one of {', '.join(KINDS[fault.target])})")
+        if fault.path is not None:
+            try:
+                re.compile(str(fault.path))
+            except re.error as e:
+                raise ValueError(f"path {fault.path!r} is not a valid regular expression ({e})") from None
+        if not isinstance(fault.status, int) or not 100 <= fault.status <= 599:
+            raise ValueError(f"status {fault.status!r} is not an HTTP status (100-599)")
+        if fault.times is not None and (not isinstance(fault.times, int) or fault.times < 0):
+            raise ValueError(f"times {fault.times!r} is not a count >= 0")
+        if fault.retry_after is not None and (not isinstance(fault.retry_after, (int, float))
+                                              or not 0 <= fault.retry_after < 86400):
+            raise ValueError(f"retry_after {fault.retry_after!r} is not a number of seconds")
+        return fault

@@ -148,13 +148,17 @@ def save(snap: Snapshot, path: str | Path) -> None:
 
 def load(path: str | Path) -> Snapshot:
     """Read a snapshot file; ``UsageError`` (one line) when missing or not a snapshot."""
+    from netmig.inputs import read_text
+
+    text = read_text(path, "snapshot", "take a new one with: aks-netmig verify snapshot --out FILE",
+                     max_bytes=512 * 1024 * 1024,
+                     missing_fix="take one with: aks-netmig verify snapshot --out FILE")
     try:
-        return Snapshot.from_dict(json.loads(Path(path).read_text()))
-    except FileNotFoundError:
-        raise UsageError(f"snapshot {path} does not exist", "take one with: aks-netmig verify snapshot --out FILE") \
+        return Snapshot.from_dict(json.loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        reason = " ".join(str(e).split())[:160] or e.__class__.__name__
+        raise UsageError(f"{path} is not a readable snapshot ({reason})", "take a new one with verify snapshot") \
             from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"{path} is not a readable snapshot ({e})", "take a new one with verify snapshot") from None
 
 
 def _meta(md: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,8 @@ Contract:
 - ARM requests (not admin ones) first consult ``ctx.faults.take("arm", method, path, kind="status")``.
 - Every request appends one JSON line to ``ctx.dir / "arm-requests.jsonl"``: ``method, path, status, time``
   (epoch seconds), ``sim_time``, ``api_version``; cluster PUTs add ``network_profile_change`` (the PUT changes
-  plugin / pluginMode / policy / dataplane / podCidr) and ``reimage`` (it started a reimage, including a resume);
+  plugin / pluginMode / policy / dataplane / podCidr), ``reimage`` (it started a reimage, including a resume),
+  ``if_match`` (the If-Match header, or null) and ``network_profile`` (the body's networkProfile);
   faulted requests add ``fault: true``.
 """
 
@@ -268,6 +269,8 @@ class ArmApp:
         self._scope(sub, rg)
         st = self.st
         body = await self._body(request)
+        _LOG_EXTRA.get().update(if_match=request.headers.get("If-Match"),
+                                network_profile=(body.get("properties") or {}).get("networkProfile"))
         if st.cluster is None:
             return await self._create_cluster(request, name, body)
         c = self._cluster(sub, rg, name)

@@ -47,13 +47,56 @@ def load(name_or_path: str | Path) -> dict[str, Any]:
 
         return normalize(generate())
     path = HERE / f"{text}.yaml"
-    if not path.exists():
+    if "/" in text or not path.exists():
         path = Path(text)
         if not (path.suffix in (".yaml", ".yml") and path.exists()):
             raise ScenarioError(
                 f"unknown scenario {text!r}; use one of: {', '.join(names())}, or a path to a scenario YAML file"
             )
-    return normalize(_read(path, ()))
+    data = _read(path, ())
+    try:
+        out = normalize(data)
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise ScenarioError(f"scenario file {path} is malformed ({e.__class__.__name__}: {str(e)[:120]}); see "
+                            "netmig/sandbox/scenarios/npm.yaml") from None
+    if not isinstance(out["objects"], list) or not isinstance(out["faults"], list):
+        raise ScenarioError(f"scenario file {path}: 'objects' and 'faults' must be lists; fix the file")
+    from netmig.sandbox.faults import Faults
+
+    for f in out["faults"]:
+        try:
+            Faults.from_dict(f)
+        except (TypeError, ValueError) as e:
+            raise ScenarioError(f"scenario file {path}: a fault is invalid ({str(e)[:160]}); fix the file") from None
+    return out
+
+
+MAX_BYTES = 64 * 1024 * 1024
+
+
+def _text(path: Path) -> str:
+    """The UTF-8 text of a scenario file; ``ScenarioError`` for a directory, a FIFO/device, an unreadable, huge,
+    binary or non-UTF-8 file."""
+    import stat
+
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise ScenarioError(f"scenario file {path} is not a regular file (a directory, pipe or device); pass a "
+                                "scenario YAML file")
+        if st.st_size > MAX_BYTES:
+            raise ScenarioError(f"scenario file {path} is too large ({st.st_size} bytes); pass a scenario YAML file")
+        data = path.read_bytes()
+    except OSError as e:
+        raise ScenarioError(f"scenario file {path} cannot be read ({e.strerror or e.__class__.__name__}); check "
+                            "the file") from None
+    if b"\x00" in data:
+        raise ScenarioError(f"scenario file {path} is a binary file, not YAML; pass a scenario YAML file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"scenario file {path} is not UTF-8 text (byte {e.start}); pass a scenario YAML "
+                            "file") from None
 
 
 def _read(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
@@ -62,7 +105,7 @@ def _read(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         chain = " -> ".join(p.stem for p in (*seen, path))
         raise ScenarioError(f"scenario file {path} has a 'base' cycle ({chain}); fix the 'base' keys")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(_text(path))
     except yaml.YAMLError as e:
         raise ScenarioError(f"scenario file {path} is not valid YAML ({e.__class__.__name__}); fix the file") from e
     if not isinstance(data, dict):

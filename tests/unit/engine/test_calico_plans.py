@@ -58,9 +58,14 @@ def test_a_hand_edited_template_with_an_early_crd_cleanup_is_refused_in_one_line
 
 
 def test_a_hand_edited_concrete_plan_is_refused_by_load_plan(tmp_path: Path) -> None:
+    import dataclasses
+
+    from netmig.engine.planning import new_plan
+    from tests.unit.engine.values import ENDPOINT, cluster
+
     t = load_template("calico-to-self-managed")
-    plan = Plan(migration_id="m", kind=t.kind, title=t.title, created_at="now", cluster="/x", arm_endpoint="e",
-                source={}, target={}, steps=_steps(t))
+    calico = dataclasses.replace(cluster(), network=NetworkProfile(plugin="azure", policy="calico"))
+    plan = new_plan(t, calico, arm_endpoint=ENDPOINT)  # a real plan: load_plan holds it to its template too
     good = tmp_path / "good.yaml"
     good.write_text(plan.to_yaml())
     assert load_plan(good).kind == "calico-to-self-managed"

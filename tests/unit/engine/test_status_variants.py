@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from netmig.cli.status_cmd import render_status, status_dict
@@ -41,7 +42,7 @@ def _refused(ctx: Any, step: PlanStep) -> dict[str, Any]:
 
 
 def _plan(tmp_path: Path, allowed: bool, refuse: bool) -> tuple[Path, StepContext]:
-    template = PlanTemplate.model_validate({
+    doc = {
         "kind": "x", "title": "x", "source": {}, "target": {}, "checks": [],
         "variants": [{"name": "direct", "title": "one PUT", "default": True},
                      {"name": "fallback", "title": "three PUTs", "allow_flag": "--allow-fallback"}],
@@ -51,12 +52,16 @@ def _plan(tmp_path: Path, allowed: bool, refuse: bool) -> tuple[Path, StepContex
                   {"id": "watch", "kind": "test-status-ok", "variant": "direct"},
                   {"id": "none", "kind": "test-status-ok", "variant": "fallback"},
                   {"id": "overlay", "kind": "test-status-ok", "variant": "fallback"},
-                  {"id": "verify", "kind": "test-status-ok"}]})
+                  {"id": "verify", "kind": "test-status-ok"}]}
+    template = PlanTemplate.model_validate(doc)
     path = tmp_path / "plans" / "p.yaml"
     path.parent.mkdir(parents=True)
+    template_file = tmp_path / "plans" / "x-template.yaml"  # load_plan holds the plan to its template file
+    template_file.write_text(yaml.safe_dump(doc))
     p: Plan = new_plan(template, cluster(), arm_endpoint="https://127.0.0.1:9", now=NOW,  # sandbox-like: no read
                        allow_variants=["fallback"] if allowed else [],
                        plan_command=["aks-netmig", "plan", "--sandbox", "/sb", "--out", str(path)])
+    p.template = str(template_file)
     path.write_text(p.to_yaml())
     run_dir = run_dir_for(path)
     ctx = StepContext(plan=p, aks=None, journal=Journal(run_dir / "journal.jsonl"),  # type: ignore[arg-type]

@@ -1,0 +1,102 @@
+"""Client faults (ARM, Kubernetes API) at the end of a run, as one line: what failed, the cluster's state, and the
+next command -- the one place ``ArmError`` / ``KubeError`` become a user-facing error.
+
+Contract: ``client_failure(e, plan, run_dir, rerun)`` returns a ``ClientFailure`` (exit code 1, a ``CheckFailed``)
+for an ``ArmError`` or ``KubeError`` that ended a run after the client's and the step's own retries. Its problem names
+the API, the operation and ARM's / the API server's answer (truncated, no token or body beyond the message); its
+fix names the cluster's state as the run folder's journal tells it (nothing changed yet; or which change was sent
+and that the ARM operation goes on) and the exact next commands (``aks-netmig status PLAN`` when the cluster was
+changed, then ``rerun``). ``cluster_changed`` tells whether a cluster-changing step had started. ``is_client_error``
+tells whether an exception is such a fault; ``client_faults(plan, run_dir, rerun)`` is the context manager every
+runner entry (apply on both orchestrators, the demo) wraps its run in.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from netmig.errors import CheckFailed
+from netmig.model.plan import CHANGING_KINDS
+
+
+class ClientFailure(CheckFailed):
+    """An ARM / Kubernetes API fault that ended the run (see the module contract)."""
+
+    def __init__(self, problem: str, fix: str, *, cluster_changed: bool) -> None:
+        super().__init__(problem, fix)
+        self.cluster_changed = cluster_changed
+
+
+def is_client_error(e: BaseException) -> bool:
+    from netmig.azure.errors import ArmError
+    from netmig.kube.errors import KubeError
+
+    return isinstance(e, (ArmError, KubeError))
+
+
+def _events(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "journal.jsonl"
+    out: list[dict[str, Any]] = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def cluster_state(plan: Any, run_dir: Path) -> tuple[bool, str]:
+    """(changed, description) from the journal: whether a cluster-changing step started, and what was sent."""
+    events = _events(run_dir)
+    kinds = {s.id: s.kind for s in plan.steps}
+    started = [e.get("step") for e in events if e.get("event") == "step-start"
+               and (kinds.get(str(e.get("step"))) in CHANGING_KINDS
+                    or any(s.id == e.get("step") and s.irreversible for s in plan.steps))]
+    puts = [e for e in events if e.get("event") == "arm-put"]
+    if puts:
+        last = puts[-1]
+        return True, (f"the network-profile change of step {last.get('step')} was sent; the ARM operation goes on "
+                      "without aks-netmig (its reimage is watched again on the rerun)")
+    if started:
+        return True, f"step {started[-1]} had started changing the cluster"
+    return False, "nothing was changed on the cluster"
+
+
+def client_failure(e: BaseException, plan: Any, run_dir: Path, rerun: list[str]) -> ClientFailure:
+    """The one-line failure for an ARM / Kubernetes API fault (see the module contract)."""
+    from netmig.azure.errors import ArmError
+
+    api = "ARM" if isinstance(e, ArmError) else "Kubernetes API"
+    status = getattr(e, "status", None)
+    text = " ".join(str(e).split())[:300]
+    hint = ""
+    if status in (401, 403):
+        hint = " (permission: the identity needs the role the runbook names)"
+    elif getattr(e, "temporary", False):
+        hint = " (after retries)"
+    changed, state = cluster_state(plan, run_dir)
+    plan_path = rerun[2] if len(rerun) > 2 else "PLAN"
+    steps = f"see aks-netmig status {shlex.quote(plan_path)}, then " if changed else ""
+    return ClientFailure(f"{api}: {text}{hint}",
+                         f"cluster state: {state}; next: {steps}rerun {shlex.join(rerun)} once the cause is fixed",
+                         cluster_changed=changed)
+
+
+@contextmanager
+def client_faults(plan: Any, run_dir: Path, rerun: list[str]) -> Iterator[None]:
+    """Inside the block, an ARM / Kubernetes API fault becomes ``client_failure(...)`` (raised ``from`` it)."""
+    try:
+        yield
+    except Exception as e:
+        if is_client_error(e):
+            raise client_failure(e, plan, run_dir, rerun) from e
+        raise
