@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from netmig.sandbox.kube import admission, events, gc, managed_fields, known_fields, validation
+from netmig.sandbox.kube import admission, events, gc, known_fields, managed_fields, validation
 from netmig.sandbox.kube.store import ApiError, Store
 from netmig.sandbox.kube.types import BUILTIN_TYPES, register_builtin_types
 
