@@ -9,7 +9,8 @@ Contract (used by ``server``):
   apply: ``failed to create typed patch object (<ns>/<name>; <gv>, Kind=<Kind>): .spec.foo: field not declared in
   schema``); Warn returns the warnings (``unknown field "spec.foo"``) for ``Warning: 299 - "..."`` headers; every
   mode drops the unknown fields from ``doc`` (they are never stored).
-- ``check_valid(rt, obj)`` raises the 422 Invalid ``ApiError`` of ``validation.validate``.
+- ``check_valid(rt, obj, old=None)`` raises the 422 Invalid ``ApiError`` of ``validation.validate`` (an update:
+  ``validate_update`` against ``old``).
 - ``manager(query, user_agent, apply)``: the field manager; required for apply (422 like the apiserver), else
   the User-Agent up to its first "/" (e.g. ``kubectl``).
 """
@@ -55,8 +56,8 @@ def check_unknown(mode: str, rt: ResourceType, doc: object, request_kind: str, g
     return [f'unknown field "{u}"' for u in unknown] if mode == "Warn" else []
 
 
-def check_valid(rt: ResourceType, obj: Obj) -> None:
-    errors = validation.validate(rt.key, obj)
+def check_valid(rt: ResourceType, obj: Obj, old: Obj | None = None) -> None:
+    errors = validation.validate(rt.key, obj) if old is None else validation.validate_update(rt.key, obj, old)
     if errors:
         raise validation.invalid(rt, str((obj.get("metadata") or {}).get("name") or ""), errors)
 

@@ -419,7 +419,7 @@ class KubeApi:
             check = copy.deepcopy(obj)
             if "status" in current and "status" in req.rt.subresources:
                 check["status"] = current["status"]
-            admission.check_valid(req.rt, check)
+            admission.check_valid(req.rt, check, current)
             managed_fields.record_update(current, obj, self._manager(request), req.gv,
                                          body_fields=(obj.get("metadata") or {}).get("managedFields", None))
         if request.query.get("dryRun"):
@@ -488,7 +488,7 @@ class KubeApi:
         if ct == patching.APPLY_YAML:
             meta["resourceVersion"] = current["metadata"].get("resourceVersion")
         if subresource is None:
-            admission.check_valid(req.rt, new)
+            admission.check_valid(req.rt, new, current)
             if ct != patching.APPLY_YAML:
                 managed_fields.record_update(current, new, manager, req.gv)
         if request.query.get("dryRun"):

@@ -12,6 +12,7 @@ Contract:
 - ``FieldError.message()`` is ``<field>: <body>`` as ``field.Error.Error()`` prints it; ``body()`` is the cause
   message (``Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain ...``). Bad values are printed as Go does:
   strings quoted, numbers and booleans bare, other values as JSON.
+- ``validate_update(key, obj, old)`` adds the immutable fields of an update (workload ``spec.selector``).
 - ``invalid(rt, name, errors)`` is the 422 ``Invalid`` ``ApiError`` (``details.causes``: reason / message /
   field, ``details.{name,group,kind}``), message ``<Kind>[.<group>] "<name>" is invalid: <err>`` (several errors:
   ``[<err>, <err>]``).
@@ -583,6 +584,28 @@ VALIDATORS: dict[Key, Callable[[Obj], list[FieldError]]] = {
 }
 # cluster-scoped or namespaced objects whose names must be DNS-1123 labels rather than subdomains
 _LABEL_NAMED: set[Key] = {("", "namespaces")}
+
+
+IMMUTABLE: dict[Key, tuple[tuple[str, ...], ...]] = {
+    ("apps", "deployments"): (("spec", "selector"),),
+    ("apps", "replicasets"): (("spec", "selector"),),
+    ("apps", "daemonsets"): (("spec", "selector"),),
+    ("policy", "poddisruptionbudgets"): (),
+}
+
+
+def validate_update(key: Key, obj: Obj, old: Obj) -> list[FieldError]:
+    """``validate`` plus the fields an update may not change (``field is immutable``: workload selectors)."""
+    errs = validate(key, obj)
+    for path in IMMUTABLE.get(key, ()):
+        new_v: Any = obj
+        old_v: Any = old
+        for part in path:
+            new_v = _dict(new_v).get(part)
+            old_v = _dict(old_v).get(part)
+        if new_v != old_v:
+            errs.append(invalid_value(".".join(path), new_v, "field is immutable"))
+    return errs
 
 
 def validate(key: Key, obj: Obj) -> list[FieldError]:

@@ -90,6 +90,16 @@ def test_invalid_status_aggregates_like_the_apiserver() -> None:
     assert "group" not in svc.details
 
 
+def test_workload_selectors_are_immutable() -> None:
+    old = {"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": "a"}},
+                                                 "template": {"metadata": {"labels": {"app": "a", "v": "1"}},
+                                                              "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    new = {**old, "spec": {**old["spec"], "selector": {"matchLabels": {"app": "a", "v": "1"}}}}
+    assert [e.message() for e in validation.validate_update(DEPLOY, new, old)] == [
+        'spec.selector: Invalid value: {"matchLabels":{"app":"a","v":"1"}}: field is immutable']
+    assert validation.validate_update(DEPLOY, old, old) == []
+
+
 def test_unknown_fields_by_mode() -> None:
     rt = RT[PODS]
     pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i", "colour": "red"}],
@@ -193,3 +203,32 @@ def test_event_recorder_derives_node_events_and_counts_repeats(store: Store) -> 
     v1 = {e["metadata"]["name"]: e for e in store.list(events.V1)}
     assert v1[drains[0]["metadata"]["name"]]["deprecatedCount"] == 2
     assert v1[drains[0]["metadata"]["name"]]["regarding"]["name"] == "n1"
+
+
+def test_pod_events_scheduling_lifecycle_and_owner(store: Store) -> None:
+    events.install(store, {})
+    ref = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "uid": "rs-uid", "controller": True}]
+    store.create(PODS, {"metadata": {"name": "web-1-a", "namespace": "default", "ownerReferences": ref},
+                        "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}})
+
+    def unschedulable(o: dict) -> None:  # type: ignore[type-arg]
+        o["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+                                                           "message": "0/3 nodes are available"}]}
+    store.update(PODS, "default", "web-1-a", unschedulable)
+
+    def run(o: dict) -> None:  # type: ignore[type-arg]
+        o["spec"]["nodeName"] = "n1"
+        o["status"] = {"phase": "Running", "containerStatuses": [{"name": "c", "state": {"running": {}}}]}
+    store.update(PODS, "default", "web-1-a", run)
+    store.delete(PODS, "default", "web-1-a")
+    got = [(e["involvedObject"]["kind"], e["reason"], e["message"], e["type"], e["source"]["component"])
+           for e in sorted(store.list(("", "events")), key=lambda e: int(e["metadata"]["resourceVersion"]))]
+    assert got == [
+        ("ReplicaSet", "SuccessfulCreate", "Created pod: web-1-a", "Normal", "replicaset-controller"),
+        ("Pod", "FailedScheduling", "0/3 nodes are available", "Warning", "default-scheduler"),
+        ("Pod", "Scheduled", "Successfully assigned default/web-1-a to n1", "Normal", "default-scheduler"),
+        ("Pod", "Pulled", 'Container image "nginx:1" already present on machine', "Normal", "kubelet"),
+        ("Pod", "Created", "Created container c", "Normal", "kubelet"),
+        ("Pod", "Started", "Started container c", "Normal", "kubelet"),
+        ("Pod", "Killing", "Stopping container c", "Normal", "kubelet"),
+    ]
