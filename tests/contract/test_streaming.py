@@ -21,6 +21,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.stream import portforward, stream
 
+from netmig.sandbox import scenarios
 from tests.contract.terminal import Terminal
 from tests.polling import until
 
@@ -54,9 +55,20 @@ spec:
 
 
 @pytest.fixture
-def demo_sandbox(sandbox_factory: Any) -> Any:
-    """The article's cluster: Azure CNI with Azure NPM enforcing policies (scenario ``seed-demo``)."""
-    return sandbox_factory("seed-demo", time_scale=0.01)
+def demo_sandbox(request: pytest.FixtureRequest, sandbox_factory: Any) -> Any:
+    """The article's cluster: Azure CNI with Azure NPM enforcing policies (scenario ``seed-demo``), at the
+    Kubernetes version given as the fixture's parameter (default: the scenario's). A kubectl that dispatches on
+    the server version (gcloud's) then runs its matching release: 1.32 for a 1.32 cluster."""
+    sc = scenarios.load("seed-demo")
+    version = getattr(request, "param", None)
+    if version:
+        sc["cluster"]["kubernetes_version"] = version
+        for pool in sc["cluster"]["pools"]:
+            pool["orchestratorVersion"] = version
+    return sandbox_factory(sc, time_scale=0.01)
+
+
+VERSIONS = pytest.mark.parametrize("demo_sandbox", ["1.31.2", "1.32.4"], indirect=True)
 
 
 def _env(sandbox: Any, home: Path) -> dict[str, str]:
@@ -98,6 +110,7 @@ def _in_client(shell: Terminal, command: str) -> str:
     return shell.expect(PROMPT)[: -len(PROMPT)]
 
 
+@VERSIONS
 def test_seed_article_demo_typed_literally(demo_sandbox: Any, tmp_path: Path) -> None:
     env = _env(demo_sandbox, tmp_path / "home")
     other = _window(env, tmp_path)
@@ -216,6 +229,7 @@ def test_kubectl_attach_to_an_interactive_pod(demo_sandbox: Any, tmp_path: Path)
         window.close()
 
 
+@VERSIONS
 def test_kubectl_port_forward_to_an_agnhost_pod(demo_sandbox: Any, tmp_path: Path) -> None:
     env = _env(demo_sandbox, tmp_path / "home")
     _kubectl(env, "run", "agnhost-pod", "--image=registry.k8s.io/e2e-test-images/agnhost:2.53", "--port=80",
