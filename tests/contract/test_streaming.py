@@ -228,6 +228,18 @@ def test_kubectl_attach_to_an_interactive_pod(demo_sandbox: Any, tmp_path: Path)
     finally:
         window.close()
 
+    # a throw-away pod: the shell's exit code becomes kubectl's (read from the pod), then the pod is deleted
+    once = Terminal(["kubectl", "run", "-it", "--rm", "once", "-n", "demo", f"--image={IMAGE}", "--restart=Never",
+                     "--", "sh"], env, cwd=str(tmp_path))
+    try:
+        once.expect("/ # ")
+        once.line("exit 4")
+        assert once.wait(60) == 4
+        assert 'pod "once" deleted' in once.buf.decode()
+    finally:
+        once.close()
+    assert _kubectl(env, "get", "pod", "once", "-n", "demo", ok=False).returncode == 1
+
 
 @VERSIONS
 def test_kubectl_port_forward_to_an_agnhost_pod(demo_sandbox: Any, tmp_path: Path) -> None:
