@@ -223,6 +223,8 @@ def test_kubectl_attach_to_an_interactive_pod(demo_sandbox: Any, tmp_path: Path)
         assert _in_client(window, "hostname") == "shell\r\n"
         assert _in_client(window, "nosuchcommand") == "bash: nosuchcommand: command not found\r\n"
         assert _in_client(window, "echo $?") == "127\r\n"
+        # the main process's terminal output is the container's log, as on a node (text mode: \r\n read as \n)
+        assert "bash-5.1# hostname\nshell\n" in _kubectl(env, "logs", "shell", "-n", "demo").stdout
         window.line("exit")
         assert "Session ended" in window.expect(SHELL_PROMPT)
     finally:

@@ -485,7 +485,8 @@ async def run_attach(ctx: SandboxContext, pod: Obj, container: str, io: ProcessI
     if is_interactive_shell(spec):
         base = main_argv(spec)[0].rsplit("/", 1)[-1]
         shell = Shell(ctx, ns, name, container, base)
-        code = await shell.interactive(io)
+        logged = _Logged(io, ctx.logs, (ns, name, container))
+        code = await shell.interactive(logged)
         if io.closed.is_set() and not spec.get("stdinOnce"):
             return code  # detached: the main shell's stdin stays open (its state is not kept between attaches)
         record_main_exit(ctx, ns, name, container, code)
@@ -495,6 +496,20 @@ async def run_attach(ctx: SandboxContext, pod: Obj, container: str, io: ProcessI
         await io.write(1, text)
     await io.closed.wait()
     return None
+
+
+class _Logged(ProcessIO):
+    """``io`` whose output (and, on a tty, its echo) also goes to the container's log, as the main process's
+    terminal output does on a real node."""
+
+    def __init__(self, io: ProcessIO, logs: dict[tuple[str, str, str], str], key: tuple[str, str, str]) -> None:
+        async def write(fd: int, data: bytes) -> None:
+            logs[key] = logs.get(key, "") + data.decode(errors="replace")
+            await io._write(fd, data)
+
+        super().__init__(write, tty=io.tty, stdin=io.has_stdin)
+        self.stdin = io.stdin
+        self.closed = io.closed
 
 
 def record_main_exit(ctx: SandboxContext, namespace: str, pod: str, container: str, code: int) -> None:
