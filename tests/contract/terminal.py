@@ -7,10 +7,13 @@ pattern, or fails naming what it saw. Never a sleep as synchronisation.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pty
 import select
 import signal
+import struct
+import termios
 import time
 
 from tests.polling import until
@@ -21,7 +24,8 @@ class Terminal:
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: str | None = None) -> None:
         pid, fd = pty.fork()
-        if pid == 0:  # child: exec the program; never returns
+        if pid == 0:  # child: a 50x200 terminal (no line wrapping of long commands), exec the program
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
             if cwd:
                 os.chdir(cwd)
             os.execvpe(argv[0], argv, env)

@@ -90,7 +90,8 @@ def test_seed_article_network_policy_steps(kubectl: Kubectl, tmp_path: Path) -> 
     out = kubectl("run", "server", "-n", "demo", f"--image={IMAGE}", "--labels=app=server", "--port=80",
                   "--command", "--", "/agnhost", "serve-hostname", "--tcp", "--http=false", "--port", "80")
     assert out.stdout.strip() == "pod/server created"
-    # the article runs `kubectl run -it client ... -- bash`; a non-interactive stand-in:
+    # the article runs `kubectl run -it client ... -- bash` (typed in a real terminal in test_streaming.py);
+    # a non-interactive stand-in here:
     out = kubectl("run", "client", "-n", "demo", f"--image={IMAGE}", "--command", "--", "sleep", "infinity")
     assert out.stdout.strip() == "pod/client created"
 

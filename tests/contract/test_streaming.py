@@ -21,6 +21,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.stream import portforward, stream
 
+from netmig.sandbox import scenarios
 from tests.contract.terminal import Terminal
 from tests.polling import until
 
@@ -54,9 +55,20 @@ spec:
 
 
 @pytest.fixture
-def demo_sandbox(sandbox_factory: Any) -> Any:
-    """The article's cluster: Azure CNI with Azure NPM enforcing policies (scenario ``seed-demo``)."""
-    return sandbox_factory("seed-demo", time_scale=0.01)
+def demo_sandbox(request: pytest.FixtureRequest, sandbox_factory: Any) -> Any:
+    """The article's cluster: Azure CNI with Azure NPM enforcing policies (scenario ``seed-demo``), at the
+    Kubernetes version given as the fixture's parameter (default: the scenario's). A kubectl that dispatches on
+    the server version (gcloud's) then runs its matching release: 1.32 for a 1.32 cluster."""
+    sc = scenarios.load("seed-demo")
+    version = getattr(request, "param", None)
+    if version:
+        sc["cluster"]["kubernetes_version"] = version
+        for pool in sc["cluster"]["pools"]:
+            pool["orchestratorVersion"] = version
+    return sandbox_factory(sc, time_scale=0.01)
+
+
+VERSIONS = pytest.mark.parametrize("demo_sandbox", ["1.31.2", "1.32.4"], indirect=True)
 
 
 def _env(sandbox: Any, home: Path) -> dict[str, str]:
@@ -98,6 +110,7 @@ def _in_client(shell: Terminal, command: str) -> str:
     return shell.expect(PROMPT)[: -len(PROMPT)]
 
 
+@VERSIONS
 def test_seed_article_demo_typed_literally(demo_sandbox: Any, tmp_path: Path) -> None:
     env = _env(demo_sandbox, tmp_path / "home")
     other = _window(env, tmp_path)
@@ -210,12 +223,27 @@ def test_kubectl_attach_to_an_interactive_pod(demo_sandbox: Any, tmp_path: Path)
         assert _in_client(window, "hostname") == "shell\r\n"
         assert _in_client(window, "nosuchcommand") == "bash: nosuchcommand: command not found\r\n"
         assert _in_client(window, "echo $?") == "127\r\n"
+        # the main process's terminal output is the container's log, as on a node (text mode: \r\n read as \n)
+        assert "bash-5.1# hostname\nshell\n" in _kubectl(env, "logs", "shell", "-n", "demo").stdout
         window.line("exit")
         assert "Session ended" in window.expect(SHELL_PROMPT)
     finally:
         window.close()
 
+    # a throw-away pod: the shell's exit code becomes kubectl's (read from the pod), then the pod is deleted
+    once = Terminal(["kubectl", "run", "-it", "--rm", "once", "-n", "demo", f"--image={IMAGE}", "--restart=Never",
+                     "--", "sh"], env, cwd=str(tmp_path))
+    try:
+        once.expect("/ # ")
+        once.line("exit 4")
+        assert once.wait(60) == 4
+        assert 'pod "once" deleted' in once.buf.decode()
+    finally:
+        once.close()
+    assert _kubectl(env, "get", "pod", "once", "-n", "demo", ok=False).returncode == 1
 
+
+@VERSIONS
 def test_kubectl_port_forward_to_an_agnhost_pod(demo_sandbox: Any, tmp_path: Path) -> None:
     env = _env(demo_sandbox, tmp_path / "home")
     _kubectl(env, "run", "agnhost-pod", "--image=registry.k8s.io/e2e-test-images/agnhost:2.53", "--port=80",

@@ -9,7 +9,9 @@ Contract of ``build_app(ctx)``:
   custom resources, like the real server -- and server-side apply as create-or-strategic-merge), DELETE (the
   object while finalizers hold it, else a ``Status`` Success; DeleteOptions preconditions honoured),
   deletecollection; ``status`` (GET/PUT/PATCH), ``scale`` (apps), ``namespaces/{n}/finalize``,
-  ``pods/{n}/log`` and ``pods/{n}/eviction`` subresources;
+  ``pods/{n}/log`` and ``pods/{n}/eviction`` subresources; ``pods/{n}/exec|attach|portforward`` over WebSocket
+  (``streaming``); SelfSubjectAccessReview / SelfSubjectRulesReview answered, never stored (``reviews``);
+- ``/version`` is the cluster's Kubernetes version (ARM's ``currentKubernetesVersion``);
 - writes go through ``admission``: ``fieldValidation`` Ignore / Warn (``Warning`` headers) / Strict (400) for
   unknown fields, the apiserver's validation (422 Invalid, ``validation``), field managers (``managedFields``;
   server-side apply with conflicts, ``force`` and field removal: ``managed_fields``); DELETE honours

@@ -4,7 +4,8 @@ Protocols (what kubectl 1.32 and the Python ``kubernetes`` client speak):
 - exec / attach: WebSocket subprotocol ``v5.channel.k8s.io`` (kubectl >= 1.30) or ``v4.channel.k8s.io`` (the
   Python client). Every binary (or, from the Python client, text) message starts with a channel byte: 0 stdin,
   1 stdout, 2 stderr, 3 error (the server writes one ``metav1.Status`` JSON there at the end: ``Success``, or
-  ``Failure`` / reason ``NonZeroExitCode`` with the exit code in ``details.causes[0].message``), 4 resize
+  ``Failure`` / reason ``NonZeroExitCode`` with the exit code in ``details.causes[0].message``; attach always
+  ``Success``: kubectl takes a finished container's exit code from the pod), 4 resize
   (``{"Width","Height"}``, accepted and ignored), 255 close (v5 only: ``[255, 0]`` half-closes stdin). The
   server closes the WebSocket after the error channel.
 - portforward: subprotocol ``SPDY/3.1+portforward.k8s.io`` (kubectl >= 1.31 tunnels SPDY/3.1 inside the
@@ -201,7 +202,9 @@ async def _session(ctx: SandboxContext, ws: web.WebSocketResponse, request: web.
         else:
             code = await processes.run_attach(ctx, pod, container, io)
         if code is not None and not ws.closed:
-            status = _status_success() if code == 0 else _status_exit(argv or ["attach"], code)
+            # attach reports no exit code (the kubelet's attach stream just ends); kubectl reads the container's
+            # state from the pod instead. exec does report it.
+            status = _status_success() if code == 0 or not argv else _status_exit(argv, code)
             async with lock:
                 await ws.send_bytes(bytes([ERROR]) + json.dumps(status).encode())
     finally:

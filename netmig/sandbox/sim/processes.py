@@ -243,6 +243,9 @@ class Shell:
 
     async def run_command(self, argv: list[str], io: ProcessIO) -> int | None:
         argv = [self._expand(a) for a in argv]
+        argv, routes = _redirections(argv)
+        if routes:
+            io = _Redirected(io, routes)
         env_assign = []
         while argv and "=" in argv[0] and not argv[0].startswith("="):
             env_assign.append(argv.pop(0))
@@ -302,6 +305,47 @@ class Shell:
         if result.stderr:
             await io.write(2, result.stderr)
         return result.exit_code
+
+
+def _redirections(argv: list[str]) -> tuple[list[str], dict[int, int | None]]:
+    """Split ``>/dev/null``, ``2>/dev/null``, ``2>&1``, ``1>&2`` (also as two words) off a command: fd -> fd,
+    or None for /dev/null. Other redirections are left as words (files are not simulated)."""
+    import re
+
+    routes: dict[int, int | None] = {}
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        m = re.fullmatch(r"([12]?)>(&[12]|/dev/null)?", argv[i])
+        target = m.group(2) if m else None
+        if m and target is None and i + 1 < len(argv) and argv[i + 1] == "/dev/null":
+            target, i = "/dev/null", i + 1
+        if m and target is not None:
+            fd = int(m.group(1) or 1)
+            routes[fd] = None if target == "/dev/null" else int(target[1:])
+        else:
+            out.append(argv[i])
+        i += 1
+    return out, routes
+
+
+class _Redirected(ProcessIO):
+    """``io`` with some output descriptors sent elsewhere or dropped."""
+
+    def __init__(self, io: ProcessIO, routes: dict[int, int | None]) -> None:
+        super().__init__(io._write, tty=io.tty, stdin=io.has_stdin)
+        self.inner = io
+        self.routes = routes
+        self.stdin = io.stdin
+        self.closed = io.closed
+
+    async def read(self) -> bytes | None:
+        return await self.inner.read()
+
+    async def write(self, fd: int, data: bytes | str) -> None:
+        target = self.routes.get(fd, fd)
+        if target is not None:
+            await self.inner.write(target, data)
 
 
 async def _echo(sh: Shell, argv: list[str], io: ProcessIO) -> int:
@@ -441,7 +485,8 @@ async def run_attach(ctx: SandboxContext, pod: Obj, container: str, io: ProcessI
     if is_interactive_shell(spec):
         base = main_argv(spec)[0].rsplit("/", 1)[-1]
         shell = Shell(ctx, ns, name, container, base)
-        code = await shell.interactive(io)
+        logged = _Logged(io, ctx.logs, (ns, name, container))
+        code = await shell.interactive(logged)
         if io.closed.is_set() and not spec.get("stdinOnce"):
             return code  # detached: the main shell's stdin stays open (its state is not kept between attaches)
         record_main_exit(ctx, ns, name, container, code)
@@ -451,6 +496,20 @@ async def run_attach(ctx: SandboxContext, pod: Obj, container: str, io: ProcessI
         await io.write(1, text)
     await io.closed.wait()
     return None
+
+
+class _Logged(ProcessIO):
+    """``io`` whose output (and, on a tty, its echo) also goes to the container's log, as the main process's
+    terminal output does on a real node."""
+
+    def __init__(self, io: ProcessIO, logs: dict[tuple[str, str, str], str], key: tuple[str, str, str]) -> None:
+        async def write(fd: int, data: bytes) -> None:
+            logs[key] = logs.get(key, "") + data.decode(errors="replace")
+            await io._write(fd, data)
+
+        super().__init__(write, tty=io.tty, stdin=io.has_stdin)
+        self.stdin = io.stdin
+        self.closed = io.closed
 
 
 def record_main_exit(ctx: SandboxContext, namespace: str, pod: str, container: str, code: int) -> None:
