@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["policy_scale.py", "policy_cli.py", "verify_probes.py", "sandbox_large.py"]
+BENCHES = ["policy_scale.py", "policy_cli.py", "verify_probes.py", "sandbox_large.py", "kubelet_scale.py"]
 
 
 def main() -> int:
