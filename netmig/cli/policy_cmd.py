@@ -46,6 +46,7 @@ from netmig.policy.workloads import (
     WorkloadView,
     diff_rows,
     diff_tables,
+    explained,
     reach_tables,
     reachability_text,
     row_counts,
@@ -363,7 +364,9 @@ def diff_cmd(paths: tuple[str, ...], from_: str, to: str, cilium_version: str, p
     classes = compute_classes(cluster, [a, b])
     ma, mb = class_reachability(cluster, a, classes, port_list), class_reachability(cluster, b, classes, port_list)
     view = WorkloadView(cluster, classes)
-    rows = diff_rows(view, ma, mb, Explainer(cluster, a, b, classes))
+    explain = Explainer(cluster, a, b, classes)
+    tables = diff_tables(view, ma, mb)
+    rows = diff_rows(view, ma, mb, explain if fmt != "text" else None, tables)  # text: only shown rows explained
     if fmt != "text":
         end = "\n" if fmt == "ndjson" else ",\n"
         lines = (json.dumps(r.to_dict()) + end for r in rows)
@@ -372,7 +375,7 @@ def diff_cmd(paths: tuple[str, ...], from_: str, to: str, cilium_version: str, p
     if not rows:
         click.echo(f"no connectivity changes from {a.label} to {b.label}")
         return
-    lost_t, gained_t = diff_tables(view, ma, mb)
+    lost_t, gained_t = tables
     lost = sum(r.lost for r in rows)
     gained = sum(r.gained for r in rows)
     click.echo(f"{len(rows):,} workload row(s) change from {a.label} to {b.label}: {lost:,} pod pairs lose access, "
@@ -381,8 +384,9 @@ def diff_cmd(paths: tuple[str, ...], from_: str, to: str, cilium_version: str, p
     _, gained_ns = gained_t.by_namespace()
     _render_namespace_pairs(pairs, lost_ns + gained_ns, view, "changed")
     _render_top_workloads(rows)
-    picked = rows if len(rows) <= FULL_ROWS else sorted(rows, key=lambda r: -(r.lost + r.gained))[:TOP]
-    click.echo("rows (src -> dst port/protocol: pod pairs losing / gaining access, policies):" if picked is rows else
+    top = rows if len(rows) <= FULL_ROWS else sorted(rows, key=lambda r: -(r.lost + r.gained))[:TOP]
+    picked = explained(view, ma, mb, top, explain)
+    click.echo("rows (src -> dst port/protocol: pod pairs losing / gaining access, policies):" if top is rows else
                f"rows with the most changed pod pairs (top {TOP} of {len(rows):,}; every row: --format json):")
     for r in picked:
         why = f"  ({', '.join(r.policies)})" if r.policies else ""

@@ -307,11 +307,13 @@ def diff_tables(view: WorkloadView, ma: ClassMatrix, mb: ClassMatrix) -> tuple[T
     return Tables(view, lost_t), Tables(view, gained_t)
 
 
-def diff_rows(view: WorkloadView, ma: ClassMatrix, mb: ClassMatrix, explain: Any = None) -> list[WorkloadDiff]:
+def diff_rows(view: WorkloadView, ma: ClassMatrix, mb: ClassMatrix, explain: Any = None,
+              tables: tuple[Tables, Tables] | None = None) -> list[WorkloadDiff]:
     """Workload rows whose pod pairs change from ``ma``'s engine to ``mb``'s (both over ``view.classes``), sorted by
     (src, dst, port, protocol). ``explain(src_pod, dst_pod, port, protocol)`` names the responsible policies of one
-    representative changed pair per row (optional)."""
-    lost_t, gained_t = diff_tables(view, ma, mb)
+    representative changed pair per row (optional; ``explained`` does it for chosen rows only). ``tables``: the
+    ``diff_tables`` result when the caller already has it."""
+    lost_t, gained_t = tables or diff_tables(view, ma, mb)
     out: list[WorkloadDiff] = []
     for pk, (lost, dsts, dst_pods) in lost_t.tables.items():
         gained = gained_t.tables[pk][0]
@@ -421,3 +423,15 @@ class Explainer:
             va, vb = self.ev_a.allowed(s, d, port, proto), self.ev_b.allowed(s, d, port, proto)
             got = self.cache[key] = tuple(dict.fromkeys(va.responsible + vb.responsible))
         return got
+
+
+def explained(view: WorkloadView, ma: ClassMatrix, mb: ClassMatrix, rows: Sequence[WorkloadDiff],
+              explain: Any) -> list[WorkloadDiff]:
+    """``rows`` with their responsible policies filled in (one representative changed pair each)."""
+    import dataclasses
+
+    out = []
+    for r in rows:
+        w1, w2, pk = view.index[r.src], view.index[r.dst], (r.port, r.protocol)
+        out.append(dataclasses.replace(r, policies=tuple(explain(*representative(view, ma, mb, w1, w2, pk), *pk))))
+    return out

@@ -100,6 +100,8 @@ def test_text_output_is_a_bounded_summary(dump: Any) -> None:
     assert "denied pod cells" in out and len(out.splitlines()) <= 60
     out = run("diff", str(path), "--from", "npm", "--to", "cilium")
     assert "workloads with the most changed pod pairs" in out and len(out.splitlines()) <= 2 * 20 + 200 + 10
+    shown = [ln for ln in out.splitlines() if " lose, " in ln]
+    assert shown and all(ln.rstrip().endswith(")") for ln in shown if " 0 lose," not in ln)  # policies named
 
 
 def test_pod_stream_memory_does_not_grow_with_the_pairs() -> None:
