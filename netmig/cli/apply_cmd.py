@@ -3,7 +3,12 @@
 Runs the Prefect flow ``netmig-migrate`` (a temporary local Prefect server when PREFECT_API_URL is unset) or, with
 ``--no-prefect`` (or NETMIG_ORCHESTRATOR=local), the library runner directly. Either way completed steps are
 skipped on a rerun and an in-flight ARM operation is re-attached, never re-sent.
-Exit codes: 0 done, 1 a check/step failed, 2 bad input, 3 paused (awaiting approval, or a stall).
+Exit codes: 0 done, 1 a check/step failed, 2 bad input, 3 paused (awaiting approval, or a stall), 130 interrupted
+(Ctrl-C or SIGTERM, within seconds: the journal records where the run stopped, the cluster lock is released unless
+the network-profile change it sent may still be running in ARM, the Prefect flow run ends Cancelled; rerun the same
+command to resume, exactly as after ``kill -9``).
+Prefect's and the SDKs' log lines go to ``RUN_DIR/apply.log`` (and the Prefect server), not to the terminal, unless
+``-v``; the terminal shows aks-netmig's own lines and the result.
 A stall prints one line naming its cause (the node, the PodDisruptionBudget namespace/name), then the exact
 commands for the three choices: wait longer (this command with a larger timeout), abort the ARM operation
 (``--abort``), resume later (this command).
@@ -29,7 +34,7 @@ from netmig.cli.migrate_common import (
     target_from,
 )
 from netmig.engine.monitor import Stalled
-from netmig.errors import CheckFailed, Paused
+from netmig.errors import CheckFailed, NetmigError, Paused
 
 TIMEOUT_FLAGS = {"stall_seconds": "--stall-timeout", "notready_seconds": "--notready-timeout",
                  "pdb_block_seconds": "--pdb-timeout"}
@@ -75,6 +80,19 @@ def stall_choices(e: Stalled, rerun: list[str]) -> str:
             f"  resume later: {shlex.join(rerun)}")
 
 
+class Interrupted(NetmigError):
+    """Ctrl-C or SIGTERM during apply, after the journal, the lock and the flow run state were settled. Exit 130."""
+
+    exit_code = 130
+
+
+def _interrupted(e: BaseException, info: Any, rerun: list[str]) -> Interrupted:
+    from netmig.cli.interrupts import signal_name
+
+    text = info.message() if info is not None else f"interrupted ({signal_name(e)}) before the first step"
+    return Interrupted(text, f"rerun the same command to resume: {shlex.join(rerun)}")
+
+
 def _pending(plan: Any, journal: Any) -> list[str]:
     done = set(journal.completed_steps())
     return [s.id for s in plan.steps if s.id not in done]
@@ -94,9 +112,12 @@ def _pending(plan: Any, journal: Any) -> list[str]:
 @click.option("--prefect/--no-prefect", default=None,
               help="Run as the Prefect flow (default) or with the library runner (NETMIG_ORCHESTRATOR=local).")
 @click.option("--abort", is_flag=True, help="Abort the cluster's running ARM operation (after a stall), then exit.")
-def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall_timeout: float | None,
-          pdb_timeout: float | None, notready_timeout: float | None, prefect: bool | None, abort: bool,
-          **kwargs: Any) -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show Prefect's and the SDKs' log lines on the terminal (always in RUN_DIR/apply.log).")
+@click.pass_context
+def apply(click_ctx: click.Context, plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None,
+          stall_timeout: float | None, pdb_timeout: float | None, notready_timeout: float | None,
+          prefect: bool | None, abort: bool, verbose: bool, **kwargs: Any) -> None:
     """Execute a plan written by `aks-netmig plan` (resumable: rerun it after any interruption)."""
     from netmig.engine.context import Options
     from netmig.engine.planning import load_plan
@@ -118,25 +139,35 @@ def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall
     if dry_run or abort:
         _dry_run_or_abort(plan, target, run_dir, abort)
         return
-    try:
-        if prefect:
-            from netmig.cli.migrate_common import prepare_prefect_env
+    from netmig.logs import run_log
 
-            prepare_prefect_env()
-            from flows.migrate import run_flow
+    verbose = verbose or bool((click_ctx.find_root().obj or {}).get("verbose"))
+    if prefect:  # imported first: Prefect installs its console handler on import; run_log detaches it
+        from netmig.cli.migrate_common import prepare_prefect_env
 
-            run_flow(plan_path=str(plan_path), address=address, run_dir=run_dir, yes=yes, options=options,
-                     approver=approver(yes))
-        else:
-            run_local(plan, target, run_dir, yes=yes, options=options)
-    except Stalled as e:
-        raise Paused(e.problem, stall_choices(e, rerun)) from e
+        prepare_prefect_env()
+        from flows.migrate import OUTCOME, run_flow
+    with run_log(run_dir / "apply.log", verbose):
+        try:
+            if prefect:
+                try:
+                    run_flow(plan_path=str(plan_path), address=address, run_dir=run_dir, yes=yes, options=options,
+                             approver=approver(yes))
+                except KeyboardInterrupt as e:
+                    raise _interrupted(e, OUTCOME.get("interruption"), rerun) from None
+            else:
+                run_local(plan, target, run_dir, yes=yes, options=options, rerun=rerun)
+        except Stalled as e:
+            raise Paused(e.problem, stall_choices(e, rerun)) from e
     click.echo(f"Migration {plan.migration_id} done. Report: {run_dir / 'report.md'}")
 
 
-def run_local(plan: Any, target: Any, run_dir: Path, *, yes: bool, options: Any) -> None:
-    """The library runner (no Prefect)."""
+def run_local(plan: Any, target: Any, run_dir: Path, *, yes: bool, options: Any,
+              rerun: list[str] | None = None) -> None:
+    """The library runner (no Prefect). Ctrl-C / SIGTERM: ``Interrupted`` once ``stop_run`` has recorded it."""
     from netmig.azure import errors as arm
+    from netmig.cli.interrupts import signal_name
+    from netmig.engine.interruption import stop_run
     from netmig.engine.runner import run_plan
     from netmig.engine.session import open_context
     from netmig.kube import errors as kube
@@ -146,6 +177,8 @@ def run_local(plan: Any, target: Any, run_dir: Path, *, yes: bool, options: Any)
                        polling_interval=polling_for(target))
     try:
         run_plan(ctx)
+    except KeyboardInterrupt as e:
+        raise _interrupted(e, stop_run(ctx, signal_name(e)), rerun or []) from None
     except arm.ArmError as e:
         raise CheckFailed(f"ARM: {e}", "rerun apply to resume once the cause is fixed") from e
     except kube.KubeError as e:

@@ -1,7 +1,10 @@
 """The ``aks-netmig`` command.
 
 Contract: every user error is printed as one line ``error: <problem>; <fix>`` on stderr with a non-zero exit code
-(2 bad input, 1 failed check/step, 3 paused); ``--debug`` shows tracebacks.
+(2 bad input, 1 failed check/step, 3 paused); ``--debug`` shows tracebacks. Ctrl-C and SIGTERM end every command
+with exit 130 (``netmig.cli.interrupts``). Any other exception is a bug: its traceback is printed, followed by one
+line saying so and naming the run's log file when there is one (``netmig.logs.run_log_path``).
+``-v/--verbose``: Prefect's and the SDKs' log lines on the terminal too (they always go to the run's log file).
 """
 
 from __future__ import annotations
@@ -18,26 +21,61 @@ class NetmigGroup(click.Group):
     """Turns NetmigError (and click usage errors) into one-line messages with documented exit codes."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from netmig.cli.interrupts import interruptible
+
         try:
-            return super().invoke(ctx)
+            with interruptible():
+                return super().invoke(ctx)
         except NetmigError as e:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.echo(f"error: {e}", err=True)
             sys.exit(e.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted: nothing more was changed; rerun the same command to resume", err=True)
+        except KeyboardInterrupt as e:
+            from netmig.cli.interrupts import signal_name
+
+            click.echo(f"interrupted ({signal_name(e)}): nothing more was changed; rerun the same command to resume",
+                       err=True)
             sys.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            _bug(e)
+            sys.exit(1)
+
+
+def _bug(e: Exception) -> None:
+    """An unexpected exception: the traceback, then one line saying it is a bug and where the full log is."""
+    import traceback
+
+    from netmig.logs import run_log_path
+
+    text = "".join(traceback.format_exception(e))
+    log = run_log_path()
+    if log is not None:
+        try:
+            with log.open("a") as f:
+                f.write(text)
+        except OSError:
+            log = None
+    click.echo(text.rstrip(), err=True)
+    click.echo(f"error: unexpected {e.__class__.__name__}: {str(e)[:300]}; this is a bug in aks-netmig (the "
+               "traceback above)" + (f"; the full log is {log}" if log else "") + "; please report it", err=True)
 
 
 @click.group(cls=NetmigGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show Prefect's and the SDKs' log lines on the terminal (always in the run's log file).")
 @click.version_option(package_name="aks-netmig")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
     """aks-netmig: move AKS clusters between network plugins and policy engines, safely."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    ctx.obj["verbose"] = verbose
 
 
 def _register() -> None:
