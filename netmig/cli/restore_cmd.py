@@ -47,7 +47,7 @@ def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: floa
     with open_cluster(conn) as (gw, _engine, _network):
         try:
             result = do_restore(Rest(gw), objects, wait_s=wait_s, dry_run=dry_run,
-                                on_progress=lambda m: click.echo(f"  {m}", err=True))
+                                on_progress=_progress)
         except kube_errors.KubeError as e:
             raise CheckFailed(f"Kubernetes API: {e}", "fix the cause and rerun restore (it creates what is missing)") \
                 from e
@@ -65,3 +65,11 @@ def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: floa
                           "the backup after creation", "fix the cause named above and rerun restore")
     if not dry_run:
         click.echo("Every restored object was read back and matches the backup (server-set fields aside).")
+
+
+def _progress(message: str) -> None:
+    """One restore progress line on stderr (test hook point ``restore:progress`` after each)."""
+    from netmig.engine.testhooks import checkpoint
+
+    click.echo(f"  {message}", err=True)
+    checkpoint("restore:progress")

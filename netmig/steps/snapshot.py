@@ -7,6 +7,7 @@ from typing import Any
 from netmig.engine.context import StepContext
 from netmig.engine.planning import PlanStep
 from netmig.engine.registry import register_step
+from netmig.engine.testhooks import checkpoint
 
 BEFORE = "snapshot-before.json"
 
@@ -27,6 +28,7 @@ def connectivity_snapshot(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     target = ctx.plan.target_profile().engine
     snap = take_snapshot(ctx.kube, source, also_engines=(source, target),
                          timeout_s=int(step.params.get("timeout_s", 2)),
+                         on_progress=lambda done, total: checkpoint(f"{step.id}:probing"),
                          network=ctx.plan.source_profile().describe())
     tmp = path.with_suffix(".tmp")
     snapmod.save(snap, tmp)

@@ -9,6 +9,7 @@ from typing import Any
 from netmig.engine.context import StepContext
 from netmig.engine.planning import PlanStep
 from netmig.engine.registry import register_step
+from netmig.engine.testhooks import checkpoint
 from netmig.errors import CheckFailed
 from netmig.steps.snapshot import BEFORE
 
@@ -47,6 +48,7 @@ def verify_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     engine = str(step.params.get("expect_engine") or ctx.plan.target_profile().engine)
     after = take_snapshot(ctx.kube, engine, also_engines=(engine,), baseline=[c.key for c in before.cells],
                           timeout_s=int(step.params.get("timeout_s", 2)),
+                          on_progress=lambda done, total: checkpoint(f"{step.id}:probing"),
                           network=ctx.plan.target_profile().describe())
     snapmod.save(after, ctx.run_dir / AFTER)
     cmp = compare(before, after)
