@@ -118,14 +118,19 @@ def _migrate(directory: Path, kind: str, spec: Demo, *, prefect: bool, yes: bool
     click.echo(f"\nPlan written to {plan_path}; applying it{' as the Prefect flow' if prefect else ''} ...\n")
     run_dir = run_dir_for(plan_path)
     options = Options(poll_seconds=1.0)
+    from netmig.logs import run_log
+
+    verbose = bool((click.get_current_context().find_root().obj or {}).get("verbose"))
     if prefect:
         from netmig.cli.migrate_common import prepare_prefect_env
 
         prepare_prefect_env()
         from flows.migrate import run_flow
 
-        run_flow(plan_path=str(plan_path), address={"sandbox": str(sandbox)}, run_dir=run_dir, yes=yes,
-                 options=options, approver=approver(yes))
+        with run_log(run_dir / "apply.log", verbose):
+            run_flow(plan_path=str(plan_path), address={"sandbox": str(sandbox)}, run_dir=run_dir, yes=yes,
+                     options=options, approver=approver(yes))
     else:
-        run_local(plan, target, run_dir, yes=yes, options=options)
+        with run_log(run_dir / "apply.log", verbose):
+            run_local(plan, target, run_dir, yes=yes, options=options)
     click.echo("\n" + (run_dir / "report.md").read_text())
