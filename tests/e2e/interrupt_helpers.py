@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ class Stopped:
 
 
 def interrupt_at(args: list[str], point: str, *, sig: int = signal.SIGINT, env: dict[str, str] | None = None,
-                 cwd: Path, timeout: float = 240) -> Stopped:
+                 cwd: Path, timeout: float = 240, on_stop: Callable[[int], Any] | None = None) -> Stopped:
+    """``on_stop(pid)`` runs while the command is stopped at ``point`` (to look at what it runs)."""
     full = {**os.environ, "NETMIG_ORCHESTRATOR": "local", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             **(env or {}), "NETMIG_TEST_PAUSE_AT": point}
     full.pop("NETMIG_TEST_KILL_AT", None)
@@ -53,6 +55,8 @@ def interrupt_at(args: list[str], point: str, *, sig: int = signal.SIGINT, env: 
             proc.returncode = os.waitstatus_to_exitcode(status)
             raise AssertionError(f"the command ended (rc {proc.returncode}) before {point}: "
                                  f"{err.read_text()[-3000:]}")
+        if on_stop is not None:
+            on_stop(proc.pid)
         t0 = time.monotonic()
         os.killpg(proc.pid, sig)
         os.killpg(proc.pid, signal.SIGCONT)
@@ -77,3 +81,18 @@ def lease_exists(sb: Path) -> bool:
         return True
     assert "NotFound" in res.stderr, res.stderr
     return False
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan reparented to a reaper that has not reaped it yet)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def server_pids(prefect_home: Path) -> list[int]:
+    """The temporary Prefect servers recorded under PREFECT_HOME (flows.local_server)."""
+    d = prefect_home / "netmig-servers"
+    return sorted(int(json.loads(p.read_text())["pid"]) for p in d.glob("*.json")) if d.is_dir() else []
