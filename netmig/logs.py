@@ -102,6 +102,7 @@ def get_logger(name: str | None = None) -> Any:
 # --- the run's log file -------------------------------------------------------------------------------------------
 
 _RUN_LOG: list[Path] = []
+_LAST: list[Path] = []  # the last run log of this process (still named after its block ended by an exception)
 
 
 class _RunFileHandler(logging.FileHandler):
@@ -109,8 +110,8 @@ class _RunFileHandler(logging.FileHandler):
 
 
 def run_log_path() -> Path | None:
-    """The log file of the run in progress (``run_log``), if any."""
-    return _RUN_LOG[-1] if _RUN_LOG else None
+    """The log file of the run in progress (``run_log``), else of the last one this process wrote, if any."""
+    return _RUN_LOG[-1] if _RUN_LOG else (_LAST[-1] if _LAST else None)
 
 
 def _is_console(h: logging.Handler) -> bool:
@@ -152,6 +153,7 @@ def run_log(path: Path, verbose: bool = False,
         yield path
     finally:
         _RUN_LOG.remove(path)
+        _LAST[:] = [path]
         ours.removeHandler(handler)
         for name in quiet_loggers:
             logging.getLogger(name).removeHandler(handler)
