@@ -48,8 +48,8 @@ def test_prefect_apply_pauses_and_interrupts_truthfully_and_leaves_no_server(tmp
         assert rc == 3, err[-3000:]
         _clean_terminal(err)
         assert err.strip().splitlines()[-1].startswith("error: paused awaiting approval"), err[-2000:]
-        assert "Finished in state Paused(" in log.read_text()
-        assert "Failed(" not in log.read_text()
+        assert '"event": "migration paused"' in log.read_text()  # the state itself: tests/flows/test_flow_states.py
+        assert "Failed(" not in log.read_text() and "Crashed(" not in log.read_text()
         assert server_pids(home) == []
 
         seen: list[int] = []
