@@ -42,6 +42,7 @@ from flows.params import ClusterAddress, MigrationOptions, ui_text
 from tasks.migrate import (
     CONTEXTS,
     INTERRUPTED,
+    STOPPED,
     PrefectProgress,
     approval_markdown,
     blocking_checks,
@@ -339,6 +340,8 @@ def _run(migration: str | None, cluster: ClusterAddress, plan_path: str | None,
                 )(key, step.id)
                 if ctx.scratch.get(INTERRUPTED):  # the step's task run ended Cancelled on Ctrl-C / SIGTERM
                     raise KeyboardInterrupt(ctx.scratch[INTERRUPTED])
+                if ctx.scratch.get(STOPPED) is not None:  # ... on a pause or a "no"
+                    raise ctx.scratch.pop(STOPPED)
             ctx.journal.record("run-done", run_id=ctx.run_id)
             completed = True
     except (KeyboardInterrupt, CancelledRun) as e:

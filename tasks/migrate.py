@@ -6,7 +6,9 @@ completed steps Cached; the engine's journal is the second record (and what the 
 ``StepContext`` (live gateways) is not a task parameter: tasks look it up by run id in this process.
 Transient ARM / Kubernetes errors are retried (``retry_condition_fn``); failed checks and pauses are not.
 Ctrl-C / SIGTERM inside a step ends the task run Cancelled (not Crashed); the signal's name is kept in
-``ctx.scratch[INTERRUPTED]`` for the flow, which then ends Cancelled too.
+``ctx.scratch[INTERRUPTED]`` for the flow, which then ends Cancelled too. A pause (approval, stall) or a rejection
+also ends the task run Cancelled (not Failed, never cached), the exception kept in ``ctx.scratch[STOPPED]`` for the
+flow (Paused / Cancelled).
 
 Artifacts (keys): ``plan``, ``preflight`` (table), ``policy-findings`` (table), ``approval-request``,
 ``reimage-progress`` (progress, per-pool detail in its description), ``reimage-summary``,
@@ -33,6 +35,7 @@ from netmig.logs import get_logger
 
 CONTEXTS: dict[str, StepContext] = {}
 INTERRUPTED = "interrupted-by"  # ctx.scratch key: the signal that interrupted a step
+STOPPED = "stopped-by"  # ctx.scratch key: the Paused / NotApproved that ended a step
 log = get_logger("netmig.tasks")
 MAX_ROWS = 200
 
@@ -56,6 +59,8 @@ def run_step(context_key: str, step_id: str) -> dict[str, Any]:
     from prefect.states import Cancelled
 
     from netmig.engine.runner import run_step as engine_run_step
+    from netmig.errors import Paused
+    from netmig.steps.approval import NotApproved
 
     ctx = CONTEXTS[context_key]
     step = ctx.plan.step(step_id)
@@ -65,6 +70,10 @@ def run_step(context_key: str, step_id: str) -> dict[str, Any]:
         signame = getattr(e, "signame", None) or "SIGINT"
         ctx.scratch[INTERRUPTED] = signame
         return Cancelled(message=f"interrupted ({signame}) in step {step_id}")  # type: ignore[return-value]
+    except (Paused, NotApproved) as e:  # a pause or a "no": not a failure (and never cached as done)
+        ctx.scratch[STOPPED] = e
+        what = "paused" if isinstance(e, Paused) else "not approved"
+        return Cancelled(message=f"{what}: {e}")  # type: ignore[return-value]
     finally:
         publish_step_artifacts(ctx, step.kind)
 
