@@ -61,7 +61,8 @@ def approver(yes: bool) -> Callable[[Any], Any]:
             click.echo(f"\nAbout to change {plan.cluster}:\n  {plan.source_profile().describe()} -> "
                        f"{plan.target_profile().describe()}; {plan.nodes_to_reimage} nodes reimaged"
                        + (f"\n  IRREVERSIBLE: {plan.irreversible_reason}" if plan.irreversible else ""))
-            ok = questionary.confirm("Approve this migration?", default=False).ask()
+            # unsafe_ask: Ctrl-C at the prompt is an interrupt (exit 130, nothing recorded as a "no"), not a rejection
+            ok = questionary.confirm("Approve this migration?", default=False).unsafe_ask()
             return {"approved": bool(ok), "approver": user, "via": "prompt"}
         raise Paused("paused awaiting approval (no terminal to ask on)",
                      "review the plan, then rerun apply with --yes")

@@ -195,3 +195,34 @@ def _delete_policies(sb: Path) -> list[str]:
         subprocess.run([*kc, "-n", p["metadata"]["namespace"], "delete", "networkpolicy", p["metadata"]["name"]],
                        capture_output=True, text=True, timeout=60, check=True)
     return [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in items]
+
+
+@pytest.mark.e2e
+def test_ctrl_c_at_the_approval_prompt_is_an_interrupt_not_a_no(tmp_path: Path) -> None:
+    """Inside the approval wait: Ctrl-C typed at the terminal's prompt (a key in raw mode) ends apply with 130
+    within 5 s, records the interruption at the gate (not a rejection), and the rerun completes."""
+    import time
+
+    from tests.cli.test_wizard_tty import ROOT, Terminal
+
+    sb = tmp_path / "sb"
+    start_detached(sb)
+    try:
+        plan = tmp_path / "p.yaml"
+        make_plan(sb, plan)
+        term = Terminal(["apply", str(plan), "--sandbox", str(sb)], cwd=ROOT)
+        term.expect("Approve this migration?")
+        os_write_at = time.monotonic()
+        term.type("\x03")
+        rc = term.wait()
+        elapsed = time.monotonic() - os_write_at
+        assert rc == 130, term.screen[-3000:]
+        assert elapsed < BOUND_S + 0.1, elapsed  # (type() waits 0.1 s before it writes the key)
+        assert "Traceback" not in term.screen and "not approved" not in term.screen, term.screen[-3000:]
+        events = journal(tmp_path / "p.run")
+        assert events[-1]["event"] == "run-interrupted" and events[-1]["step"] == "approval", events[-1]
+        assert not [e for e in events if e["event"] == "step-failed"]
+        assert not lease_exists(sb)
+        _finish(plan, sb, changes=1)
+    finally:
+        stop(sb)
