@@ -221,7 +221,7 @@ def temporary_server(log_path: Path) -> Iterator[TemporaryServer]:
             try:
                 yield server
             finally:
-                drain()
+                drain(1.5)
     finally:
         server.stop()
 

@@ -338,9 +338,13 @@ def _run(migration: str | None, cluster: ClusterAddress, plan_path: str | None,
                     task_run_name=step.id, result_storage=storage,
                     cache_key_fn=lambda *_, m=mid, s=sid: f"{m}.{s}",
                 )(key, step.id)
-                if ctx.scratch.get(INTERRUPTED):  # the step's task run ended Cancelled on Ctrl-C / SIGTERM
-                    raise KeyboardInterrupt(ctx.scratch[INTERRUPTED])
-                if ctx.scratch.get(STOPPED) is not None:  # ... on a pause or a "no"
+                if ctx.scratch.get(INTERRUPTED) or ctx.scratch.get(STOPPED) is not None:
+                    # the step's task run ended Cancelled (Ctrl-C / SIGTERM, a pause, a "no"): no cached result of
+                    # it may survive, or the rerun would skip the step
+                    with contextlib.suppress(OSError):
+                        (run_dir / "prefect-results" / f"{mid}.{sid}").unlink()
+                    if ctx.scratch.get(INTERRUPTED):
+                        raise KeyboardInterrupt(ctx.scratch[INTERRUPTED])
                     raise ctx.scratch.pop(STOPPED)
             ctx.journal.record("run-done", run_id=ctx.run_id)
             completed = True
@@ -417,7 +421,10 @@ def run_flow(*, plan_path: str, address: dict[str, Any], run_dir: Path, yes: boo
     opts = MigrationOptions(auto_approve=yes, stall_seconds=options.stall_seconds,
                             notready_seconds=options.notready_seconds, pdb_block_seconds=options.pdb_block_seconds,
                             run_dir=str(run_dir.resolve()))
+    from flows.local_server import drain
+
     with contextlib.ExitStack() as stack:
+        stack.callback(drain, 1.5)  # logs and events still queued reach the server before the command ends
         if not PREFECT_API_URL.value():
             from flows.local_server import temporary_server
 

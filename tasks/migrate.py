@@ -69,13 +69,25 @@ def run_step(context_key: str, step_id: str) -> dict[str, Any]:
     except KeyboardInterrupt as e:  # Ctrl-C / SIGTERM: an interruption, not a crash (the journal has the step)
         signame = getattr(e, "signame", None) or "SIGINT"
         ctx.scratch[INTERRUPTED] = signame
+        _no_cache()
         return Cancelled(message=f"interrupted ({signame}) in step {step_id}")  # type: ignore[return-value]
     except (Paused, NotApproved) as e:  # a pause or a "no": not a failure (and never cached as done)
         ctx.scratch[STOPPED] = e
+        _no_cache()
         what = "paused" if isinstance(e, Paused) else "not approved"
         return Cancelled(message=f"{what}: {e}")  # type: ignore[return-value]
     finally:
         publish_step_artifacts(ctx, step.kind)
+
+
+def _no_cache() -> None:
+    """The step did not finish: its task run's result must never become the cached result of (migration, step)
+    (a returned state is otherwise written under the cache key, and the rerun would skip the step as Cached)."""
+    from prefect.transactions import get_transaction
+
+    txn = get_transaction()
+    if txn is not None:
+        txn.write_on_commit = False
 
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient, cache_policy=NO_CACHE, persist_result=False)

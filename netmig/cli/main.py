@@ -30,13 +30,15 @@ class NetmigGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.echo(f"error: {e}", err=True)
+            if e.exit_code == 130:
+                _exit_now(130)
             sys.exit(e.exit_code)
         except KeyboardInterrupt as e:
             from netmig.cli.interrupts import signal_name
 
             click.echo(f"interrupted ({signal_name(e)}): nothing more was changed; rerun the same command to resume",
                        err=True)
-            sys.exit(130)
+            _exit_now(130)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except Exception as e:
@@ -44,6 +46,23 @@ class NetmigGroup(click.Group):
                 raise
             _bug(e)
             sys.exit(1)
+
+
+def _exit_now(code: int) -> None:
+    """After an interrupt, once everything was recorded and the line printed: flush and leave at once. The
+    interpreter's own shutdown (tearing down the SDKs' modules) can take seconds on a loaded machine, and Ctrl-C
+    must end the command within 5 s; what needed closing (journal, locks, the temporary Prefect server) is closed."""
+    import contextlib
+    import logging
+    import os
+
+    if not _STANDALONE:  # invoked in-process (tests, click's CliRunner): a normal exit
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def _bug(e: Exception) -> None:
@@ -88,7 +107,12 @@ def _register() -> None:
 _register()
 
 
+_STANDALONE = False  # set by main(): this process is the aks-netmig command itself
+
+
 def main() -> None:
+    global _STANDALONE
+    _STANDALONE = True
     cli(prog_name="aks-netmig")
 
 

@@ -35,7 +35,7 @@ def _clean_terminal(err: str) -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1200)
 def test_prefect_apply_pauses_and_interrupts_truthfully_and_leaves_no_server(tmp_path: Path) -> None:
     sb, plan, home = tmp_path / "sb", tmp_path / "p.yaml", tmp_path / "prefect"
     env = {"NETMIG_ORCHESTRATOR": "prefect", "PREFECT_HOME": str(home)}
@@ -44,7 +44,7 @@ def test_prefect_apply_pauses_and_interrupts_truthfully_and_leaves_no_server(tmp
         make_plan(sb, plan)
         log = tmp_path / "p.run" / "apply.log"
 
-        rc, _, err = cli_group("apply", str(plan), "--sandbox", str(sb), env=env, cwd=tmp_path)
+        rc, _, err = cli_group("apply", str(plan), "--sandbox", str(sb), env=env, cwd=tmp_path, timeout=500)
         assert rc == 3, err[-3000:]
         _clean_terminal(err)
         assert err.strip().splitlines()[-1].startswith("error: paused awaiting approval"), err[-2000:]
@@ -54,7 +54,7 @@ def test_prefect_apply_pauses_and_interrupts_truthfully_and_leaves_no_server(tmp
 
         seen: list[int] = []
         res = interrupt_at(["apply", str(plan), "--sandbox", str(sb), "--yes"], "watch-reimage:event=3", env=env,
-                           cwd=tmp_path, on_stop=lambda _: seen.extend(server_pids(home)))
+                           cwd=tmp_path, timeout=500, on_stop=lambda _: seen.extend(server_pids(home)))
         assert res.rc == 130, res.stderr[-3000:]
         assert res.elapsed < BOUND_S, res.elapsed
         _clean_terminal(res.stderr)
@@ -70,10 +70,13 @@ def test_prefect_apply_pauses_and_interrupts_truthfully_and_leaves_no_server(tmp
         assert not running(seen[0])
         assert server_pids(home) == []
 
-        rc, _, err = cli_group("apply", str(plan), "--sandbox", str(sb), "--yes", env=env, cwd=tmp_path)
+        rc, _, err = cli_group("apply", str(plan), "--sandbox", str(sb), "--yes", env=env, cwd=tmp_path, timeout=500)
         assert rc == 0, err[-3000:]
         _clean_terminal(err)
         assert len(profile_puts(sb)) == 1
+        events = journal(tmp_path / "p.run")  # the interrupted steps ran again (never Cached as done)
+        for step in ("approval", "watch-reimage"):
+            assert sum(1 for e in events if e["event"] == "step-start" and e.get("step") == step) == 2, step
         assert "**PASSED**" in (tmp_path / "p.run" / "report.md").read_text()
         assert not lease_exists(sb)
     finally:
@@ -81,7 +84,7 @@ def test_prefect_apply_pauses_and_interrupts_truthfully_and_leaves_no_server(tmp
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(800)
 def test_sigkill_of_apply_takes_its_temporary_prefect_server_with_it(tmp_path: Path) -> None:
     sb, plan, home = tmp_path / "sb", tmp_path / "p.yaml", tmp_path / "prefect"
     env = {"NETMIG_ORCHESTRATOR": "prefect", "PREFECT_HOME": str(home)}
@@ -89,7 +92,7 @@ def test_sigkill_of_apply_takes_its_temporary_prefect_server_with_it(tmp_path: P
     try:
         make_plan(sb, plan)
         # kill -9 of the CLI alone (NETMIG_TEST_KILL_AT), while the flow runs on its temporary server
-        rc, _, err = cli_group("apply", str(plan), "--sandbox", str(sb), "--yes", cwd=tmp_path,
+        rc, _, err = cli_group("apply", str(plan), "--sandbox", str(sb), "--yes", cwd=tmp_path, timeout=500,
                                env={**env, "NETMIG_TEST_KILL_AT": "snapshot:before"})
         assert rc == -signal.SIGKILL, err[-3000:]
         seen = server_pids(home)  # its record stays behind (nobody removed it): the server's pid
