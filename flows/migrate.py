@@ -16,6 +16,13 @@
   resumed it reruns from the top with cached steps. ``options.auto_approve`` skips the form; from the CLI the
   approver callback decides.
 - structlog lines are also sent to the flow run's logs (API only: the console shows structlog's own line once).
+- Final states tell the truth (docs/prefect.md "States of a migration flow run"): Completed; Paused for a pause
+  (approval that cannot be asked, a stall; Suspended in a deployment run, so Resume runs it again); Cancelled for a
+  rejection and for Ctrl-C / SIGTERM (``netmig.engine.interruption.stop_run`` records it and settles the lease);
+  Failed, with the one-line message and no traceback, for a ``NetmigError``; an unexpected exception stays a Failed
+  run with its traceback (a bug). A step that did not finish is never cached. Messages of deployment runs name form
+  fields (``flows.params.ui_text``). A plan the run made is written only when apply would run it, and moved aside
+  (``NAME.failed-RUNID.yaml``) when the run fails or is rejected before its approval.
 """
 
 from __future__ import annotations
