@@ -286,7 +286,7 @@ def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_deploy_from_prefect_yaml_run_suspend_resume_complete_and_alert(tmp_path: Path) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -362,14 +362,17 @@ async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks, env: dict[str
         block = await client.read_block_document_by_name("netmig-alerts", "webhook")
         _check_automation(automation, str(block.id))
 
-        # `aks-netmig apply` against this server without --yes and no terminal: exit 3, its flow run ends Paused
-        paused_cli = subprocess.run([sys.executable, "-m", "netmig.cli.main", "apply", str(plan), "--sandbox", str(sb)],
-                                    env={**env, "NETMIG_ORCHESTRATOR": "prefect"}, cwd=ROOT, capture_output=True,
-                                    text=True, timeout=240, check=False)
+        # `aks-netmig apply` against this server without --yes and no terminal (its own plan): exit 3, its flow run
+        # ends Paused
+        cli_plan = tmp / "plans" / "cli.yaml"
+        make_plan(sb, cli_plan)
+        paused_cli = subprocess.run([sys.executable, "-m", "netmig.cli.main", "apply", str(cli_plan), "--sandbox",
+                                     str(sb)], env={**env, "NETMIG_ORCHESTRATOR": "prefect"}, cwd=ROOT,
+                                    capture_output=True, text=True, timeout=400, check=False)
         assert paused_cli.returncode == 3, paused_cli.stderr[-3000:]
         assert "Traceback" not in paused_cli.stderr
         [cli_run] = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            tags=FlowRunFilterTags(all_=[f"migration:{load_plan(plan).migration_id}"])))
+            tags=FlowRunFilterTags(all_=[f"migration:{load_plan(cli_plan).migration_id}"])))
         assert cli_run.state is not None and cli_run.state.type == StateType.PAUSED, cli_run.state
 
         # the documented example (docs/prefect.md) with a plan_path that does not exist yet: the run makes the plan;
