@@ -183,3 +183,34 @@ class PreflightOptions(PlanOptions):
     fail_on_blocking: bool = Field(default=True, title="Fail on blocking checks",
                                    description="End the run Failed when a check fails and is not accepted (so "
                                                "failure alerts fire for a scheduled preflight).")
+
+
+# CLI flags -> the form fields of a deployment run (the longest patterns first)
+_UI_FIELDS: list[tuple[str, str]] = [
+    (r"\brerun (?:aks-netmig )?apply with --yes\b", "set options.auto_approve and run the deployment again"),
+    (r"(?:plan )?--accept ([\w.-]+)", r"options.accept: [\1]"),
+    (r"(?:plan )?--accept\b", "options.accept"),
+    (r"--set install-operator\.manifest=\S+", "options.operator_manifest"),
+    (r"--set [\w.-]+=\S+", "options.step_params"),
+    (r"--set\b", "options.step_params"),
+    (r"(?:plan )?--pod-cidr\b", "options.pod_cidr"),
+    (r"(?:plan )?--allow-fallback\b", "options.allow_fallback: true"),
+    (r"(?:apply )?--stall-timeout\b", "options.stall_seconds"),
+    (r"(?:apply )?--notready-timeout\b", "options.notready_seconds"),
+    (r"(?:apply )?--pdb-timeout\b", "options.pdb_block_seconds"),
+    (r"(?:apply )?--run-dir\b", "options.run_dir"),
+    (r"(?:apply )?--yes\b", "options.auto_approve: true"),
+    (r"\brerun (?:aks-netmig )?apply\b", "run the deployment again with the same plan_path"),
+    (r"\bapply again\b", "run the deployment again"),
+]
+
+
+def ui_text(text: str) -> str:
+    """A message written for the CLI, with the deployment form's field names instead of CLI flags (``plan --accept
+    ID`` -> ``options.accept: [ID]``, ``--pod-cidr`` -> ``options.pod_cidr``, ``rerun apply`` -> run the deployment
+    again, ...): what a run started from the Prefect UI says."""
+    import re
+
+    for pattern, repl in _UI_FIELDS:
+        text = re.sub(pattern, repl, text)
+    return text

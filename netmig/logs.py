@@ -10,6 +10,8 @@ Contract:
   each line is printed exactly once, and any other handler attached to ``netmig`` (``also_to``: e.g. Prefect's
   ``APILogHandler`` for a flow run, or ``PREFECT_LOGGING_EXTRA_LOGGERS=netmig``) receives the same rendered line
   without printing it again. Use one route to Prefect, not two.
+- ``run_log(path, verbose)``: while a command runs a plan, the log records of Prefect and the SDKs go to the run's
+  log file (``PLAN.run/apply.log``) and not to the terminal unless ``verbose``; ``netmig`` lines go to both.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -94,3 +97,68 @@ def also_to(handler: logging.Handler) -> Iterator[None]:
 
 def get_logger(name: str | None = None) -> Any:
     return structlog.get_logger(name)
+
+
+# --- the run's log file -------------------------------------------------------------------------------------------
+
+_RUN_LOG: list[Path] = []
+_LAST: list[Path] = []  # the last run log of this process (still named after its block ended by an exception)
+
+
+class _RunFileHandler(logging.FileHandler):
+    """The run's log file (a marker class: ``run_log`` finds and removes exactly its own handlers)."""
+
+
+def run_log_path() -> Path | None:
+    """The log file of the run in progress (``run_log``), else of the last one this process wrote, if any."""
+    return _RUN_LOG[-1] if _RUN_LOG else (_LAST[-1] if _LAST else None)
+
+
+def _is_console(h: logging.Handler) -> bool:
+    if isinstance(h, (_RunFileHandler, logging.FileHandler)):
+        return False
+    if h.__class__.__name__ == "PrefectConsoleHandler":
+        return True
+    return isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) in (sys.stderr, sys.stdout,
+                                                                                 sys.__stderr__, sys.__stdout__)
+
+
+@contextmanager
+def run_log(path: Path, verbose: bool = False,
+            quiet_loggers: tuple[str, ...] = ("prefect._internal",)) -> Iterator[Path]:
+    """While inside: every log record of other libraries (Prefect, the Azure SDK, the kubernetes client, urllib3;
+    they reach the root logger) and every rendered ``netmig`` line are appended to ``path``. Unless ``verbose``,
+    the console handlers of the root logger (Prefect installs one) and of ``quiet_loggers`` are detached, so the
+    terminal shows aks-netmig's own lines only (Python's last-resort handler is suppressed too). Restored on exit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = _RunFileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    ours = logging.getLogger(ROOT)
+    detached: list[tuple[logging.Logger, logging.Handler]] = []
+    if not verbose:
+        for lg in (root, *(logging.getLogger(n) for n in quiet_loggers)):
+            for h in [h for h in lg.handlers if _is_console(h)]:
+                lg.removeHandler(h)
+                detached.append((lg, h))
+    last_resort = logging.lastResort
+    if not verbose:
+        logging.lastResort = None
+    root.addHandler(handler)
+    for name in quiet_loggers:
+        logging.getLogger(name).addHandler(handler)
+    ours.addHandler(handler)
+    _RUN_LOG.append(path)
+    try:
+        yield path
+    finally:
+        _RUN_LOG.remove(path)
+        _LAST[:] = [path]
+        ours.removeHandler(handler)
+        for name in quiet_loggers:
+            logging.getLogger(name).removeHandler(handler)
+        root.removeHandler(handler)
+        logging.lastResort = last_resort
+        for lg, h in detached:
+            lg.addHandler(h)
+        handler.close()

@@ -5,6 +5,10 @@ Results persist in ``RUN_DIR/prefect-results`` keyed by (migration id, step id),
 completed steps Cached; the engine's journal is the second record (and what the library runner uses). The
 ``StepContext`` (live gateways) is not a task parameter: tasks look it up by run id in this process.
 Transient ARM / Kubernetes errors are retried (``retry_condition_fn``); failed checks and pauses are not.
+Ctrl-C / SIGTERM inside a step ends the task run Cancelled (not Crashed); the signal's name is kept in
+``ctx.scratch[INTERRUPTED]`` for the flow, which then ends Cancelled too. A pause (approval, stall) or a rejection
+also ends the task run Cancelled (not Failed, never cached), the exception kept in ``ctx.scratch[STOPPED]`` for the
+flow (Paused / Cancelled).
 
 Artifacts (keys): ``plan``, ``preflight`` (table), ``policy-findings`` (table), ``approval-request``,
 ``reimage-progress`` (progress, per-pool detail in its description), ``reimage-summary``,
@@ -32,6 +36,8 @@ from netmig.logs import get_logger
 from netmig.model.checks import is_blocking
 
 CONTEXTS: dict[str, StepContext] = {}
+INTERRUPTED = "interrupted-by"  # ctx.scratch key: the signal that interrupted a step
+STOPPED = "stopped-by"  # ctx.scratch key: the Paused / NotApproved that ended a step
 log = get_logger("netmig.tasks")
 MAX_ROWS = 200
 
@@ -52,25 +58,52 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient, persist_result=True)
 def run_step(context_key: str, step_id: str) -> dict[str, Any]:
     """Run one plan step (skipped by the engine when its journal records it done), then publish its artifacts."""
+    from prefect.states import Cancelled
+
     from netmig.engine.runner import run_step as engine_run_step
+    from netmig.errors import Paused
+    from netmig.steps.approval import NotApproved
 
     ctx = CONTEXTS[context_key]
     step = ctx.plan.step(step_id)
     try:
         return engine_run_step(ctx, step)
+    except KeyboardInterrupt as e:  # Ctrl-C / SIGTERM: an interruption, not a crash (the journal has the step)
+        signame = getattr(e, "signame", None) or "SIGINT"
+        ctx.scratch[INTERRUPTED] = signame
+        _no_cache()
+        return Cancelled(message=f"interrupted ({signame}) in step {step_id}")  # type: ignore[return-value]
+    except (Paused, NotApproved) as e:  # a pause or a "no": not a failure (and never cached as done)
+        ctx.scratch[STOPPED] = e
+        _no_cache()
+        what = "paused" if isinstance(e, Paused) else "not approved"
+        return Cancelled(message=f"{what}: {e}")  # type: ignore[return-value]
     finally:
         publish_step_artifacts(ctx, step.kind)
 
 
+def _no_cache() -> None:
+    """The step did not finish: its task run's result must never become the cached result of (migration, step)
+    (a returned state is otherwise written under the cache key, and the rerun would skip the step as Cached)."""
+    from prefect.transactions import get_transaction
+
+    txn = get_transaction()
+    if txn is not None:
+        txn.write_on_commit = False
+
+
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient, cache_policy=NO_CACHE, persist_result=False)
 def make_plan(kind: str, address: dict[str, Any], accepted: list[str], out: str | None, sets: list[str] | None = None,
-              pod_cidr: str | None = None, allow_fallback: bool = False) -> dict[str, Any]:
+              pod_cidr: str | None = None, allow_fallback: bool = False,
+              only_if_runnable: bool = False) -> dict[str, Any]:
     """Read the cluster, run the template's preflight checks and the policy analysis: ``aks-netmig plan --migration
     KIND --out OUT`` with ``--accept``, ``--set STEP.PARAM=VALUE``, ``--pod-cidr``, ``--allow-fallback`` (the plan
     records that command line, as the CLI's does).
 
     With ``out``: an existing file there is the plan (a resumed run must apply the plan it was approved with), else
-    the new plan is written there. Returns the plan as a dict (``Plan.model_dump``)."""
+    the new plan is written there (atomically). ``only_if_runnable``: a plan with a failing, unaccepted check
+    (``blocking_checks``) is not written (apply would refuse it, and a file at ``out`` would block the corrected
+    retry); the caller reports it. Returns the plan as a dict (``Plan.model_dump``)."""
     from netmig.cli.plan_cmd import plan_command
     from netmig.connection import resolve
     from netmig.engine.plan_build import make_plan as build
@@ -87,7 +120,7 @@ def make_plan(kind: str, address: dict[str, Any], accepted: list[str], out: str 
     plan = build(kind, target, accepted=accepted, polling_interval=0.2 if target.static_token else 5.0,
                  step_params=parse_set(sets), pod_cidr=pod_cidr,
                  allow_variants=["fallback"] if allow_fallback else [], plan_command=command)
-    if out:
+    if out and not (only_if_runnable and blocking_checks(plan.preflight)):
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -95,6 +128,11 @@ def make_plan(kind: str, address: dict[str, Any], accepted: list[str], out: str 
         tmp.replace(path)
         log.info("plan written", plan=out, migration=plan.migration_id)
     return plan.model_dump(mode="json")
+
+
+def blocking_checks(preflight: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The preflight results that fail and are not accepted (a plan with any is refused by apply)."""
+    return [r for r in preflight if r["outcome"] == "fail" and not r.get("accepted")]
 
 
 # --- artifacts -------------------------------------------------------------------------------------------------

@@ -4,8 +4,13 @@ Runs the Prefect flow ``netmig-migrate`` (a temporary local Prefect server when 
 ``--no-prefect`` (or NETMIG_ORCHESTRATOR=local), the library runner directly. Either way completed steps are
 skipped on a rerun and an in-flight ARM operation is re-attached, never re-sent.
 Exit codes: 0 done, 1 a check/step failed and nothing was changed, 2 bad input (nothing changed), 3 paused (awaiting
-approval, or a stall), 4 failed after the cluster was changed (``netmig.engine.outcome``); the last line of a
-failure names the cluster's state and the exact next command.
+approval, or a stall), 4 failed after the cluster was changed (``netmig.engine.outcome``; the last line of a
+failure names the cluster's state and the exact next command), 130 interrupted (Ctrl-C or SIGTERM, within
+seconds: the journal records where the run stopped, the cluster lock is released unless the network-profile change
+it sent may still be running in ARM, the Prefect flow run ends Cancelled; rerun the same command to resume, exactly
+as after ``kill -9``).
+Prefect's and the SDKs' log lines go to ``RUN_DIR/apply.log`` (and the Prefect server), not to the terminal, unless
+``-v``; the terminal shows aks-netmig's own lines and the result.
 A stall prints one line naming its cause (the node, the PodDisruptionBudget namespace/name), then the exact
 commands for the three choices: wait longer (this command with a larger timeout), abort the ARM operation
 (``aks-netmig abort PLAN --yes``; ``apply --abort`` is a hidden, deprecated alias), resume later (this command).
@@ -96,6 +101,19 @@ def ended_with(error: NetmigError, plan: Any, run_dir: Path, rerun: list[str]) -
     return failure(error, plan, Journal(run_dir / "journal.jsonl").events(), shlex.join(rerun))
 
 
+class Interrupted(NetmigError):
+    """Ctrl-C or SIGTERM during apply, after the journal, the lock and the flow run state were settled. Exit 130."""
+
+    exit_code = 130
+
+
+def _interrupted(e: BaseException, info: Any, rerun: list[str]) -> Interrupted:
+    from netmig.cli.interrupts import signal_name
+
+    text = info.message() if info is not None else f"interrupted ({signal_name(e)}) before the first step"
+    return Interrupted(text, f"rerun the same command to resume: {shlex.join(rerun)}")
+
+
 def _pending(plan: Any, journal: Any) -> list[str]:
     done = set(journal.completed_steps())
     return [s.id for s in plan.steps if s.id not in done]
@@ -116,9 +134,12 @@ def _pending(plan: Any, journal: Any) -> list[str]:
               help="Run as the Prefect flow (default) or with the library runner (NETMIG_ORCHESTRATOR=local).")
 @click.option("--abort", is_flag=True, hidden=True,
               help="Deprecated alias of `aks-netmig abort PLAN --yes` (kept for old runbooks).")
-def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall_timeout: float | None,
-          pdb_timeout: float | None, notready_timeout: float | None, prefect: bool | None, abort: bool,
-          **kwargs: Any) -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show Prefect's and the SDKs' log lines on the terminal (always in RUN_DIR/apply.log).")
+@click.pass_context
+def apply(click_ctx: click.Context, plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None,
+          stall_timeout: float | None, pdb_timeout: float | None, notready_timeout: float | None,
+          prefect: bool | None, abort: bool, verbose: bool, **kwargs: Any) -> None:
     """Execute a plan written by `aks-netmig plan` (resumable: rerun it after any interruption)."""
     from netmig.engine.context import Options
     from netmig.engine.planning import load_plan
@@ -140,40 +161,43 @@ def apply(plan_path: Path, yes: bool, dry_run: bool, run_dir: Path | None, stall
     check_credentials(target)  # before a Prefect server starts or the run folder is written
     if target.sandbox and not any(address.get(k) for k in ("sandbox", "cluster", "subscription")):
         address["sandbox"] = target.sandbox  # the plan's connection, for the flow (never its token)
-    try:
-        if dry_run or abort:
-            _dry_run_or_abort(plan, target, run_dir, abort)
-            return
-        with client_faults(plan, run_dir, rerun):
-            _run(plan_path, plan, target, address, run_dir, yes=yes, options=options, prefect=prefect, rerun=rerun)
-    except Stalled as e:
-        raise Paused(e.problem, stall_choices(e, rerun)) from e
-    except Paused:
-        raise
-    except NetmigError as e:  # exit 4 when the cluster was changed; the last line: its state and the next command
-        raise ended_with(e, plan, run_dir, rerun) from e
-    click.echo(f"Migration {plan.migration_id} done. Report: {run_dir / 'report.md'}")
+    if dry_run or abort:
+        _dry_run_or_abort(plan, target, run_dir, abort)
+        return
+    from netmig.logs import run_log
 
-
-def _run(plan_path: Path, plan: Any, target: Any, address: dict[str, Any], run_dir: Path, *, yes: bool,
-         options: Any, prefect: bool, rerun: list[str]) -> None:
-    """The run itself: the Prefect flow, or the library runner."""
-    if prefect:
+    verbose = verbose or bool((click_ctx.find_root().obj or {}).get("verbose"))
+    if prefect:  # imported first: Prefect installs its console handler on import; run_log detaches it
         from netmig.cli.migrate_common import prepare_prefect_env
 
         prepare_prefect_env()
-        from flows.migrate import run_flow
-
-        run_flow(plan_path=str(plan_path), address=address, run_dir=run_dir, yes=yes, options=options,
-                 approver=approver(yes))
-    else:
-        run_local(plan, target, run_dir, yes=yes, options=options, rerun=rerun)
+        from flows.migrate import OUTCOME, run_flow
+    with run_log(run_dir / "apply.log", verbose):
+        try:
+            with client_faults(plan, run_dir, rerun):
+                if prefect:
+                    try:
+                        run_flow(plan_path=str(plan_path), address=address, run_dir=run_dir, yes=yes,
+                                 options=options, approver=approver(yes))
+                    except KeyboardInterrupt as e:
+                        raise _interrupted(e, OUTCOME.get("interruption"), rerun) from None
+                else:
+                    run_local(plan, target, run_dir, yes=yes, options=options, rerun=rerun)
+        except Stalled as e:
+            raise Paused(e.problem, stall_choices(e, rerun)) from e
+        except (Paused, Interrupted):
+            raise
+        except NetmigError as e:  # exit 4 when the cluster was changed; the last line: its state and the next command
+            raise ended_with(e, plan, run_dir, rerun) from e
+    click.echo(f"Migration {plan.migration_id} done. Report: {run_dir / 'report.md'}")
 
 
 def run_local(plan: Any, target: Any, run_dir: Path, *, yes: bool, options: Any,
               rerun: list[str] | None = None) -> None:
     """The library runner (no Prefect). ARM / Kubernetes API faults: one line (``client_faults``) naming ``rerun``
-    (default ``aks-netmig apply PLAN``)."""
+    (default ``aks-netmig apply PLAN``). Ctrl-C / SIGTERM: ``Interrupted`` once ``stop_run`` has recorded it."""
+    from netmig.cli.interrupts import signal_name
+    from netmig.engine.interruption import stop_run
     from netmig.engine.runner import run_plan
     from netmig.engine.session import open_context
     from netmig.kube import errors as kube
@@ -184,6 +208,8 @@ def run_local(plan: Any, target: Any, run_dir: Path, *, yes: bool, options: Any,
     try:
         with client_faults(plan, run_dir, rerun or ["aks-netmig", "apply", "PLAN"]):
             run_plan(ctx)
+    except KeyboardInterrupt as e:
+        raise _interrupted(e, stop_run(ctx, signal_name(e)), rerun or []) from None
     finally:
         from netmig.steps.lock import KEEPER, drop
 

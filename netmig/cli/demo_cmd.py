@@ -121,13 +121,17 @@ def _migrate(directory: Path, kind: str, spec: Demo, *, prefect: bool, yes: bool
     run_dir = run_dir_for(plan_path)
     options = Options(poll_seconds=1.0)
     rerun = ["aks-netmig", "apply", str(plan_path), "--yes", "--prefect" if prefect else "--no-prefect"]
-    with client_faults(plan, run_dir, rerun):  # an ARM / Kubernetes fault: one line, the state, the next command
+    from netmig.logs import run_log
+
+    verbose = bool((click.get_current_context().find_root().obj or {}).get("verbose"))
+    if prefect:
+        from netmig.cli.migrate_common import prepare_prefect_env
+
+        prepare_prefect_env()
+        from flows.migrate import run_flow
+    # an ARM / Kubernetes fault: one line, the state, the next command
+    with client_faults(plan, run_dir, rerun), run_log(run_dir / "apply.log", verbose):
         if prefect:
-            from netmig.cli.migrate_common import prepare_prefect_env
-
-            prepare_prefect_env()
-            from flows.migrate import run_flow
-
             run_flow(plan_path=str(plan_path), address={"sandbox": str(sandbox)}, run_dir=run_dir, yes=yes,
                      options=options, approver=approver(yes))
         else:

@@ -129,7 +129,8 @@ def approver(yes: bool) -> Callable[[Any], Any]:
                        f"{plan.target_profile().describe()}; {plan.nodes_to_reimage} nodes reimaged"
                        + (f"\n  IRREVERSIBLE: {plan.irreversible_reason}" if plan.irreversible else "")
                        + "".join(f"\n  {b}" for b in [unenforced_banner(plan)] if b))
-            ok = questionary.confirm("Approve this migration?", default=False).ask()
+            # unsafe_ask: Ctrl-C at the prompt is an interrupt (exit 130, nothing recorded as a "no"), not a rejection
+            ok = questionary.confirm("Approve this migration?", default=False).unsafe_ask()
             return {"approved": bool(ok), "approver": user, "via": "prompt"}
         raise Paused("paused awaiting approval (no terminal to ask on)",
                      "review the plan, then rerun apply with --yes")

@@ -56,7 +56,7 @@ def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: floa
     with open_cluster(conn) as (gw, _engine, _network):
         try:
             result = do_restore(Rest(gw), objects, wait_s=wait_s, dry_run=dry_run,
-                                on_progress=lambda m: click.echo(f"  {m}", err=True))
+                                on_progress=_progress)
         except kube_errors.KubeError as e:
             raise CheckFailed(f"Kubernetes API: {e}", "fix the cause and rerun restore (it creates what is missing)") \
                 from e
@@ -100,3 +100,9 @@ def _plan_conn(backup_dir: Path) -> Conn | None:
                 return Conn(sandbox=Path(plan.connection.sandbox))
             return Conn(cluster=plan.cluster, arm_endpoint=plan.arm_endpoint, ca_bundle=plan.connection.ca_bundle)
     return None
+def _progress(message: str) -> None:
+    """One restore progress line on stderr (test hook point ``restore:progress`` after each)."""
+    from netmig.engine.testhooks import checkpoint
+
+    click.echo(f"  {message}", err=True)
+    checkpoint("restore:progress")

@@ -77,7 +77,8 @@ def migration_state(plan: Any, run_dir: Path) -> dict[str, Any]:
             v = plan.variant(step.variant)
             s["detail"] = f"on the {step.variant} path: runs only if ARM refuses {switchers}" + (
                 "" if v is None or v.allowed else f" and the plan allows it ({v.allow_flag or 'not allowed'})")
-    current = next((s for s in steps if s["state"] in ("started", "failed", "paused")), None) \
+    current = next((s for s in steps if s["state"] in ("started", "failed", "paused",
+                                                                    "interrupted")), None) \
         or next((s for s in steps if s["state"] == "pending"), None)
     order = {s.id: i for i, s in enumerate(plan.steps)}
     errors = [{"time": e["time"], "step": e.get("step"), "error": e.get("error", "")} for i, e in enumerate(events)

@@ -254,6 +254,9 @@ class ProbeProgress:
             self._saved = None
 
     def __call__(self, done: int, total: int) -> None:
+        from netmig.engine.testhooks import checkpoint
+
+        checkpoint("verify:probing")
         if self.quiet:
             return
         if self._log is not None:

@@ -3,9 +3,9 @@
 Contract:
 - ``run_step(ctx, step)`` skips a step the journal already records as done (returning its recorded result);
   otherwise it records ``step-start``, runs the registered step function, records ``step-done`` with its result
-  (or ``step-failed`` / ``step-paused``) and emits ONE canonical structlog line ``step`` with ``outcome`` and
-  ``duration_s``, with cluster / migration / step bound as context (scalar result fields are added to the done
-  line, except names the line itself uses). Exceptions propagate unchanged.
+  (or ``step-failed`` / ``step-paused``, or ``step-interrupted`` on Ctrl-C or SIGTERM) and emits ONE canonical
+  structlog line ``step`` with ``outcome`` and ``duration_s``, with cluster / migration / step bound as context
+  (scalar result fields are added to the done line, except names the line itself uses). Exceptions propagate unchanged.
 - ``start_run(ctx)`` claims the run folder (one process per plan run: ``netmig.engine.runlock``, released by
   ``ctx.close()``) and runs the resume hooks; ``run_plan(ctx)`` calls it, then runs every step (``until``: stop
   after that step id) and returns the per-step results.
@@ -67,6 +67,11 @@ def run_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             ctx.journal.record("step-paused", step=step.id, reason=str(e), run_id=ctx.run_id)
             log.warning("step", outcome="paused", reason=str(e), duration_s=round(time.monotonic() - t0, 3))
             raise
+        except KeyboardInterrupt as e:  # Ctrl-C / SIGTERM: where the run stopped, not a failure
+            signame = getattr(e, "signame", None) or str(e) or "SIGINT"
+            ctx.journal.record("step-interrupted", step=step.id, signal=signame, run_id=ctx.run_id)
+            log.warning("step", outcome="interrupted", reason=signame, duration_s=round(time.monotonic() - t0, 3))
+            raise
         except BaseException as e:
             reason = str(e) if isinstance(e, NetmigError) else f"{e.__class__.__name__}: {e}"
             ctx.journal.record("step-failed", step=step.id, error=reason[:500], run_id=ctx.run_id)
@@ -112,7 +117,8 @@ def run_plan(ctx: StepContext, until: str | None = None) -> dict[str, dict[str, 
 
 def status(ctx_journal_events: list[dict[str, Any]], step_ids: list[str]) -> list[tuple[str, str, str]]:
     """(step id, state, detail) per step from journal events: done / skipped (recorded done with ``{"skipped":
-    reason}``: a step of a path not taken; the detail is the reason) / failed / paused / started / pending."""
+    reason}``: a step of a path not taken; the detail is the reason) / failed / paused / interrupted / started /
+    pending."""
     state = {s: ("pending", "") for s in step_ids}
     for e in ctx_journal_events:
         s = e.get("step")
@@ -128,4 +134,6 @@ def status(ctx_journal_events: list[dict[str, Any]], step_ids: list[str]) -> lis
             state[s] = ("failed", e.get("error", ""))
         elif e["event"] == "step-paused":
             state[s] = ("paused", e.get("reason", ""))
+        elif e["event"] == "step-interrupted":
+            state[s] = ("interrupted", e.get("signal", ""))
     return [(s, *state[s]) for s in step_ids]

@@ -5,7 +5,10 @@
 - ``STEP_ID:before`` / ``STEP_ID:after``: every step boundary (the runner);
 - ``watch-reimage:event=N``: after the N-th node event of the watch-reimage step;
 - ``update-network:put-sent``: the network-profile PUT was answered by ARM, its continuation token is NOT yet
-  journaled (a crash there must not lead to a second PUT: the rerun re-attaches through the cluster's profile).
+  journaled (a crash there must not lead to a second PUT: the rerun re-attaches through the cluster's profile);
+- ``STEP:waiting``: each round of a wait-daemonset / wait-tigerastatus step's wait; ``STEP:probing``: after each probe
+  pod of a connectivity-snapshot / verify step finished; ``verify:probing`` the same in ``aks-netmig verify``;
+  ``restore:progress`` after each progress line of ``aks-netmig restore`` (the Ctrl-C tests signal there).
 
 ``NETMIG_TEST_KILL_AT=P1,P2`` — at a listed point the process sends itself SIGKILL: no cleanup, no flush, exactly
 like ``kill -9``. ``NETMIG_TEST_PAUSE_AT=P1,P2`` — at a listed point the process sends itself SIGSTOP and carries on

@@ -3,6 +3,7 @@
 Before asking, the gate states in words what is being approved: the change, and for an irreversible plan that it
 is ONE-WAY (with the plan's reason), and the other paths the plan allows (e.g. a fallback with an unenforced
 window). The statement is also kept in the step's result (``statement``) and so in the journal and the report.
+A "no" raises ``NotApproved`` (a ``CheckFailed``, exit 1; the Prefect flow run ends Cancelled, not Failed).
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from netmig.engine.context import StepContext
 from netmig.engine.planning import Plan, PlanStep
 from netmig.engine.registry import register_step
 from netmig.errors import CheckFailed
+
+
+class NotApproved(CheckFailed):
+    """The approver said no: nothing was changed. A decision, not a failure."""
 
 
 def statement(plan: Plan) -> str:
@@ -40,7 +45,8 @@ def approval_gate(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     answer: Any = ctx.approver(ctx.plan)
     record = answer if isinstance(answer, dict) else {"approved": bool(answer)}
     if not record.get("approved"):
-        raise CheckFailed("the migration was not approved" + (f" ({record['comment']})" if record.get("comment")
-                                                               else ""), "nothing was changed; apply again to retry")
+        who = f" by {record['approver']}" if record.get("approver") else ""
+        why = f" ({record['comment']})" if record.get("comment") else ""
+        raise NotApproved(f"the migration was not approved{who}{why}", "nothing was changed; apply again to retry")
     out = {k: v for k, v in record.items() if isinstance(v, (str, bool, int, float)) or v is None}
     return {**out, "statement": said}

@@ -10,6 +10,7 @@ from typing import Any
 from netmig.engine.context import StepContext
 from netmig.engine.planning import PlanStep
 from netmig.engine.registry import register_step
+from netmig.engine.testhooks import checkpoint
 from netmig.errors import CheckFailed
 
 
@@ -38,6 +39,7 @@ def wait_daemonset(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     timeout, poll = float(step.params.get("timeout_s", 900)), float(step.params.get("poll_s", 1))
     t0 = ctx.clock()
     while True:
+        checkpoint(f"{step.id}:waiting")
         ok, detail = ds_state(ctx, ns, name)
         if ok:
             return {"daemonset": f"{ns}/{name}", "state": detail, "waited_s": round(ctx.clock() - t0, 1)}

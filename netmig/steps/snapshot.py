@@ -12,6 +12,7 @@ from typing import Any
 from netmig.engine.context import StepContext
 from netmig.engine.planning import PlanStep
 from netmig.engine.registry import register_step
+from netmig.engine.testhooks import checkpoint
 
 BEFORE = "snapshot-before.json"
 
@@ -31,9 +32,11 @@ def own_probe_run(ctx: StepContext, step: PlanStep) -> str:
 
 
 def probe_progress(step: PlanStep) -> Any:
-    from netmig.engine.testhooks import checkpoint
+    """The probing progress callback: test hook points ``STEP:probing`` (every progress report) and
+    ``STEP:probes=N`` (after the N-th probe pod)."""
 
     def on_progress(done: int, total: int) -> None:
+        checkpoint(f"{step.id}:probing")
         checkpoint(f"{step.id}:probes={done}")
     return on_progress
 

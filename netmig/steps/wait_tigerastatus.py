@@ -16,6 +16,7 @@ from typing import Any
 from netmig.engine.context import StepContext
 from netmig.engine.planning import PlanStep
 from netmig.engine.registry import register_step
+from netmig.engine.testhooks import checkpoint
 from netmig.errors import CheckFailed
 
 GROUP = "operator.tigera.io/v1"
@@ -57,6 +58,7 @@ def wait_tigerastatus(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     degraded_since: dict[str, float] = {}
     last = ""
     while True:
+        checkpoint(f"{step.id}:waiting")
         gens = _owner_generations(rest)
         wanted = [str(c) for c in step.params.get("components") or [c for c in ORDER if gens.get(c) is not None]]
         if not wanted:

@@ -4,7 +4,10 @@ subprocesses (own PREFECT_HOME, analytics off), the deployments registered from 
 run on a detached sandbox suspends at the approval gate, is resumed through the API with the approval input,
 completes with cached steps and its artifacts and structlog lines on the flow run; a failing migration run calls
 the webhook on 127.0.0.1, and so does a run left RUNNING by a killed `aks-netmig apply` once the next run of that
-migration marks it Crashed. Every wait is bounded; the server, the worker and the sandbox are always stopped.
+migration marks it Crashed -- but a pause (`aks-netmig apply` against the server without --yes: Paused) and a
+rejection at the approval form (Cancelled) do not. The documented `prefect deployment run ... --params` example
+with a new plan_path fails naming the form field (`options.accept`) and leaves no plan file, so the corrected retry
+runs (issue 10, findings 3 and 8). Every wait is bounded; the server, the worker and the sandbox are always stopped.
 Plus the static contract of prefect.yaml and the automation spec (no server)."""
 
 from __future__ import annotations
@@ -283,7 +286,7 @@ def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(290)
+@pytest.mark.timeout(900)
 def test_deploy_from_prefect_yaml_run_suspend_resume_complete_and_alert(tmp_path: Path) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -304,7 +307,7 @@ def test_deploy_from_prefect_yaml_run_suspend_resume_complete_and_alert(tmp_path
                     env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
                 assert created.returncode == 0, created.stderr[-3000:]
                 with temporary_settings(updates={PREFECT_API_URL: url}):
-                    asyncio.run(_scenario(sb, plan, tmp_path, hooks))
+                    asyncio.run(_scenario(sb, plan, tmp_path, hooks, env))
             finally:
                 stop(sb)
     finally:
@@ -322,11 +325,13 @@ async def _poll(what: str, fn: Callable[[], Any], timeout: float, every: float =
         await asyncio.sleep(every)
 
 
-async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks) -> None:
+async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks, env: dict[str, str]) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         ArtifactFilter,
         ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterTags,
         LogFilter,
         LogFilterFlowRunId,
         TaskRunFilter,
@@ -356,6 +361,47 @@ async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks) -> None:
         (automation,) = await client.read_automations_by_name("netmig-migration-failed")
         block = await client.read_block_document_by_name("netmig-alerts", "webhook")
         _check_automation(automation, str(block.id))
+
+        # `aks-netmig apply` against this server without --yes and no terminal (its own plan): exit 3, its flow run
+        # ends Paused
+        cli_plan = tmp / "plans" / "cli.yaml"
+        make_plan(sb, cli_plan)
+        paused_cli = subprocess.run([sys.executable, "-m", "netmig.cli.main", "apply", str(cli_plan), "--sandbox",
+                                     str(sb)], env={**env, "NETMIG_ORCHESTRATOR": "prefect"}, cwd=ROOT,
+                                    capture_output=True, text=True, timeout=400, check=False)
+        assert paused_cli.returncode == 3, paused_cli.stderr[-3000:]
+        assert "Traceback" not in paused_cli.stderr
+        [cli_run] = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            tags=FlowRunFilterTags(all_=[f"migration:{load_plan(cli_plan).migration_id}"])))
+        assert cli_run.state is not None and cli_run.state.type == StateType.PAUSED, cli_run.state
+
+        # the documented example (docs/prefect.md) with a plan_path that does not exist yet: the run makes the plan;
+        # the npm scenario's policy findings block it -> Failed, naming the form field, and NO plan file is left
+        doc_plan = tmp / "plans" / "doc.yaml"
+        documented = {"plan_path": str(doc_plan), "cluster": {"sandbox": str(sb)}}
+        blocked = await run_deployment("netmig-migrate/npm-to-cilium", timeout=0, parameters=documented)
+        s = await _poll("the documented run to end", _final(client, blocked.id), 150)
+        assert s.type == StateType.FAILED, s
+        assert "options.accept: [policy-analysis]" in (s.message or "") and "--accept" not in (s.message or "")
+        assert not doc_plan.exists()
+        # the corrected retry (the same plan_path, the finding accepted) is not refused; rejected at the gate, it
+        # ends Cancelled (no alert), and the plan it made is moved aside for the next try
+        retry = await run_deployment("netmig-migrate/npm-to-cilium", timeout=0, parameters={
+            **documented, "options": {"accept": ["policy-analysis"]}})
+
+        async def suspended() -> Any:
+            fr = await client.read_flow_run(retry.id)
+            assert fr.state is not None and not fr.state.is_final(), fr.state
+            return fr.state if fr.state.is_paused() else None
+
+        await _poll("the corrected retry to suspend at the approval gate", suspended, 150)
+        assert doc_plan.is_file()
+        rejected = await client.resume_flow_run(retry.id, run_input={
+            "approve": False, "approver": "test-approver", "comment": "not this week"})
+        assert rejected.status == SetStateStatus.ACCEPT, rejected
+        s = await _poll("the rejected run to end", _final(client, retry.id), 150)
+        assert s.type == StateType.CANCELLED and "not approved by test-approver" in (s.message or ""), s
+        assert not doc_plan.exists() and list(doc_plan.parent.glob("doc.failed-*.yaml"))
 
         failing = await run_deployment("netmig-migrate/any-kind", timeout=0,
                                        parameters={"plan_path": str(tmp / "no-such-plan.yaml")})
@@ -445,6 +491,19 @@ async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks) -> None:
     hook = await _poll("the crash webhook", _first(hooks, str(stale.id)), 60, every=0.5)
     assert hook["state"] == "Crashed" and hook["deployment"] == "" and hook["plan_path"] == str(plan)
     assert "killed-apply Crashed" in hook["text"] and "killed" in hook["message"]
+    hook = await _poll("the webhook of the documented run's failure", _first(hooks, str(blocked.id)), 60, every=0.5)
+    assert hook["state"] == "Failed"
+    # a pause and a rejection are not failures: no alert (their events came before the alerts awaited above)
+    alerted = {h.get("flow_run_id") for h in hooks.received}
+    assert str(cli_run.id) not in alerted and str(retry.id) not in alerted, hooks.received
+    assert {h.get("state") for h in hooks.received} <= {"Failed", "Crashed"}
+
+
+def _final(client: Any, flow_run_id: Any) -> Callable[[], Any]:
+    async def state() -> Any:
+        fr = await client.read_flow_run(flow_run_id)
+        return fr.state if fr.state is not None and fr.state.is_final() else None
+    return state
 
 
 def _first(hooks: Hooks, flow_run_id: str) -> Callable[[], Any]:

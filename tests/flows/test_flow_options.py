@@ -106,8 +106,11 @@ def test_flow_makes_the_plan_aks_netmig_plan_makes_with_the_equivalent_flags(
     plan = tmp_path / "plan.yaml"
     state = migrate(migration=kind, cluster=ClusterAddress(sandbox=str(sb.directory)), plan_path=str(plan),
                     options=MigrationOptions(**options), return_state=True)
-    assert state.is_failed() and "not approved" in (state.message or ""), state  # no approver: stops at the gate
-    by_flow = plan.rename(tmp_path / "by-flow.yaml")
+    # no approver: not approved at the gate -- Cancelled, not Failed; the plan this run made is moved aside, so a
+    # corrected retry with the same plan_path is not refused (issue 10, findings 3 and 8)
+    assert state.is_cancelled() and "not approved" in (state.message or ""), state
+    assert not plan.exists()
+    [by_flow] = tmp_path.glob("plan.failed-*.yaml")
     doc = yaml.safe_load(by_flow.read_text())
     assert doc["plan_command"] == ["aks-netmig", "plan", "--sandbox", str(sb.directory), "--migration", kind,
                                    "--out", str(plan), *flags]
@@ -156,7 +159,7 @@ def test_notready_timeout_pauses_the_reimage_under_prefect(prefect_server: None,
                     plan_path=str(tmp_path / "form.yaml"), return_state=True,
                     options=MigrationOptions(accept=["policy-analysis"], auto_approve=True, notready_seconds=2,
                                              stall_seconds=3600, pdb_block_seconds=3600))
-    assert state.is_failed() and "reimage stalled" in (state.message or ""), state
+    assert state.is_paused() and "reimage stalled" in (state.message or ""), state  # a pause, not a failure
     assert "NotReady" in (state.message or "")
 
     sb = _stuck_notready(sandbox_factory)  # aks-netmig apply --prefect --notready-timeout 2
