@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from netmig.errors import CheckFailed
-from netmig.model.plan import CHANGING_KINDS
 
 
 class ClientFailure(CheckFailed):
@@ -55,19 +54,22 @@ def _events(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def cluster_state(plan: Any, run_dir: Path) -> tuple[bool, str]:
-    """(changed, description) from the journal: whether a cluster-changing step started, and what was sent."""
+    """(changed, description) from the journal. "Changed" is ``netmig.engine.outcome.cluster_changed`` (the one
+    definition apply's exit code 4 uses); the description says what was sent."""
+    from netmig.engine.outcome import CHANGING_KINDS, cluster_changed
+
     events = _events(run_dir)
-    kinds = {s.id: s.kind for s in plan.steps}
-    started = [e.get("step") for e in events if e.get("event") == "step-start"
-               and (kinds.get(str(e.get("step"))) in CHANGING_KINDS
-                    or any(s.id == e.get("step") and s.irreversible for s in plan.steps))]
+    changed = cluster_changed(plan, events)
     puts = [e for e in events if e.get("event") == "arm-put"]
-    if puts:
+    if changed and puts:
         last = puts[-1]
         return True, (f"the network-profile change of step {last.get('step')} was sent; the ARM operation goes on "
                       "without aks-netmig (its reimage is watched again on the rerun)")
-    if started:
-        return True, f"step {started[-1]} had started changing the cluster"
+    if changed:
+        kinds = {s.id: s.kind for s in plan.steps}
+        started = [e.get("step") for e in events if e.get("event") == "step-start"
+                   and kinds.get(str(e.get("step"))) in CHANGING_KINDS]
+        return True, f"step {started[-1] if started else '?'} had started changing the cluster"
     return False, "nothing was changed on the cluster"
 
 
