@@ -28,25 +28,17 @@ class Stats:
     restarts = 0
 
 
-def list_pages(fn: Callable[..., Any], *args: Any, api_version: str, kind: str, label_selector: str | None = None,
-               field_selector: str | None = None, limit: int = PAGE_SIZE) -> list[Obj]:
-    """Every item, read in pages of ``limit`` (see the module contract)."""
+def paged(fetch: Callable[[str | None], Obj], *, api_version: str, kind: str) -> list[Obj]:
+    """Every item of a LIST read page by page: ``fetch(continue_token)`` returns one page's JSON (``None``: the
+    first page). Fills in ``apiVersion``/``kind``; a 410 on a continue restarts once from scratch (see the module
+    contract). The one pagination loop of netmig.kube."""
     restarted = False
     while True:
         items: list[Obj] = []
         token: str | None = None
         try:
             while True:
-                kwargs: dict[str, Any] = {"limit": limit, "_preload_content": False}
-                if token:
-                    kwargs["_continue"] = token
-                if label_selector:
-                    kwargs["label_selector"] = label_selector
-                if field_selector:
-                    kwargs["field_selector"] = field_selector
-                with translated(f"listing {kind}s"):
-                    resp = fn(*args, **kwargs)
-                    body = json.loads(resp.data)
+                body = fetch(token)
                 Stats.pages += 1
                 for it in body.get("items") or []:
                     it.setdefault("apiVersion", api_version)
@@ -61,3 +53,23 @@ def list_pages(fn: Callable[..., Any], *args: Any, api_version: str, kind: str, 
                 Stats.restarts += 1
                 continue
             raise
+
+
+def list_pages(fn: Callable[..., Any], *args: Any, api_version: str, kind: str, label_selector: str | None = None,
+               field_selector: str | None = None, limit: int = PAGE_SIZE) -> list[Obj]:
+    """Every item, read in pages of ``limit`` (see the module contract)."""
+
+    def fetch(token: str | None) -> Obj:
+        kwargs: dict[str, Any] = {"limit": limit, "_preload_content": False}
+        if token:
+            kwargs["_continue"] = token
+        if label_selector:
+            kwargs["label_selector"] = label_selector
+        if field_selector:
+            kwargs["field_selector"] = field_selector
+        with translated(f"listing {kind}s"):
+            resp = fn(*args, **kwargs)
+            body: Obj = json.loads(resp.data)
+        return body
+
+    return paged(fetch, api_version=api_version, kind=kind)

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from netmig.kube import errors
 from netmig.kube.gateway import KubeGateway
-from netmig.kube.listing import PAGE_SIZE, Stats
+from netmig.kube.listing import PAGE_SIZE, paged
 
 Obj = dict[str, Any]
 FIELD_MANAGER = "aks-netmig"
@@ -156,32 +156,17 @@ class Rest:
     # ------------------------------------------------------------------ objects
     def list(self, res: Resource, namespace: str | None = None, label_selector: str | None = None) -> list[Obj]:
         """Every object, in pages of ``listing.PAGE_SIZE`` (a 410 on a continue restarts the list once)."""
-        restarted = False
-        while True:
-            out: list[Obj] = []
-            token = ""
-            try:
-                while True:
-                    query = [("limit", str(PAGE_SIZE))]
-                    if label_selector:
-                        query.append(("labelSelector", label_selector))
-                    if token:
-                        query.append(("continue", token))
-                    doc = self.request("GET", res.path(namespace), query=query, action=f"listing {res.plural}")
-                    Stats.pages += 1
-                    for it in doc.get("items") or []:
-                        it.setdefault("apiVersion", res.api_version)
-                        it.setdefault("kind", res.kind)
-                        out.append(it)
-                    token = (doc.get("metadata") or {}).get("continue") or ""
-                    if not token:
-                        return out
-            except errors.KubeError as e:
-                if e.status == 410 and token and not restarted:
-                    restarted = True
-                    Stats.restarts += 1
-                    continue
-                raise
+
+        def fetch(token: str | None) -> Obj:
+            query = [("limit", str(PAGE_SIZE))]
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if token:
+                query.append(("continue", token))
+            page: Obj = self.request("GET", res.path(namespace), query=query, action=f"listing {res.plural}")
+            return page
+
+        return paged(fetch, api_version=res.api_version, kind=res.kind)
 
     def get(self, res: Resource, namespace: str | None, name: str) -> Obj | None:
         try:

@@ -23,6 +23,7 @@ from kubernetes.stream import portforward, stream
 
 from netmig.sandbox import scenarios
 from tests.contract.terminal import Terminal
+from tests.contract.test_kubectl import DEMO_POLICY, IMAGE  # the seed article's demo, as test_kubectl types it
 from tests.polling import until
 
 pytestmark = [
@@ -30,28 +31,8 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed"),
 ]
 
-IMAGE = "k8s.gcr.io/e2e-test-images/agnhost:2.33"
 PROMPT = "bash-5.1# "
 SHELL_PROMPT = "window$ "
-DEMO_POLICY = """\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: demo-policy
-  namespace: demo
-spec:
-  podSelector:
-    matchLabels:
-      app: server
-  ingress:
-  - from:
-    - podSelector:
-        matchLabels:
-          app: client
-    ports:
-    - port: 80
-      protocol: TCP
-"""
 
 
 @pytest.fixture
