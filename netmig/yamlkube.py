@@ -30,6 +30,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.resolver import BaseResolver
 
+from netmig.gcpause import paused_gc
+
 _yaml_rs: Any
 try:  # the fast path (optional at import time so a broken wheel degrades to libyaml, never to an error)
     import yaml_rs as _yaml_rs
@@ -210,6 +212,11 @@ def _slow(doc: str) -> list[Any]:
 
 def load_yaml_documents(text: str) -> list[Any]:
     """Every document of ``text`` (see the module contract)."""
+    with paused_gc():  # the parsed trees are acyclic; collecting while building them is wasted work
+        return _load_documents(text)
+
+
+def _load_documents(text: str) -> list[Any]:
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:

@@ -27,6 +27,7 @@ from typing import Any
 import click
 
 from netmig.errors import CheckFailed, UsageError
+from netmig.gcpause import settle
 from netmig.manifests import load_manifests
 from netmig.policy import (
     ENGINE_NAMES,
@@ -94,7 +95,11 @@ def _objects(paths: Sequence[str], kwargs: dict[str, Any]) -> list[dict[str, Any
 
 
 def _load(paths: Sequence[str], kwargs: dict[str, Any]) -> Cluster:
-    return from_objects(_objects(paths, kwargs))
+    """The cluster model; the loaded objects are then exempt from cyclic collection (``netmig.gcpause.settle``):
+    the analysis that follows allocates a lot, and each full collection would walk the whole model again."""
+    cluster = from_objects(_objects(paths, kwargs))
+    settle()
+    return cluster
 
 
 def _engine(name: str, cilium_version: str) -> EngineProfile:
