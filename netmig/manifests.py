@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from netmig.errors import UsageError
+from netmig.gcpause import paused_gc
 from netmig.yamlkube import YamlError, load_yaml_documents
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -87,6 +88,7 @@ def load_file(path: Path) -> list[dict[str, Any]]:
 def load_manifests(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     """Every document under ``paths``."""
     out: list[dict[str, Any]] = []
-    for f in _files(paths):
-        out.extend(load_file(f))
+    with paused_gc():  # parsed documents are acyclic (see netmig.gcpause)
+        for f in _files(paths):
+            out.extend(load_file(f))
     return out

@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from netmig.errors import CheckFailed, UsageError
+from netmig.gcpause import settle
 from netmig.manifests import load_manifests
 from netmig.policy import (
     ENGINE_NAMES,
@@ -41,16 +42,9 @@ from netmig.policy import (
 )
 from netmig.policy.classes import ClassMatrix
 from netmig.policy.stream import pod_cells_text
-from netmig.policy.workloads import (
-    Explainer,
-    WorkloadView,
-    diff_rows,
-    diff_tables,
-    explained,
-    reach_tables,
-    reachability_text,
-    row_counts,
-)
+
+if TYPE_CHECKING:  # workloads (and numpy under it) is imported where used: ``policy analyze`` needs neither
+    from netmig.policy.workloads import WorkloadView
 
 MATRIX_MAX_PODS = 30
 FULL_ROWS = 200  # text output lists every row up to this many, else the top ones
@@ -94,7 +88,11 @@ def _objects(paths: Sequence[str], kwargs: dict[str, Any]) -> list[dict[str, Any
 
 
 def _load(paths: Sequence[str], kwargs: dict[str, Any]) -> Cluster:
-    return from_objects(_objects(paths, kwargs))
+    """The cluster model; the loaded objects are then exempt from cyclic collection (``netmig.gcpause.settle``):
+    the analysis that follows allocates a lot, and each full collection would walk the whole model again."""
+    cluster = from_objects(_objects(paths, kwargs))
+    settle()
+    return cluster
 
 
 def _kube_objects(objects: list[dict[str, Any]], paths: Sequence[str]) -> list[dict[str, Any]]:
@@ -182,6 +180,7 @@ def policy() -> None:
 def reachability_cmd(paths: tuple[str, ...], engine: str, cilium_version: str, ports: tuple[str, ...], by: str,
                      fmt: str, as_json: bool, **kwargs: Any) -> None:
     """Which workload (or pod) can reach which, on which port, under ENGINE."""
+    from netmig.policy.workloads import WorkloadView, reach_tables, reachability_text
     fmt = _fmt(fmt, as_json)
     prof = _engine(engine, cilium_version)
     port_list = [parse_port(p) for p in ports] or None
@@ -253,6 +252,7 @@ def _render_namespace_pairs(pairs: Any, counted: Any, view: WorkloadView, what: 
 
 def _render_reachability_summary(cluster: Cluster, prof: EngineProfile, m: ClassMatrix, view: WorkloadView,
                                  by: str) -> None:
+    from netmig.policy.workloads import reach_tables, row_counts
     t = reach_tables(view, m)
     rows, allowed_rows, denied_rows, pairs, allowed_pairs = row_counts(t)
     click.echo(f"engine {prof.label}: {len(cluster.pods):,} pods, {len(view.names):,} workloads in "
@@ -347,6 +347,7 @@ def analyze_cmd(ctx: click.Context, paths: tuple[str, ...], target: str, source:
 def diff_cmd(paths: tuple[str, ...], from_: str, to: str, cilium_version: str, ports: tuple[str, ...], by: str,
              fmt: str, as_json: bool, **kwargs: Any) -> None:
     """The connectivity that changes between two engines, per workload (default) or pod pair."""
+    from netmig.policy.workloads import Explainer, WorkloadView, diff_rows, diff_tables, explained
     fmt = _fmt(fmt, as_json)
     a, b = _engine(from_, cilium_version), _engine(to, cilium_version)
     port_list = [parse_port(p) for p in ports] or None

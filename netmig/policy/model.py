@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from netmig.gcpause import paused_gc
 from netmig.policy.identity import bare_identity, workload_id
 from netmig.policy.selectors import LabelSelector, SelectorError, parse_selector
 
@@ -561,6 +562,11 @@ def flatten(objects: Iterable[Any]) -> list[Mapping[str, Any]]:
 
 def from_objects(objects: Iterable[Any]) -> Cluster:
     """Build a ``Cluster`` from plain Kubernetes dicts (Namespaces, Pods, Nodes, Services, NetworkPolicies)."""
+    with paused_gc():  # the model is built of acyclic objects; collecting while building it is wasted work
+        return _build(objects)
+
+
+def _build(objects: Iterable[Any]) -> Cluster:
     c = Cluster()
     declared_ns: dict[str, dict[str, str]] = {}
     parsers: dict[str, Callable[[Mapping[str, Any]], Pod | Node | Service | Policy]] = {
