@@ -95,7 +95,8 @@ def test_ctrl_c_at_every_point_of_uninstall_exits_130_fast_and_resumes_with_one_
     start_detached(sb, "managed-calico")
     try:
         plan = tmp_path / "u.yaml"
-        res = cli("plan", "--sandbox", str(sb), "--migration", "uninstall", "--out", str(plan))
+        res = cli("plan", "--sandbox", str(sb), "--migration", "uninstall", "--out", str(plan),
+                  "--accept", "policies-unenforced")
         assert res.returncode == 0, res.stderr[-3000:]
         _interrupt_chain(plan, sb, UNINSTALL_CHAIN, tmp_path)
         _finish(plan, sb, changes=1)
