@@ -95,9 +95,13 @@ def stall_choices(e: Stalled, rerun: list[str]) -> str:
 def ended_with(error: NetmigError, plan: Any, run_dir: Path, rerun: list[str]) -> NetmigError:
     """The error a failed apply ends with (``netmig.engine.outcome.failure``: exit 4 once the cluster was changed,
     the last line naming the cluster's state and the exact next command)."""
+    from netmig.engine.failures import ClientFailure
     from netmig.engine.outcome import failure
+    from netmig.errors import FailedAfterChange
     from netmig.journal import Journal
 
+    if isinstance(error, ClientFailure):  # its one line already names the cluster's state and the next commands
+        return FailedAfterChange(error.problem, error.fix) if error.cluster_changed else error
     return failure(error, plan, Journal(run_dir / "journal.jsonl").events(), shlex.join(rerun))
 
 

@@ -70,7 +70,8 @@ def test_keystrokes_through_a_full_npm_to_cilium_plan_equal_to_plan_with_the_pri
     assert saved.is_file()
     out = res.output
     assert "azure-cni + npm" in out and "npm-to-cilium" in out and "applies" in out  # profile + applicable kinds
-    assert "[FAIL] policy-analysis" in out and "predicted connectivity changes: 14" in out
+    # 15 since the sandbox serves kube-dns (CoreDNS pods labelled k8s-app=kube-dns: one more class)
+    assert "[FAIL] policy-analysis" in out and "predicted connectivity changes: 15" in out
     assert "-> C3[data:app=db] 5432/TCP: allowed under npm, denied under cilium" in out
     assert f"aks-netmig apply {saved} --sandbox {sb.directory}" in out  # runbook commands
     assert not any(r["method"] == "PUT" for r in _arm_requests(sb.directory))
