@@ -97,11 +97,10 @@ def ended_with(error: NetmigError, plan: Any, run_dir: Path, rerun: list[str]) -
     the last line naming the cluster's state and the exact next command)."""
     from netmig.engine.failures import ClientFailure
     from netmig.engine.outcome import failure
-    from netmig.errors import FailedAfterChange
     from netmig.journal import Journal
 
-    if isinstance(error, ClientFailure):  # its one line already names the cluster's state and the next commands
-        return FailedAfterChange(error.problem, error.fix) if error.cluster_changed else error
+    if isinstance(error, ClientFailure) and not error.cluster_changed:
+        return error  # its one line already says nothing was changed and names the next command
     return failure(error, plan, Journal(run_dir / "journal.jsonl").events(), shlex.join(rerun))
 
 
