@@ -35,6 +35,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from netmig.processes import pid_alive
+
 SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
 APP = "prefect.server.api.server:create_app"
 STOP_GRACE = 3.0
@@ -47,16 +49,6 @@ def _prefect_home() -> Path:
 
 def registry_dir() -> Path:
     return _prefect_home() / "netmig-servers"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _cmdline(pid: int) -> str:
@@ -75,7 +67,7 @@ def _stop_group(pid: int, grace: float = STOP_GRACE) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         with contextlib.suppress(ChildProcessError):
             if os.waitpid(pid, os.WNOHANG)[0] == pid:
                 break
@@ -98,9 +90,9 @@ def reap() -> list[int]:
             with contextlib.suppress(OSError):
                 rec.unlink()
             continue
-        if _alive(owner) and owner != os.getpid():
+        if pid_alive(owner) and owner != os.getpid():
             continue
-        if _alive(pid) and _is_server(pid, port):
+        if pid_alive(pid) and _is_server(pid, port):
             _stop_group(pid)
             stopped.append(pid)
         with contextlib.suppress(OSError):

@@ -24,6 +24,7 @@ from typing import Any
 from netmig.kube import errors
 from netmig.kube.client import translated
 from netmig.kube.gateway import KubeGateway
+from netmig.processes import pid_alive
 
 NAMESPACE = "kube-system"
 NAME = "aks-netmig-lock"
@@ -59,13 +60,7 @@ class Holder:
     def dead_local_process(self) -> bool:
         if self.host != socket.gethostname() or self.pid <= 0:
             return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        return not pid_alive(self.pid)
 
     def expires_at(self) -> dt.datetime | None:
         return None if self.renew_time is None else self.renew_time + dt.timedelta(seconds=self.duration_s)
