@@ -10,7 +10,7 @@ import tempfile
 import time
 from typing import Any
 
-from netmig.sandbox.runtime import Sandbox
+from netmig_sandbox.runtime import Sandbox
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 from netmig.policy import compute_classes, from_objects, get_engine
-from netmig.sandbox.scenarios.large import NODES, generate
 from netmig.verify.identity import identities
 from netmig.verify.selection import plan_for
+from netmig_sandbox.scenarios.large import NODES, generate
 
 
 def _objects() -> list[dict[str, Any]]:

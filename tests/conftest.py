@@ -13,7 +13,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # the temporary Prefect server needs 15-30 s here, more when the suite runs in parallel; 20 s is Prefect's default
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
-from netmig.sandbox.runtime import Sandbox
+from netmig_sandbox.runtime import Sandbox
 
 SandboxFactory = Callable[..., Sandbox]
 

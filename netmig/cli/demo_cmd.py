@@ -37,7 +37,7 @@ class Demo:
 
 
 def _tigera_manifest() -> dict[str, dict[str, Any]]:
-    from netmig.sandbox import manifest_path
+    from netmig_sandbox import manifest_path
 
     return {"install-operator": {"manifest": str(manifest_path("tigera-operator.yaml"))}}
 
@@ -78,8 +78,8 @@ DEMOS: dict[str, Demo] = {
 def demo(kind: str, scenario: str | None, time_scale: float, keep_dir: Path | None, prefect: bool,
          yes: bool) -> None:
     """Run a migration on a sandbox cluster end to end (default: Azure NPM to Cilium) and print the report."""
-    from netmig.sandbox import scenarios
-    from netmig.sandbox.runtime import Sandbox
+    from netmig_sandbox import scenarios
+    from netmig_sandbox.runtime import Sandbox
 
     spec = DEMOS[kind]
     scenario = scenario or spec.scenario

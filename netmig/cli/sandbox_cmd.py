@@ -25,7 +25,7 @@ def sandbox() -> None:
               help="Real seconds per simulated second (0.05: a 60 s node reimage takes 3 s).")
 def start(scenario: str, directory: Path, detach: bool, time_scale: float) -> None:
     """Start a sandbox cluster from a scenario."""
-    from netmig.sandbox import control, scenarios
+    from netmig_sandbox import control, scenarios
 
     if time_scale < 0:
         raise UsageError(f"--time-scale must be >= 0, got {time_scale}", "pass e.g. --time-scale 0.05")
@@ -43,7 +43,7 @@ def start(scenario: str, directory: Path, detach: bool, time_scale: float) -> No
         click.echo(f"  Kubernetes    kubectl --kubeconfig {info['kubeconfig']} get nodes")
         click.echo(f"  stop with     aks-netmig sandbox stop --dir {directory}")
         return
-    from netmig.sandbox import serve
+    from netmig_sandbox import serve
 
     raise SystemExit(serve.main(["--scenario", scenario, "--dir", str(directory), "--time-scale", str(time_scale)]))
 
@@ -52,7 +52,7 @@ def start(scenario: str, directory: Path, detach: bool, time_scale: float) -> No
 @click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, path_type=Path))
 def stop(directory: Path) -> None:
     """Stop the sandbox running in DIR and remove its token-bearing files."""
-    from netmig.sandbox import control
+    from netmig_sandbox import control
 
     if control.stop(directory):
         click.echo(f"sandbox in {directory} stopped")
@@ -81,7 +81,7 @@ def fault(directory: Path, target: str, kind: str, status: int, code: str, messa
     """Inject a fault into a running sandbox."""
     import re
 
-    from netmig.sandbox import control
+    from netmig_sandbox import control
 
     if path is not None:
         try:

@@ -177,7 +177,7 @@ def _seed_demo(conn: Conn, *, time_scale: float, image: str | None = None, timeo
     if conn.given:
         result = go(conn)
     else:
-        from netmig.sandbox.runtime import Sandbox
+        from netmig_sandbox.runtime import Sandbox
 
         with tempfile.TemporaryDirectory(prefix="netmig-seed-demo-") as tmp:
             if not as_json:

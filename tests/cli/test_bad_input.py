@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from netmig.sandbox.runtime import Sandbox
+from netmig_sandbox.runtime import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN_OPTS = ("--accept", "policy-analysis")
@@ -291,7 +291,7 @@ def test_there_are_at_least_40_cases_across_every_command() -> None:
 def test_a_bad_fault_regex_is_refused_by_the_sandbox_itself_and_it_keeps_serving(world: World) -> None:
     """Finding 11: ``sandbox fault --path "("`` made the sandbox answer 500 to every ARM GET until restarted. The
     CLI refuses it (above); the sandbox's admin endpoint refuses it too, and ARM GETs keep working."""
-    from netmig.sandbox.control import SandboxControlError, post_fault
+    from netmig_sandbox.control import SandboxControlError, post_fault
 
     with pytest.raises(SandboxControlError, match="not a valid regular expression"):
         post_fault(world.dir, {"target": "arm", "path": "(", "times": None})

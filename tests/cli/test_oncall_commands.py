@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from netmig.sandbox import scenarios
-from netmig.sandbox.faults import Fault
+from netmig_sandbox import scenarios
+from netmig_sandbox.faults import Fault
 
 ROOT = Path(__file__).resolve().parents[2]
 

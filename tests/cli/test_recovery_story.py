@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from netmig.cli.main import cli
 from netmig.kube import lease
 from netmig.kube.gateway import KubeGateway
-from netmig.sandbox import scenarios
-from netmig.sandbox.faults import Fault
+from netmig_sandbox import scenarios
+from netmig_sandbox.faults import Fault
 
 
 def _run(*args: Any) -> Any:

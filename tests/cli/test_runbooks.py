@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from netmig.sandbox import scenarios
-from netmig.sandbox.faults import Fault
+from netmig_sandbox import scenarios
+from netmig_sandbox.faults import Fault
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "docs" / "runbooks"
@@ -183,7 +183,7 @@ def _fallback_taken(env: dict[str, str], sb: Any) -> None:
 
 PLAN_ONLY = ("section", "Before the window", "aks-netmig plan ")
 HAPPY = [("section", "Before the window"), ("section", "During the window"), ("section", "After")]
-TIGERA = {"TIGERA_MANIFEST": str(ROOT / "netmig" / "sandbox" / "manifests" / "tigera-operator.yaml")}
+TIGERA = {"TIGERA_MANIFEST": str(ROOT / "netmig_sandbox" / "manifests" / "tigera-operator.yaml")}
 def _new_pod_cidr_planned(env: dict[str, str], sb: Any) -> None:
     import yaml
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from netmig.azure import gateway
 from netmig.cli.main import cli
 from netmig.connection import from_sandbox_dir
-from netmig.sandbox.faults import Fault
+from netmig_sandbox.faults import Fault
 from tests.cli.keys import CTRL_C, CTRL_U, ENTER, SPACE, UP, keyboard
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +106,7 @@ def test_every_question_has_a_flag_so_the_printed_command_asks_nothing(sandbox_f
 
 @pytest.mark.parametrize(("scenario", "kind", "extra"), [
     ("managed-calico", "calico-to-self-managed",
-     ["--set", f"install-operator.manifest={ROOT / 'netmig/sandbox/manifests/tigera-operator.yaml'}"]),
+     ["--set", f"install-operator.manifest={ROOT / 'netmig_sandbox/manifests/tigera-operator.yaml'}"]),
     ("managed-calico", "uninstall", ["--accept", "policies-unenforced"]),  # turning enforcement off: accepted
 ])
 def test_flags_only_plan_of_other_kinds_equals_plan_with_the_printed_flags(
@@ -173,7 +173,7 @@ def test_run_now_applies_the_plan_it_just_saved(sandbox_factory: Any, tmp_path: 
     assert "done. Report:" in res.output
     puts = [r for r in _arm_requests(sb.directory) if r.get("network_profile_change")]
     assert len(puts) == 1
-    from netmig.sandbox.kube.store import Key
+    from netmig_sandbox.kube.store import Key
 
     nodes_key: Key = ("", "nodes")
     nodes = sb.run(lambda ctx: ctx.store.list(nodes_key))

@@ -3,7 +3,7 @@
 ``arm_sandbox`` is started with ``make(scenario="npm", time_scale=0.001, **overrides)`` and returns an object with
 the runtime ``Sandbox`` API (``info``, ``context``, ``run(fn)``, ``stop()``):
 
-the real ``netmig.sandbox.runtime.Sandbox`` (ARM endpoint, Kubernetes API, kubelet and reimage simulators), with
+the real ``netmig_sandbox.runtime.Sandbox`` (ARM endpoint, Kubernetes API, kubelet and reimage simulators), with
 optional extra PodDisruptionBudgets added to the scenario's objects.
 
 Helpers: ``client(sb)`` (the real ``ContainerServiceClient``), ``requests(sb)`` (parsed ``arm-requests.jsonl``),
@@ -23,7 +23,7 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.mgmt.containerservice import ContainerServiceClient
 
-from netmig.sandbox import scenarios
+from netmig_sandbox import scenarios
 
 
 class StaticCredential:

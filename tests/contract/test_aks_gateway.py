@@ -11,7 +11,7 @@ from netmig.azure import errors
 from netmig.azure.gateway import AksGateway
 from netmig.connection import ArmTarget, from_sandbox_dir
 from netmig.model.cluster import ClusterRef, NetworkProfile
-from netmig.sandbox.faults import Fault
+from netmig_sandbox.faults import Fault
 
 CILIUM = NetworkProfile(plugin="azure", policy="cilium", dataplane="cilium")
 

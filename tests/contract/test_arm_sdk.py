@@ -13,7 +13,7 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, 
 from azure.core.polling import LROPoller
 from azure.mgmt.containerservice import ContainerServiceClient
 
-from netmig.sandbox.faults import Fault
+from netmig_sandbox.faults import Fault
 from tests.contract.arm_fixtures import StaticCredential, arm_sandbox, client, requests, scenario, wait_for
 
 __all__ = ["arm_sandbox"]  # the fixture, imported for pytest

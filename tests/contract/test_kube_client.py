@@ -11,7 +11,7 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from netmig.sandbox.faults import Fault
+from netmig_sandbox.faults import Fault
 
 pytestmark = pytest.mark.contract
 

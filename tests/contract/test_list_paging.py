@@ -22,8 +22,8 @@ from netmig.kube.gateway import KubeGateway
 from netmig.kube.listing import Stats
 from netmig.kube.probes import raw_inventory
 from netmig.kube.resources import Rest
-from netmig.sandbox.faults import Fault
-from netmig.sandbox.runtime import Sandbox
+from netmig_sandbox.faults import Fault
+from netmig_sandbox.runtime import Sandbox
 
 pytestmark = pytest.mark.contract
 N_PODS = 2000

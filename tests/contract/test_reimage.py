@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from netmig.sandbox.faults import Fault
-from netmig.sandbox.kube.store import ApiError
-from netmig.sandbox.sim import topology
+from netmig_sandbox.faults import Fault
+from netmig_sandbox.kube.store import ApiError
+from netmig_sandbox.sim import topology
 from tests.contract.arm_fixtures import arm_sandbox, client, scenario, wait_for
 
 __all__ = ["arm_sandbox"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from netmig.sandbox.control import process_alive
+from netmig_sandbox.control import process_alive
 
 AKS_NETMIG = [sys.executable, "-m", "netmig.cli.main"]
 

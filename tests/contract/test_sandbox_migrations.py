@@ -20,7 +20,7 @@ from kubernetes import client as k8s
 from kubernetes import config, utils
 from kubernetes.client.rest import ApiException
 
-from netmig.sandbox import manifest_path
+from netmig_sandbox import manifest_path
 from tests.contract.arm_fixtures import arm_sandbox, client, requests, scenario, wait_for
 
 __all__ = ["arm_sandbox"]

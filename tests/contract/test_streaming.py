@@ -21,7 +21,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.stream import portforward, stream
 
-from netmig.sandbox import scenarios
+from netmig_sandbox import scenarios
 from tests.contract.terminal import Terminal
 from tests.contract.test_kubectl import DEMO_POLICY, IMAGE  # the seed article's demo, as test_kubectl types it
 from tests.polling import until

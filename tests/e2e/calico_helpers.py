@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from netmig.sandbox import manifest_path
+from netmig_sandbox import manifest_path
 
 MANIFEST = manifest_path("tigera-operator.yaml")
 LABEL = "kubernetes.azure.com/network-policy"

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-from netmig.sandbox.faults import Fault
+from netmig_sandbox.faults import Fault
 from tests.e2e.migrate_helpers import EXE, ROOT, cli, make_plan, profile_puts
 
 CLUSTER_PATH = r"/managedClusters/aks-npm$"

@@ -43,7 +43,7 @@ def test_plan_then_apply_migrates_every_node_and_verification_matches_prediction
     assert res.exit_code == 0, res.output
     assert len(profile_puts(sb.directory)) == 1
 
-    from netmig.sandbox.kube.store import Key
+    from netmig_sandbox.kube.store import Key
     nodes_key: Key = ("", "nodes")
     nodes = sb.run(lambda ctx: ctx.store.list(nodes_key))
     assert nodes and all(n["metadata"]["labels"][LABEL] == "cilium" for n in nodes)

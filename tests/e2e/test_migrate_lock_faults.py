@@ -29,8 +29,8 @@ from netmig.engine.session import open_context
 from netmig.errors import CheckFailed, Paused
 from netmig.kube import lease
 from netmig.kube.gateway import KubeGateway
-from netmig.sandbox import scenarios
-from netmig.sandbox.faults import Fault
+from netmig_sandbox import scenarios
+from netmig_sandbox.faults import Fault
 from tests.e2e.migrate_helpers import EXE, ROOT, profile_puts, start_detached, stop
 from tests.e2e.migrate_helpers import cli as run_cli
 

@@ -30,7 +30,7 @@ import yaml
 from click.testing import CliRunner
 
 from netmig.cli.main import cli
-from netmig.sandbox import scenarios
+from netmig_sandbox import scenarios
 from tests.e2e.migrate_helpers import cli as run_cli
 from tests.e2e.migrate_helpers import profile_puts, start_detached, stop
 

@@ -20,7 +20,7 @@ import yaml
 from click.testing import CliRunner
 
 from netmig.cli.main import cli as netmig_cli
-from netmig.sandbox.faults import Fault
+from netmig_sandbox.faults import Fault
 from tests.e2e.calico_helpers import MANIFEST, assert_self_managed, state
 from tests.e2e.migrate_helpers import profile_puts
 

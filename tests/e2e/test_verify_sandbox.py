@@ -186,7 +186,7 @@ def test_probe_namespace_removed_on_failure_and_interruption(sandbox_factory: An
 
 
 def test_probe_namespace_removed_after_success_and_pod_failures(sandbox_factory: Any) -> None:
-    from netmig.sandbox.faults import Fault
+    from netmig_sandbox.faults import Fault
 
     sb = sandbox_factory("npm")
     gw = _gw(sb.directory)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from netmig.sandbox import manifest_path
+from netmig_sandbox import manifest_path
 
 ROOT = Path(__file__).resolve().parents[2]
 VOLATILE = ("migration_id", "created_at")
@@ -134,8 +134,8 @@ def test_flow_makes_the_plan_aks_netmig_plan_makes_with_the_equivalent_flags(
 
 
 def _stuck_notready(sandbox_factory: Any) -> Any:
-    from netmig.sandbox import scenarios
-    from netmig.sandbox.faults import Fault
+    from netmig_sandbox import scenarios
+    from netmig_sandbox.faults import Fault
 
     scenario = scenarios.load("npm")
     scenario["arm_behaviour"] = {"node_ready_timeout_seconds": 1e7}  # ARM itself would wait for ever

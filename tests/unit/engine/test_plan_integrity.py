@@ -181,7 +181,7 @@ def test_a_plan_remembers_its_connection_and_flags_override(tmp_path: Path) -> N
 
 
 def test_a_fault_that_would_break_the_sandbox_is_refused() -> None:
-    from netmig.sandbox.faults import Faults
+    from netmig_sandbox.faults import Faults
 
     for bad, expected in [({"target": "arm", "path": "("}, "not a valid regular expression"),
                           ({"target": "arm", "status": 999}, "not an HTTP status"),

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from netmig.sandbox.clock import SimClock
-from netmig.sandbox.context import SandboxContext
-from netmig.sandbox.faults import Faults
-from netmig.sandbox.kube.store import ResourceType, Store
-from netmig.sandbox.sim import kubelet, topology
+from netmig_sandbox.clock import SimClock
+from netmig_sandbox.context import SandboxContext
+from netmig_sandbox.faults import Faults
+from netmig_sandbox.kube.store import ResourceType, Store
+from netmig_sandbox.sim import kubelet, topology
 
 TYPES = (
     ResourceType("", "v1", "namespaces", "Namespace", False),

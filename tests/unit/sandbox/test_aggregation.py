@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from netmig.sandbox.kube.crds import APISERVICE_KEY, aggregated_group_versions, unavailable_group_versions
-from netmig.sandbox.kube.store import Store
-from netmig.sandbox.kube.types import register_builtin_types
+from netmig_sandbox.kube.crds import APISERVICE_KEY, aggregated_group_versions, unavailable_group_versions
+from netmig_sandbox.kube.store import Store
+from netmig_sandbox.kube.types import register_builtin_types
 
 NS = ("", "namespaces")
 SVC = ("", "services")

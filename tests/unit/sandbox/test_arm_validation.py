@@ -1,4 +1,4 @@
-"""Network-profile transition rules of the sandbox ARM endpoint (netmig.sandbox.arm.validation)."""
+"""Network-profile transition rules of the sandbox ARM endpoint (netmig_sandbox.arm.validation)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from netmig.sandbox.arm.state import ArmError, ArmState
-from netmig.sandbox.arm.validation import (
+from netmig_sandbox.arm.state import ArmError, ArmState
+from netmig_sandbox.arm.validation import (
     CODES,
     merge_profile,
     network_changed,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from netmig.sandbox.context import SandboxContext
-from netmig.sandbox.sim import dataplane, topology
+from netmig_sandbox.context import SandboxContext
+from netmig_sandbox.sim import dataplane, topology
 from tests.unit.sandbox.simkit import (
     AGNHOST,
     NETPOLS,

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from netmig.sandbox.kube import admission, events, gc, known_fields, managed_fields, validation
-from netmig.sandbox.kube.store import ApiError, Store
-from netmig.sandbox.kube.types import BUILTIN_TYPES, register_builtin_types
+from netmig_sandbox.kube import admission, events, gc, known_fields, managed_fields, validation
+from netmig_sandbox.kube.store import ApiError, Store
+from netmig_sandbox.kube.types import BUILTIN_TYPES, register_builtin_types
 
 NS = ("", "namespaces")
 CM = ("", "configmaps")

@@ -7,7 +7,7 @@ import ipaddress
 from collections import Counter
 from typing import Any
 
-from netmig.sandbox.sim import agnhost, topology
+from netmig_sandbox.sim import agnhost, topology
 from tests.unit.sandbox.simkit import (
     AGNHOST,
     DAEMONSETS,

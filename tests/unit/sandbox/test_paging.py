@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from netmig.sandbox.kube import paging
-from netmig.sandbox.kube.store import ApiError
+from netmig_sandbox.kube import paging
+from netmig_sandbox.kube.store import ApiError
 
 ITEMS = [{"metadata": {"namespace": ns, "name": f"p{i}"}} for ns in ("a", "a-b", "b") for i in range(4)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from netmig.sandbox.sim import processes
+from netmig_sandbox.sim import processes
 
 
 def _session(keys: list[bytes], tty: bool, line: str | None = None) -> tuple[int | None, bytes]:

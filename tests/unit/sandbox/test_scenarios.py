@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from netmig.sandbox import scenarios
-from netmig.sandbox.arm.network import VirtualNetwork
-from netmig.sandbox.arm.state import ArmState
+from netmig_sandbox import scenarios
+from netmig_sandbox.arm.network import VirtualNetwork
+from netmig_sandbox.arm.state import ArmState
 
 FAILING = {
     "kubenet-calico-k126": "OverlayMigrationRequiresKubernetesVersion",

@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from netmig.sandbox.kube import spdy
+from netmig_sandbox.kube import spdy
 
 
 def _client_headers(deflate: zlib._Compress, headers: dict[str, str]) -> bytes:

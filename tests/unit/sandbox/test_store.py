@@ -8,11 +8,11 @@ import base64
 
 import pytest
 
-from netmig.sandbox.kube import patching, protobuf, tables
-from netmig.sandbox.kube import store as store_mod
-from netmig.sandbox.kube.crds import CRD_KEY, version_priority
-from netmig.sandbox.kube.store import ApiError, Store
-from netmig.sandbox.kube.types import register_builtin_types
+from netmig_sandbox.kube import patching, protobuf, tables
+from netmig_sandbox.kube import store as store_mod
+from netmig_sandbox.kube.crds import CRD_KEY, version_priority
+from netmig_sandbox.kube.store import ApiError, Store
+from netmig_sandbox.kube.types import register_builtin_types
 
 NS = ("", "namespaces")
 CM = ("", "configmaps")

@@ -54,7 +54,7 @@ def test_four_outcomes(code: int, err: str, want: str) -> None:
 
 
 def test_probe_line_is_the_exact_batch_shape_and_logs_parse_back() -> None:
-    from netmig.sandbox.sim.agnhost import PROBE_LINE  # the shape the simulated (and any POSIX) shell runs
+    from netmig_sandbox.sim.agnhost import PROBE_LINE  # the shape the simulated (and any POSIX) shell runs
 
     line = probe_line("p7", "10.224.0.5", 8080, 2, "TCP")
     assert PROBE_LINE.match(line)

@@ -1,0 +1,60 @@
+"""``python -m netmig_sandbox.serve``: run one sandbox in the foreground until SIGTERM/SIGINT.
+
+Contract: writes ``DIR/sandbox.pid`` once both endpoints listen (after ``sandbox.json``); on SIGTERM or SIGINT it
+stops cleanly and removes ``sandbox.pid``, ``sandbox.json`` and ``kubeconfig`` (which hold the tokens).
+Exit code 2 when the sandbox cannot start (the reason is printed on one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from netmig_sandbox.runtime import DEFAULT_TIME_SCALE, Sandbox
+from netmig_sandbox.scenarios import ScenarioError
+
+RUNTIME_FILES = ("sandbox.pid", "sandbox.json", "kubeconfig")
+
+
+def cleanup(directory: Path) -> None:
+    for name in RUNTIME_FILES:
+        (directory / name).unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="netmig-sandbox")
+    parser.add_argument("--scenario", required=True)
+    parser.add_argument("--dir", required=True, type=Path)
+    parser.add_argument("--time-scale", type=float, default=DEFAULT_TIME_SCALE)
+    args = parser.parse_args(argv)
+    try:
+        sandbox = Sandbox(args.scenario, args.dir, time_scale=args.time_scale)
+        sandbox.start()
+    except ScenarioError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    (args.dir / "sandbox.pid").write_text(f"{os.getpid()}\n")
+    info = sandbox.info
+    print(f"sandbox {info['scenario']} ready: ARM {info['arm_endpoint']}, Kubernetes {info['kube_server']}", flush=True)
+    try:
+        while not done.wait(1.0):
+            pass
+    finally:
+        sandbox.stop()
+        cleanup(args.dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
