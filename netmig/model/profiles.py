@@ -16,6 +16,7 @@ Contract: pure, no I/O (the rules come from ``netmig.model.transition_rules``, t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import product
 
 from netmig.model.cluster import NetworkProfile
@@ -155,7 +156,11 @@ def _state_violations(state: ProfileState, rules: RuleBook) -> list[Reason]:
 
 def all_states(rules: RuleBook | None = None) -> tuple[ProfileState, ...]:
     """Every profile AKS accepts, in the order of the rules' field values."""
-    rules = rules or load_rules()
+    return _all_states(rules or load_rules())
+
+
+@lru_cache(maxsize=8)
+def _all_states(rules: RuleBook) -> tuple[ProfileState, ...]:
     out = []
     for values in product(*(rules.fields[f] for f in FIELDS)):
         s = ProfileState(**dict(zip(FIELDS, values, strict=True)))
@@ -213,8 +218,12 @@ def judge(src: ProfileState, dst: ProfileState, rules: RuleBook | None = None) -
 def transitions(state: ProfileState, rules: RuleBook | None = None) -> list[Transition]:
     """Every documented single PUT from ``state``: one ``Transition`` per rule and target state, ordered by the
     rules' order, then by target."""
-    rules = rules or load_rules()
+    return list(_transitions(state, rules or load_rules()))
+
+
+@lru_cache(maxsize=256)
+def _transitions(state: ProfileState, rules: RuleBook) -> tuple[Transition, ...]:
     found = [judge(state, dst, rules) for dst in all_states(rules) if dst != state]
     order = {r.id: i for i, r in enumerate(rules.transitions)}
     out = [t for v in found if v.status in ("allowed", "may-refuse") for t in v.transitions]
-    return sorted(out, key=lambda t: (order[t.rule], t.target))
+    return tuple(sorted(out, key=lambda t: (order[t.rule], t.target)))

@@ -107,8 +107,10 @@ class Kind:
     note: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RuleBook:
+    """The parsed file. Compared and hashed by identity, so callers may cache per rule book."""
+
     fields: dict[str, tuple[str, ...]]
     kinds: dict[str, Kind]
     constraints: tuple[Constraint, ...]
