@@ -57,12 +57,8 @@ class ProfileState:
         return _IPAM_NAMES.get((self.plugin, self.plugin_mode), "?")
 
     @property
-    def engine(self) -> str:
-        """The AKS-managed engine enforcing NetworkPolicies: none | azure | calico | cilium."""
-        return self.policy
-
-    @property
     def enforces(self) -> bool:
+        """An AKS-managed engine (NPM, Calico or Cilium) enforces NetworkPolicies in this profile."""
         return self.policy != "none"
 
     @property

@@ -217,3 +217,17 @@ def test_property_chosen_path_is_valid_and_no_valid_path_is_strictly_better(
     for r in plan.rejected:
         if r.path is not None:
             assert r.path.key > plan.path.key
+
+
+def test_the_journey_package_is_pure_and_imports_nothing_above_the_model() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3] / "netmig" / "journey"
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                top = name.split(".")[0]
+                assert top in ("__future__", "dataclasses") or name.startswith("netmig.model"), (path.name, name)
