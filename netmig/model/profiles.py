@@ -129,6 +129,12 @@ class Transition:
     def uncertain(self) -> bool:
         return self.verdict == "may-refuse"
 
+    @property
+    def changes(self) -> dict[str, str]:
+        """The fields this update sets (field -> new value), e.g. {"dataplane": "cilium", "policy": "cilium"}."""
+        src, dst = self.source.as_dict(), self.target.as_dict()
+        return {f: dst[f] for f in FIELDS if src[f] != dst[f]}
+
 
 @dataclass(frozen=True)
 class Verdict:

@@ -231,3 +231,27 @@ def test_the_journey_package_is_pure_and_imports_nothing_above_the_model() -> No
             for name in names:
                 top = name.split(".")[0]
                 assert top in ("__future__", "dataclasses") or name.startswith("netmig.model"), (path.name, name)
+
+
+def test_stages_say_which_fields_they_set() -> None:
+    plan = plan_journey(P("azure-cni-npm"), GOAL)
+    assert [t.changes for t in plan.stages] == [{"dataplane": "cilium", "policy": "cilium"},
+                                                {"plugin_mode": "overlay"}]
+
+
+def test_with_equal_windows_the_fewest_reimages_win() -> None:
+    """A rule book where neither uninstalling nor swapping an engine leaves a window: the paths through policy none
+    are then rejected for their extra reimages alone."""
+    import yaml
+
+    from netmig.model.transition_rules import rules_text
+
+    doc = yaml.safe_load(rules_text())
+    for t in doc["transitions"]:
+        if t["id"] in ("uninstall-engine", "engine-to-cilium"):
+            t["window"] = "none"
+    rules = load_rules(yaml.safe_dump(doc))
+    plan = plan_journey(P("azure-cni-npm"), GOAL, rules=rules)
+    assert plan.path is not None and plan.path.route() == "azure-cni-npm -> azure-cni-cilium -> overlay-cilium"
+    assert plan.window.reimages == 0
+    assert _rejected_paths(plan)["azure-cni-npm -> azure-cni -> overlay -> overlay-cilium"] == "more-reimages"
