@@ -7,6 +7,9 @@ Contract:
 - ``stop(directory)`` sends SIGTERM, waits, escalates to SIGKILL after ``grace`` seconds, and removes the runtime
   files; returns False when nothing was running.
 - ``running_pid(directory)`` is the pid of a live sandbox in DIR, or None.
+- ``cleanup(directory)`` removes the runtime files (``RUNTIME_FILES``: the pid file and the two token-bearing files).
+- Needs none of the sandbox's optional dependencies (``netmig_sandbox.REQUIRES``): stopping a sandbox or injecting a
+  fault works in any install; only the spawned ``netmig_sandbox.serve`` process needs them.
 """
 
 from __future__ import annotations
@@ -23,11 +26,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from netmig_sandbox.serve import cleanup
+RUNTIME_FILES = ("sandbox.pid", "sandbox.json", "kubeconfig")
 
 
 class SandboxControlError(Exception):
     """The detached sandbox could not be started or reached."""
+
+
+def cleanup(directory: Path) -> None:
+    """Remove DIR's runtime files (``RUNTIME_FILES``); missing ones are fine."""
+    for name in RUNTIME_FILES:
+        (directory / name).unlink(missing_ok=True)
 
 
 def running_pid(directory: Path) -> int | None:

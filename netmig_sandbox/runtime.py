@@ -3,6 +3,9 @@
 Contract:
 - ``Sandbox(scenario, directory, time_scale).start()`` returns once both HTTPS endpoints listen on free
   127.0.0.1 ports and ``DIR/sandbox.json``, ``DIR/kubeconfig``, ``DIR/ca.pem`` are written (see ``info``).
+  ``sandbox.json`` is the connection file a client reads: endpoints, CA bundle, token, cluster, the manifests the
+  sandbox ships, and its pace ``poll_seconds`` (real seconds between a client's polls of this sandbox: its
+  operations finish in seconds, not the minutes AKS takes; ``DEFAULT_POLL_SECONDS`` unless given).
   ``DIR/arm-requests.jsonl`` is appended by the ARM endpoint, one line per request.
 - ``stop()`` cancels the simulators, closes both servers and ends the thread; it is idempotent.
 - ``run(fn)`` runs ``fn(ctx)`` on the loop thread and returns its result (coroutine functions are awaited):
@@ -35,6 +38,7 @@ from netmig_sandbox.kube.store import Store
 T = TypeVar("T")
 
 DEFAULT_TIME_SCALE = 0.05
+DEFAULT_POLL_SECONDS = 0.2  # the sandbox's pace, written to sandbox.json for the clients that poll it
 
 
 class SandboxError(Exception):
@@ -49,12 +53,16 @@ class Sandbox:
         scenario: str | Path | dict[str, Any],
         directory: str | Path,
         time_scale: float = DEFAULT_TIME_SCALE,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
     ) -> None:
         from netmig_sandbox import scenarios
 
         self.scenario = scenarios.load(scenario) if not isinstance(scenario, dict) else scenarios.normalize(scenario)
         self.directory = Path(directory).resolve()
         self.time_scale = time_scale
+        if not 0 < poll_seconds < float("inf"):
+            raise SandboxError(f"poll_seconds must be a positive number of seconds, got {poll_seconds}")
+        self.poll_seconds = float(poll_seconds)
         self.context: SandboxContext | None = None
         self.info: dict[str, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -153,6 +161,7 @@ class Sandbox:
             "kube_server": ctx.kube_server,
             "scenario": self.scenario.get("name", "custom"),
             "time_scale": self.time_scale,
+            "poll_seconds": self.poll_seconds,
             # manifests the sandbox ships, for plans that install them (the product reads paths, never imports us)
             "manifests": {"tigera-operator": str(manifest_path("tigera-operator.yaml"))},
         }

@@ -14,15 +14,9 @@ import sys
 import threading
 from pathlib import Path
 
+from netmig_sandbox.control import cleanup
 from netmig_sandbox.runtime import DEFAULT_TIME_SCALE, Sandbox
 from netmig_sandbox.scenarios import ScenarioError
-
-RUNTIME_FILES = ("sandbox.pid", "sandbox.json", "kubeconfig")
-
-
-def cleanup(directory: Path) -> None:
-    for name in RUNTIME_FILES:
-        (directory / name).unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:

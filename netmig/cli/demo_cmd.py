@@ -78,6 +78,9 @@ DEMOS: dict[str, Demo] = {
 def demo(kind: str, scenario: str | None, time_scale: float, keep_dir: Path | None, prefect: bool,
          yes: bool) -> None:
     """Run a migration on a sandbox cluster end to end (default: Azure NPM to Cilium) and print the report."""
+    from netmig.cli.sandbox_cmd import require_sandbox
+
+    require_sandbox()
     from netmig_sandbox import scenarios
     from netmig_sandbox.runtime import Sandbox
 

@@ -1,4 +1,10 @@
-"""``aks-netmig sandbox``: start, stop and disturb the embedded simulated AKS."""
+"""``aks-netmig sandbox``: start, stop and disturb the embedded simulated AKS.
+
+Contract: ``netmig_sandbox`` is imported lazily, inside the commands. Every command that STARTS a sandbox (here,
+``demo``, ``verify`` without a cluster) calls ``require_sandbox()`` first: without the ``[sandbox]`` extra it is one
+line ``the embedded sandbox needs ...; install the sandbox extra: pip install 'aks-netmig[sandbox]'``, exit 2.
+``sandbox stop`` and ``sandbox fault`` need no extra.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,22 @@ import click
 
 from netmig.cli.migrate_common import SCALE, FiniteNumber
 from netmig.errors import UsageError
+
+INSTALL_EXTRA = "pip install 'aks-netmig[sandbox]'"
+
+
+def require_sandbox() -> None:
+    """Return when the sandbox's optional dependencies are installed; else raise ``UsageError`` (one line, exit 2)
+    naming the missing modules and ``INSTALL_EXTRA``. Only a missing extra is reported so: it looks the modules up
+    without importing them, so any other failure of importing ``netmig_sandbox`` later surfaces as itself."""
+    import netmig_sandbox
+
+    missing = netmig_sandbox.missing_requirements()
+    if missing:
+        names = " and ".join(missing)
+        raise UsageError(f"the embedded sandbox needs the Python package{'s' if len(missing) > 1 else ''} {names}, "
+                         f"which {'are' if len(missing) > 1 else 'is'} not installed",
+                         f"install the sandbox extra: {INSTALL_EXTRA}")
 
 
 @click.group()
@@ -25,6 +47,7 @@ def sandbox() -> None:
               help="Real seconds per simulated second (0.05: a 60 s node reimage takes 3 s).")
 def start(scenario: str, directory: Path, detach: bool, time_scale: float) -> None:
     """Start a sandbox cluster from a scenario."""
+    require_sandbox()
     from netmig_sandbox import control, scenarios
 
     if time_scale < 0:

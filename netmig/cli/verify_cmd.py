@@ -177,6 +177,9 @@ def _seed_demo(conn: Conn, *, time_scale: float, image: str | None = None, timeo
     if conn.given:
         result = go(conn)
     else:
+        from netmig.cli.sandbox_cmd import require_sandbox
+
+        require_sandbox()
         from netmig_sandbox.runtime import Sandbox
 
         with tempfile.TemporaryDirectory(prefix="netmig-seed-demo-") as tmp:

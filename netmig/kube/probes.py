@@ -4,7 +4,7 @@ Contract
 - ``ProbeRun(gateway, ...)`` is a context manager. Entering creates the run's bookkeeping namespace
   ``netmig-probe-<run id>`` (labelled ``netmig.io/probe-run=<run id>``). ``run(batches)`` runs one pod per
   ``(SourceSpec, [ProbeRequest])`` batch, at most ``concurrency`` at a time, each executing a POSIX ``sh`` script of
-  ``agnhost connect`` lines (``netmig.verify.outcomes.probe_line``) and reporting every outcome through its log.
+  ``agnhost connect`` lines (``netmig.model.probes.probe_line``) and reporting every outcome through its log.
   ``run`` may be called several times in one ``ProbeRun`` (the verifier's single retry round).
 - BEFORE any probe pod is created, the ConfigMap ``netmig-probe-pods`` in the bookkeeping namespace is written with
   the namespace/name of every pod the round will create.
@@ -51,8 +51,8 @@ from typing import Any
 from netmig.kube import errors
 from netmig.kube.client import translated
 from netmig.kube.gateway import KubeGateway
-from netmig.verify.identity import PROBE_RUN_LABEL, workload_labels
-from netmig.verify.outcomes import Observation, parse_log, probe_line
+from netmig.model.probes import Observation, classify, parse_log, probe_line
+from netmig.policy.identity import PROBE_RUN_LABEL, workload_labels
 
 DEFAULT_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 NAMESPACE_PREFIX = "netmig-probe-"
@@ -385,8 +385,6 @@ def connect_once(
 ) -> Observation:
     """Run ``/agnhost connect HOST:PORT`` once as its own pod (the article's client step, without exec), return the
     classified outcome, and delete the pod (also on failure)."""
-    from netmig.verify.outcomes import classify
-
     body: Any = {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},

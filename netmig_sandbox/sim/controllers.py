@@ -1,8 +1,9 @@
 """Workload controllers of the simulated cluster: Deployments, DaemonSets, Services/Endpoints, and the scheduler.
 
 Every function here is a reconcile called by the kubelet simulator's work queue (``kubelet.Kubelet._drain``),
-never from a store callback. Each is idempotent: it compares the desired state with the indexed state and writes
-only the difference, so running it twice in a row writes nothing the second time.
+never from a store callback; each takes that simulator as a ``Host`` (the state the controllers share with it), so
+this module does not depend on ``kubelet``. Each is idempotent: it compares the desired state with the indexed
+state and writes only the difference, so running it twice in a row writes nothing the second time.
 
 Modelling choices:
 - Deployments create pods directly; a ``ReplicaSet`` object ``<deploy>-<hash>`` is kept for display (spec and
@@ -39,9 +40,10 @@ import hashlib
 import heapq
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+import random
+from typing import Any, Protocol
 
-from netmig_sandbox.kube.store import ApiError, now_iso
+from netmig_sandbox.kube.store import ApiError, Store, now_iso
 from netmig_sandbox.sim.index import (
     DAEMONSETS,
     DEPLOYMENTS,
@@ -49,13 +51,12 @@ from netmig_sandbox.sim.index import (
     PODS,
     REPLICASETS,
     SERVICES,
+    ClusterIndex,
     ObjKey,
     node_ready,
     pod_ready,
 )
-
-if TYPE_CHECKING:
-    from netmig_sandbox.sim.kubelet import Kubelet
+from netmig_sandbox.sim.ipam import ServiceIpam
 
 Obj = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -161,10 +162,22 @@ def pod_os(pod_spec: Obj) -> str:
                or (pod_spec.get("nodeSelector") or {}).get("kubernetes.io/os") or "linux")
 
 
+class Host(Protocol):
+    """What the controllers read and write on the simulator that drives them (``kubelet.Kubelet``)."""
+
+    store: Store
+    index: ClusterIndex
+    rng: random.Random
+    scheduler: Scheduler
+    svc_ipam: ServiceIpam
+    node_counts: dict[str, int]
+    unschedulable: set[ObjKey]
+
+
 class Scheduler:
     """Least-pods placement with one lazily-validated heap per distinct placement constraint set."""
 
-    def __init__(self, k: Kubelet) -> None:
+    def __init__(self, k: Host) -> None:
         self.k = k
         self._heaps: dict[str, list[tuple[int, str]]] = {}
 
@@ -203,7 +216,7 @@ class Scheduler:
 
 
 # ------------------------------------------------------------------ pods
-def _pod_name(k: Kubelet, ns: str, prefix: str) -> str:
+def _pod_name(k: Host, ns: str, prefix: str) -> str:
     while True:
         name = prefix + "".join(k.rng.choice(ALPHABET) for _ in range(5))
         if (ns, name) not in k.index.pods:
@@ -220,7 +233,7 @@ def _default_pod_spec(spec: Obj) -> None:
             p.setdefault("protocol", "TCP")
 
 
-def _create_pod(k: Kubelet, ns: str, name: str, template: Obj, labels: dict[str, str], owner: Obj,
+def _create_pod(k: Host, ns: str, name: str, template: Obj, labels: dict[str, str], owner: Obj,
                 node: str | None) -> None:
     tmeta = template.get("metadata") or {}
     spec = copy.deepcopy(template.get("spec") or {})
@@ -239,12 +252,12 @@ def _create_pod(k: Kubelet, ns: str, name: str, template: Obj, labels: dict[str,
     k.store.create(PODS, pod, ns)
 
 
-def delete_pod(k: Kubelet, key: ObjKey) -> None:
+def delete_pod(k: Host, key: ObjKey) -> None:
     with contextlib.suppress(ApiError):
         k.store.delete(PODS, key[0], key[1])
 
 
-def schedule_pending(k: Kubelet, keys: set[ObjKey]) -> None:
+def schedule_pending(k: Host, keys: set[ObjKey]) -> None:
     """Bind each still-unbound pod of ``keys`` or mark it Unschedulable (idempotent)."""
     for key in sorted(keys):
         pod = k.index.pods.get(key)
@@ -286,7 +299,7 @@ def schedule_pending(k: Kubelet, keys: set[ObjKey]) -> None:
 
 
 # ------------------------------------------------------------------ deployments
-def _owned_pods(k: Kubelet, ns: str, kind: str, name: str) -> list[Obj]:
+def _owned_pods(k: Host, ns: str, kind: str, name: str) -> list[Obj]:
     return [k.index.pods[p] for p in sorted(k.index.pods_by_owner.get((ns, kind, name), ()))]
 
 
@@ -300,7 +313,7 @@ def _cond(kind: str, ok: bool, reason: str, message: str, old: list[Obj]) -> Obj
             "reason": reason, "message": message}
 
 
-def reconcile_deployment(k: Kubelet, key: ObjKey) -> None:
+def reconcile_deployment(k: Host, key: ObjKey) -> None:
     ns, name = key
     dep = k.index.workloads[DEPLOYMENTS].get(key)
     if dep is None:
@@ -368,7 +381,7 @@ def _revision(obj: Obj) -> int:
         return 0
 
 
-def owned_replicasets(k: Kubelet, dep: Obj) -> list[Obj]:
+def owned_replicasets(k: Host, dep: Obj) -> list[Obj]:
     """The ReplicaSets whose controller is ``dep`` (by uid), oldest revision first."""
     ns, uid = dep["metadata"]["namespace"], dep["metadata"].get("uid")
     out = [rs for (rns, _), rs in k.index.workloads[REPLICASETS].items()
@@ -377,7 +390,7 @@ def owned_replicasets(k: Kubelet, dep: Obj) -> list[Obj]:
     return sorted(out, key=lambda rs: (_revision(rs), rs["metadata"]["name"]))
 
 
-def _scale_down_old(k: Kubelet, ns: str, rs_name: str) -> None:
+def _scale_down_old(k: Host, ns: str, rs_name: str) -> None:
     """An old ReplicaSet whose pods are gone stays, scaled to 0 (rollout history)."""
     def zero(o: Obj) -> None:
         o.setdefault("spec", {})["replicas"] = 0
@@ -386,7 +399,7 @@ def _scale_down_old(k: Kubelet, ns: str, rs_name: str) -> None:
         k.store.update(REPLICASETS, ns, rs_name, zero)
 
 
-def _prune_history(k: Kubelet, dep: Obj, current: str) -> None:
+def _prune_history(k: Host, dep: Obj, current: str) -> None:
     """Delete the oldest scaled-down ReplicaSets beyond ``spec.revisionHistoryLimit`` (default 10)."""
     limit = (dep.get("spec") or {}).get("revisionHistoryLimit")
     limit = 10 if limit is None else int(limit)
@@ -397,7 +410,7 @@ def _prune_history(k: Kubelet, dep: Obj, current: str) -> None:
             k.store.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"])
 
 
-def _ensure_replicaset(k: Kubelet, dep: Obj, rs_name: str, h: str, replicas: int) -> str:
+def _ensure_replicaset(k: Host, dep: Obj, rs_name: str, h: str, replicas: int) -> str:
     ns, name = dep["metadata"]["namespace"], dep["metadata"]["name"]
     if REPLICASETS not in k.store.types:
         return dep["metadata"].get("uid", "")
@@ -440,7 +453,7 @@ def _ensure_replicaset(k: Kubelet, dep: Obj, rs_name: str, h: str, replicas: int
     return str(rs["metadata"]["uid"])
 
 
-def _deployment_status(k: Kubelet, dep: Obj, h: str, rs_name: str) -> None:
+def _deployment_status(k: Host, dep: Obj, h: str, rs_name: str) -> None:
     ns, name = dep["metadata"]["namespace"], dep["metadata"]["name"]
     spec = dep.get("spec") or {}
     replicas = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
@@ -500,7 +513,7 @@ def ds_node_eligible(node: Obj, spec: Obj) -> bool:
     return not is_terminating(node) and node_matches(node, spec) and taints_tolerated(node, spec, DS_TOLERATED)
 
 
-def reconcile_daemonset(k: Kubelet, key: ObjKey) -> None:
+def reconcile_daemonset(k: Host, key: ObjKey) -> None:
     ns, name = key
     ds = k.index.workloads[DAEMONSETS].get(key)
     if ds is None:
@@ -543,7 +556,7 @@ def reconcile_daemonset(k: Kubelet, key: ObjKey) -> None:
     _daemonset_status(k, ds, h, eligible)
 
 
-def _daemonset_status(k: Kubelet, ds: Obj, h: str, eligible: list[str]) -> None:
+def _daemonset_status(k: Host, ds: Obj, h: str, eligible: list[str]) -> None:
     ns, name = ds["metadata"]["namespace"], ds["metadata"]["name"]
     eligible_set = set(eligible)
     pods = [p for p in _owned_pods(k, ns, "DaemonSet", name) if not is_terminating(p) and not is_terminal(p)]
@@ -576,7 +589,7 @@ def _daemonset_status(k: Kubelet, ds: Obj, h: str, eligible: list[str]) -> None:
 
 
 # ------------------------------------------------------------------ services & endpoints
-def reconcile_service(k: Kubelet, key: ObjKey) -> None:
+def reconcile_service(k: Host, key: ObjKey) -> None:
     """Allocate clusterIP / nodePorts / LB IP where missing (idempotent)."""
     svc = k.index.services.get(key)
     if svc is None:
@@ -633,7 +646,7 @@ def _resolve_target(pod: Obj, sp: Obj) -> int | None:
     return None
 
 
-def reconcile_endpoints(k: Kubelet, key: ObjKey) -> None:
+def reconcile_endpoints(k: Host, key: ObjKey) -> None:
     ns, name = key
     svc = k.index.services.get(key)
     existing = k.index.endpoints.get(key)

@@ -15,7 +15,7 @@ Contract:
   restartCount 0, image, containerID). Pods bound to a NotReady node wait for it to become Ready. Pods already
   running on a node that becomes NotReady are left alone; pods on a deleted node are deleted. Container
   processes are classified by ``agnhost.parse_container``: ``connect`` / ``batch`` / ``invalid`` containers
-  run their probes via ``agnhost.run_connect`` (outcome decided by ``dataplane`` when each probe starts), write
+  run their probes via ``connect.run_connect`` (outcome decided by ``dataplane`` when each probe starts), write
   their output to ``ctx.logs[(namespace, pod, container)]`` and terminate (exitCode, reason Completed/Error).
   restartPolicy Never (or OnFailure after success): the container stays terminated and the pod ends
   Succeeded/Failed once all containers have. restartPolicy Always (or OnFailure after a failure): the attempt is
@@ -40,7 +40,7 @@ from typing import Any
 
 from netmig_sandbox.context import SandboxContext
 from netmig_sandbox.kube.store import ApiError, Key, Obj, now_iso
-from netmig_sandbox.sim import agnhost, controllers
+from netmig_sandbox.sim import agnhost, connect, controllers
 from netmig_sandbox.sim.index import (
     DAEMONSETS,
     DEPLOYMENTS,
@@ -402,7 +402,7 @@ class Kubelet:
             pod = self._current(k, uid)
             if pod is None:
                 return
-            res = agnhost.run_connect(self.ctx, pod, prog.probe)
+            res = connect.run_connect(self.ctx, pod, prog.probe)
             await self.ctx.clock.sleep(res.duration)
             self.ctx.logs[logkey] = res.stderr
             exit_code = res.exit_code
@@ -412,7 +412,7 @@ class Kubelet:
                 pod = self._current(k, uid)
                 if pod is None:
                     return
-                res = agnhost.run_connect(self.ctx, pod, probe)
+                res = connect.run_connect(self.ctx, pod, probe)
                 await self.ctx.clock.sleep(res.duration)
                 out += agnhost.probe_log_line(probe_id, res)
                 self.ctx.logs[logkey] = out

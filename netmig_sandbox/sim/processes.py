@@ -7,7 +7,7 @@ Contract (call on the sandbox loop thread):
   backspace, ^C, ^D, ``\\r`` -> newline) and output newlines become ``\\r\\n``, as a real pty would.
 - ``run_exec(ctx, pod, container, argv, io) -> exit code``: runs ``argv`` as ``kubectl exec`` does.
   Understood: ``/agnhost connect HOST:PORT [--timeout=T] [--protocol=P]`` (outcome decided by
-  ``dataplane`` through ``agnhost.run_connect``, now, from the pod's current labels and IP; success prints
+  ``dataplane`` through ``connect.run_connect``, now, from the pod's current labels and IP; success prints
   nothing, failure prints agnhost's ``TIMEOUT`` / ``REFUSED`` / ... on stderr and exits 1; the call takes the
   probe's simulated duration), a shell (``bash``/``sh`` with no script: an interactive shell reading stdin, with
   a prompt when there is a tty; ``sh -c SCRIPT``: the script's lines), and the shell built-ins ``echo`` (with
@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from netmig_sandbox.sim import agnhost
+from netmig_sandbox.sim import agnhost, connect
 
 if TYPE_CHECKING:
     from netmig_sandbox.context import SandboxContext
@@ -300,7 +300,7 @@ class Shell:
         pod = self._pod()
         if pod is None:
             return 137
-        result = agnhost.run_connect(self.ctx, pod, probe)
+        result = connect.run_connect(self.ctx, pod, probe)
         await self.ctx.clock.sleep(result.duration)
         if result.stderr:
             await io.write(2, result.stderr)

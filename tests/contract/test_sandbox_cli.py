@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from netmig_sandbox.control import process_alive
+from netmig_sandbox.runtime import DEFAULT_POLL_SECONDS
 
 AKS_NETMIG = [sys.executable, "-m", "netmig.cli.main"]
 
@@ -31,7 +32,8 @@ def detached(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_start_detached_writes_the_contract_files(detached: Path) -> None:
     info = json.loads((detached / "sandbox.json").read_text())
     assert set(info) >= {"arm_endpoint", "subscription_id", "resource_group", "cluster_name", "ca_bundle", "token",
-                         "kubeconfig"}
+                         "kubeconfig", "poll_seconds"}
+    assert info["poll_seconds"] == DEFAULT_POLL_SECONDS  # the sandbox's pace: what the product polls it at
     assert info["arm_endpoint"].startswith("https://127.0.0.1:")
     assert Path(info["ca_bundle"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert Path(info["kubeconfig"]) == detached / "kubeconfig"
