@@ -37,9 +37,9 @@ from netmig.errors import CheckFailed, FailedAfterChange, UsageError
               help="Seconds to wait for a restored CRD to be served (or a terminating namespace to go).")
 def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: float, **kwargs: Any) -> None:
     """Put the objects of a backup folder back into the cluster (missing ones only; verified)."""
+    from netmig import backups
     from netmig.kube import errors as kube_errors
     from netmig.kube.resources import Rest
-    from netmig import backups
     from netmig.kube.restore import restore as do_restore
 
     try:
