@@ -173,3 +173,10 @@ def test_the_point_of_no_return_verifies_every_backup_folder_not_only_the_apply_
         f"the backup {d} fails verification: networkpolicies.yaml does not match its checksum in manifest.json "
         "(changed since the backup); networkpolicies.yaml holds other objects than manifest.json lists"
         for _kind, d in folders.values()]
+
+
+def test_docs_name_every_kind_and_folder() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "backups.md").read_text()
+    assert all(f'"{kind}"' in text for kind in backups.KINDS)
+    assert all(f"`{folder}" in text for folder in ("backup-YYYY", "calico-backup-YYYY", "backup-calico-YYYY",
+                                                     "policies-export/"))
