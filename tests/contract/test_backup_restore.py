@@ -28,6 +28,8 @@ from netmig.kube.resources import Rest
 from tests.e2e.migrate_helpers import cli
 from tests.unit.engine.values import context
 
+pytestmark = pytest.mark.contract
+
 NOW = dt.datetime(2025, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
 CALICO_API = ("crd.projectcalico.org", "v1")
 CALICO_POLICY = {"apiVersion": "crd.projectcalico.org/v1", "kind": "NetworkPolicy",
