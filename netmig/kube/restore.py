@@ -6,7 +6,9 @@ Contract:
   (``netmig.backups.clean``: status where the server sets it: a status subresource). ownerReferences
   follow a restored owner's new uid (dropped when the owner is in neither the backup nor the cluster). Objects that
   exist are left alone (``present``; ``differs`` when they are not identical apart from server-set fields:
-  ``netmig.backups.normalized``). Afterwards every created object is read back and compared: ``mismatches``.
+  ``netmig.backups.normalized``). Afterwards every created object is read back and compared: ``mismatches`` when
+  anything of the backup is not in it as written (``covers``: fields the API server adds -- defaults of its version
+  -- are not a difference; a field it dropped or changed is).
   An APIService whose Service exists neither in the cluster nor in the backup is never created (``skipped``, with
   the reason). ``dry_run``: nothing is created and nothing is waited for: a custom resource whose CRD is in the
   backup but not served yet counts as "would create".
@@ -152,9 +154,21 @@ def restore(rest: Rest, objects: Iterable[Obj], *, wait_s: float = 120.0, dry_ru
             if live is None:
                 result.mismatches.append(f"{k}: gone again after it was created")
                 continue
-            if normalized(live, not got.has_status) != normalized(sent[k], not got.has_status):
+            if not covers(normalized(live, not got.has_status), normalized(sent[k], not got.has_status)):
                 result.mismatches.append(f"{k}: differs from the backup after the restore")
     return result
+
+
+def covers(live: Any, wanted: Any) -> bool:
+    """True when ``live`` holds everything of ``wanted`` unchanged: dicts key by key (an empty or null value counts
+    as absent), lists element by element with the same length, anything else equal. Keys only ``live`` has (server
+    defaults) do not matter."""
+    if isinstance(wanted, dict):
+        return isinstance(live, dict) and all(
+            covers(live[k], v) if k in live else v in (None, {}, [], "") for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(live, list) and len(live) == len(wanted) and all(map(covers, live, wanted))
+    return bool(live == wanted)
 
 
 def _dangling_apiservice(rest: Rest, obj: Obj, services: set[str]) -> str | None:
