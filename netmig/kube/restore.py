@@ -12,6 +12,11 @@ Contract:
   An APIService whose Service exists neither in the cluster nor in the backup is never created (``skipped``, with
   the reason). ``dry_run``: nothing is created and nothing is waited for: a custom resource whose CRD is in the
   backup but not served yet counts as "would create".
+- ``put_back(rest, objects, same)`` is what the migration steps that restore policies use (``restore-policies``,
+  ``restore-verify-policies``): every object must exist as in the backup -- a missing one is created, one that
+  ``same(backed, live)`` calls different is replaced (PUT on the live resourceVersion; ``errors.Conflict`` when it
+  changed meanwhile); then all are read back: ``differ`` names those still missing or different. ``same=None``:
+  missing ones are created, existing ones left alone and not compared. Names are ``namespace/name``.
 - ``read_backup(dir)`` is ``netmig.backups.read(dir).files`` (kept for callers of the earlier API).
 """
 
@@ -29,12 +34,41 @@ from netmig.kube import errors
 from netmig.kube.resources import Resource, Rest
 
 Obj = dict[str, Any]
-__all__ = ["RestoreResult", "key", "normalized", "read_backup", "restore"]
+__all__ = ["PutBack", "RestoreResult", "covers", "key", "normalized", "put_back", "read_backup", "restore"]
 
 
 def read_backup(d: Path) -> dict[str, list[Obj]]:
     """Group name -> objects of the verified backup in ``d`` (``netmig.backups.BackupError`` when damaged)."""
     return backups.read(d).files
+
+
+@dataclass
+class PutBack:
+    created: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    differ: list[str] = field(default_factory=list)
+
+
+def put_back(rest: Rest, objects: Iterable[Obj], same: Callable[[Obj, Obj], bool] | None) -> PutBack:
+    out = PutBack()
+    by_resource: dict[Resource, list[Obj]] = {}
+    for o in objects:
+        by_resource.setdefault(rest.resource(str(o.get("apiVersion")), str(o.get("kind"))), []).append(o)
+    for res, wanted in by_resource.items():
+        live = {ns_name(o): o for o in rest.list(res)}
+        for o in wanted:
+            k, body = ns_name(o), clean(o)
+            if k not in live:
+                rest.create(res, body)
+                out.created.append(k)
+            elif same is not None and not same(o, live[k]):
+                body["metadata"]["resourceVersion"] = live[k]["metadata"].get("resourceVersion")
+                rest.replace(res, body)
+                out.replaced.append(k)
+        if same is not None:
+            now = {ns_name(o): o for o in rest.list(res)}
+            out.differ += [k for o in wanted if (k := ns_name(o)) not in now or not same(o, now[k])]
+    return out
 
 
 def _rank(obj: Obj) -> int:

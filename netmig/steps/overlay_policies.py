@@ -76,49 +76,6 @@ def _same(backed: dict[str, Any], live: dict[str, Any]) -> bool:
                 (b["metadata"].get("labels") or {}))
 
 
-def _restore_networkpolicies(ctx: StepContext, backed: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    from netmig.kube import errors
-    from netmig.kube.client import translated
-
-    created, replaced = [], []
-    live = {backups.ns_name(p): p for p in ctx.kube.network_policies()}
-    for p in backed:
-        k, body = backups.ns_name(p), backups.clean(p)
-        ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        if k not in live:
-            with translated(f"re-creating NetworkPolicy {k}"):
-                ctx.kube.net.create_namespaced_network_policy(ns, body)  # type: ignore[arg-type]
-            created.append(k)
-        elif not _same(p, live[k]):
-            body["metadata"]["resourceVersion"] = live[k]["metadata"].get("resourceVersion")
-            try:
-                with translated(f"restoring NetworkPolicy {k}"):
-                    ctx.kube.net.replace_namespaced_network_policy(name, ns, body)  # type: ignore[arg-type]
-            except errors.Conflict:
-                raise CheckFailed(f"NetworkPolicy {k} changed while it was being restored", "rerun apply") from None
-            replaced.append(k)
-    return created, replaced
-
-
-def _restore_calico(ctx: StepContext, plural: str, backed: list[dict[str, Any]]) -> list[str]:
-    from netmig.kube.client import translated
-
-    live = {backups.ns_name(o) for o in _calico_list(ctx, plural) or []}
-    created = []
-    for o in backed:
-        if backups.ns_name(o) in live:
-            continue
-        body = backups.clean(o)
-        ns = body["metadata"].get("namespace")
-        with translated(f"re-creating {plural}.{CALICO_GROUP} {backups.ns_name(o)}"):
-            if CALICO_KINDS[plural] and ns:
-                ctx.kube.custom.create_namespaced_custom_object(CALICO_GROUP, CALICO_VERSION, ns, plural, body)
-            else:
-                ctx.kube.custom.create_cluster_custom_object(CALICO_GROUP, CALICO_VERSION, plural, body)
-        created.append(f"{plural}/{backups.ns_name(o)}")
-    return created
-
-
 def _window(ctx: StepContext, step: PlanStep) -> dict[str, Any] | None:
     """The unenforced window of this run's path: from the policy-none PUT to ``enforced_after`` (or now)."""
     path = variants.path_steps(ctx.plan, variants.active(ctx))
@@ -140,24 +97,29 @@ def _window(ctx: StepContext, step: PlanStep) -> dict[str, Any] | None:
 
 @register_step("restore-verify-policies")
 def restore_verify_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+    from netmig.kube import errors
+    from netmig.kube.resources import Rest
+    from netmig.kube.restore import put_back
+
     backup_dir = ctx.journal.value(f"{step.params.get('backup_step', 'backup')}.dir")
     if not backup_dir or not (Path(backup_dir) / "networkpolicies.yaml").is_file():
         raise CheckFailed("no NetworkPolicy backup of this run to restore from", "rerun apply (the backup step runs "
                           "before any change)")
     backed = _read(Path(backup_dir)).files["networkpolicies"]
-    created, replaced = _restore_networkpolicies(ctx, backed)
     calico_dir = ctx.journal.value(f"{step.params.get('calico_backup_step', 'backup-calico')}.dir")
-    calico_created: list[str] = []
-    calico_count = 0
     calico_files = _read(Path(calico_dir)).files if calico_dir else {}
-    for plural in CALICO_KINDS:
-        if plural in calico_files:
-            calico_count += len(calico_files[plural])
-            calico_created += _restore_calico(ctx, plural, calico_files[plural])
-    live = {backups.ns_name(p): p for p in ctx.kube.network_policies()}
-    differ = [k for p in backed if (k := backups.ns_name(p)) not in live or not _same(p, live[k])]
-    if differ:
-        raise CheckFailed(f"NetworkPolicies still missing or different after the restore: {', '.join(differ)}",
+    calico_created: list[str] = []
+    rest = Rest(ctx.kube)
+    try:
+        done = put_back(rest, backed, _same)
+        for plural in CALICO_KINDS:  # Calico's objects: the missing ones are created again
+            calico_created += [f"{plural}/{k}" for k in put_back(rest, calico_files.get(plural, []), None).created]
+    except errors.Conflict as e:
+        raise CheckFailed(f"{e} (it changed while it was being restored)", "rerun apply") from None
+    created, replaced = done.created, done.replaced
+    calico_count = sum(len(calico_files.get(plural, [])) for plural in CALICO_KINDS)
+    if done.differ:
+        raise CheckFailed(f"NetworkPolicies still missing or different after the restore: {', '.join(done.differ)}",
                           f"compare with {backup_dir}/networkpolicies.yaml, then rerun apply")
     lines = [f"- {len(backed)} NetworkPolicies backed up before the change ({backup_dir}); after the migration "
              f"all {len(backed)} are present with the same spec and labels (re-read and compared).",

@@ -73,6 +73,7 @@ def _export_dir(ctx: StepContext, step: PlanStep) -> Path:
 def restore_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     from netmig.kube import errors
     from netmig.kube.resources import Rest
+    from netmig.kube.restore import put_back
 
     d = _export_dir(ctx, step)
     try:
@@ -80,25 +81,11 @@ def restore_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     except (ValueError, KeyError) as e:
         raise CheckFailed(f"the policy export in {d} is damaged: {e}", "restore it from the backup step's "
                           "folder, then rerun apply") from e
-    rest = Rest(ctx.kube)
-    res = rest.resource("networking.k8s.io/v1", "NetworkPolicy")
-    live = {backups.ns_name(p): p for p in ctx.kube.network_policies()}
-    created, replaced = [], []
-    for p in wanted:
-        k = backups.ns_name(p)
-        if k not in live:
-            rest.create(res, p)
-            created.append(k)
-        elif not same(p, live[k]):
-            body = {**p, "metadata": {**p["metadata"],
-                                      "resourceVersion": live[k]["metadata"].get("resourceVersion")}}
-            try:
-                rest.replace(res, body)
-            except errors.Conflict:
-                raise CheckFailed(f"NetworkPolicy {k} changed while it was being re-applied", "rerun apply") from None
-            replaced.append(k)
-    now = {backups.ns_name(p): p for p in ctx.kube.network_policies()}
-    differ = [k for p in wanted if (k := backups.ns_name(p)) not in now or not same(p, now[k])]
+    try:
+        done = put_back(Rest(ctx.kube), wanted, same)
+    except errors.Conflict as e:
+        raise CheckFailed(f"{e} (the NetworkPolicy changed while it was being re-applied)", "rerun apply") from None
+    created, replaced, differ = done.created, done.replaced, done.differ
     if differ:
         raise CheckFailed(f"NetworkPolicies missing or different after re-applying: {', '.join(differ[:10])}",
                           f"compare with {d}/networkpolicies.yaml, then rerun apply")

@@ -25,7 +25,7 @@ from netmig.engine.registry import step_fn
 from netmig.kube import backup, calico
 from netmig.kube.gateway import KubeGateway
 from netmig.kube.resources import Rest
-from netmig.kube.restore import covers
+from netmig.kube.restore import PutBack, covers, put_back
 from tests.e2e.migrate_helpers import cli
 from tests.unit.engine.values import context
 
@@ -274,3 +274,27 @@ def test_a_calico_policy_backup_of_the_previous_format_is_still_restored(cluster
     (d / "globalnetworksets.yaml").write_text((d / "globalnetworksets.yaml").read_text().replace("100", "101"))
     res = cli("restore", str(d), "--sandbox", str(sb))
     assert res.returncode == 2 and "globalnetworksets.yaml does not match its checksum" in res.stderr, res.stderr
+
+
+# ------------------------------------------------------------------- put_back (the policy-restoring steps)
+def test_put_back_creates_the_missing_replaces_the_changed_and_reads_all_back(cluster: tuple[Path, KubeGateway],
+                                                                             tmp_path: Path) -> None:
+    from netmig.steps.policies_export import same
+
+    _sb, gw = cluster
+    rest = Rest(gw)
+    res = rest.resource("networking.k8s.io/v1", "NetworkPolicy")
+    wanted = [backups.clean(o) for o in _mine(gw.network_policies())]
+    _delete(gw, wanted[:1])
+    changed = {**wanted[1], "spec": {**wanted[1]["spec"], "policyTypes": ["Ingress", "Egress"]}}
+    rest.merge_patch(res, "api", wanted[1]["metadata"]["name"], {"spec": {"policyTypes": ["Ingress", "Egress"]},
+                                                                 "metadata": {"labels": {"case": "edited"}}})
+    only_missing = put_back(rest, wanted, None)  # existing ones are left alone
+    assert only_missing.created == [f"api/{wanted[0]['metadata']['name']}"] and not only_missing.replaced
+    assert not same(wanted[1], _live(gw, changed)[0] or {})
+    _delete(gw, wanted[:1])
+    done = put_back(rest, wanted, same)
+    assert done.created == [f"api/{wanted[0]['metadata']['name']}"]
+    assert done.replaced == [f"api/{wanted[1]['metadata']['name']}"] and done.differ == []
+    _assert_back_exactly(gw, wanted)
+    assert put_back(rest, wanted, same) == PutBack()  # nothing left to do
