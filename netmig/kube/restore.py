@@ -2,9 +2,9 @@
 
 Contract:
 - ``restore(rest, objects)`` creates what is missing, in dependency order (Namespaces, CRDs -- then waits until the
-  API serves them --, other built-in objects, custom resources, APIServices last), without the server-set fields
-  (``netmig.backups.clean``: status where the server sets it: a status subresource). ownerReferences
-  follow a restored owner's new uid (dropped when the owner is in neither the backup nor the cluster). Objects that
+  API serves them --, other built-in objects, custom resources, APIServices last), stripped by
+  ``netmig.backups.clean`` (``status`` kept only for kinds without a status subresource). ownerReferences follow
+  a restored owner's new uid (dropped when the owner is in neither the backup nor the cluster). Objects that
   exist are left alone (``present``; ``differs`` when they are not identical apart from server-set fields:
   ``netmig.backups.normalized``). Afterwards every created object is read back and compared: ``mismatches`` when
   anything of the backup is not in it as written (``covers``: fields the API server adds -- defaults of its version
