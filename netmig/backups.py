@@ -119,7 +119,7 @@ def _dump(items: list[Obj]) -> str:
 
 
 def _write_synced(path: Path, text: str) -> None:
-    with open(path, "w") as f:
+    with open(path, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
