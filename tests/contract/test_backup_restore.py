@@ -135,6 +135,13 @@ def test_apply_backup_round_trip(cluster: tuple[Path, KubeGateway], tmp_path: Pa
     assert len(gone) == 5
     _delete(gw, gone)
     _restore_round_trip(sb, gw, d, gone)
+    # a changed object is left as it is and named (restore creates what is missing; it never overwrites)
+    Rest(gw).merge_patch(Rest(gw).resource("networking.k8s.io/v1", "NetworkPolicy"), "api", "restore-me-0",
+                         {"metadata": {"labels": {"case": "edited"}}})
+    res = cli("restore", str(d), "--sandbox", str(sb))
+    assert res.returncode == 0 and "created 0, " in res.stdout and "(1 differ from the backup)" in res.stdout
+    assert ("present but different (left as is): networking.k8s.io/v1 NetworkPolicy api/restore-me-0"
+            in res.stdout), res.stdout
 
 
 def test_objects_the_server_adds_defaults_to_are_restored(cluster: tuple[Path, KubeGateway], tmp_path: Path) -> None:
