@@ -1,8 +1,10 @@
 """``aks-netmig restore BACKUP_DIR``: put backed-up objects back into a cluster.
 
-BACKUP_DIR is a backup folder an apply wrote (``PLAN.run/calico-backup-*`` from the Calico cleanup, or
-``PLAN.run/backup-*`` with the NetworkPolicies, Namespaces, Services and PDBs). It is checked first (checksums and
-object lists against its manifest.json: a damaged backup is refused, exit 2). Objects that are missing are created
+BACKUP_DIR is any backup folder an apply wrote (``netmig.backups``, docs/backups.md): ``PLAN.run/backup-*`` (the
+NetworkPolicies, Namespaces, Services and PDBs), ``PLAN.run/calico-backup-*`` (before the Calico cleanup),
+``PLAN.run/backup-calico-*`` (Calico's policy objects) or ``PLAN.run/policies-export`` -- also in the formats
+earlier versions wrote. It is checked first (checksums and object lists against its manifest.json: a damaged
+backup is refused in one line, exit 2, nothing changed). Objects that are missing are created
 in dependency order without their server-set fields; objects that exist are left alone (and listed when they differ
 from the backup). Every created object is read back and compared. The cluster: ``--kubeconfig FILE``,
 ``--sandbox DIR`` or an ARM address (the kubeconfig then comes through listClusterUserCredential); without any of
@@ -35,17 +37,16 @@ from netmig.errors import CheckFailed, FailedAfterChange, UsageError
               help="Seconds to wait for a restored CRD to be served (or a terminating namespace to go).")
 def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: float, **kwargs: Any) -> None:
     """Put the objects of a backup folder back into the cluster (missing ones only; verified)."""
+    from netmig import backups
     from netmig.kube import errors as kube_errors
     from netmig.kube.resources import Rest
-    from netmig.kube.restore import read_backup
     from netmig.kube.restore import restore as do_restore
 
     try:
-        files = read_backup(backup_dir)
-    except (ValueError, AttributeError, TypeError) as e:  # a damaged or foreign manifest.json
-        problem = str(e) if isinstance(e, ValueError) else \
-            f"{backup_dir} is not a usable backup ({e.__class__.__name__})"
-        raise UsageError(problem, "pass a backup folder written by aks-netmig apply (it has a manifest.json)") from None
+        files = backups.read(backup_dir).files
+    except backups.BackupError as e:  # a damaged or foreign backup folder
+        raise UsageError(str(e), "pass an intact backup folder written by aks-netmig apply (it has a manifest.json); "
+                         "nothing was changed") from None
     unknown = sorted(set(only) - set(files))
     if unknown:
         raise UsageError(f"the backup has no {', '.join(unknown)}", f"choose from: {', '.join(sorted(files))}")

@@ -11,9 +11,9 @@ Contract:
   still there, without listing custom resources (what the wizard reads to offer calico-crd-cleanup).
 - ``engine_pods(gw)`` lists Running/Pending pods of calico-node, calico-typha, calico-kube-controllers,
   tigera-operator and azure-npm: cleanup is only safe when it is empty.
-- ``backup(rest, inv, root)`` writes ``root/calico-backup-TIMESTAMP/`` (one YAML List per category, managedFields
-  dropped, everything else kept, plus ``manifest.json`` with sha256 and object keys), re-reads every file and
-  compares it with what was collected and with a fresh inventory of the cluster; ``RuntimeError`` naming the
+- ``backup(rest, inv, root)`` writes ``root/calico-backup-TIMESTAMP/`` (``netmig.backups`` format 1, kind
+  ``calico-backup``: one file per category, objects stored ``clean`` with their ``status``), re-reads every file
+  and compares it with what was collected and with a fresh inventory of the cluster; ``RuntimeError`` naming the
   differences otherwise. ``verify(dir, rest)`` is the re-read check alone (problems; empty: good).
 - ``cleanup(rest, inv, ...)`` deletes, in this order: the custom resources (stripping only the finalizers that
   never clear once the operator is gone: ``NEVER_CLEARING``), the cni-protector RBAC (finalizer stripped), the
@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from netmig import backups
+from netmig.backups import key
 from netmig.kube import errors
 from netmig.kube.gateway import KubeGateway
 from netmig.kube.resources import Resource, Rest
-from netmig.kube.restore import key, read_backup, write_backup
 
 Obj = dict[str, Any]
 
@@ -196,24 +195,15 @@ def engine_pods(gw: KubeGateway) -> list[str]:
 # --------------------------------------------------------------------------------------------------- backup
 
 
-def _stored(obj: Obj) -> Obj:
-    o = dict(obj)
-    meta = dict(o.get("metadata") or {})
-    meta.pop("managedFields", None)
-    o["metadata"] = meta
-    return o
-
-
 def backup(rest: Rest, inv: Inventory, root: Path, now: dt.datetime | None = None) -> tuple[Path, dict[str, int]]:
     now = now or dt.datetime.now(dt.UTC)
     d = root / f"calico-backup-{now:%Y%m%d-%H%M%S}"
-    groups = {c: [_stored(i.obj) for i in inv.category(c)] for c in Inventory.CATEGORIES}
-    write_backup(d, groups, now.isoformat(timespec="seconds"), "calico-cleanup")
+    groups = {c: [i.obj for i in inv.category(c)] for c in Inventory.CATEGORIES}
+    try:
+        backups.write(d, "calico-backup", groups, now.isoformat(timespec="seconds"), keep_status=True)
+    except backups.BackupError as e:
+        raise RuntimeError(f"the backup in {d} does not verify: {e}") from e
     problems = verify(d, rest)
-    for name, items in groups.items():  # the file reads back as exactly the objects collected
-        reread = yaml.safe_load((d / f"{name}.yaml").read_text())["items"]
-        if reread != items:
-            problems.append(f"{name}.yaml does not read back as the objects collected")
     if problems:
         raise RuntimeError(f"the backup in {d} does not verify: {'; '.join(problems)}")
     return d, {c: len(v) for c, v in groups.items()}
@@ -223,12 +213,12 @@ def verify(d: Path, rest: Rest | None = None) -> list[str]:
     """Files against the manifest (checksums, object keys); with ``rest``, the cluster's current Calico objects
     against the backup (an object the backup lacks is a problem: it would be deleted without a copy)."""
     try:
-        backed = read_backup(d)
-    except (ValueError, OSError) as e:
+        backed = backups.read(d)
+    except backups.BackupError as e:
         return [str(e)]
     if rest is None:
         return []
-    have = {key(o) for objs in backed.values() for o in objs}
+    have = {key(o) for o in backed.objects()}
     live = {key(i.obj) for i in inventory(rest).items()}
     missing = sorted(live - have)
     return [f"not in the backup: {', '.join(missing[:10])}" + (" ..." if len(missing) > 10 else "")] if missing else []

@@ -1,102 +1,74 @@
-"""Backed-up objects: the on-disk format, reading it back (verified), and putting the objects back in a cluster.
-
-Format: a folder with ``manifest.json`` (``files``: name -> sha256 and object keys) and one YAML ``List`` per file.
-``netmig.kube.calico`` writes it with ``format: netmig-objects/1`` (keys ``apiVersion Kind namespace/name``); the
-migration backups of ``netmig.kube.backup`` (keys ``namespace/name``) are read the same way.
+"""Putting the objects of a backup (``netmig.backups``) back into a cluster.
 
 Contract:
-- ``write_backup(dir, groups, taken_at, kind)`` writes the folder; ``read_backup(dir)`` returns file stem ->
-  objects after checking every checksum and object key against the manifest (``ValueError`` naming the first
-  problem: a corrupt backup is never restored).
 - ``restore(rest, objects)`` creates what is missing, in dependency order (Namespaces, CRDs -- then waits until the
-  API serves them --, other built-in objects, custom resources, APIServices last), without the server-set fields
-  (uid, resourceVersion, creationTimestamp, generation, managedFields, deletionTimestamp; status where the server
-  sets it: a status subresource). ownerReferences follow a restored owner's new uid (dropped when the owner is in
-  neither the backup nor the cluster). Objects that exist are left alone (``present``; ``differs`` when they are
-  not identical). Afterwards every object is read back and compared (``normalized``): ``mismatches``.
+  API serves them --, other built-in objects, custom resources, APIServices last), stripped by
+  ``netmig.backups.clean`` (``status`` kept only for kinds without a status subresource). ownerReferences follow
+  a restored owner's new uid (dropped when the owner is in neither the backup nor the cluster). Objects that
+  exist are left alone (``present``; ``differs`` when they are not identical apart from server-set fields:
+  ``netmig.backups.normalized``). Afterwards every created object is read back and compared: ``mismatches`` when
+  anything of the backup is not in it as written (``covers``: fields the API server adds -- defaults of its version
+  -- are not a difference; a field it dropped or changed is).
   An APIService whose Service exists neither in the cluster nor in the backup is never created (``skipped``, with
   the reason). ``dry_run``: nothing is created and nothing is waited for: a custom resource whose CRD is in the
   backup but not served yet counts as "would create".
-- ``normalized(obj, keep_status)`` is an object without the server-set fields: two objects are "identical apart from
-  server-set fields" when their normalized forms are equal.
+- ``put_back(rest, objects, same)`` is what the migration steps that restore policies use (``restore-policies``,
+  ``restore-verify-policies``): every object must exist as in the backup -- a missing one is created, one that
+  ``same(backed, live)`` calls different is replaced (PUT on the live resourceVersion; ``errors.Conflict`` when it
+  changed meanwhile); then all are read back: ``differ`` names those still missing or different. ``same=None``:
+  missing ones are created, existing ones left alone and not compared. Names are ``namespace/name``.
+- ``read_backup(dir)`` is ``netmig.backups.read(dir).files`` (kept for callers of the earlier API).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from netmig import backups
+from netmig.backups import clean, key, normalized, ns_name
 from netmig.kube import errors
 from netmig.kube.resources import Resource, Rest
 
 Obj = dict[str, Any]
-FORMAT = "netmig-objects/1"
-SERVER_SET_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink",
-                   "deletionTimestamp", "deletionGracePeriodSeconds")
-
-
-def key(obj: Obj) -> str:
-    """``apiVersion Kind namespace/name`` (namespace empty for cluster-scoped objects)."""
-    meta = obj.get("metadata") or {}
-    return f"{obj.get('apiVersion')} {obj.get('kind')} {meta.get('namespace') or ''}/{meta.get('name')}"
-
-
-def _short_key(obj: Obj) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace') or ''}/{meta.get('name')}"
-
-
-def write_backup(d: Path, groups: dict[str, list[Obj]], taken_at: str, kind: str) -> None:
-    d.mkdir(parents=True, exist_ok=True)
-    manifest: dict[str, Any] = {"format": FORMAT, "kind": kind, "taken_at": taken_at, "files": {}}
-    for name, items in groups.items():
-        text = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}, sort_keys=False)
-        (d / f"{name}.yaml").write_text(text)
-        manifest["files"][f"{name}.yaml"] = {"sha256": hashlib.sha256(text.encode()).hexdigest(),
-                                             "objects": [key(o) for o in items]}
-    (d / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+__all__ = ["PutBack", "RestoreResult", "covers", "key", "normalized", "put_back", "read_backup", "restore"]
 
 
 def read_backup(d: Path) -> dict[str, list[Obj]]:
-    try:
-        manifest = json.loads((d / "manifest.json").read_text())
-        files = manifest["files"]
-    except FileNotFoundError:
-        raise ValueError(f"{d} is not a backup (no manifest.json)") from None
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{d / 'manifest.json'} is unreadable ({e.__class__.__name__})") from None
-    keyfn = key if manifest.get("format") == FORMAT else _short_key
-    out: dict[str, list[Obj]] = {}
-    for name, entry in files.items():
-        try:
-            text = (d / name).read_text()
-            items = yaml.safe_load(text)["items"] or []
-        except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
-            raise ValueError(f"{d / name} is unreadable ({e.__class__.__name__})") from None
-        if hashlib.sha256(text.encode()).hexdigest() != entry.get("sha256"):
-            raise ValueError(f"{d / name} does not match its checksum in manifest.json (changed since the backup)")
-        if sorted(keyfn(o) for o in items) != sorted(entry.get("objects") or []):
-            raise ValueError(f"{d / name} holds other objects than manifest.json lists")
-        out[Path(name).stem] = items
+    """Group name -> objects of the verified backup in ``d`` (``netmig.backups.BackupError`` when damaged)."""
+    return backups.read(d).files
+
+
+@dataclass
+class PutBack:
+    created: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    differ: list[str] = field(default_factory=list)
+
+
+def put_back(rest: Rest, objects: Iterable[Obj], same: Callable[[Obj, Obj], bool] | None) -> PutBack:
+    out = PutBack()
+    by_resource: dict[Resource, list[Obj]] = {}
+    for o in objects:
+        by_resource.setdefault(rest.resource(str(o.get("apiVersion")), str(o.get("kind"))), []).append(o)
+    for res, wanted in by_resource.items():
+        live = {ns_name(o): o for o in rest.list(res)}
+        for o in wanted:
+            k, body = ns_name(o), clean(o)
+            if k not in live:
+                rest.create(res, body)
+                out.created.append(k)
+            elif same is not None and not same(o, live[k]):
+                body["metadata"]["resourceVersion"] = live[k]["metadata"].get("resourceVersion")
+                rest.replace(res, body)
+                out.replaced.append(k)
+        if same is not None:
+            now = {ns_name(o): o for o in rest.list(res)}
+            out.differ += [k for o in wanted if (k := ns_name(o)) not in now or not same(o, now[k])]
     return out
-
-
-def normalized(obj: Obj, keep_status: bool = False) -> Obj:
-    o = {k: v for k, v in obj.items() if keep_status or k != "status"}
-    meta = {k: v for k, v in (o.get("metadata") or {}).items() if k not in SERVER_SET_META}
-    if meta.get("ownerReferences"):
-        meta["ownerReferences"] = [{k: v for k, v in r.items() if k != "uid"} for r in meta["ownerReferences"]]
-    if not meta.get("finalizers"):
-        meta.pop("finalizers", None)
-    o["metadata"] = meta
-    return o
 
 
 def _rank(obj: Obj) -> int:
@@ -149,7 +121,7 @@ def restore(rest: Rest, objects: Iterable[Obj], *, wait_s: float = 120.0, dry_ru
     sent: dict[str, Obj] = {}
     crd_kinds = {(str((o.get("spec") or {}).get("group")), str(((o.get("spec") or {}).get("names") or {}).get("kind")))
                  for o in objs if o.get("kind") == "CustomResourceDefinition"}
-    services = {_short_key(o) for o in objs if o.get("kind") == "Service" and o.get("apiVersion") == "v1"}
+    services = {ns_name(o) for o in objs if o.get("kind") == "Service" and o.get("apiVersion") == "v1"}
     served: dict[tuple[str, str], bool] = {}
     for obj in objs:
         k = key(obj)
@@ -216,9 +188,21 @@ def restore(rest: Rest, objects: Iterable[Obj], *, wait_s: float = 120.0, dry_ru
             if live is None:
                 result.mismatches.append(f"{k}: gone again after it was created")
                 continue
-            if normalized(live, not got.has_status) != normalized(sent[k], not got.has_status):
+            if not covers(normalized(live, not got.has_status), normalized(sent[k], not got.has_status)):
                 result.mismatches.append(f"{k}: differs from the backup after the restore")
     return result
+
+
+def covers(live: Any, wanted: Any) -> bool:
+    """True when ``live`` holds everything of ``wanted`` unchanged: dicts key by key (an empty or null value counts
+    as absent), lists element by element with the same length, anything else equal. Keys only ``live`` has (server
+    defaults) do not matter."""
+    if isinstance(wanted, dict):
+        return isinstance(live, dict) and all(
+            covers(live[k], v) if k in live else v in (None, {}, [], "") for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(live, list) and len(live) == len(wanted) and all(map(covers, live, wanted))
+    return bool(live == wanted)
 
 
 def _dangling_apiservice(rest: Rest, obj: Obj, services: set[str]) -> str | None:
@@ -265,8 +249,8 @@ def _owner_uid(rest: Rest, ref: Obj, namespace: str | None) -> str | None:
 
 
 def _for_create(obj: Obj, res: Resource, uid_map: dict[str, str], rest: Rest, notes: list[str]) -> Obj:
-    body = {k: v for k, v in obj.items() if k != "status" or not res.has_status}
-    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in SERVER_SET_META}
+    body = clean(obj, keep_status=not res.has_status)
+    meta = body["metadata"]
     refs = []
     for ref in meta.get("ownerReferences") or []:
         new_uid = uid_map.get(str(ref.get("uid"))) or _owner_uid(rest, ref, meta.get("namespace"))

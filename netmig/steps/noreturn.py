@@ -103,7 +103,7 @@ def pinned_manifest(ctx: StepContext, step: PlanStep) -> tuple[list[dict[str, An
 
 
 def point_of_no_return_problems(ctx: StepContext, step: PlanStep) -> list[str]:
-    from netmig.kube import backup
+    from netmig import backups
     from netmig.steps.snapshot import BEFORE
     from netmig.verify import snapshot as snapmod
 
@@ -135,8 +135,8 @@ def point_of_no_return_problems(ctx: StepContext, step: PlanStep) -> list[str]:
         d = ctx.journal.value(f"{earlier.id}.dir")
         if not d or not Path(d).is_dir():
             problems.append(f"the {earlier.id} folder {d} is missing")
-        elif earlier.kind == "backup":
-            bad = backup.verify(Path(d))
+        else:  # every backup folder (apply backup, policy export, Calico policies): one verifier
+            bad = backups.verify(Path(d))
             if bad:
                 problems.append(f"the backup {d} fails verification: {'; '.join(bad[:3])}")
     return problems

@@ -3,11 +3,12 @@ away (kubenet+Calico -> overlay fallback: network policy none -> overlay -> cali
 long nothing enforced them.
 
 - ``backup-calico-policies``: Calico's own policy objects (crd.projectcalico.org/v1 networkpolicies,
-  globalnetworkpolicies, networksets, globalnetworksets, where the API exists) to RUN_DIR/backup-calico/ (one YAML
-  list per kind and a manifest with sha256), verified by re-reading. Kubernetes NetworkPolicies are in the
-  ``backup`` step's folder.
+  globalnetworkpolicies, networksets, globalnetworksets, where the API exists) to RUN_DIR/backup-calico-TIMESTAMP/
+  (``netmig.backups`` format 1, kind ``calico-policies``: one file per kind), verified by re-reading; ``aks-netmig
+  restore DIR`` reads it. Kubernetes NetworkPolicies are in the ``backup`` step's folder.
 - ``restore-verify-policies``: every NetworkPolicy of the ``backup`` step (param ``backup_step``, default
-  ``backup``) and every Calico object of ``calico_backup_step`` (default ``backup-calico``, optional) must exist
+  ``backup``) and every Calico object of ``calico_backup_step`` (default ``backup-calico``, optional) -- both
+  read through ``netmig.backups.read``, so a damaged backup is refused -- must exist
   with the same spec: a missing one is created again, a changed one is put back; then all are re-read and
   compared (``CheckFailed`` listing what still differs). Idempotent. It journals a ``report-note`` "Network
   policies" and, when a change on this run's path set the network policy to none, the unenforced window: from
@@ -17,13 +18,10 @@ long nothing enforced them.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from netmig import backups
 from netmig.engine import variants
 from netmig.engine.context import StepContext
 from netmig.engine.planning import PlanStep, step_target
@@ -33,28 +31,6 @@ from netmig.errors import CheckFailed
 CALICO_GROUP, CALICO_VERSION = "crd.projectcalico.org", "v1"
 CALICO_KINDS = {"networkpolicies": True, "globalnetworkpolicies": False, "networksets": True,
                 "globalnetworksets": False}  # plural -> namespaced
-SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink")
-
-
-def clean(o: dict[str, Any]) -> dict[str, Any]:
-    """The object without status and server-set metadata (what re-creating it needs)."""
-    out = {k: v for k, v in o.items() if k != "status"}
-    meta = {k: v for k, v in (o.get("metadata") or {}).items() if k not in SERVER_FIELDS}
-    ann = {k: v for k, v in (meta.get("annotations") or {}).items()
-           if k != "kubectl.kubernetes.io/last-applied-configuration"}
-    if ann:
-        meta["annotations"] = ann
-    else:
-        meta.pop("annotations", None)
-    out["metadata"] = meta
-    return out
-
-
-def _key(o: dict[str, Any]) -> str:
-    m = o.get("metadata") or {}
-    return f"{m.get('namespace') or ''}/{m.get('name')}"
-
-
 def _calico_list(ctx: StepContext, plural: str) -> list[dict[str, Any]] | None:
     """The objects of one Calico kind, None when the API does not exist."""
     from netmig.kube import errors
@@ -71,98 +47,33 @@ def _calico_list(ctx: StepContext, plural: str) -> list[dict[str, Any]] | None:
 @register_step("backup-calico-policies")
 def backup_calico_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     previous = ctx.journal.value(f"{step.id}.dir")
-    if previous and not _verify_dir(Path(previous)):
+    if previous and not backups.verify(Path(previous)):
         return {"dir": previous, "reused": True}
-    d = ctx.run_dir / f"backup-calico-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}"
-    d.mkdir(parents=True, exist_ok=True)
-    manifest: dict[str, Any] = {}
-    counts: dict[str, int] = {}
-    for plural in CALICO_KINDS:
-        items = _calico_list(ctx, plural)
-        if items is None:
-            continue
-        items = [clean(o) for o in items]
-        text = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}, sort_keys=False)
-        (d / f"{plural}.yaml").write_text(text)
-        manifest[f"{plural}.yaml"] = hashlib.sha256(text.encode()).hexdigest()
-        counts[plural] = len(items)
-    (d / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    problems = _verify_dir(d)
-    if problems:
-        raise CheckFailed(f"the Calico policy backup in {d} does not verify: {'; '.join(problems)}",
-                          "check the disk, then rerun apply")
-    ctx.journal.set(f"{step.id}.dir", str(d))
-    return {"dir": str(d), **counts}
-
-
-def _verify_dir(d: Path) -> list[str]:
+    now = dt.datetime.now(dt.UTC)
+    d = ctx.run_dir / f"backup-calico-{now:%Y%m%d-%H%M%S}"
+    groups = {plural: items for plural in CALICO_KINDS if (items := _calico_list(ctx, plural)) is not None}
     try:
-        manifest = json.loads((d / "manifest.json").read_text())
-    except (OSError, ValueError) as e:
-        return [f"manifest unreadable ({e.__class__.__name__})"]
-    problems = []
-    for name, sha in manifest.items():
-        try:
-            text = (d / name).read_text()
-        except OSError:
-            problems.append(f"{name} missing")
-            continue
-        if hashlib.sha256(text.encode()).hexdigest() != sha:
-            problems.append(f"{name} changed since the backup")
-    return problems
+        written = backups.write(d, "calico-policies", groups, now.isoformat(timespec="seconds"))
+    except backups.BackupError as e:
+        raise CheckFailed(f"the Calico policy backup in {d} does not verify: {e}",
+                          "check the disk, then rerun apply") from e
+    ctx.journal.set(f"{step.id}.dir", str(d))
+    return {"dir": str(d), **{plural: len(items) for plural, items in written.files.items()}}
 
 
-def _load(path: Path) -> list[dict[str, Any]]:
-    return list((yaml.safe_load(path.read_text()) or {}).get("items") or [])
+def _read(d: Path) -> backups.Backup:
+    """The verified backup in ``d`` (``CheckFailed`` when it is damaged: it is never restored from)."""
+    try:
+        return backups.read(d)
+    except backups.BackupError as e:
+        raise CheckFailed(f"the backup {d} is damaged: {e}", f"restore it from a copy of {d}, then rerun apply") \
+            from None
 
 
 def _same(backed: dict[str, Any], live: dict[str, Any]) -> bool:
-    a, b = clean(backed), clean(live)
+    a, b = backups.clean(backed), backups.clean(live)
     return bool(a.get("spec") == b.get("spec") and (a["metadata"].get("labels") or {}) ==
                 (b["metadata"].get("labels") or {}))
-
-
-def _restore_networkpolicies(ctx: StepContext, backed: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    from netmig.kube import errors
-    from netmig.kube.client import translated
-
-    created, replaced = [], []
-    live = {_key(p): p for p in ctx.kube.network_policies()}
-    for p in backed:
-        k, body = _key(p), clean(p)
-        ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        if k not in live:
-            with translated(f"re-creating NetworkPolicy {k}"):
-                ctx.kube.net.create_namespaced_network_policy(ns, body)  # type: ignore[arg-type]
-            created.append(k)
-        elif not _same(p, live[k]):
-            body["metadata"]["resourceVersion"] = live[k]["metadata"].get("resourceVersion")
-            try:
-                with translated(f"restoring NetworkPolicy {k}"):
-                    ctx.kube.net.replace_namespaced_network_policy(name, ns, body)  # type: ignore[arg-type]
-            except errors.Conflict:
-                raise CheckFailed(f"NetworkPolicy {k} changed while it was being restored", "rerun apply") from None
-            replaced.append(k)
-    return created, replaced
-
-
-def _restore_calico(ctx: StepContext, plural: str, backed: list[dict[str, Any]]) -> list[str]:
-    from netmig.kube.client import translated
-
-    live = {_key(o) for o in _calico_list(ctx, plural) or []}
-    created = []
-    for o in backed:
-        if _key(o) in live:
-            continue
-        body = clean(o)
-        ns = body["metadata"].get("namespace")
-        with translated(f"re-creating {plural}.{CALICO_GROUP} {_key(o)}"):
-            if CALICO_KINDS[plural] and ns:
-                ctx.kube.custom.create_namespaced_custom_object(CALICO_GROUP, CALICO_VERSION, ns, plural, body)
-            else:
-                ctx.kube.custom.create_cluster_custom_object(CALICO_GROUP, CALICO_VERSION, plural, body)
-        created.append(f"{plural}/{_key(o)}")
-    return created
 
 
 def _window(ctx: StepContext, step: PlanStep) -> dict[str, Any] | None:
@@ -186,25 +97,29 @@ def _window(ctx: StepContext, step: PlanStep) -> dict[str, Any] | None:
 
 @register_step("restore-verify-policies")
 def restore_verify_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+    from netmig.kube import errors
+    from netmig.kube.resources import Rest
+    from netmig.kube.restore import put_back
+
     backup_dir = ctx.journal.value(f"{step.params.get('backup_step', 'backup')}.dir")
     if not backup_dir or not (Path(backup_dir) / "networkpolicies.yaml").is_file():
         raise CheckFailed("no NetworkPolicy backup of this run to restore from", "rerun apply (the backup step runs "
                           "before any change)")
-    backed = _load(Path(backup_dir) / "networkpolicies.yaml")
-    created, replaced = _restore_networkpolicies(ctx, backed)
+    backed = _read(Path(backup_dir)).files["networkpolicies"]
     calico_dir = ctx.journal.value(f"{step.params.get('calico_backup_step', 'backup-calico')}.dir")
+    calico_files = _read(Path(calico_dir)).files if calico_dir else {}
     calico_created: list[str] = []
-    calico_count = 0
-    for plural in CALICO_KINDS:
-        f = Path(calico_dir) / f"{plural}.yaml" if calico_dir else None
-        if f is not None and f.is_file():
-            items = _load(f)
-            calico_count += len(items)
-            calico_created += _restore_calico(ctx, plural, items)
-    live = {_key(p): p for p in ctx.kube.network_policies()}
-    differ = [_key(p) for p in backed if _key(p) not in live or not _same(p, live[_key(p)])]
-    if differ:
-        raise CheckFailed(f"NetworkPolicies still missing or different after the restore: {', '.join(differ)}",
+    rest = Rest(ctx.kube)
+    try:
+        done = put_back(rest, backed, _same)
+        for plural in CALICO_KINDS:  # Calico's objects: the missing ones are created again
+            calico_created += [f"{plural}/{k}" for k in put_back(rest, calico_files.get(plural, []), None).created]
+    except errors.Conflict as e:
+        raise CheckFailed(f"{e} (it changed while it was being restored)", "rerun apply") from None
+    created, replaced = done.created, done.replaced
+    calico_count = sum(len(calico_files.get(plural, [])) for plural in CALICO_KINDS)
+    if done.differ:
+        raise CheckFailed(f"NetworkPolicies still missing or different after the restore: {', '.join(done.differ)}",
                           f"compare with {backup_dir}/networkpolicies.yaml, then rerun apply")
     lines = [f"- {len(backed)} NetworkPolicies backed up before the change ({backup_dir}); after the migration "
              f"all {len(backed)} are present with the same spec and labels (re-read and compared).",

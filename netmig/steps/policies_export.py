@@ -2,8 +2,10 @@
 network policy goes to none; re-apply them once the self-managed Calico runs).
 
 - ``export-policies``: every NetworkPolicy, without uid, resourceVersion, creationTimestamp, generation,
-  managedFields, status and the last-applied annotation, to RUN_DIR/policies-export/networkpolicies.yaml (the
-  ``netmig.kube.restore`` backup format: a manifest with sha256, verified by re-reading). Reused on a rerun.
+  managedFields, status and the last-applied annotation (``netmig.backups.clean``), to
+  RUN_DIR/policies-export/networkpolicies.yaml (the ``netmig.backups`` format 1, kind ``policy-export``: a
+  manifest with sha256 and object keys, verified by re-reading; ``aks-netmig restore DIR`` reads it). Reused on a
+  rerun.
 - ``restore-policies`` (param ``export_step``, default the first export-policies step): every exported policy
   must exist with the same spec, labels and annotations: a missing one is created, a changed one is put back
   (PUT on its resourceVersion); then all are re-read and compared (``CheckFailed`` listing what still differs).
@@ -16,33 +18,18 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from netmig import backups
 from netmig.engine.context import StepContext
 from netmig.engine.planning import PlanStep
 from netmig.engine.registry import register_step
 from netmig.errors import CheckFailed
 
-STRIPPED_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 FOLDER = "policies-export"
 
 
 def exported(policy: dict[str, Any]) -> dict[str, Any]:
-    """A NetworkPolicy as re-applying it needs it (what Tigera's procedure strips, stripped)."""
-    out = {k: v for k, v in policy.items() if k != "status"}
-    meta = {k: v for k, v in (policy.get("metadata") or {}).items() if k not in STRIPPED_META}
-    ann = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
-    if ann:
-        meta["annotations"] = ann
-    else:
-        meta.pop("annotations", None)
-    out["metadata"] = meta
-    out["apiVersion"], out["kind"] = "networking.k8s.io/v1", "NetworkPolicy"
-    return out
-
-
-def _key(o: dict[str, Any]) -> str:
-    m = o.get("metadata") or {}
-    return f"{m.get('namespace')}/{m.get('name')}"
+    """A NetworkPolicy as re-applying it needs it (``netmig.backups.clean``: what Tigera's procedure strips)."""
+    return backups.clean({**policy, "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy"})
 
 
 def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -54,25 +41,20 @@ def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 @register_step("export-policies")
 def export_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
-    from netmig.kube.restore import read_backup, write_backup
-
     d = ctx.run_dir / FOLDER
     previous = ctx.journal.value(f"{step.id}.dir")
     if previous and Path(previous).is_dir():
         try:
-            return {"dir": previous, "policies": len(read_backup(Path(previous))["networkpolicies"]),
+            return {"dir": previous, "policies": len(backups.read(Path(previous)).files["networkpolicies"]),
                     "reused": True}
         except (ValueError, KeyError):
             pass  # unreadable: export again (nothing has been changed before the approval)
-    items = sorted((exported(p) for p in ctx.kube.network_policies()), key=_key)
-    write_backup(d, {"networkpolicies": items}, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                 "networkpolicies-export")
+    items = sorted((exported(p) for p in ctx.kube.network_policies()), key=backups.ns_name)
     try:
-        reread = read_backup(d)["networkpolicies"]
-    except ValueError as e:
+        backups.write(d, "policy-export", {"networkpolicies": items},
+                      dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    except backups.BackupError as e:
         raise CheckFailed(f"the policy export in {d} does not verify: {e}", "check the disk, then rerun apply") from e
-    if reread != items:
-        raise CheckFailed(f"the policy export in {d} does not read back as written", "check the disk, rerun apply")
     ctx.journal.set(f"{step.id}.dir", str(d))
     return {"dir": str(d), "policies": len(items)}
 
@@ -91,33 +73,19 @@ def _export_dir(ctx: StepContext, step: PlanStep) -> Path:
 def restore_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     from netmig.kube import errors
     from netmig.kube.resources import Rest
-    from netmig.kube.restore import read_backup
+    from netmig.kube.restore import put_back
 
     d = _export_dir(ctx, step)
     try:
-        wanted = read_backup(d)["networkpolicies"]
-    except ValueError as e:
+        wanted = backups.read(d).files["networkpolicies"]
+    except (ValueError, KeyError) as e:
         raise CheckFailed(f"the policy export in {d} is damaged: {e}", "restore it from the backup step's "
                           "folder, then rerun apply") from e
-    rest = Rest(ctx.kube)
-    res = rest.resource("networking.k8s.io/v1", "NetworkPolicy")
-    live = {_key(p): p for p in ctx.kube.network_policies()}
-    created, replaced = [], []
-    for p in wanted:
-        k = _key(p)
-        if k not in live:
-            rest.create(res, p)
-            created.append(k)
-        elif not same(p, live[k]):
-            body = {**p, "metadata": {**p["metadata"],
-                                      "resourceVersion": live[k]["metadata"].get("resourceVersion")}}
-            try:
-                rest.replace(res, body)
-            except errors.Conflict:
-                raise CheckFailed(f"NetworkPolicy {k} changed while it was being re-applied", "rerun apply") from None
-            replaced.append(k)
-    now = {_key(p): p for p in ctx.kube.network_policies()}
-    differ = [_key(p) for p in wanted if _key(p) not in now or not same(p, now[_key(p)])]
+    try:
+        done = put_back(Rest(ctx.kube), wanted, same)
+    except errors.Conflict as e:
+        raise CheckFailed(f"{e} (the NetworkPolicy changed while it was being re-applied)", "rerun apply") from None
+    created, replaced, differ = done.created, done.replaced, done.differ
     if differ:
         raise CheckFailed(f"NetworkPolicies missing or different after re-applying: {', '.join(differ[:10])}",
                           f"compare with {d}/networkpolicies.yaml, then rerun apply")

@@ -25,17 +25,17 @@ def _run(*args: Any) -> Any:
 
 
 def _backed_up_objects(backup: Path) -> list[dict[str, Any]]:
-    from netmig.kube.restore import read_backup
+    from netmig import backups
 
-    return [o for objs in read_backup(backup).values() for o in objs]
+    return backups.read(backup).objects()
 
 
 def test_uninstall_cleans_up_reports_unenforced_policies_and_restore_puts_everything_back(sandbox_factory: Any,
                                                                                            tmp_path: Path) -> None:
+    from netmig.backups import key, normalized
     from netmig.kube import calico
     from netmig.kube.gateway import KubeGateway
     from netmig.kube.resources import Rest
-    from netmig.kube.restore import key, normalized
 
     sb = sandbox_factory("managed-calico", time_scale=0.002)
     plan = tmp_path / "u.yaml"

@@ -30,13 +30,16 @@ def kube(sandbox_factory: Any) -> Iterator[KubeGateway]:
 def test_backup_writes_every_kind_and_verifies(kube: KubeGateway, tmp_path: Path) -> None:
     d, counts = backup.backup(kube, tmp_path, now=NOW)
     assert d == tmp_path / "backup-20250301-120000"
-    live = sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in kube.network_policies())
+    live = sorted(f"networking.k8s.io/v1 NetworkPolicy {p['metadata']['namespace']}/{p['metadata']['name']}"
+                  for p in kube.network_policies())
     assert counts["networkpolicies"] == len(live) > 0 and counts["namespaces"] > 0
     manifest = json.loads((d / "manifest.json").read_text())
+    assert manifest["format"] == 1 and manifest["kind"] == "apply-backup"
     assert manifest["taken_at"] == "2025-03-01T12:00:00+00:00"
     assert manifest["files"]["networkpolicies.yaml"]["objects"] == live
     items = yaml.safe_load((d / "networkpolicies.yaml").read_text())["items"]
-    assert all("status" not in o and "managedFields" not in o["metadata"] for o in items)
+    assert all("status" not in o and "managedFields" not in o["metadata"] and "uid" not in o["metadata"]
+               and "resourceVersion" not in o["metadata"] for o in items)
     assert {o["kind"] for o in items} == {"NetworkPolicy"} and items[0]["spec"]
     assert backup.verify(d, kube) == []
 
@@ -47,15 +50,17 @@ def test_tampering_is_detected(kube: KubeGateway, tmp_path: Path) -> None:
     doc = yaml.safe_load(f.read_text())
     doc["items"][0]["spec"]["podSelector"] = {"matchLabels": {"tampered": "yes"}}
     f.write_text(yaml.safe_dump(doc, sort_keys=False))
-    assert backup.verify(d) == ["networkpolicies.yaml checksum differs"]
+    changed = "networkpolicies.yaml does not match its checksum in manifest.json (changed since the backup)"
+    assert backup.verify(d) == [changed]
     doc["items"].pop()
     f.write_text(yaml.safe_dump(doc, sort_keys=False))
-    assert backup.verify(d) == ["networkpolicies.yaml checksum differs",
-                                "networkpolicies.yaml objects differ from the manifest"]
+    assert backup.verify(d) == [changed, "networkpolicies.yaml holds other objects than manifest.json lists"]
     f.write_text("items: [")
-    assert backup.verify(d) == ["networkpolicies.yaml unreadable (ParserError)"]
+    assert backup.verify(d) == ["networkpolicies.yaml is unreadable (ParserError)"]
+    f.unlink()
+    assert backup.verify(d) == ["networkpolicies.yaml is missing"]
     (d / "manifest.json").unlink()
-    assert backup.verify(d) == ["manifest unreadable (FileNotFoundError)"]
+    assert backup.verify(d) == ["manifest.json is missing (not a backup folder of aks-netmig)"]
 
 
 def test_a_backup_that_no_longer_matches_the_cluster_is_reported(kube: KubeGateway, tmp_path: Path) -> None:

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from netmig import backups
+from netmig.backups import key, normalized
 from netmig.checks.calico_cluster import calico_leftovers
 from netmig.kube import calico, errors
 from netmig.kube.gateway import KubeGateway
 from netmig.kube.resources import Resource, Rest
-from netmig.kube.restore import key, normalized, read_backup, restore
+from netmig.kube.restore import restore
 
 ANP_CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
            "metadata": {"name": "adminnetworkpolicies.policy.networking.k8s.io"},
@@ -78,15 +80,15 @@ def test_backup_cleanup_restore_round_trip(leftovers: Any, tmp_path: Path) -> No
 
     d, counts = calico.backup(rest, inv, tmp_path)
     assert sum(counts.values()) == len(inv.items()) and calico.verify(d, rest) == []
-    backed = [o for objs in read_backup(d).values() for o in objs]
+    backed = backups.read(d).objects()
     assert all("managedFields" not in o["metadata"] for o in backed)
 
     # a damaged copy is refused
     bad = tmp_path / "damaged"
     shutil.copytree(d, bad)
     (bad / "crs.yaml").write_text((bad / "crs.yaml").read_text().replace("deny-to-db", "deny-to-xx"))
-    with pytest.raises(ValueError, match="checksum"):
-        read_backup(bad)
+    with pytest.raises(backups.BackupError, match="checksum"):
+        backups.read(bad)
 
     # an object the backup lacks is named; a finalizer nobody owns is not stripped: the cleanup says what holds
     ippool = rest.resource("crd.projectcalico.org/v1", "IPPool")
