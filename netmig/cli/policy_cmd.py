@@ -36,12 +36,11 @@ from netmig.policy import (
     analyze,
     class_reachability,
     compute_classes,
-    diff,
     from_objects,
     get_engine,
 )
 from netmig.policy.classes import ClassMatrix
-from netmig.policy.stream import pod_cells_text
+from netmig.policy.stream import pod_cells_text, pod_diff_blocks, pod_diff_text
 
 if TYPE_CHECKING:  # workloads (and numpy under it) is imported where used: ``policy analyze`` needs neither
     from netmig.policy.workloads import WorkloadView
@@ -354,16 +353,15 @@ def diff_cmd(paths: tuple[str, ...], from_: str, to: str, cilium_version: str, p
     cluster = _load(paths, kwargs)
     _warn_problems(cluster)
     header = {"from": from_, "to": to, "by": by}
-    if by == "pod":
-        cells = diff(cluster, a, b, port_list)
-        if fmt != "text":
-            lines = (json.dumps(c.to_dict()) + ("\n" if fmt == "ndjson" else ",\n") for c in cells)
-            _out(_stream_json(header, "changes", _last_line(lines)) if fmt == "json" else lines)
-            return
-        _render_pod_diff(a, b, cells)
-        return
     classes = compute_classes(cluster, [a, b])
     ma, mb = class_reachability(cluster, a, classes, port_list), class_reachability(cluster, b, classes, port_list)
+    if by == "pod":  # written as computed (netmig.policy.stream): memory does not grow with the changed pairs
+        if fmt != "text":
+            lines = pod_diff_text(cluster, ma, mb, fmt)
+            _out(_stream_json(header, "changes", lines) if fmt == "json" else lines)
+            return
+        _render_pod_diff(a, b, (c for block in pod_diff_blocks(cluster, ma, mb) for c in block))
+        return
     view = WorkloadView(cluster, classes)
     explain = Explainer(cluster, a, b, classes)
     tables = diff_tables(view, ma, mb)
@@ -406,17 +404,26 @@ def _render_top_workloads(rows: Sequence[Any]) -> None:
         click.echo(f"  {w}: {n:,}")
 
 
-def _render_pod_diff(a: EngineProfile, b: EngineProfile, cells: Sequence[Any]) -> None:
-    if not cells:
+def _render_pod_diff(a: EngineProfile, b: EngineProfile,
+                     cells: Iterable[tuple[str, str, int, str, bool, bool, tuple[str, ...]]]) -> None:
+    """The count and the first ``FULL_ROWS`` of the changed pod cells (src, dst, port, protocol, before, after,
+    policies), consumed as they come: only the shown rows are kept."""
+    shown: list[tuple[str, str, int, str, bool, bool, tuple[str, ...]]] = []
+    total = 0
+    for c in cells:
+        total += 1
+        if len(shown) < FULL_ROWS:
+            shown.append(c)
+    if not total:
         click.echo(f"no connectivity changes from {a.label} to {b.label}")
         return
-    click.echo(f"{len(cells)} cell(s) change from {a.label} to {b.label}:")
-    for c in cells[:FULL_ROWS]:
-        arrow = "allowed -> DENIED" if c.before else "denied -> ALLOWED"
-        why = f"  ({', '.join(c.policies)})" if c.policies else ""
-        click.echo(f"  {c.src} -> {c.dst} {c.port}/{c.protocol}: {arrow}{why}")
-    if len(cells) > FULL_ROWS:
-        click.echo(f"  ... {len(cells) - FULL_ROWS:,} more (every cell: --format json|ndjson)")
+    click.echo(f"{total} cell(s) change from {a.label} to {b.label}:")
+    for src, dst, port, proto, before, _, policies in shown:
+        arrow = "allowed -> DENIED" if before else "denied -> ALLOWED"
+        why = f"  ({', '.join(policies)})" if policies else ""
+        click.echo(f"  {src} -> {dst} {port}/{proto}: {arrow}{why}")
+    if total > FULL_ROWS:
+        click.echo(f"  ... {total - FULL_ROWS:,} more (every cell: --format json|ndjson)")
 
 
 def _last_line(lines: Iterable[str]) -> Iterable[str]:

@@ -1,4 +1,4 @@
-"""Pod-level reachability as text chunks (JSON array or NDJSON), produced as they are computed.
+"""Pod-level reachability and engine diffs as text chunks (JSON array or NDJSON), produced as they are computed.
 
 Contract: pure. ``pod_cells_text(cluster, m, fmt)`` yields strings whose concatenation is the ``results`` items of
 ``reach.reachability`` (same cells, same order: src, dst, port, protocol), one JSON object per line: with ``fmt``
@@ -7,6 +7,10 @@ surrounding ``{"engine": ..., "results": [`` and ``]}``). Memory stays bounded b
 class the line tails (destination, port, verdict) are built once (a small LRU) and each source pod's block is one
 ``str.join`` -- no per-cell Python objects. Pair-specific allowances (self, node-local, own-node) are patched per
 source pod.
+
+``pod_diff_text(cluster, ma, mb, fmt)`` does the same for ``diff.diff`` (``pod_diff_blocks`` gives the cells as
+tuples, e.g. for the text summary): per source class the changed destination cells are listed once (LRU) and only
+the pairs sharing a node (where pair-specific allowances apply) are evaluated pair by pair.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from __future__ import annotations
 import json
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
+from typing import Any
 
-from netmig.policy.classes import ClassMatrix
-from netmig.policy.evaluate import is_host, pair_override
+from netmig.policy.classes import ClassMatrix, iter_bits
+from netmig.policy.evaluate import Evaluator, is_host, pair_override
 from netmig.policy.model import Cluster, Pod
 
 LRU_CLASSES = 64
@@ -86,3 +91,111 @@ def pod_cells_text(cluster: Cluster, m: ClassMatrix, fmt: str = "ndjson") -> Ite
         if i == last and fmt != "ndjson":
             block = block[:-2] + "\n"
         yield block
+
+
+# --- pod-level diff ---------------------------------------------------------------------------------------------
+
+
+def _diff_line(sk: str, dk: str, port: int, proto: str, before: bool, after: bool, policies: tuple[str, ...],
+               end: str) -> str:
+    """One change as ``json.dumps(DiffCell.to_dict())`` spells it, followed by ``end``."""
+    return (f'{{"src": {json.dumps(sk)}, "dst": {json.dumps(dk)}, "port": {port}, "protocol": {json.dumps(proto)}, '
+            f'"from": {"true" if before else "false"}, "to": {"true" if after else "false"}, '
+            f'"policies": {json.dumps(list(policies))}}}{end}')
+
+
+def pod_diff_blocks(
+    cluster: Cluster, ma: ClassMatrix, mb: ClassMatrix, explain: bool = True,
+) -> Iterator[list[tuple[str, str, int, str, bool, bool, tuple[str, ...]]]]:
+    """The cells of ``diff.diff`` (same cells, same order, same policies), one list per source pod that has any,
+    computed as they are yielded: memory is bounded by one source pod's changes plus per-class caches (the changed
+    class cells, a small LRU of the per-source-class change lists), never by the number of changed pairs.
+
+    ``ma``/``mb``: ``class_reachability`` of the two engines over one ``compute_classes(cluster, [a, b])`` (and the
+    same ``ports``), as ``diff.diff`` builds them. ``explain``: name the responsible policies (one evaluation per
+    class cell and pair-specific allowance, cached)."""
+    a, b = ma.engine, mb.engine
+    of = ma.classes.of_pod
+    pods = sorted(cluster.pods, key=lambda p: p.key)
+    cells: list[tuple[Pod, int, tuple[int, str]]] = []
+    js_of_cell: dict[tuple[int, int, str], list[int]] = defaultdict(list)
+    index_of_dst: dict[str, list[int]] = defaultdict(list)
+    for d in pods:
+        dc = of[d.key]
+        for pk in ma.ports_of(dc):
+            js_of_cell[(dc, *pk)].append(len(cells))
+            index_of_dst[d.key].append(len(cells))
+            cells.append((d, dc, pk))
+    # the changed class cells, per source class (class bits differ: every pair in them is a candidate)
+    changed_of: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+    for key, bits_a in ma.cells.items():
+        for s in iter_bits(bits_a ^ mb.cells.get(key, 0)):
+            changed_of[s].append(key)
+    own_node = a.own_node_egress_allowed != b.own_node_egress_allowed
+    by_node: dict[str, list[Pod]] = defaultdict(list)
+    for p in pods:
+        if p.node:
+            by_node[p.node].append(p)
+    why: dict[tuple[Any, ...], tuple[str, ...]] = {}
+    ev = (Evaluator(cluster, a), Evaluator(cluster, b)) if explain else None
+
+    def policies(s: Pod, d: Pod, sc: int, dc: int, pk: tuple[int, str], oa: str | None,
+                 ob: str | None) -> tuple[str, ...]:
+        if ev is None:
+            return ()
+        key = (sc, dc, pk, oa, ob)  # the verdicts depend on the classes and the pair-specific allowances only
+        got = why.get(key)
+        if got is None:
+            va, vb = ev[0].allowed(s, d, *pk), ev[1].allowed(s, d, *pk)
+            got = why[key] = tuple(dict.fromkeys(va.responsible + vb.responsible))
+        return got
+
+    cache: OrderedDict[int, list[int]] = OrderedDict()
+
+    def class_js(sc: int) -> list[int]:
+        got = cache.get(sc)
+        if got is not None:
+            cache.move_to_end(sc)
+            return got
+        got = sorted(j for key in changed_of.get(sc, ()) for j in js_of_cell[key])
+        cache[sc] = got
+        if len(cache) > LRU_CLASSES:
+            cache.popitem(last=False)
+        return got
+
+    for s in pods:
+        sc = of[s.key]
+        js = class_js(sc)
+        if own_node and s.node and not s.host_network:
+            extra = [j for h in by_node[s.node] if is_host(h) for j in index_of_dst[h.key]]
+            if extra:
+                js = sorted(set(js).union(extra))
+        block = []
+        for j in js:
+            d, dc, pk = cells[j]
+            cell = (dc, *pk)
+            a_cls, b_cls = bool(ma.cells[cell] >> sc & 1), bool(mb.cells.get(cell, 0) >> sc & 1)
+            oa = ob = None
+            if d is s or (s.node is not None and d.node == s.node):  # only these pairs have allowances
+                oa, ob = pair_override(s, d, a), pair_override(s, d, b)
+            before, after = a_cls or oa is not None, b_cls or ob is not None
+            if before != after:
+                block.append((s.key, d.key, pk[0], pk[1], before, after, policies(s, d, sc, dc, pk, oa, ob)))
+        if block:
+            yield block
+
+
+def pod_diff_text(cluster: Cluster, ma: ClassMatrix, mb: ClassMatrix, fmt: str = "ndjson",
+                  explain: bool = True) -> Iterator[str]:
+    """``pod_diff_blocks`` as text: one ``json.dumps(DiffCell.to_dict())`` line per change, each ending in a newline
+    (``fmt`` ``"ndjson"``) or ``",\\n"`` (``"json"``: the caller writes ``{..., "changes": [`` and ``]}``; the last
+    line has no comma). One chunk per source pod."""
+    end = "\n" if fmt == "ndjson" else ",\n"
+    prev: str | None = None
+    for block in pod_diff_blocks(cluster, ma, mb, explain):
+        text = "".join(_diff_line(*c, end) for c in block)
+        if prev is not None:
+            yield prev
+        prev = text
+    if prev is not None:
+        yield prev if fmt == "ndjson" else prev[:-2] + "\n"
