@@ -129,8 +129,8 @@ def pod_diff_blocks(
     # the changed class cells, per source class (class bits differ: every pair in them is a candidate)
     changed_of: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
     for key, bits_a in ma.cells.items():
-        for s in iter_bits(bits_a ^ mb.cells.get(key, 0)):
-            changed_of[s].append(key)
+        for src_cls in iter_bits(bits_a ^ mb.cells.get(key, 0)):
+            changed_of[src_cls].append(key)
     own_node = a.own_node_egress_allowed != b.own_node_egress_allowed
     by_node: dict[str, list[Pod]] = defaultdict(list)
     for p in pods:
@@ -175,7 +175,8 @@ def pod_diff_blocks(
             d, dc, pk = cells[j]
             cell = (dc, *pk)
             a_cls, b_cls = bool(ma.cells[cell] >> sc & 1), bool(mb.cells.get(cell, 0) >> sc & 1)
-            oa = ob = None
+            oa: str | None = None
+            ob: str | None = None
             if d is s or (s.node is not None and d.node == s.node):  # only these pairs have allowances
                 oa, ob = pair_override(s, d, a), pair_override(s, d, b)
             before, after = a_cls or oa is not None, b_cls or ob is not None
