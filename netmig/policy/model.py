@@ -123,8 +123,9 @@ class Pod:
     ports: tuple[ContainerPort, ...] = field(default=(), compare=False)
     workload: str = field(default="", compare=False)
 
-    @property
+    @cached_property
     def key(self) -> str:
+        """``namespace/name`` (computed once: the engine looks pods up by key in its inner loops)."""
         return f"{self.namespace}/{self.name}"
 
     @property
