@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from netmig.errors import CheckFailed, UsageError
-from netmig.gcpause import settle
+from netmig.gcpause import paused_gc, settle
 from netmig.manifests import load_manifests
 from netmig.policy import (
     ENGINE_NAMES,
@@ -89,8 +89,9 @@ def _objects(paths: Sequence[str], kwargs: dict[str, Any]) -> list[dict[str, Any
 def _load(paths: Sequence[str], kwargs: dict[str, Any]) -> Cluster:
     """The cluster model; the loaded objects are then exempt from cyclic collection (``netmig.gcpause.settle``):
     the analysis that follows allocates a lot, and each full collection would walk the whole model again."""
-    cluster = from_objects(_objects(paths, kwargs))
-    settle()
+    with paused_gc():  # frozen before collection resumes: no collection ever walks the freshly built model
+        cluster = from_objects(_objects(paths, kwargs))
+        settle()
     return cluster
 
 
