@@ -180,7 +180,6 @@ def policy() -> None:
 def reachability_cmd(paths: tuple[str, ...], engine: str, cilium_version: str, ports: tuple[str, ...], by: str,
                      fmt: str, as_json: bool, **kwargs: Any) -> None:
     """Which workload (or pod) can reach which, on which port, under ENGINE."""
-    from netmig.policy.workloads import WorkloadView, reach_tables, reachability_text
     fmt = _fmt(fmt, as_json)
     prof = _engine(engine, cilium_version)
     port_list = [parse_port(p) for p in ports] or None
@@ -190,9 +189,11 @@ def reachability_cmd(paths: tuple[str, ...], engine: str, cilium_version: str, p
     if fmt != "text":
         _warn_problems(cluster)
         header = {"engine": engine, "by": by}
-        if by == "pod":
+        if by == "pod":  # numpy (netmig.policy.workloads) is not needed: not imported
             rows = pod_cells_text(cluster, m, fmt)
         else:
+            from netmig.policy.workloads import WorkloadView, reach_tables, reachability_text
+
             rows = reachability_text(reach_tables(WorkloadView(cluster, classes), m), fmt)
         _out(_stream_json(header, "results", rows) if fmt == "json" else rows)
         return
@@ -200,6 +201,8 @@ def reachability_cmd(paths: tuple[str, ...], engine: str, cilium_version: str, p
     if by == "pod" and len(cluster.pods) <= MATRIX_MAX_PODS:
         _render_matrix(cluster, prof, m)
         return
+    from netmig.policy.workloads import WorkloadView
+
     _render_reachability_summary(cluster, prof, m, WorkloadView(cluster, classes), by)
 
 
