@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from netmig.errors import CheckFailed, UsageError
 from netmig.gcpause import paused_gc, settle
-from netmig.manifests import load_manifests
+from netmig.manifests import iter_manifests
 from netmig.policy import (
     ENGINE_NAMES,
     Cluster,
@@ -65,7 +65,9 @@ def input_options(f: Any) -> Any:
     return click.argument("paths", nargs=-1, type=click.Path())(f)
 
 
-def _objects(paths: Sequence[str], kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+def _objects(paths: Sequence[str], kwargs: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """The objects to analyse: the manifests under ``paths`` read as a stream (``iter_manifests``), or the live
+    cluster's inventory."""
     from netmig.cli.verify_cmd import _conn
 
     conn = _conn(kwargs)
@@ -75,7 +77,7 @@ def _objects(paths: Sequence[str], kwargs: dict[str, Any]) -> list[dict[str, Any
         if not paths:
             raise UsageError("no manifest paths given", "pass files or directories of Kubernetes YAML/JSON, or a "
                                                         "cluster with --kubeconfig FILE, --sandbox DIR or --cluster ID")
-        return _kube_objects(load_manifests(paths), paths)
+        return _kube_objects(iter_manifests(paths), paths)
     from netmig.cli.verify_cmd import open_cluster
     from netmig.kube import errors as kube_errors
 
@@ -95,10 +97,14 @@ def _load(paths: Sequence[str], kwargs: dict[str, Any]) -> Cluster:
     return cluster
 
 
-def _kube_objects(objects: list[dict[str, Any]], paths: Sequence[str]) -> list[dict[str, Any]]:
-    """``objects`` unchanged; ``UsageError`` when a document is not a Kubernetes object (e.g. an aks-netmig plan:
-    its analysis must not say "no findings"). Empty files are fine: no objects, no findings."""
-    for obj in objects:
+def _kube_objects(objects: Iterable[tuple[dict[str, Any], bool]], paths: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The documents of ``iter_manifests``, unchanged; ``UsageError`` when a document (not an item of a List) is
+    not a Kubernetes object (e.g. an aks-netmig plan: its analysis must not say "no findings"). Empty files are
+    fine: no objects, no findings."""
+    for obj, nested in objects:
+        if nested:
+            yield obj
+            continue
         kind = obj.get("kind")
         if not (isinstance(kind, str) and kind[:1].isupper()
                 and (isinstance(obj.get("metadata"), dict) or kind.endswith("List"))):
@@ -106,7 +112,7 @@ def _kube_objects(objects: list[dict[str, Any]], paths: Sequence[str]) -> list[d
             raise UsageError(f"a document in {', '.join(paths)} is not a Kubernetes object ({what}; an object has "
                              "a Kind and metadata)",
                              "pass Kubernetes manifests (kubectl get ... -o yaml), not plans or other files")
-    return objects
+        yield obj
 
 
 def _engine(name: str, cilium_version: str) -> EngineProfile:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -549,20 +549,24 @@ def _parse_service(obj: Mapping[str, Any]) -> Service:
 
 def flatten(objects: Iterable[Any]) -> list[Mapping[str, Any]]:
     """Expand ``kind: List`` (and ``*List``) items recursively; drop empty documents."""
-    out: list[Mapping[str, Any]] = []
+    return list(iter_flat(objects))
+
+
+def iter_flat(objects: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
+    """``flatten``, one object at a time (``objects`` may be a stream: nothing is kept)."""
     for o in objects:
         if not isinstance(o, Mapping):
             continue
         kind = str(o.get("kind") or "")
         if kind.endswith("List") and isinstance(o.get("items"), list):
-            out.extend(flatten(o["items"]))
+            yield from iter_flat(o["items"])
         else:
-            out.append(o)
-    return out
+            yield o
 
 
 def from_objects(objects: Iterable[Any]) -> Cluster:
-    """Build a ``Cluster`` from plain Kubernetes dicts (Namespaces, Pods, Nodes, Services, NetworkPolicies)."""
+    """Build a ``Cluster`` from plain Kubernetes dicts (Namespaces, Pods, Nodes, Services, NetworkPolicies).
+    ``objects`` is read once, in order, and not kept: it may be a stream (``netmig.manifests.iter_manifests``)."""
     with paused_gc():  # the model is built of acyclic objects; collecting while building it is wasted work
         return _build(objects)
 
@@ -573,7 +577,7 @@ def _build(objects: Iterable[Any]) -> Cluster:
     parsers: dict[str, Callable[[Mapping[str, Any]], Pod | Node | Service | Policy]] = {
         "Pod": _parse_pod, "Node": _parse_node, "Service": _parse_service, "NetworkPolicy": parse_policy,
     }
-    for obj in flatten(objects):
+    for obj in iter_flat(objects):
         kind = obj.get("kind")
         if kind == "Namespace":
             _, name = _meta(obj)
