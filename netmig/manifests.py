@@ -2,7 +2,8 @@
 
 Contract: ``load_manifests`` returns plain dicts in a stable order (paths as given; directories walked recursively,
 sorted, ``*.yaml``/``*.yml``/``*.json`` only). It raises ``UsageError`` (one line, naming the file) when a path is
-missing or a file can't be parsed; empty files and empty documents are fine.
+missing or a file can't be parsed; empty files and empty documents are fine. ``iter_manifests`` gives the same
+documents as a stream, the items of a kubectl ``kind: List`` one at a time (for dumps too big to hold parsed twice).
 
 Reading is kubectl's (``netmig.yamlkube``: go-yaml v2 scalar rules, fast Rust parsing with a libyaml fallback).
 JSON -- a ``.json`` file, or any file whose first character is ``{`` -- takes the JSON fast path (orjson when

@@ -18,6 +18,7 @@ reading differs between YAML 1.2 and go-yaml v2 (boolean words, leading-zero or 
 merge keys, tags, non-string keys); otherwise -- and when yaml_rs is not installed -- by libyaml (PyYAML's
 ``CSafeLoader``; the pure-Python loader when libyaml is missing) with a resolver implementing the rules above.
 Both paths give the same objects (tests/unit/test_manifests_yaml.py). Raises ``YamlError`` (one line) on bad input.
+``iter_yaml_objects(text)`` yields the same documents, a kubectl-style List item by item (see there).
 """
 
 from __future__ import annotations
