@@ -356,7 +356,8 @@ def analyze_cmd(ctx: click.Context, paths: tuple[str, ...], target: str, source:
 def diff_cmd(paths: tuple[str, ...], from_: str, to: str, cilium_version: str, ports: tuple[str, ...], by: str,
              fmt: str, as_json: bool, **kwargs: Any) -> None:
     """The connectivity that changes between two engines, per workload (default) or pod pair."""
-    from netmig.policy.workloads import Explainer, WorkloadView, diff_rows, diff_tables, explained
+    from netmig.policy.diff import Explainer
+    from netmig.policy.workloads import WorkloadView, diff_rows, diff_tables, explained
     fmt = _fmt(fmt, as_json)
     a, b = _engine(from_, cilium_version), _engine(to, cilium_version)
     port_list = [parse_port(p) for p in ports] or None

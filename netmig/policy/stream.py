@@ -15,13 +15,14 @@ the pairs sharing a node (where pair-specific allowances apply) are evaluated pa
 
 from __future__ import annotations
 
+import functools
 import json
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
 
 from netmig.policy.classes import ClassMatrix, iter_bits
-from netmig.policy.evaluate import Evaluator, is_host, pair_override
+from netmig.policy.diff import Explainer
+from netmig.policy.evaluate import is_host, pair_override
 from netmig.policy.model import Cluster, Pod
 
 LRU_CLASSES = 64
@@ -54,18 +55,9 @@ def pod_cells_text(cluster: Cluster, m: ClassMatrix, fmt: str = "ndjson") -> Ite
     for p in pods:
         if p.node:
             by_node[p.node].append(p)
-    cache: OrderedDict[int, list[str]] = OrderedDict()
-
+    @functools.lru_cache(maxsize=LRU_CLASSES)
     def tails_for(sc: int) -> list[str]:
-        got = cache.get(sc)
-        if got is not None:
-            cache.move_to_end(sc)
-            return got
-        got = [tails_ok[j] if b >> sc & 1 else tails_no[j] for j, b in enumerate(bits)]
-        cache[sc] = got
-        if len(cache) > LRU_CLASSES:
-            cache.popitem(last=False)
-        return got
+        return [tails_ok[j] if b >> sc & 1 else tails_no[j] for j, b in enumerate(bits)]
 
     last = len(pods) - 1
     for i, s in enumerate(pods):
@@ -136,32 +128,11 @@ def pod_diff_blocks(
     for p in pods:
         if p.node:
             by_node[p.node].append(p)
-    why: dict[tuple[Any, ...], tuple[str, ...]] = {}
-    ev = (Evaluator(cluster, a), Evaluator(cluster, b)) if explain else None
+    explainer = Explainer(cluster, a, b, ma.classes) if explain else None
 
-    def policies(s: Pod, d: Pod, sc: int, dc: int, pk: tuple[int, str], oa: str | None,
-                 ob: str | None) -> tuple[str, ...]:
-        if ev is None:
-            return ()
-        key = (sc, dc, pk, oa, ob)  # the verdicts depend on the classes and the pair-specific allowances only
-        got = why.get(key)
-        if got is None:
-            va, vb = ev[0].allowed(s, d, *pk), ev[1].allowed(s, d, *pk)
-            got = why[key] = tuple(dict.fromkeys(va.responsible + vb.responsible))
-        return got
-
-    cache: OrderedDict[int, list[int]] = OrderedDict()
-
+    @functools.lru_cache(maxsize=LRU_CLASSES)
     def class_js(sc: int) -> list[int]:
-        got = cache.get(sc)
-        if got is not None:
-            cache.move_to_end(sc)
-            return got
-        got = sorted(j for key in changed_of.get(sc, ()) for j in js_of_cell[key])
-        cache[sc] = got
-        if len(cache) > LRU_CLASSES:
-            cache.popitem(last=False)
-        return got
+        return sorted(j for key in changed_of.get(sc, ()) for j in js_of_cell[key])
 
     for s in pods:
         sc = of[s.key]
@@ -181,7 +152,8 @@ def pod_diff_blocks(
                 oa, ob = pair_override(s, d, a), pair_override(s, d, b)
             before, after = a_cls or oa is not None, b_cls or ob is not None
             if before != after:
-                block.append((s.key, d.key, pk[0], pk[1], before, after, policies(s, d, sc, dc, pk, oa, ob)))
+                why = explainer(s, d, *pk, (oa, ob)) if explainer is not None else ()
+                block.append((s.key, d.key, pk[0], pk[1], before, after, why))
         if block:
             yield block
 

@@ -416,27 +416,6 @@ def row_counts(t: Tables) -> tuple[int, int, int, int, int]:
     return rows, allowed, denied, pairs, counted
 
 
-class Explainer:
-    """The policies responsible for one changed pair (as ``diff.diff`` names them), cached per class pair, port
-    and pair-specific allowance."""
-
-    def __init__(self, cluster: Cluster, a: Any, b: Any, classes: Classes) -> None:
-        from netmig.policy.evaluate import Evaluator
-
-        self.ev_a, self.ev_b = Evaluator(cluster, a), Evaluator(cluster, b)
-        self.of = classes.of_pod
-        self.cache: dict[tuple[Any, ...], tuple[str, ...]] = {}
-
-    def __call__(self, s: Pod, d: Pod, port: int, proto: str) -> tuple[str, ...]:
-        key = (self.of[s.key], self.of[d.key], port, proto, pair_override(s, d, self.ev_a.engine),
-               pair_override(s, d, self.ev_b.engine))
-        got = self.cache.get(key)
-        if got is None:
-            va, vb = self.ev_a.allowed(s, d, port, proto), self.ev_b.allowed(s, d, port, proto)
-            got = self.cache[key] = tuple(dict.fromkeys(va.responsible + vb.responsible))
-        return got
-
-
 def explained(view: WorkloadView, ma: ClassMatrix, mb: ClassMatrix, rows: Sequence[WorkloadDiff],
               explain: Any) -> list[WorkloadDiff]:
     """``rows`` with their responsible policies filled in (one representative changed pair each)."""
