@@ -120,6 +120,7 @@ def main() -> int:
         cluster_gen.write_yaml(small_objs, small)
     folder = None if a.no_nca else nca_input(small_objs, work / "nca-input")
     del small_objs
+    print(f"load average before the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     runs = [
         measure("analyze --target cilium (20k)", [tool, "policy", "analyze", str(big), "--target", "cilium"],
                 work / "analyze.txt"),

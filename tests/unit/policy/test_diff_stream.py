@@ -83,3 +83,22 @@ def test_streamed_diff_memory_does_not_grow_with_the_pairs() -> None:
         tracemalloc.stop()
     assert total > 20_000_000
     assert peak < total / 10, (peak, total)
+
+
+def test_diff_by_pod_text_counts_every_change_and_shows_a_bounded_part(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from netmig.cli.main import cli
+
+    p = tmp_path / "c.yaml"
+    cluster_gen.write_yaml(cluster_gen.generate(160, 30, 5), p)
+    args = ["policy", "diff", str(p), "--from", "npm", "--to", "cilium", "--by", "pod"]
+    nd = CliRunner().invoke(cli, [*args, "--format", "ndjson"])
+    text = CliRunner().invoke(cli, args)
+    assert nd.exit_code == 0 and text.exit_code == 0, (nd.output, text.output)
+    n = len(nd.output.splitlines())
+    lines = text.output.splitlines()
+    assert n > 200 and lines[0] == f"{n} cell(s) change from npm to cilium 1.17:"
+    assert len(lines) == 1 + 200 + 1 and lines[-1].startswith(f"  ... {n - 200:,} more")
+    first = json.loads(nd.output.splitlines()[0])
+    assert lines[1].startswith(f"  {first['src']} -> {first['dst']} {first['port']}/{first['protocol']}: ")
