@@ -230,7 +230,7 @@ def _load_documents(text: str) -> list[Any]:
     chunks = _DOC_SPLIT.split(text) if "---" in text else [text]
     out: list[Any] = []
     for chunk in chunks:
-        if not chunk.strip():
+        if not chunk or chunk.isspace():
             continue
         if needs_yaml11(chunk):
             out.extend(_slow(chunk))
@@ -311,7 +311,7 @@ def iter_yaml_objects(text: str) -> Iterator[tuple[Any, bool]]:
         text = text.replace("\r\n", "\n")
     chunks = _DOC_SPLIT.split(text) if "---" in text else [text]
     for chunk in chunks:
-        if not chunk.strip():
+        if not chunk or chunk.isspace():
             continue
         split = _split_list(chunk) if _yaml_rs is not None else None
         fast = split is not None and not needs_yaml11(chunk)

@@ -72,16 +72,18 @@ def range_contains(r: tuple[int, int, int], key: tuple[int, int]) -> bool:
     return r[0] == key[0] and r[1] <= key[1] <= r[2]
 
 
+_DOTTED_QUAD = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
+
+
 @functools.lru_cache(maxsize=1 << 17)
 def ip_key(ip: str | None) -> tuple[int, int] | None:
     """(version, integer) for an IP string; None when absent or unparsable (as ``ipaddress`` reads it; plain
     dotted quads take a fast path, results are cached)."""
     if not ip:
         return None
-    parts = ip.split(".")
-    if len(parts) == 4 and all(p.isdigit() and p.isascii() and (p == "0" or p[0] != "0") and len(p) <= 3
-                               for p in parts):
-        a, b, c, d = (int(p) for p in parts)
+    m = _DOTTED_QUAD.fullmatch(ip)
+    if m is not None:
+        a, b, c, d = (int(p) for p in m.groups())
         if a <= 255 and b <= 255 and c <= 255 and d <= 255:
             return (4, a << 24 | b << 16 | c << 8 | d)
         return None
