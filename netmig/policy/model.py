@@ -475,7 +475,9 @@ def parse_policy(obj: Mapping[str, Any]) -> Policy:
     return Policy(ns or "default", name, sel, ingress, egress, affects_in, affects_eg, explicit)
 
 
-def _parse_pod(obj: Mapping[str, Any]) -> Pod:
+def _parse_pod(obj: Mapping[str, Any], shared: dict[Any, Any] | None = None) -> Pod:
+    """One Pod. ``shared`` (one dict per model build): equal label sets and port lists become one object each, so
+    the pods of a workload share them (less memory; the class computation looks each set at once)."""
     ns, name = _meta(obj)
     if not name:
         raise PolicyError("metadata.name is required")
@@ -483,7 +485,7 @@ def _parse_pod(obj: Mapping[str, Any]) -> Pod:
     status = obj.get("status") or {}
     if not isinstance(spec, Mapping) or not isinstance(status, Mapping):
         raise PolicyError("spec and status must be mappings")
-    ports: list[ContainerPort] = []
+    raw_ports: list[tuple[str | None, int, str]] = []
     containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
     for c in containers:
         if not isinstance(c, Mapping):
@@ -495,17 +497,25 @@ def _parse_pod(obj: Mapping[str, Any]) -> Pod:
             proto = p.get("protocol") or "TCP"
             if proto not in PROTOCOLS:
                 raise PolicyError(f"container port protocol {proto!r} is not one of TCP, UDP, SCTP")
-            ports.append(ContainerPort(p.get("name") or None, num, str(proto)))
+            raw_ports.append((p.get("name") or None, num, str(proto)))
+    ports_key = ("ports", *raw_ports)
+    ports = shared.get(ports_key) if shared is not None else None
+    if ports is None:
+        ports = tuple(ContainerPort(*rp) for rp in raw_ports)
+        if shared is not None:
+            shared[ports_key] = ports
     ip = status.get("podIP")
     if ip is not None and ip_key(str(ip)) is None:
         raise PolicyError(f"status.podIP {ip!r} is not an IP address")
     labels = _labels(obj)
+    if shared is not None:
+        labels = shared.setdefault(("labels", *labels.items()), labels)
     owners = (obj.get("metadata") or {}).get("ownerReferences")
     if owners is not None and (not isinstance(owners, list) or not all(isinstance(o, Mapping) for o in owners)):
         raise PolicyError("metadata.ownerReferences must be a list of mappings")
     return Pod(
         ns or "default", name, labels, str(ip) if ip else None,
-        str(spec["nodeName"]) if spec.get("nodeName") else None, bool(spec.get("hostNetwork")), tuple(ports),
+        str(spec["nodeName"]) if spec.get("nodeName") else None, bool(spec.get("hostNetwork")), ports,
         workload_id(obj),
     )
 
@@ -576,8 +586,10 @@ def from_objects(objects: Iterable[Any]) -> Cluster:
 def _build(objects: Iterable[Any]) -> Cluster:
     c = Cluster()
     declared_ns: dict[str, dict[str, str]] = {}
+    shared: dict[Any, Any] = {}
     parsers: dict[str, Callable[[Mapping[str, Any]], Pod | Node | Service | Policy]] = {
-        "Pod": _parse_pod, "Node": _parse_node, "Service": _parse_service, "NetworkPolicy": parse_policy,
+        "Pod": functools.partial(_parse_pod, shared=shared), "Node": _parse_node, "Service": _parse_service,
+        "NetworkPolicy": parse_policy,
     }
     for obj in iter_flat(objects):
         kind = obj.get("kind")
