@@ -9,7 +9,8 @@ port, with the pod counts behind each row; workload = owner Deployment / Statefu
 their labels -- the identity the verifier uses) or ``--by pod``. ``--format`` text (a bounded summary on big
 clusters: counts per namespace pair, the rows that matter most), json (``{"engine", "by", "results": [...]}``,
 ``{"from", "to", "by", "changes": [...]}``; ``--json`` is the same) or ndjson (one row a line). Pod-level
-reachability is written as it is computed, in bounded memory.
+reachability and diffs are written as they are computed, in bounded memory; manifests are read as a stream (a
+kubectl List item by item, ``netmig.manifests.iter_manifests``).
 
 JSON rows. reachability by pod: src, dst, port, protocol, allowed. By workload: also verdict (allowed / denied /
 partial), src_pods, dst_pods, pairs, allowed_pairs (``allowed``: every pod pair allowed). diff by pod: src, dst, port,

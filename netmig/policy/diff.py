@@ -1,7 +1,9 @@
 """Connectivity cells whose verdict differs between two engine profiles.
 
 Contract: pure. ``diff_classes`` works on class cells (cheap, scales); ``diff`` returns pod-level cells, expanding
-only the class cells that differ plus the pairs whose pair-specific allowances differ (own-node egress).
+only the class cells that differ plus the pairs whose pair-specific allowances differ (own-node egress). ``diff``
+holds every changed cell at once: it is the reference; ``stream.pod_diff_text`` writes the same cells in bounded
+memory (what ``policy diff --by pod`` uses). ``Explainer`` names the responsible policies of a changed pair.
 """
 
 from __future__ import annotations
