@@ -92,7 +92,7 @@ def _read(path: Path) -> bytes:
         raise UsageError(f"{path}: cannot read ({e.__class__.__name__})", "check the file") from e
 
 
-def iter_manifests(paths: Iterable[str | Path]) -> Iterator[tuple[dict[str, Any], bool]]:
+def iter_manifests(paths: Iterable[str | Path]) -> Iterator[tuple[Any, bool]]:
     """The documents of ``load_manifests`` as (document, False), in the same order, except that the items of a
     kubectl-style ``kind: List`` written in YAML come after its header (the document with ``items: []``) as
     (item, True), each read on its own (``netmig.yamlkube.iter_yaml_objects``): the parsed tree of a whole dump
@@ -113,12 +113,13 @@ def iter_manifests(paths: Iterable[str | Path]) -> Iterator[tuple[dict[str, Any]
         i = 0
         try:
             for doc, nested in iter_yaml_objects(text):
+                if nested:  # an item, as the List holds it (whatever it is, as in load_manifests' Lists)
+                    yield doc, True
+                    continue
                 if doc is None:
                     continue
-                if not nested:
-                    i += 1
-                    doc = _document(f, i, doc)
-                yield doc, nested
+                i += 1
+                yield _document(f, i, doc), False
         except YamlError as e:
             raise UsageError(f"{f}: not valid YAML/JSON ({str(e)[:160]})", "fix the syntax") from e
 

@@ -315,7 +315,12 @@ def iter_yaml_objects(text: str) -> Iterator[tuple[Any, bool]]:
             continue
         split = _split_list(chunk) if _yaml_rs is not None else None
         fast = split is not None and not needs_yaml11(chunk)
-        header = _one(split[0], fast) if split is not None else None
+        header = None
+        if split is not None:
+            try:
+                header = _one(split[0], fast)
+            except YamlError:  # the whole read decides, with its own message
+                header = None
         if split is None or not (isinstance(header, dict) and str(header.get("kind") or "").endswith("List")
                                  and header.get("items") == []):
             for doc in _load_documents(chunk):

@@ -215,6 +215,7 @@ LIST_TAIL = "kind: List\nmetadata:\n  resourceVersion: \"\"\n"
     "- kind: Pod\n  labels:\n    on: yes\n    n: 0755\n- kind: Pod\n",  # YAML 1.1 scalars: the libyaml path
     "# a comment\n- kind: Pod\n\n# another\n-\n  kind: Pod\n- - nested\n",
     "- kind: Pod\n  script: |\n    - not an item\n    done\n- kind: Pod\n",
+    "-\n- kind: Pod\n- 12\n",  # an empty entry and a scalar stay items (the model skips them)
 ])
 def test_list_read_item_by_item_equals_the_whole_read(items: str) -> None:
     docs = _same_as_whole(LIST_HEAD + items + LIST_TAIL)
@@ -235,6 +236,21 @@ def test_other_shapes_are_read_whole(text: str) -> None:
     from netmig.yamlkube import iter_yaml_objects
 
     assert [doc for doc, _ in iter_yaml_objects(text)] == load_yaml_documents(text)
+
+
+@pytest.mark.parametrize("text", [
+    LIST_HEAD + "- kind: Pod\nmetadata:\n  x:\n- b\n" + LIST_TAIL,  # the header does not read
+    LIST_HEAD + "- kind: Pod\n- kind: [Pod\n" + LIST_TAIL,  # an item does not read
+    LIST_HEAD + "- kind: Pod\n  a: b: c\n" + LIST_TAIL,
+])
+def test_bad_lists_fail_with_the_whole_reads_message(text: str) -> None:
+    from netmig.yamlkube import YamlError, iter_yaml_objects
+
+    with pytest.raises(YamlError) as whole:
+        load_yaml_documents(text)
+    with pytest.raises(YamlError) as streamed:
+        list(iter_yaml_objects(text))
+    assert str(streamed.value) == str(whole.value)
 
 
 def test_a_bad_item_is_one_usage_error_naming_the_file(tmp_path: Path) -> None:
