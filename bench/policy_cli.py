@@ -10,7 +10,8 @@ waiting for a core):
   reachability by pod   2,000-pod file, --by pod --format ndjson        goal >= 10x faster than network-config-analyzer
                                                                         on the same file, memory <= its
 network-config-analyzer 2.1.0 is pip-installed into this benchmark's own venv (``--nca-venv``, default
-``bench/.nca-venv``); when that fails the comparison is skipped with a note. CPU comes from ``os.wait4`` on the child
+``~/.cache/aks-netmig-bench/nca-venv``: outside the repository, so ``git add -A`` never picks it up); when that fails
+the comparison is skipped with a note. CPU comes from ``os.wait4`` on the child
 (its own rusage), peak memory from sampling its resident set (psutil), wall time from a monotonic clock.
 
 Run: ``.venv/bin/python bench/policy_cli.py [--pods 20000] [--small-pods 2000] [--keep DIR] [--no-nca]``.
@@ -101,7 +102,7 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=250)
     ap.add_argument("--small-pods", type=int, default=2_000)
     ap.add_argument("--keep", type=Path, help="keep the generated files and outputs in DIR")
-    ap.add_argument("--nca-venv", type=Path, default=HERE / ".nca-venv")
+    ap.add_argument("--nca-venv", type=Path, default=Path.home() / ".cache" / "aks-netmig-bench" / "nca-venv")
     ap.add_argument("--no-nca", action="store_true")
     a = ap.parse_args()
     tool = str(Path(sys.executable).parent / "aks-netmig")
@@ -119,6 +120,7 @@ def main() -> int:
         cluster_gen.write_yaml(small_objs, small)
     folder = None if a.no_nca else nca_input(small_objs, work / "nca-input")
     del small_objs
+    print(f"load average before the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     runs = [
         measure("analyze --target cilium (20k)", [tool, "policy", "analyze", str(big), "--target", "cilium"],
                 work / "analyze.txt"),

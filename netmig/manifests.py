@@ -2,7 +2,8 @@
 
 Contract: ``load_manifests`` returns plain dicts in a stable order (paths as given; directories walked recursively,
 sorted, ``*.yaml``/``*.yml``/``*.json`` only). It raises ``UsageError`` (one line, naming the file) when a path is
-missing or a file can't be parsed; empty files and empty documents are fine.
+missing or a file can't be parsed; empty files and empty documents are fine. ``iter_manifests`` gives the same
+documents as a stream, the items of a kubectl ``kind: List`` one at a time (for dumps too big to hold parsed twice).
 
 Reading is kubectl's (``netmig.yamlkube``: go-yaml v2 scalar rules, fast Rust parsing with a libyaml fallback).
 JSON -- a ``.json`` file, or any file whose first character is ``{`` -- takes the JSON fast path (orjson when
@@ -12,13 +13,13 @@ installed, else the standard library); a ``.yaml`` file that merely starts with 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from netmig.errors import UsageError
 from netmig.gcpause import paused_gc
-from netmig.yamlkube import YamlError, load_yaml_documents
+from netmig.yamlkube import YamlError, iter_yaml_objects, load_yaml_documents
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -67,22 +68,60 @@ def parse_text(data: bytes, name: str = "<input>", json_hint: bool = False) -> l
         raise UsageError(f"{name}: not valid YAML/JSON ({str(e)[:160]})", "fix the syntax") from e
 
 
+def _document(path: Path, number: int, doc: Any) -> dict[str, Any]:
+    """``doc`` (the ``number``-th document of ``path``, from 1) when it is a mapping, else ``UsageError``."""
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path}: document {number} is a {type(doc).__name__}, not a Kubernetes object",
+                         "each document must be a mapping with kind/metadata")
+    return doc
+
+
+def _documents(path: Path, docs: list[Any]) -> list[dict[str, Any]]:
+    return [_document(path, i + 1, doc) for i, doc in enumerate(docs) if doc is not None]
+
+
 def load_file(path: Path) -> list[dict[str, Any]]:
     """The documents of one file (``kind: List`` is kept as is; the policy model flattens it)."""
+    return _documents(path, parse_text(_read(path), str(path), json_hint=path.suffix.lower() == ".json"))
+
+
+def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as e:
         raise UsageError(f"{path}: cannot read ({e.__class__.__name__})", "check the file") from e
-    docs = parse_text(data, str(path), json_hint=path.suffix.lower() == ".json")
-    out: list[dict[str, Any]] = []
-    for i, doc in enumerate(docs):
-        if doc is None:
+
+
+def iter_manifests(paths: Iterable[str | Path]) -> Iterator[tuple[Any, bool]]:
+    """The documents of ``load_manifests`` as (document, False), in the same order, except that the items of a
+    kubectl-style ``kind: List`` written in YAML come after its header (the document with ``items: []``) as
+    (item, True), each read on its own (``netmig.yamlkube.iter_yaml_objects``): the parsed tree of a whole dump
+    never exists at once. Expanding the Lists of both gives the same objects. Same errors as ``load_manifests``
+    (``UsageError``, one line), raised when the reading gets there."""
+    for f in _files(paths):
+        data = _read(f)
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        if f.suffix.lower() == ".json" or data[:64].lstrip()[:1] == b"{":
+            for doc in _documents(f, parse_text(data, str(f), json_hint=f.suffix.lower() == ".json")):
+                yield doc, False
             continue
-        if not isinstance(doc, dict):
-            raise UsageError(f"{path}: document {i + 1} is a {type(doc).__name__}, not a Kubernetes object",
-                             "each document must be a mapping with kind/metadata")
-        out.append(doc)
-    return out
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise UsageError(f"{f}: cannot read ({e.__class__.__name__})", "check the file") from e
+        i = 0
+        try:
+            for doc, nested in iter_yaml_objects(text):
+                if nested:  # an item, as the List holds it (whatever it is, as in load_manifests' Lists)
+                    yield doc, True
+                    continue
+                if doc is None:
+                    continue
+                i += 1
+                yield _document(f, i, doc), False
+        except YamlError as e:
+            raise UsageError(f"{f}: not valid YAML/JSON ({str(e)[:160]})", "fix the syntax") from e
 
 
 def load_manifests(paths: Iterable[str | Path]) -> list[dict[str, Any]]:

@@ -18,12 +18,14 @@ reading differs between YAML 1.2 and go-yaml v2 (boolean words, leading-zero or 
 merge keys, tags, non-string keys); otherwise -- and when yaml_rs is not installed -- by libyaml (PyYAML's
 ``CSafeLoader``; the pure-Python loader when libyaml is missing) with a resolver implementing the rules above.
 Both paths give the same objects (tests/unit/test_manifests_yaml.py). Raises ``YamlError`` (one line) on bad input.
+``iter_yaml_objects(text)`` yields the same documents, a kubectl-style List item by item (see there).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -228,7 +230,7 @@ def _load_documents(text: str) -> list[Any]:
     chunks = _DOC_SPLIT.split(text) if "---" in text else [text]
     out: list[Any] = []
     for chunk in chunks:
-        if not chunk.strip():
+        if not chunk or chunk.isspace():
             continue
         if needs_yaml11(chunk):
             out.extend(_slow(chunk))
@@ -246,3 +248,96 @@ def _load_documents(text: str) -> list[Any]:
         if doc is not None:
             out.append(doc)
     return out
+
+
+# --- streaming a kubectl List ------------------------------------------------------------------------------------
+
+# every pattern starts with a literal newline (fast to scan); the document's first line is checked apart
+_ITEMS_LINE = re.compile(r"\nitems:[ \t]*\n")
+_ITEMS_KEY = re.compile(r"\nitems[ \t]*:")
+_ENTRY = re.compile(r"\n-(?=[ \t\n])")
+_COLUMN0_OTHER = re.compile(r"\n(?:[^\s#-]|-[^ \t\n])")
+_RISKY_COLUMN0 = re.compile(r"\n(?:---|\.\.\.|%)")
+
+
+def _one(chunk: str, fast: bool) -> Any:
+    """The single document of ``chunk`` read as ``load_yaml_documents`` reads it (None when empty). ``fast``: the
+    chunk is part of a document that ``needs_yaml11`` found clean (so is the chunk: the scan is line-local)."""
+    if fast and _yaml_rs is not None:
+        try:
+            return _yaml_rs.loads(chunk, parse_datetime=False,
+                                  duplicate_key_policy=_yaml_rs.DuplicateKeyPolicy.LastWins)
+        except _yaml_rs.YAMLDecodeError as e:
+            raise YamlError(_one_line(e)) from e
+    docs = _load_documents(chunk)
+    if len(docs) > 1:
+        raise YamlError("more than one document")
+    return docs[0] if docs else None
+
+
+def _split_list(doc: str) -> tuple[str, list[tuple[int, int]]] | None:
+    """For a document whose top-level ``items:`` is a block sequence written at column 0 (as kubectl writes it):
+    (the document with ``items: []`` in place of the sequence, the (start, end) offsets of each entry's text).
+    None when the document does not have exactly that shape (then it is read whole)."""
+    doc = "\n" + doc  # so that the first line is a line like the others; offsets below are shifted back by one
+    m = _ITEMS_LINE.search(doc)
+    if m is None or len(_ITEMS_KEY.findall(doc)) != 1:
+        return None
+    if ("---" in doc or "..." in doc or "%" in doc) and _RISKY_COLUMN0.search(doc):
+        return None
+    start = m.end() - 1  # the newline before the first entry
+    if not _ENTRY.match(doc, start):
+        return None
+    other = _COLUMN0_OTHER.search(doc, start)  # the first column-0 line after the items that is not an entry
+    end = other.start() if other else len(doc)
+    starts = [e.start() + 1 for e in _ENTRY.finditer(doc, start, end)]
+    spans = [(a - 1, b - 1) for a, b in zip(starts, [*starts[1:], end + 1], strict=True)]
+    return doc[1:m.start() + 1] + "items: []\n" + doc[end + 1:], spans
+
+
+def iter_yaml_objects(text: str) -> Iterator[tuple[Any, bool]]:
+    """The documents of ``text`` as ``load_yaml_documents`` returns them, as (document, False), except that a
+    kubectl-style List (``items:`` at column 0 followed by ``- `` entries at column 0) is yielded as its header --
+    the document with ``items: []`` -- then each item as (item, True), each parsed on its own so that the parsed
+    tree of the whole List never exists at once.
+
+    Faithful: an entry that does not parse on its own (an alias to an anchor of an earlier item, a quoted scalar
+    running over a column-0 ``- ``, ...) makes the rest of the List come from a parse of the whole document, which
+    decides (and raises ``YamlError`` when the document is bad). Entries that parsed on their own are equal to the
+    whole parse's (a YAML node's value depends only on the text before its end)."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    chunks = _DOC_SPLIT.split(text) if "---" in text else [text]
+    for chunk in chunks:
+        if not chunk or chunk.isspace():
+            continue
+        split = _split_list(chunk) if _yaml_rs is not None else None
+        fast = split is not None and not needs_yaml11(chunk)
+        header = None
+        if split is not None:
+            try:
+                header = _one(split[0], fast)
+            except YamlError:  # the whole read decides, with its own message
+                header = None
+        if split is None or not (isinstance(header, dict) and str(header.get("kind") or "").endswith("List")
+                                 and header.get("items") == []):
+            for doc in _load_documents(chunk):
+                yield doc, False
+            continue
+        yield header, False
+        for i, (a, b) in enumerate(split[1]):
+            try:
+                seq = _one(chunk[a:b], fast)
+                if not (isinstance(seq, list) and len(seq) == 1):
+                    raise YamlError("not one entry")
+            except YamlError:
+                whole = _load_documents(chunk)
+                items = whole[0].get("items") if len(whole) == 1 and isinstance(whole[0], dict) else None
+                if not isinstance(items, list) or len(items) < i:
+                    raise YamlError("a List document could not be read item by item") from None
+                for item in items[i:]:
+                    yield item, True
+                break
+            yield seq[0], True

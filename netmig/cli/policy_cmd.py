@@ -9,7 +9,8 @@ port, with the pod counts behind each row; workload = owner Deployment / Statefu
 their labels -- the identity the verifier uses) or ``--by pod``. ``--format`` text (a bounded summary on big
 clusters: counts per namespace pair, the rows that matter most), json (``{"engine", "by", "results": [...]}``,
 ``{"from", "to", "by", "changes": [...]}``; ``--json`` is the same) or ndjson (one row a line). Pod-level
-reachability is written as it is computed, in bounded memory.
+reachability and diffs are written as they are computed, in bounded memory; manifests are read as a stream (a
+kubectl List item by item, ``netmig.manifests.iter_manifests``).
 
 JSON rows. reachability by pod: src, dst, port, protocol, allowed. By workload: also verdict (allowed / denied /
 partial), src_pods, dst_pods, pairs, allowed_pairs (``allowed``: every pod pair allowed). diff by pod: src, dst, port,
@@ -21,14 +22,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from netmig.errors import CheckFailed, UsageError
-from netmig.gcpause import settle
-from netmig.manifests import load_manifests
+from netmig.gcpause import paused_gc, settle
+from netmig.manifests import iter_manifests
 from netmig.policy import (
     ENGINE_NAMES,
     Cluster,
@@ -36,12 +37,11 @@ from netmig.policy import (
     analyze,
     class_reachability,
     compute_classes,
-    diff,
     from_objects,
     get_engine,
 )
 from netmig.policy.classes import ClassMatrix
-from netmig.policy.stream import pod_cells_text
+from netmig.policy.stream import pod_cells_text, pod_diff_blocks, pod_diff_text
 
 if TYPE_CHECKING:  # workloads (and numpy under it) is imported where used: ``policy analyze`` needs neither
     from netmig.policy.workloads import WorkloadView
@@ -66,7 +66,9 @@ def input_options(f: Any) -> Any:
     return click.argument("paths", nargs=-1, type=click.Path())(f)
 
 
-def _objects(paths: Sequence[str], kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+def _objects(paths: Sequence[str], kwargs: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """The objects to analyse: the manifests under ``paths`` read as a stream (``iter_manifests``), or the live
+    cluster's inventory."""
     from netmig.cli.verify_cmd import _conn
 
     conn = _conn(kwargs)
@@ -76,7 +78,7 @@ def _objects(paths: Sequence[str], kwargs: dict[str, Any]) -> list[dict[str, Any
         if not paths:
             raise UsageError("no manifest paths given", "pass files or directories of Kubernetes YAML/JSON, or a "
                                                         "cluster with --kubeconfig FILE, --sandbox DIR or --cluster ID")
-        return _kube_objects(load_manifests(paths), paths)
+        return _kube_objects(iter_manifests(paths), paths)
     from netmig.cli.verify_cmd import open_cluster
     from netmig.kube import errors as kube_errors
 
@@ -90,15 +92,20 @@ def _objects(paths: Sequence[str], kwargs: dict[str, Any]) -> list[dict[str, Any
 def _load(paths: Sequence[str], kwargs: dict[str, Any]) -> Cluster:
     """The cluster model; the loaded objects are then exempt from cyclic collection (``netmig.gcpause.settle``):
     the analysis that follows allocates a lot, and each full collection would walk the whole model again."""
-    cluster = from_objects(_objects(paths, kwargs))
-    settle()
+    with paused_gc():  # frozen before collection resumes: no collection ever walks the freshly built model
+        cluster = from_objects(_objects(paths, kwargs))
+        settle()
     return cluster
 
 
-def _kube_objects(objects: list[dict[str, Any]], paths: Sequence[str]) -> list[dict[str, Any]]:
-    """``objects`` unchanged; ``UsageError`` when a document is not a Kubernetes object (e.g. an aks-netmig plan:
-    its analysis must not say "no findings"). Empty files are fine: no objects, no findings."""
-    for obj in objects:
+def _kube_objects(objects: Iterable[tuple[dict[str, Any], bool]], paths: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The documents of ``iter_manifests``, unchanged; ``UsageError`` when a document (not an item of a List) is
+    not a Kubernetes object (e.g. an aks-netmig plan: its analysis must not say "no findings"). Empty files are
+    fine: no objects, no findings."""
+    for obj, nested in objects:
+        if nested:
+            yield obj
+            continue
         kind = obj.get("kind")
         if not (isinstance(kind, str) and kind[:1].isupper()
                 and (isinstance(obj.get("metadata"), dict) or kind.endswith("List"))):
@@ -106,7 +113,7 @@ def _kube_objects(objects: list[dict[str, Any]], paths: Sequence[str]) -> list[d
             raise UsageError(f"a document in {', '.join(paths)} is not a Kubernetes object ({what}; an object has "
                              "a Kind and metadata)",
                              "pass Kubernetes manifests (kubectl get ... -o yaml), not plans or other files")
-    return objects
+        yield obj
 
 
 def _engine(name: str, cilium_version: str) -> EngineProfile:
@@ -180,7 +187,6 @@ def policy() -> None:
 def reachability_cmd(paths: tuple[str, ...], engine: str, cilium_version: str, ports: tuple[str, ...], by: str,
                      fmt: str, as_json: bool, **kwargs: Any) -> None:
     """Which workload (or pod) can reach which, on which port, under ENGINE."""
-    from netmig.policy.workloads import WorkloadView, reach_tables, reachability_text
     fmt = _fmt(fmt, as_json)
     prof = _engine(engine, cilium_version)
     port_list = [parse_port(p) for p in ports] or None
@@ -190,9 +196,11 @@ def reachability_cmd(paths: tuple[str, ...], engine: str, cilium_version: str, p
     if fmt != "text":
         _warn_problems(cluster)
         header = {"engine": engine, "by": by}
-        if by == "pod":
+        if by == "pod":  # numpy (netmig.policy.workloads) is not needed: not imported
             rows = pod_cells_text(cluster, m, fmt)
         else:
+            from netmig.policy.workloads import WorkloadView, reach_tables, reachability_text
+
             rows = reachability_text(reach_tables(WorkloadView(cluster, classes), m), fmt)
         _out(_stream_json(header, "results", rows) if fmt == "json" else rows)
         return
@@ -200,6 +208,8 @@ def reachability_cmd(paths: tuple[str, ...], engine: str, cilium_version: str, p
     if by == "pod" and len(cluster.pods) <= MATRIX_MAX_PODS:
         _render_matrix(cluster, prof, m)
         return
+    from netmig.policy.workloads import WorkloadView
+
     _render_reachability_summary(cluster, prof, m, WorkloadView(cluster, classes), by)
 
 
@@ -347,23 +357,23 @@ def analyze_cmd(ctx: click.Context, paths: tuple[str, ...], target: str, source:
 def diff_cmd(paths: tuple[str, ...], from_: str, to: str, cilium_version: str, ports: tuple[str, ...], by: str,
              fmt: str, as_json: bool, **kwargs: Any) -> None:
     """The connectivity that changes between two engines, per workload (default) or pod pair."""
-    from netmig.policy.workloads import Explainer, WorkloadView, diff_rows, diff_tables, explained
+    from netmig.policy.diff import Explainer
+    from netmig.policy.workloads import WorkloadView, diff_rows, diff_tables, explained
     fmt = _fmt(fmt, as_json)
     a, b = _engine(from_, cilium_version), _engine(to, cilium_version)
     port_list = [parse_port(p) for p in ports] or None
     cluster = _load(paths, kwargs)
     _warn_problems(cluster)
     header = {"from": from_, "to": to, "by": by}
-    if by == "pod":
-        cells = diff(cluster, a, b, port_list)
-        if fmt != "text":
-            lines = (json.dumps(c.to_dict()) + ("\n" if fmt == "ndjson" else ",\n") for c in cells)
-            _out(_stream_json(header, "changes", _last_line(lines)) if fmt == "json" else lines)
-            return
-        _render_pod_diff(a, b, cells)
-        return
     classes = compute_classes(cluster, [a, b])
     ma, mb = class_reachability(cluster, a, classes, port_list), class_reachability(cluster, b, classes, port_list)
+    if by == "pod":  # written as computed (netmig.policy.stream): memory does not grow with the changed pairs
+        if fmt != "text":
+            lines = pod_diff_text(cluster, ma, mb, fmt)
+            _out(_stream_json(header, "changes", lines) if fmt == "json" else lines)
+            return
+        _render_pod_diff(a, b, (c for block in pod_diff_blocks(cluster, ma, mb) for c in block))
+        return
     view = WorkloadView(cluster, classes)
     explain = Explainer(cluster, a, b, classes)
     tables = diff_tables(view, ma, mb)
@@ -406,17 +416,26 @@ def _render_top_workloads(rows: Sequence[Any]) -> None:
         click.echo(f"  {w}: {n:,}")
 
 
-def _render_pod_diff(a: EngineProfile, b: EngineProfile, cells: Sequence[Any]) -> None:
-    if not cells:
+def _render_pod_diff(a: EngineProfile, b: EngineProfile,
+                     cells: Iterable[tuple[str, str, int, str, bool, bool, tuple[str, ...]]]) -> None:
+    """The count and the first ``FULL_ROWS`` of the changed pod cells (src, dst, port, protocol, before, after,
+    policies), consumed as they come: only the shown rows are kept."""
+    shown: list[tuple[str, str, int, str, bool, bool, tuple[str, ...]]] = []
+    total = 0
+    for c in cells:
+        total += 1
+        if len(shown) < FULL_ROWS:
+            shown.append(c)
+    if not total:
         click.echo(f"no connectivity changes from {a.label} to {b.label}")
         return
-    click.echo(f"{len(cells)} cell(s) change from {a.label} to {b.label}:")
-    for c in cells[:FULL_ROWS]:
-        arrow = "allowed -> DENIED" if c.before else "denied -> ALLOWED"
-        why = f"  ({', '.join(c.policies)})" if c.policies else ""
-        click.echo(f"  {c.src} -> {c.dst} {c.port}/{c.protocol}: {arrow}{why}")
-    if len(cells) > FULL_ROWS:
-        click.echo(f"  ... {len(cells) - FULL_ROWS:,} more (every cell: --format json|ndjson)")
+    click.echo(f"{total} cell(s) change from {a.label} to {b.label}:")
+    for src, dst, port, proto, before, _, policies in shown:
+        arrow = "allowed -> DENIED" if before else "denied -> ALLOWED"
+        why = f"  ({', '.join(policies)})" if policies else ""
+        click.echo(f"  {src} -> {dst} {port}/{proto}: {arrow}{why}")
+    if total > FULL_ROWS:
+        click.echo(f"  ... {total - FULL_ROWS:,} more (every cell: --format json|ndjson)")
 
 
 def _last_line(lines: Iterable[str]) -> Iterable[str]:

@@ -122,8 +122,15 @@ def compute_classes(cluster: Cluster, engines: Sequence[EngineProfile]) -> Class
     part = _IPPartition(blocks)
     ns_proj: dict[str, tuple[str | None, ...]] = {}
     groups: dict[tuple[Any, ...], list[Pod]] = {}
+    # pods of one workload share their label and port objects (model._parse_pod): project each object once
+    # (keyed by id: every pod, hence every such object, is alive throughout)
+    label_proj: dict[int, tuple[str | None, ...]] = {}
+    port_sig: dict[int, tuple[tuple[str, int, str], ...]] = {}
     for pod in cluster.pods:
-        ports = tuple(sorted({(cp.name or "", cp.port, cp.protocol) for cp in pod.ports}))
+        ports = port_sig.get(id(pod.ports))
+        if ports is None:
+            ports = port_sig[id(pod.ports)] = tuple(sorted({(cp.name or "", cp.port, cp.protocol)
+                                                            for cp in pod.ports}))
         ipm = part.membership(endpoint_ip(cluster, pod))
         if pod.host_network:
             sig: tuple[Any, ...] = (True, ipm, ports)
@@ -132,8 +139,10 @@ def compute_classes(cluster: Cluster, engines: Sequence[EngineProfile]) -> Class
             if nsp is None:
                 labels = cluster.ns_labels(pod.namespace)
                 nsp = ns_proj[pod.namespace] = tuple(labels.get(k) for k in ns_keys)
-            sig = (False, pod.namespace if pod.namespace in policy_ns else None, nsp,
-                   tuple(pod.labels.get(k) for k in pod_keys), ipm, ports)
+            proj = label_proj.get(id(pod.labels))
+            if proj is None:
+                proj = label_proj[id(pod.labels)] = tuple(pod.labels.get(k) for k in pod_keys)
+            sig = (False, pod.namespace if pod.namespace in policy_ns else None, nsp, proj, ipm, ports)
         groups.setdefault(sig, []).append(pod)
     classes: list[PodClass] = []
     of_pod: dict[str, int] = {}

@@ -1,7 +1,9 @@
 """Connectivity cells whose verdict differs between two engine profiles.
 
 Contract: pure. ``diff_classes`` works on class cells (cheap, scales); ``diff`` returns pod-level cells, expanding
-only the class cells that differ plus the pairs whose pair-specific allowances differ (own-node egress).
+only the class cells that differ plus the pairs whose pair-specific allowances differ (own-node egress). ``diff``
+holds every changed cell at once: it is the reference; ``stream.pod_diff_text`` writes the same cells in bounded
+memory (what ``policy diff --by pod`` uses). ``Explainer`` names the responsible policies of a changed pair.
 """
 
 from __future__ import annotations
@@ -113,3 +115,24 @@ def diff(
             policies = tuple(dict.fromkeys(va.responsible + vb.responsible))
         out.append(DiffCell(sk, dk, port, proto, before, after, policies))
     return out
+
+
+class Explainer:
+    """The policies responsible for one changed pair (as ``diff`` names them), cached per class pair, port and
+    pair-specific allowance: the verdicts' reasons depend on nothing else (see ``classes``)."""
+
+    def __init__(self, cluster: Cluster, a: EngineProfile, b: EngineProfile, classes: Classes) -> None:
+        self.ev_a, self.ev_b = Evaluator(cluster, a), Evaluator(cluster, b)
+        self.of = classes.of_pod
+        self.cache: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+    def __call__(self, s: Pod, d: Pod, port: int, proto: str,
+                 overrides: tuple[str | None, str | None] | None = None) -> tuple[str, ...]:
+        """``overrides``: the pair's ``pair_override`` under the two engines, when the caller has them."""
+        oa, ob = overrides or (pair_override(s, d, self.ev_a.engine), pair_override(s, d, self.ev_b.engine))
+        key = (self.of[s.key], self.of[d.key], port, proto, oa, ob)
+        got = self.cache.get(key)
+        if got is None:
+            va, vb = self.ev_a.allowed(s, d, port, proto), self.ev_b.allowed(s, d, port, proto)
+            got = self.cache[key] = tuple(dict.fromkeys(va.responsible + vb.responsible))
+        return got

@@ -78,9 +78,18 @@ NamedPortTable = Mapping[tuple[str, str, str, str], int]  # (policy key, directi
 
 
 def resolve_named_ports(cluster: Cluster, engine: EngineProfile) -> dict[tuple[str, str, str, str], int]:
-    """For ``lowest-per-policy`` engines: the single number each policy's named port resolves to (see engines)."""
+    """For ``lowest-per-policy`` engines: the single number each policy's named port resolves to (see engines).
+    Computed once per cluster and engine (the cluster is immutable once built); callers must not modify it."""
     if engine.named_port_model != "lowest-per-policy":
         return {}
+    cache = cluster.__dict__.setdefault("_named_ports", {})
+    got = cache.get(engine)
+    if got is None:
+        got = cache[engine] = _resolve_named_ports(cluster)
+    return got
+
+
+def _resolve_named_ports(cluster: Cluster) -> dict[tuple[str, str, str, str], int]:
     cluster_wide: dict[tuple[str, str], int] = {}
     for pod in cluster.pods:
         if pod.host_network:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -72,16 +72,18 @@ def range_contains(r: tuple[int, int, int], key: tuple[int, int]) -> bool:
     return r[0] == key[0] and r[1] <= key[1] <= r[2]
 
 
+_DOTTED_QUAD = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
+
+
 @functools.lru_cache(maxsize=1 << 17)
 def ip_key(ip: str | None) -> tuple[int, int] | None:
     """(version, integer) for an IP string; None when absent or unparsable (as ``ipaddress`` reads it; plain
     dotted quads take a fast path, results are cached)."""
     if not ip:
         return None
-    parts = ip.split(".")
-    if len(parts) == 4 and all(p.isdigit() and p.isascii() and (p == "0" or p[0] != "0") and len(p) <= 3
-                               for p in parts):
-        a, b, c, d = (int(p) for p in parts)
+    m = _DOTTED_QUAD.fullmatch(ip)
+    if m is not None:
+        a, b, c, d = (int(p) for p in m.groups())
         if a <= 255 and b <= 255 and c <= 255 and d <= 255:
             return (4, a << 24 | b << 16 | c << 8 | d)
         return None
@@ -123,8 +125,9 @@ class Pod:
     ports: tuple[ContainerPort, ...] = field(default=(), compare=False)
     workload: str = field(default="", compare=False)
 
-    @property
+    @cached_property
     def key(self) -> str:
+        """``namespace/name`` (computed once: the engine looks pods up by key in its inner loops)."""
         return f"{self.namespace}/{self.name}"
 
     @property
@@ -472,7 +475,9 @@ def parse_policy(obj: Mapping[str, Any]) -> Policy:
     return Policy(ns or "default", name, sel, ingress, egress, affects_in, affects_eg, explicit)
 
 
-def _parse_pod(obj: Mapping[str, Any]) -> Pod:
+def _parse_pod(obj: Mapping[str, Any], shared: dict[Any, Any] | None = None) -> Pod:
+    """One Pod. ``shared`` (one dict per model build): equal label sets and port lists become one object each, so
+    the pods of a workload share them (less memory; the class computation looks each set at once)."""
     ns, name = _meta(obj)
     if not name:
         raise PolicyError("metadata.name is required")
@@ -480,7 +485,7 @@ def _parse_pod(obj: Mapping[str, Any]) -> Pod:
     status = obj.get("status") or {}
     if not isinstance(spec, Mapping) or not isinstance(status, Mapping):
         raise PolicyError("spec and status must be mappings")
-    ports: list[ContainerPort] = []
+    raw_ports: list[tuple[str | None, int, str]] = []
     containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
     for c in containers:
         if not isinstance(c, Mapping):
@@ -492,17 +497,25 @@ def _parse_pod(obj: Mapping[str, Any]) -> Pod:
             proto = p.get("protocol") or "TCP"
             if proto not in PROTOCOLS:
                 raise PolicyError(f"container port protocol {proto!r} is not one of TCP, UDP, SCTP")
-            ports.append(ContainerPort(p.get("name") or None, num, str(proto)))
+            raw_ports.append((p.get("name") or None, num, str(proto)))
+    ports_key = ("ports", *raw_ports)
+    ports = shared.get(ports_key) if shared is not None else None
+    if ports is None:
+        ports = tuple(ContainerPort(*rp) for rp in raw_ports)
+        if shared is not None:
+            shared[ports_key] = ports
     ip = status.get("podIP")
     if ip is not None and ip_key(str(ip)) is None:
         raise PolicyError(f"status.podIP {ip!r} is not an IP address")
     labels = _labels(obj)
+    if shared is not None:
+        labels = shared.setdefault(("labels", *labels.items()), labels)
     owners = (obj.get("metadata") or {}).get("ownerReferences")
     if owners is not None and (not isinstance(owners, list) or not all(isinstance(o, Mapping) for o in owners)):
         raise PolicyError("metadata.ownerReferences must be a list of mappings")
     return Pod(
         ns or "default", name, labels, str(ip) if ip else None,
-        str(spec["nodeName"]) if spec.get("nodeName") else None, bool(spec.get("hostNetwork")), tuple(ports),
+        str(spec["nodeName"]) if spec.get("nodeName") else None, bool(spec.get("hostNetwork")), ports,
         workload_id(obj),
     )
 
@@ -548,20 +561,24 @@ def _parse_service(obj: Mapping[str, Any]) -> Service:
 
 def flatten(objects: Iterable[Any]) -> list[Mapping[str, Any]]:
     """Expand ``kind: List`` (and ``*List``) items recursively; drop empty documents."""
-    out: list[Mapping[str, Any]] = []
+    return list(iter_flat(objects))
+
+
+def iter_flat(objects: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
+    """``flatten``, one object at a time (``objects`` may be a stream: nothing is kept)."""
     for o in objects:
         if not isinstance(o, Mapping):
             continue
         kind = str(o.get("kind") or "")
         if kind.endswith("List") and isinstance(o.get("items"), list):
-            out.extend(flatten(o["items"]))
+            yield from iter_flat(o["items"])
         else:
-            out.append(o)
-    return out
+            yield o
 
 
 def from_objects(objects: Iterable[Any]) -> Cluster:
-    """Build a ``Cluster`` from plain Kubernetes dicts (Namespaces, Pods, Nodes, Services, NetworkPolicies)."""
+    """Build a ``Cluster`` from plain Kubernetes dicts (Namespaces, Pods, Nodes, Services, NetworkPolicies).
+    ``objects`` is read once, in order, and not kept: it may be a stream (``netmig.manifests.iter_manifests``)."""
     with paused_gc():  # the model is built of acyclic objects; collecting while building it is wasted work
         return _build(objects)
 
@@ -569,10 +586,12 @@ def from_objects(objects: Iterable[Any]) -> Cluster:
 def _build(objects: Iterable[Any]) -> Cluster:
     c = Cluster()
     declared_ns: dict[str, dict[str, str]] = {}
+    shared: dict[Any, Any] = {}
     parsers: dict[str, Callable[[Mapping[str, Any]], Pod | Node | Service | Policy]] = {
-        "Pod": _parse_pod, "Node": _parse_node, "Service": _parse_service, "NetworkPolicy": parse_policy,
+        "Pod": functools.partial(_parse_pod, shared=shared), "Node": _parse_node, "Service": _parse_service,
+        "NetworkPolicy": parse_policy,
     }
-    for obj in flatten(objects):
+    for obj in iter_flat(objects):
         kind = obj.get("kind")
         if kind == "Namespace":
             _, name = _meta(obj)

@@ -179,27 +179,39 @@ class WorkloadView:
 
     def _corrections(self, ms: Sequence[ClassMatrix]) -> dict[tuple[int, int, PortKey], list[int]]:
         """(src workload, dst workload, port) -> per matrix, +1 per special pair allowed only by its allowance;
-        a final list element holds the pairs whose verdict differs between the first two matrices, signed."""
-        out: dict[tuple[int, int, PortKey], list[int]] = {}
-        of = self.classes.of_pod
+        a final list element holds the pairs whose verdict differs between the first two matrices, signed.
+
+        The special pairs are counted per (source class, destination class, source workload, destination
+        workload, self pair, has a node) and each group is evaluated once on a representative pair: within a group
+        ``pair_override`` gives the same answer for every pair (self pairs depend on the engine and, for
+        hostNetwork pods, on having a node; other special pairs share a node and differ only in which side is a
+        hostNetwork pod, which the class records)."""
+        groups: dict[tuple[int, int, int, int, bool, bool], list[Any]] = {}
+        of, index = self.classes.of_pod, self.index
         for s, d in self._special_pairs():
-            sc, dc = of[s.key], of[d.key]
-            w = (self.index[s.identity], self.index[d.identity])
+            gk = (of[s.key], of[d.key], index[s.identity], index[d.identity], s is d, s.node is not None)
+            g = groups.get(gk)
+            if g is None:
+                groups[gk] = [s, d, 1]
+            else:
+                g[2] += 1
+        out: dict[tuple[int, int, PortKey], list[int]] = {}
+        for (sc, dc, w1, w2, _, _), (s, d, n) in groups.items():
+            ov = [pair_override(s, d, m.engine) is not None for m in ms]
             for pk in ms[0].ports_of(dc):
-                key = (*w, pk)
+                key = (w1, w2, pk)
                 for i, m in enumerate(ms):
-                    if not m.class_allowed(sc, dc, *pk) and pair_override(s, d, m.engine) is not None:
-                        out.setdefault(key, [0] * (len(ms) + 2))[i] += 1
+                    if ov[i] and not m.class_allowed(sc, dc, *pk):
+                        out.setdefault(key, [0] * (len(ms) + 2))[i] += n
                 if len(ms) == 2:
                     a_cls, b_cls = ms[0].class_allowed(sc, dc, *pk), ms[1].class_allowed(sc, dc, *pk)
-                    a = a_cls or pair_override(s, d, ms[0].engine) is not None
-                    b = b_cls or pair_override(s, d, ms[1].engine) is not None
+                    a, b = a_cls or ov[0], b_cls or ov[1]
                     lost = int(a and not b) - int(a_cls and not b_cls)
                     gained = int(b and not a) - int(b_cls and not a_cls)
                     if lost or gained:
                         row = out.setdefault(key, [0] * 4)
-                        row[2] += lost
-                        row[3] += gained
+                        row[2] += lost * n
+                        row[3] += gained * n
         return out
 
 
@@ -402,27 +414,6 @@ def row_counts(t: Tables) -> tuple[int, int, int, int, int]:
         pairs += int(p.sum())
         counted += int(mat.sum())
     return rows, allowed, denied, pairs, counted
-
-
-class Explainer:
-    """The policies responsible for one changed pair (as ``diff.diff`` names them), cached per class pair, port
-    and pair-specific allowance."""
-
-    def __init__(self, cluster: Cluster, a: Any, b: Any, classes: Classes) -> None:
-        from netmig.policy.evaluate import Evaluator
-
-        self.ev_a, self.ev_b = Evaluator(cluster, a), Evaluator(cluster, b)
-        self.of = classes.of_pod
-        self.cache: dict[tuple[Any, ...], tuple[str, ...]] = {}
-
-    def __call__(self, s: Pod, d: Pod, port: int, proto: str) -> tuple[str, ...]:
-        key = (self.of[s.key], self.of[d.key], port, proto, pair_override(s, d, self.ev_a.engine),
-               pair_override(s, d, self.ev_b.engine))
-        got = self.cache.get(key)
-        if got is None:
-            va, vb = self.ev_a.allowed(s, d, port, proto), self.ev_b.allowed(s, d, port, proto)
-            got = self.cache[key] = tuple(dict.fromkeys(va.responsible + vb.responsible))
-        return got
 
 
 def explained(view: WorkloadView, ma: ClassMatrix, mb: ClassMatrix, rows: Sequence[WorkloadDiff],

@@ -179,3 +179,109 @@ def test_parity_on_generated_kubectl_dumps_and_test_fixtures(tmp_path: Path) -> 
 def test_libyaml_only_when_yaml_rs_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(yamlkube, "_yaml_rs", None)
     assert load_yaml_documents(CORNERS) == [EXPECTED_CORNERS]
+
+
+# --- streaming a kubectl List (iter_yaml_objects / iter_manifests) ---------------------------------------------
+
+
+def _expanded(pairs: Any) -> list[Any]:
+    """(document, nested) pairs with the List headers' items filled back in (the shape of load_yaml_documents)."""
+    out: list[Any] = []
+    for doc, nested in pairs:
+        if nested:
+            out[-1]["items"].append(doc)
+        else:
+            out.append(doc)
+    return out
+
+
+def _same_as_whole(text: str) -> list[Any]:
+    from netmig.yamlkube import iter_yaml_objects
+
+    got = _expanded(iter_yaml_objects(text))
+    assert got == load_yaml_documents(text)
+    return got
+
+
+LIST_HEAD = "apiVersion: v1\nitems:\n"
+LIST_TAIL = "kind: List\nmetadata:\n  resourceVersion: \"\"\n"
+
+
+@pytest.mark.parametrize("items", [
+    "- kind: Pod\n  metadata:\n    name: a\n- kind: Pod\n  metadata:\n    name: b\n",
+    "- kind: Pod\n  metadata: &m\n    name: a\n- kind: Pod\n  metadata: *m\n",  # alias to an earlier item
+    "- kind: Pod\n  m: &m {a: 1}\n- kind: Pod\n  n:\n    <<: *m\n    b: 2\n",  # merge key across items
+    '- kind: Pod\n  note: "two\n- lines"\n- kind: Pod\n',  # a quoted scalar running over a column-0 "- "
+    "- kind: Pod\n  labels:\n    on: yes\n    n: 0755\n- kind: Pod\n",  # YAML 1.1 scalars: the libyaml path
+    "# a comment\n- kind: Pod\n\n# another\n-\n  kind: Pod\n- - nested\n",
+    "- kind: Pod\n  script: |\n    - not an item\n    done\n- kind: Pod\n",
+    "-\n- kind: Pod\n- 12\n",  # an empty entry and a scalar stay items (the model skips them)
+])
+def test_list_read_item_by_item_equals_the_whole_read(items: str) -> None:
+    docs = _same_as_whole(LIST_HEAD + items + LIST_TAIL)
+    assert docs[0]["kind"] == "List"
+    _same_as_whole(LIST_HEAD + items)  # the header keys before the items only
+    _same_as_whole("kind: List\nitems:\n" + items + "---\nkind: Namespace\nmetadata: {name: x}\n")
+
+
+@pytest.mark.parametrize("text", [
+    "kind: Thing\nitems:\n- a\n- b\n",  # not a List: read whole, items kept
+    "kind: List\nitems:\n- a\nitems:\n- b\n",  # a duplicate key: the whole read decides (last wins)
+    "kind: List\nitems:\n  - a\n  - b\n",  # indented entries
+    "kind: List\nitems: [a, b]\n",
+    "kind: List\nitems:\n- a\n...\n",
+    "items:\n- kind: Pod\n",  # no kind at all
+])
+def test_other_shapes_are_read_whole(text: str) -> None:
+    from netmig.yamlkube import iter_yaml_objects
+
+    assert [doc for doc, _ in iter_yaml_objects(text)] == load_yaml_documents(text)
+
+
+@pytest.mark.parametrize("text", [
+    LIST_HEAD + "- kind: Pod\nmetadata:\n  x:\n- b\n" + LIST_TAIL,  # the header does not read
+    LIST_HEAD + "- kind: Pod\n- kind: [Pod\n" + LIST_TAIL,  # an item does not read
+    LIST_HEAD + "- kind: Pod\n  a: b: c\n" + LIST_TAIL,
+])
+def test_bad_lists_fail_with_the_whole_reads_message(text: str) -> None:
+    from netmig.yamlkube import YamlError, iter_yaml_objects
+
+    with pytest.raises(YamlError) as whole:
+        load_yaml_documents(text)
+    with pytest.raises(YamlError) as streamed:
+        list(iter_yaml_objects(text))
+    assert str(streamed.value) == str(whole.value)
+
+
+def test_a_bad_item_is_one_usage_error_naming_the_file(tmp_path: Path) -> None:
+    from netmig.manifests import iter_manifests
+
+    p = tmp_path / "dump.yaml"
+    p.write_text(LIST_HEAD + "- kind: Pod\n- kind: [Pod\n" + LIST_TAIL)
+    with pytest.raises(UsageError) as ei:
+        list(iter_manifests([p]))
+    assert "dump.yaml" in str(ei.value) and "\n" not in str(ei.value)
+    (tmp_path / "dump.yaml").write_text("- a\n")
+    with pytest.raises(UsageError, match="document 1 is a list"):
+        list(iter_manifests([p]))
+
+
+def test_iter_manifests_equals_load_manifests_on_generated_dumps(tmp_path: Path) -> None:
+    import cluster_gen
+
+    from netmig.manifests import iter_manifests
+    from netmig.policy.model import flatten
+
+    objs = cluster_gen.generate(300, 30, 6)
+    cluster_gen.write_yaml(objs, tmp_path / "c.yaml")
+    cluster_gen.write_json(objs, tmp_path / "d.json")
+    (tmp_path / "e.yaml").write_bytes(b"\xef\xbb\xbf" + (tmp_path / "c.yaml").read_bytes().replace(b"\n", b"\r\n"))
+    pairs = list(iter_manifests([tmp_path]))
+    assert sum(nested for _, nested in pairs) == 2 * len(objs)  # both YAML files streamed, the JSON read whole
+    assert flatten(doc for doc, _ in pairs) == flatten(load_manifests([tmp_path])) == objs * 3
+    assert _expanded(pairs) == load_manifests([tmp_path])  # (fills the headers' items in)
+
+
+def test_parity_of_the_streamed_read_on_every_repository_yaml() -> None:
+    for f in _corpus():
+        _same_as_whole(f.read_text())
