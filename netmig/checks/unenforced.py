@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.registry import register_check
 from netmig.model.checks import CheckResult, Outcome
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import check
 
 CHECK = "policies-unenforced"
 
@@ -31,7 +31,7 @@ def verdict(policies: list[dict[str, Any]], source_engine: str, target_engine: s
                        f"review them; to go ahead, accept it explicitly (plan --accept {CHECK})")
 
 
-@register_check(CHECK)
+@check(CHECK)
 def policies_unenforced(ctx: StepContext) -> CheckResult:
     source, target = ctx.plan.source_profile().engine, ctx.plan.target_profile().engine
     pols = ctx.kube.network_policies() if target == "none" and source != "none" else []

@@ -64,7 +64,8 @@ def report_dict(plan: Any, kind: str) -> dict[str, Any]:
     ``expected_minutes`` ([low, high])."""
     blocking = blocking_checks(plan)
     return {"cluster": plan.cluster, "migration": kind, "source": plan.source, "target": plan.target,
-            "checks": plan.preflight, "findings": plan.findings, "predicted_changes": predicted_changes(plan.findings),
+            "checks": [r.to_dict() for r in plan.preflight], "findings": plan.findings,
+            "predicted_changes": predicted_changes(plan.findings),
             "blocking": [r["check"] for r in blocking], "accepted": list(plan.accepted), "ok": not blocking,
             "nodes_to_reimage": plan.nodes_to_reimage, "expected_minutes": list(plan.expected_minutes)}
 

@@ -20,7 +20,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from netmig.engine.context import StepContext
+from netmig.stepkit.context import StepContext
 
 RUN_INTERRUPTED = "run-interrupted"
 

@@ -9,9 +9,9 @@ Contract:
 - ``start_run(ctx)`` claims the run folder (one process per plan run: ``netmig.engine.runlock``, released by
   ``ctx.close()``) and runs the resume hooks; ``run_plan(ctx)`` calls it, then runs every step (``until``: stop
   after that step id) and returns the per-step results.
-- The test hooks ``NETMIG_TEST_KILL_AT`` / ``NETMIG_TEST_PAUSE_AT`` (``netmig.engine.testhooks``) are honoured at
+- The test hooks ``NETMIG_TEST_KILL_AT`` / ``NETMIG_TEST_PAUSE_AT`` (``netmig.stepkit.testhooks``) are honoured at
   each step boundary (``STEP:before``, ``STEP:after``).
-- Variants (``netmig.engine.variants``): a step of a path that is not the active one is recorded done with
+- Variants (``netmig.stepkit.variants``): a step of a path that is not the active one is recorded done with
   ``{"skipped": ...}`` when reached (nothing runs); a step that raises ``SwitchVariant`` is recorded done with the
   switch (``variants.switch``), or failed when the plan does not allow that path.
 """
@@ -23,12 +23,13 @@ from typing import Any
 
 import structlog
 
-from netmig.engine import registry, runlock, variants
-from netmig.engine.context import RUN_LOCK, StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.testhooks import checkpoint
+from netmig.engine import catalog, runlock
 from netmig.errors import NetmigError, Paused
 from netmig.logs import get_logger
+from netmig.model.plan import PlanStep
+from netmig.stepkit import registry, variants
+from netmig.stepkit.context import RUN_LOCK, StepContext
+from netmig.stepkit.testhooks import checkpoint
 
 log = get_logger("netmig.engine")
 RESERVED = frozenset({"event", "outcome", "duration_s", "step", "level", "timestamp", "cluster", "migration",
@@ -54,7 +55,7 @@ def run_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             ctx.journal.record("step-done", step=step.id, result=result, run_id=ctx.run_id, duration_s=0.0)
             log.info("step", outcome="skipped", reason=result["skipped"], duration_s=0.0)
             return result
-        fn = registry.step_fn(step.kind)
+        fn = catalog.step_fn(step.kind)
         checkpoint(f"{step.id}:before")
         ctx.journal.record("step-start", step=step.id, kind=step.kind, run_id=ctx.run_id)
         t0 = time.monotonic()
@@ -94,7 +95,7 @@ def claim_run_dir(ctx: StepContext) -> None:
 def start_run(ctx: StepContext) -> None:
     """Claim the run folder, then the resume hooks (e.g. re-acquire the lock a crashed run held); idempotent."""
     claim_run_dir(ctx)
-    registry.load_builtins()
+    catalog.load_builtins()
     for hook in registry.RESUME_HOOKS:
         hook(ctx)
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from netmig.connection import ArmTarget
-from netmig.engine.context import Options, ProgressSink, StepContext, never_approve
 from netmig.engine.planning import Plan
 from netmig.errors import UsageError
 from netmig.journal import Journal
+from netmig.stepkit.context import Options, ProgressSink, StepContext, never_approve
 
 
 def run_dir_for(plan_path: str | Path) -> Path:

@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field
 
-from netmig.engine import variants
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep, step_target
-from netmig.engine.registry import register_step
 from netmig.errors import CheckFailed
+from netmig.model.plan import PlanStep, step_target
+from netmig.stepkit import variants
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import NoParams, StepParams, step
 
 CALICO_GROUP, CALICO_VERSION = "crd.projectcalico.org", "v1"
 CALICO_KINDS = {"networkpolicies": True, "globalnetworkpolicies": False, "networksets": True,
@@ -68,8 +69,8 @@ def _calico_list(ctx: StepContext, plural: str) -> list[dict[str, Any]] | None:
     return [dict(o) for o in res.get("items") or []]
 
 
-@register_step("backup-calico-policies")
-def backup_calico_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+@step("backup-calico-policies", params=NoParams)
+def backup_calico_policies(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     previous = ctx.journal.value(f"{step.id}.dir")
     if previous and not _verify_dir(Path(previous)):
         return {"dir": previous, "reused": True}
@@ -165,7 +166,7 @@ def _restore_calico(ctx: StepContext, plural: str, backed: list[dict[str, Any]])
     return created
 
 
-def _window(ctx: StepContext, step: PlanStep) -> dict[str, Any] | None:
+def _window(ctx: StepContext, step: PlanStep, after: str | None) -> dict[str, Any] | None:
     """The unenforced window of this run's path: from the policy-none PUT to ``enforced_after`` (or now)."""
     path = variants.path_steps(ctx.plan, variants.active(ctx))
     none_steps = {s.id for s in path if s.kind == "update-network-profile"
@@ -176,7 +177,6 @@ def _window(ctx: StepContext, step: PlanStep) -> dict[str, Any] | None:
     starts = [e for e in events if e["event"] == "arm-put" and e.get("step") in none_steps]
     if not starts:
         return None
-    after = step.params.get("enforced_after")
     ends = [e["time"] for e in events if e["event"] == "step-done" and e.get("step") == after]
     end = ends[-1] if ends else dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(starts[0]["time"])).total_seconds()
@@ -184,15 +184,21 @@ def _window(ctx: StepContext, step: PlanStep) -> dict[str, Any] | None:
             "to_step": after or step.id}
 
 
-@register_step("restore-verify-policies")
-def restore_verify_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
-    backup_dir = ctx.journal.value(f"{step.params.get('backup_step', 'backup')}.dir")
+class RestoreVerifyParams(StepParams):
+    backup_step: str = Field(default="backup", description="the backup step holding networkpolicies.yaml")
+    calico_backup_step: str = Field(default="backup-calico", description="the backup-calico-policies step")
+    enforced_after: str | None = Field(default=None, description="the step after which policies are enforced")
+
+
+@step("restore-verify-policies", params=RestoreVerifyParams, changes_cluster=True)
+def restore_verify_policies(ctx: StepContext, step: PlanStep, params: RestoreVerifyParams) -> dict[str, Any]:
+    backup_dir = ctx.journal.value(f"{params.backup_step}.dir")
     if not backup_dir or not (Path(backup_dir) / "networkpolicies.yaml").is_file():
         raise CheckFailed("no NetworkPolicy backup of this run to restore from", "rerun apply (the backup step runs "
                           "before any change)")
     backed = _load(Path(backup_dir) / "networkpolicies.yaml")
     created, replaced = _restore_networkpolicies(ctx, backed)
-    calico_dir = ctx.journal.value(f"{step.params.get('calico_backup_step', 'backup-calico')}.dir")
+    calico_dir = ctx.journal.value(f"{params.calico_backup_step}.dir")
     calico_created: list[str] = []
     calico_count = 0
     for plural in CALICO_KINDS:
@@ -212,7 +218,7 @@ def restore_verify_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     if calico_dir:
         lines.append(f"- {calico_count} Calico policy objects backed up ({calico_dir}); re-created: "
                      f"{', '.join(calico_created) or 'none'}.")
-    window = _window(ctx, step)
+    window = _window(ctx, step, params.enforced_after)
     if window:
         ctx.journal.set("unenforced-window", window)
         lines.append(f"- **Unenforced window**: NetworkPolicies were not enforced from {window['from'][:19]} (PUT "

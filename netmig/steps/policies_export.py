@@ -16,10 +16,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
+from pydantic import Field
+
 from netmig.errors import CheckFailed
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import NoParams, StepParams, step
 
 STRIPPED_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -52,8 +54,8 @@ def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
                 and (ea["metadata"].get("annotations") or {}) == (eb["metadata"].get("annotations") or {}))
 
 
-@register_step("export-policies")
-def export_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+@step("export-policies", params=NoParams)
+def export_policies(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     from netmig.kube.restore import read_backup, write_backup
 
     d = ctx.run_dir / FOLDER
@@ -77,8 +79,8 @@ def export_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     return {"dir": str(d), "policies": len(items)}
 
 
-def _export_dir(ctx: StepContext, step: PlanStep) -> Path:
-    name = step.params.get("export_step") or next(
+def _export_dir(ctx: StepContext, export_step: str | None) -> Path:
+    name = export_step or next(
         (s.id for s in ctx.plan.steps if s.kind == "export-policies"), None)
     d = ctx.journal.value(f"{name}.dir") if name else None
     if not d or not Path(d).is_dir():
@@ -87,13 +89,17 @@ def _export_dir(ctx: StepContext, step: PlanStep) -> Path:
     return Path(d)
 
 
-@register_step("restore-policies")
-def restore_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+class RestorePoliciesParams(StepParams):
+    export_step: str | None = Field(default=None, description="the export-policies step (default: the plan's)")
+
+
+@step("restore-policies", params=RestorePoliciesParams, changes_cluster=True)
+def restore_policies(ctx: StepContext, step: PlanStep, params: RestorePoliciesParams) -> dict[str, Any]:
     from netmig.kube import errors
     from netmig.kube.resources import Rest
     from netmig.kube.restore import read_backup
 
-    d = _export_dir(ctx, step)
+    d = _export_dir(ctx, params.export_step)
     try:
         wanted = read_backup(d)["networkpolicies"]
     except ValueError as e:

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.monitor import STALL_OPTIONS, ReimageMonitor, Stalled
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
-from netmig.engine.testhooks import checkpoint
+from pydantic import Field
+
 from netmig.errors import CheckFailed, Paused
 from netmig.logs import get_logger
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.monitor import STALL_OPTIONS, ReimageMonitor, Stalled
+from netmig.stepkit.registry import StepParams, params_of, seconds, step
+from netmig.stepkit.testhooks import checkpoint
 from netmig.steps.lock import ensure_held
 from netmig.steps.network import target_of, token_key
 
@@ -30,9 +32,19 @@ OVERLAY_LABELS = {"kubernetes.azure.com/azure-cni-overlay": "true", "kubernetes.
 DEFAULTS = {"stall_seconds": 1800.0, "notready_seconds": 1500.0, "pdb_block_seconds": 900.0, "poll_seconds": 10.0}
 
 
-def _update_step(ctx: StepContext, step: PlanStep) -> PlanStep:
-    if step.params.get("operation_step"):
-        return ctx.plan.step(str(step.params["operation_step"]))
+class WatchReimageParams(StepParams):
+    """The timeouts are overridden by the run's options (``aks-netmig apply --stall-seconds`` etc.)."""
+
+    operation_step: str | None = Field(default=None, description="the update step (default: the last before)")
+    stall_seconds: float = seconds(DEFAULTS["stall_seconds"], "no progress for this long: pause")
+    notready_seconds: float = seconds(DEFAULTS["notready_seconds"], "a node NotReady for this long: pause")
+    pdb_block_seconds: float = seconds(DEFAULTS["pdb_block_seconds"], "a drain blocked by a PDB this long: pause")
+    poll_seconds: float = seconds(DEFAULTS["poll_seconds"], "how often ARM is read")
+
+
+def _update_step(ctx: StepContext, step: PlanStep, params: WatchReimageParams) -> PlanStep:
+    if params.operation_step:
+        return ctx.plan.step(params.operation_step)
     before = ctx.plan.steps[: ctx.plan.steps.index(step)]
     ups = [s for s in before if s.kind == "update-network-profile"]
     if not ups:
@@ -40,9 +52,9 @@ def _update_step(ctx: StepContext, step: PlanStep) -> PlanStep:
     return ups[-1]
 
 
-def _param(ctx: StepContext, step: PlanStep, name: str, default: float) -> float:
+def _param(ctx: StepContext, params: WatchReimageParams, name: str) -> float:
     override = getattr(ctx.options, name, None)
-    return float(override if override is not None else step.params.get(name, default))
+    return float(override if override is not None else getattr(params, name))
 
 
 def target_labels(target: Any) -> dict[str, str]:
@@ -50,12 +62,12 @@ def target_labels(target: Any) -> dict[str, str]:
     return dict(OVERLAY_LABELS) if target.ipam == "azure-cni-overlay" else {}
 
 
-@register_step("watch-reimage")
-def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+@step("watch-reimage", params=WatchReimageParams)
+def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) -> dict[str, Any]:
     from netmig.azure import errors as arm
     from netmig.kube.watching import NodeWatch
 
-    up = _update_step(ctx, step)
+    up = _update_step(ctx, step, params)
     target = target_of(ctx, up)
     token = ctx.journal.value(token_key(up.id))
     if _failed_before(ctx, step.id, token_key(up.id)):
@@ -76,12 +88,12 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     originals = ctx.journal.value("nodes-before") or []
     t0 = ctx.clock()
     mon = ReimageMonitor(LABEL_VALUE.get(target.engine, target.engine), t0,
-                         stall_seconds=_param(ctx, step, "stall_seconds", DEFAULTS["stall_seconds"]),
-                         notready_seconds=_param(ctx, step, "notready_seconds", DEFAULTS["notready_seconds"]),
-                         pdb_block_seconds=_param(ctx, step, "pdb_block_seconds", DEFAULTS["pdb_block_seconds"]),
+                         stall_seconds=_param(ctx, params, "stall_seconds"),
+                         notready_seconds=_param(ctx, params, "notready_seconds"),
+                         pdb_block_seconds=_param(ctx, params, "pdb_block_seconds"),
                          originals={p.name: p.nodes for p in ctx.plan.pools}, original_names=set(originals),
                          target_labels=target_labels(target))
-    arm_every = _param(ctx, step, "poll_seconds", DEFAULTS["poll_seconds"])
+    arm_every = _param(ctx, params, "poll_seconds")
     watch = NodeWatch(ctx.kube)
     last_arm = -1e9
     seen = 0
@@ -117,7 +129,7 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             ctx.journal.record("stall", step=step.id, kind=stall.kind, reason=stall.reason, pdb=stall.pdb,
                                node=stall.node)
             option = STALL_OPTIONS[stall.kind]
-            raise Stalled(stall, _param(ctx, step, option, DEFAULTS[option]))
+            raise Stalled(stall, _param(ctx, params, option))
     nodes = ctx.kube.nodes()
     want = LABEL_VALUE.get(target.engine, target.engine)
     wanted = {"kubernetes.azure.com/network-policy": want, **target_labels(target)}
@@ -161,14 +173,16 @@ def note_aborted(plan: Any, journal: Any, reason: str) -> list[str]:
     done = set(journal.completed_steps())
     sent = {e.get("step") for e in journal.events() if e["event"] == "arm-put"}
     out = []
-    for i, step in enumerate(plan.steps):
-        if step.kind != "watch-reimage" or step.id in done:
+    for i, ws in enumerate(plan.steps):
+        if ws.kind != "watch-reimage" or ws.id in done:
             continue
         ups = [s.id for s in plan.steps[:i] if s.kind == "update-network-profile"]
-        op_step = str(step.params.get("operation_step") or (ups[-1] if ups else ""))
+        p = params_of(ws)
+        assert isinstance(p, WatchReimageParams)
+        op_step = p.operation_step or (ups[-1] if ups else "")
         if op_step in sent or journal.value(token_key(op_step)):
-            journal.record("operation-failed", step=step.id, error=reason[:500], aborted=True)
-            out.append(step.id)
+            journal.record("operation-failed", step=ws.id, error=reason[:500], aborted=True)
+            out.append(ws.id)
     return out
 
 

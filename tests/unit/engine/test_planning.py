@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from netmig.engine.catalog import step_fn
 from netmig.engine.planning import drift, load_plan
-from netmig.engine.registry import step_fn
 from netmig.errors import CheckFailed, UsageError
 from netmig.model.cluster import NetworkProfile
 from tests.unit.engine.values import NOW, REF, cluster, context, plan, pool
