@@ -185,6 +185,9 @@ def params_of(step: StepSpec) -> StepParams:
 
 def step_problems(step: StepSpec) -> UsageError | None:
     """The ``UsageError`` that makes ``step`` unusable (unknown kind, bad params), or None."""
+    if step.kind not in STEPS:
+        return UnknownKind(f"step {step.id}: unknown step kind {step.kind!r}",
+                           f"use one of the step kinds aks-netmig has: {', '.join(sorted(STEPS))}")
     try:
         params_of(step)
     except UsageError as e:
