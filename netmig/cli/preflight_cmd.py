@@ -129,9 +129,10 @@ def run_preflight(kind: str, target: Any, accepted: list[str] | None = None, **p
 def preflight(kind: str, accept: tuple[str, ...], sets: tuple[str, ...], pod_cidr: str | None, allow_fallback: bool,
               as_json: bool, **kwargs: Any) -> None:
     """Run a migration's preflight checks and policy analysis against a cluster; change and write nothing."""
-    from netmig.engine.planning import parse_set
+    from netmig.engine.planning import load_template, parse_set
 
     configure_logging()
+    load_template(kind)  # unknown step kinds, check ids, bad params: refused before any cluster access
     extra: dict[str, Any] = {"step_params": parse_set(sets)} if sets else {}
     if pod_cidr:
         from netmig.inputs import cidr

@@ -250,6 +250,9 @@ def set_step_params(plan: Plan, overrides: dict[str, dict[str, Any]]) -> None:
         bad = number_param_problem(step)
         if bad:
             raise UsageError(f"--set {bad}", "give a number of seconds (or a count) > 0")
+        wrong = catalog.usage_problem([step], [])
+        if wrong is not None:
+            raise UsageError(f"--set {wrong.problem}", wrong.fix)
 
 
 def parse_set(values: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
