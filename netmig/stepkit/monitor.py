@@ -1,9 +1,12 @@
 """Reimage monitoring: per-pool progress and stall detection from node events (pure: no I/O, injected time).
 
 Contract:
-- ``ReimageMonitor(target_engine_label, now, stall_seconds, notready_seconds, pdb_block_seconds)`` is fed node
-  objects (``on_node(type, node, now)`` from a watch) and pool reads (``on_pools``); ``progress()`` returns a
-  ``PoolProgress`` per pool (nodes done/total, surge nodes, cordoned, NotReady, engine labels).
+- ``ReimageMonitor(target_engine_label, now, original_names=..., stall_seconds, notready_seconds,
+  pdb_block_seconds)`` is fed node objects (``on_node(type, node, now)`` from a watch) and pool reads
+  (``on_pools``); ``progress()`` returns a ``PoolProgress`` per pool (nodes done/total, surge nodes, cordoned,
+  NotReady, engine labels).
+- ``original_names`` are the nodes before the change (the pre-change inventory; required): a surge node is any
+  node not among them -- nothing cluster-specific (no annotation) decides it.
 - A node is *done* when it is Ready, schedulable, not a surge node and carries the target engine label (and the
   ``target_labels``, e.g. ``kubernetes.azure.com/azure-cni-overlay=true`` for a move to overlay).
   Progress = a node became done (or a surge node appeared / went away); ``stall(now, pods, pdbs)`` returns a
@@ -21,6 +24,7 @@ Contract:
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +33,6 @@ from netmig.policy.selectors import SelectorError, parse_selector
 
 POLICY_LABEL = "kubernetes.azure.com/network-policy"
 POOL_LABEL = "kubernetes.azure.com/agentpool"
-SURGE_HINT = "netmig.sandbox/surge"
 
 Obj = dict[str, Any]
 
@@ -154,7 +157,7 @@ class _Node:
 class ReimageMonitor:
     def __init__(self, target_engine_label: str, now: float, *, stall_seconds: float = 1800.0,
                  notready_seconds: float = 1200.0, pdb_block_seconds: float = 600.0,
-                 originals: dict[str, int] | None = None, original_names: set[str] | None = None,
+                 originals: dict[str, int] | None = None, original_names: Collection[str],
                  target_labels: dict[str, str] | None = None) -> None:
         self.target = target_engine_label
         self.target_labels = dict(target_labels or {})
@@ -162,7 +165,7 @@ class ReimageMonitor:
         self.notready_seconds = notready_seconds
         self.pdb_block_seconds = pdb_block_seconds
         self.originals = dict(originals or {})  # pool -> planned node count
-        self.original_names = set(original_names or ())  # nodes before the change: any other name is a surge node
+        self.original_names = set(original_names)  # nodes before the change: any other name is a surge node
         self.nodes: dict[str, _Node] = {}
         self.pool_states: dict[str, str] = {}
         self.last_progress = now
@@ -184,8 +187,7 @@ class ReimageMonitor:
                 return True
             return False
         labels = _labels(node)
-        ann = meta.get("annotations") or {}
-        surge = (name not in self.original_names) if self.original_names else ann.get(SURGE_HINT) == "true"
+        surge = name not in self.original_names
         n = _Node(name, labels.get(POOL_LABEL, "?"), is_ready(node),
                   bool((node.get("spec") or {}).get("unschedulable")), labels.get(POLICY_LABEL, "none"), surge,
                   all(labels.get(k) == v for k, v in self.target_labels.items()))

@@ -85,7 +85,9 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
             op = ctx.aks.resume(token)
         except arm.ArmError as e:
             log.warning("cannot re-attach with the continuation token; following provisioningState", error=str(e))
-    originals = ctx.journal.value("nodes-before") or []
+    originals = ctx.journal.value("nodes-before")  # recorded by update-network-profile before its PUT
+    if originals is None:  # no PUT of this run before the watch: the nodes now are the pre-change inventory
+        originals = [n["metadata"]["name"] for n in ctx.kube.nodes()]
     t0 = ctx.clock()
     mon = ReimageMonitor(LABEL_VALUE.get(target.engine, target.engine), t0,
                          stall_seconds=_param(ctx, params, "stall_seconds"),

@@ -52,7 +52,8 @@ class TigeraStatusParams(StepParams):
     components: list[str] | None = Field(default=None, description="default: those that apply")
     timeout_s: float = seconds(900)
     poll_s: float = seconds(2)
-    degraded_s: float = Field(default=120, ge=0, allow_inf_nan=False, description="how long a component may stay Degraded")
+    degraded_s: float = Field(default=120, ge=0, allow_inf_nan=False,
+                              description="how long a component may stay Degraded")
 
 
 @step("wait-tigerastatus", params=TigeraStatusParams)
