@@ -19,12 +19,14 @@ Contract:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
 
 from netmig.engine import catalog, runlock
 from netmig.errors import NetmigError, Paused
+from netmig.journal import Event, EventKind, as_events
 from netmig.logs import get_logger
 from netmig.model.plan import PlanStep
 from netmig.stepkit import registry, variants
@@ -38,9 +40,9 @@ RESERVED = frozenset({"event", "outcome", "duration_s", "step", "level", "timest
 
 def recorded_result(ctx: StepContext, step_id: str) -> dict[str, Any] | None:
     found = None
-    for e in ctx.journal.events():
-        if e["event"] == "step-done" and e.get("step") == step_id:
-            found = e.get("result") or {}
+    for e in ctx.journal.read():
+        if e.is_(EventKind.STEP_DONE) and e.step == step_id:
+            found = e.result
     return found
 
 
@@ -116,25 +118,25 @@ def run_plan(ctx: StepContext, until: str | None = None) -> dict[str, dict[str, 
     return results
 
 
-def status(ctx_journal_events: list[dict[str, Any]], step_ids: list[str]) -> list[tuple[str, str, str]]:
+def status(records: Sequence[Event | Mapping[str, Any]], step_ids: list[str]) -> list[tuple[str, str, str]]:
     """(step id, state, detail) per step from journal events: done / skipped (recorded done with ``{"skipped":
     reason}``: a step of a path not taken; the detail is the reason) / failed / paused / interrupted / started /
     pending."""
     state = {s: ("pending", "") for s in step_ids}
-    for e in ctx_journal_events:
-        s = e.get("step")
+    for e in as_events(records):
+        s = e.step
         if s not in state:
             continue
-        if e["event"] == "step-start":
-            state[s] = ("started", e["time"])
-        elif e["event"] == "step-done":
-            skipped = (e.get("result") or {}).get("skipped")
+        if e.is_(EventKind.STEP_START):
+            state[s] = ("started", e.time)
+        elif e.is_(EventKind.STEP_DONE):
+            skipped = e.result.get("skipped")
             state[s] = ("skipped", str(skipped)) if skipped else (
-                "done", f"{e['time']} ({e.get('duration_s', 0):.1f} s)")
-        elif e["event"] == "step-failed":
-            state[s] = ("failed", e.get("error", ""))
-        elif e["event"] == "step-paused":
+                "done", f"{e.time} ({e.get('duration_s', 0):.1f} s)")
+        elif e.is_(EventKind.STEP_FAILED):
+            state[s] = ("failed", e.error)
+        elif e.is_(EventKind.STEP_PAUSED):
             state[s] = ("paused", e.get("reason", ""))
-        elif e["event"] == "step-interrupted":
+        elif e.is_(EventKind.STEP_INTERRUPTED):
             state[s] = ("interrupted", e.get("signal", ""))
     return [(s, *state[s]) for s in step_ids]

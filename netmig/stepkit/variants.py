@@ -22,10 +22,12 @@ Contract (see ``netmig.model.plan`` for the template side):
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netmig.errors import CheckFailed
+from netmig.journal import Event, EventKind, as_events
 
 if TYPE_CHECKING:
     from netmig.model.plan import Plan, PlanStep
@@ -78,15 +80,16 @@ def switch_steps(plan: Plan) -> list[PlanStep]:
     return [s for s in plan.steps if s.params.get("switch_variant")]
 
 
-def path_of(plan: Plan, events: list[dict[str, Any]]) -> tuple[str | None, bool]:
+def path_of(plan: Plan, records: Sequence[Event | Mapping[str, Any]]) -> tuple[str | None, bool]:
+    events = as_events(records)
     """(active variant, settled) as a journal's events tell it (see the module docstring)."""
     chosen = None
     for e in events:
-        if e["event"] == "set" and e.get("key") == KEY:
-            chosen = e.get("value")
+        if e.is_(EventKind.SET) and e.key == KEY:
+            chosen = e.value
     if chosen:
         return str(chosen), True
-    done = {e.get("step") for e in events if e["event"] == "step-done"}
+    done = {e.step for e in events if e.is_(EventKind.STEP_DONE)}
     return plan.default_variant, all(s.id in done for s in switch_steps(plan))
 
 
@@ -95,7 +98,7 @@ def skip_reason(step: PlanStep, active_name: str | None) -> str:
     return f"on the {step.variant} path; this run takes the {active_name} path"
 
 
-def not_taken_reason(plan: Plan, events: list[dict[str, Any]], step: PlanStep) -> str | None:
+def not_taken_reason(plan: Plan, events: Sequence[Event | Mapping[str, Any]], step: PlanStep) -> str | None:
     name, settled = path_of(plan, events)
     if step.variant is None or step.variant == name or not settled:
         return None
@@ -104,7 +107,7 @@ def not_taken_reason(plan: Plan, events: list[dict[str, Any]], step: PlanStep) -
 
 def _switched(ctx: StepContext, step: PlanStep) -> bool:
     """True when ``step`` ended by switching the path (its change was refused: it changed nothing)."""
-    return any(e["event"] == "variant-switch" and e.get("step") == step.id for e in ctx.journal.events())
+    return any(e.is_(EventKind.VARIANT_SWITCH) and e.step == step.id for e in ctx.journal.read())
 
 
 def replan_command(plan: Plan, flag: str, name: str) -> str:

@@ -26,6 +26,7 @@ import yaml
 from pydantic import Field
 
 from netmig.errors import CheckFailed
+from netmig.journal import EventKind
 from netmig.model.plan import PlanStep, step_target
 from netmig.stepkit import variants
 from netmig.stepkit.context import StepContext
@@ -173,11 +174,11 @@ def _window(ctx: StepContext, step: PlanStep, after: str | None) -> dict[str, An
                   and step_target(ctx.plan.source_profile(), s).engine == "none"}
     if not none_steps or ctx.plan.source_profile().engine == "none":
         return None
-    events = ctx.journal.events()
-    starts = [e for e in events if e["event"] == "arm-put" and e.get("step") in none_steps]
+    events = ctx.journal.read()
+    starts = [e for e in events if e.is_(EventKind.ARM_PUT) and e.step in none_steps]
     if not starts:
         return None
-    ends = [e["time"] for e in events if e["event"] == "step-done" and e.get("step") == after]
+    ends = [e.time for e in events if e.is_(EventKind.STEP_DONE) and e.step == after]
     end = ends[-1] if ends else dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(starts[0]["time"])).total_seconds()
     return {"from": starts[0]["time"], "to": end, "seconds": round(seconds, 1), "from_step": starts[0]["step"],

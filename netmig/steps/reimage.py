@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from netmig.errors import CheckFailed, Paused
+from netmig.journal import EventKind
 from netmig.logs import get_logger
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
@@ -160,10 +161,10 @@ def _pdb_inputs(ctx: StepContext, mon: ReimageMonitor, now: float) -> tuple[list
 def _failed_before(ctx: StepContext, step_id: str, key: str) -> bool:
     """True when the latest operation sent (a journaled token or PUT) was followed by an operation-failed event."""
     failed = False
-    for e in ctx.journal.events():
-        if (e["event"] == "set" and e.get("key") == key) or e["event"] == "arm-put":
+    for e in ctx.journal.read():
+        if (e.is_(EventKind.SET) and e.key == key) or e.is_(EventKind.ARM_PUT):
             failed = False
-        elif e["event"] == "operation-failed" and e.get("step") == step_id:
+        elif e.is_(EventKind.OPERATION_FAILED) and e.step == step_id:
             failed = True
     return failed
 
@@ -173,7 +174,7 @@ def note_aborted(plan: Any, journal: Any, reason: str) -> list[str]:
     whose network-profile PUT went out, so the next apply re-sends the same profile at once (resuming the reimage)
     instead of failing on the canceled operation first. Returns those step ids."""
     done = set(journal.completed_steps())
-    sent = {e.get("step") for e in journal.events() if e["event"] == "arm-put"}
+    sent = {e.step for e in journal.read() if e.is_(EventKind.ARM_PUT)}
     out = []
     for i, ws in enumerate(plan.steps):
         if ws.kind != "watch-reimage" or ws.id in done:

@@ -13,42 +13,48 @@ change's target; a watch step of the path taken that has not finished is listed 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from netmig.checks.unenforced import unenforced_banner
+from netmig.journal import Event, EventKind, as_events
 from netmig.model.plan import Plan, PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import NoParams, step
 
+TIMELINE = (EventKind.STEP_DONE, EventKind.STEP_FAILED, EventKind.STEP_PAUSED, EventKind.RUN_START,
+            EventKind.OPERATION_FAILED, EventKind.STALL, EventKind.ARM_PUT)
 
-def _latest(events: list[dict[str, Any]], key: str) -> Any:
+
+def _latest(events: list[Event], key: str) -> Any:
     found = None
     for e in events:
-        if e["event"] == "set" and e.get("key") == key:
+        if e.is_(EventKind.SET) and e.key == key:
             found = e.get("value")
     return found
 
 
-def reimage_summaries(plan: Plan, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def reimage_summaries(plan: Plan, records: Sequence[Event | Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Every reimage watched to the end, in order, one per watch step (a rerun's later summary of the same step
     wins), each with ``step`` (the watch step; for journals written before summaries carried it: the watch step
     that finished next, else the plan's only one)."""
+    events = as_events(records)
     watch_ids = [s.id for s in plan.steps if s.kind == "watch-reimage"]
     found: dict[str, dict[str, Any]] = {}
     for i, e in enumerate(events):
-        if not (e["event"] == "set" and e.get("key") == "reimage-summary" and isinstance(e.get("value"), dict)):
+        if not (e.is_(EventKind.SET) and e.key == "reimage-summary" and isinstance(e.value, dict)):
             continue
-        value = dict(e["value"])
+        value = dict(e.value)
         if not value.get("step"):
-            nxt = next((x.get("step") for x in events[i + 1:] if x["event"] == "step-done"
-                        and x.get("step") in watch_ids), None)
+            nxt = next((x.step for x in events[i + 1:] if x.is_(EventKind.STEP_DONE)
+                        and x.step in watch_ids), None)
             value["step"] = nxt or (watch_ids[0] if len(watch_ids) == 1 else "")
         found.pop(str(value["step"]), None)
         found[str(value["step"])] = value
     return list(found.values())
 
 
-def _reimage_section(plan: Plan, events: list[dict[str, Any]], chosen: str | None) -> list[str]:
+def _reimage_section(plan: Plan, events: list[Event], chosen: str | None) -> list[str]:
     from netmig.stepkit import variants
 
     summaries = reimage_summaries(plan, events)
@@ -79,24 +85,25 @@ def _reimage_section(plan: Plan, events: list[dict[str, Any]], chosen: str | Non
     return lines
 
 
-def _answer(events: list[dict[str, Any]], i: int) -> str:
+def _answer(events: list[Event], i: int) -> str:
     """What became of the PUT journaled at ``events[i]`` (read from the events up to the next PUT)."""
     step = events[i].get("step")
     for e in events[i + 1:]:
-        if e["event"] == "arm-put":
+        if e.is_(EventKind.ARM_PUT):
             break
-        if e["event"] == "variant-switch" and e.get("step") == step:
+        if e.is_(EventKind.VARIANT_SWITCH) and e.step == step:
             return f"refused ({e.get('code')}), cluster unchanged"
-        if e["event"] == "set" and str(e.get("key", "")).endswith(".continuation_token"):
+        if e.is_(EventKind.SET) and str(e.get("key", "")).endswith(".continuation_token"):
             return "accepted" + (" (resume)" if events[i].get("resume") else "")
-        if e["event"] == "arm-reattach":
+        if e.is_(EventKind.ARM_REATTACH):
             return "accepted (re-attached after a crash)"
-        if e["event"] == "step-failed" and e.get("step") == step:
+        if e.is_(EventKind.STEP_FAILED) and e.step == step:
             return "failed: " + str(e.get("error", ""))[:80].replace("|", "/")
     return "sent, no answer recorded"
 
 
-def render(plan: Plan, events: list[dict[str, Any]]) -> str:
+def render(plan: Plan, records: Sequence[Event | Mapping[str, Any]]) -> str:
+    events = as_events(records)
     taken = plan.variant(str(_latest(events, "variant") or plan.default_variant)) if plan.variants else None
     times, minutes = ((f", {taken.reimages} times ({taken.name} path; ", taken.expected_minutes)
                       if taken is not None and taken.reimages > 1 else (" (", plan.expected_minutes))
@@ -120,34 +127,33 @@ def render(plan: Plan, events: list[dict[str, Any]]) -> str:
         v = plan.variant(str(chosen))
         lines += ["## Path", "", f"**{chosen}**: {v.title if v else ''}"]
         for e in events:
-            if e["event"] == "variant-switch":
-                lines.append(f"- {e['time'][:19].replace('T', ' ')}: ARM refused step {e.get('step')} "
+            if e.is_(EventKind.VARIANT_SWITCH):
+                lines.append(f"- {e.time[:19].replace('T', ' ')}: ARM refused step {e.get('step')} "
                              f"({e.get('code')}); the cluster was unchanged; switched to the {e.get('variant')} path")
         if v and v.notes:
             lines += [f"- {n}" for n in v.notes]
         lines.append("")
-    puts = [e for e in events if e["event"] == "arm-put"]
+    puts = [e for e in events if e.is_(EventKind.ARM_PUT)]
     if puts and (plan.variants or sum(s.kind == "update-network-profile" for s in plan.steps) > 1):
         lines += ["## ARM changes sent", "", "| time (UTC) | step | target | answer |", "|---|---|---|---|"]
         for e in puts:
             t = e.get("target") or {}
             desc = ", ".join(f"{k}={x}" for k, x in t.items() if k in ("plugin", "plugin_mode", "policy",
                                                                            "dataplane", "pod_cidr") and x)
-            lines.append(f"| {e['time'][:19].replace('T', ' ')} | {e.get('step', '')} | {desc} | "
+            lines.append(f"| {e.time[:19].replace('T', ' ')} | {(e.step or '')} | {desc} | "
                          f"{_answer(events, events.index(e))} |")
         lines.append("")
     lines += ["## Timeline", "", "| time (UTC) | step | event | detail |", "|---|---|---|---|"]
     for e in events:
-        if e["event"] in ("step-done", "step-failed", "step-paused", "run-start", "operation-failed", "stall",
-                          "arm-put"):
+        if e.kind in TIMELINE:
             detail = e.get("error") or e.get("reason") or ""
-            if e["event"] == "step-done":
+            if e.is_(EventKind.STEP_DONE):
                 detail = f"{e.get('duration_s', 0):.1f} s"
-                if (e.get("result") or {}).get("skipped"):
-                    detail = f"skipped: {e['result']['skipped']}"
-            if e["event"] == "run-start":
+                if e.result.get("skipped"):
+                    detail = f"skipped: {e.result['skipped']}"
+            if e.is_(EventKind.RUN_START):
                 detail = f"run {e.get('run_id', '')}"
-            lines.append(f"| {e['time'][:19].replace('T', ' ')} | {e.get('step', '')} | {e['event']} | "
+            lines.append(f"| {e.time[:19].replace('T', ' ')} | {(e.step or '')} | {e.kind} | "
                          f"{str(detail).replace('|', '/')[:160]} |")
     pre = _latest(events, "preflight") or plan.preflight
     lines += ["", "## Preflight", "", "| check | outcome | reason |", "|---|---|---|"]
@@ -172,7 +178,7 @@ def render(plan: Plan, events: list[dict[str, Any]]) -> str:
         lines.append("not run")
     notes: dict[str, list[str]] = {}
     for e in events:
-        if e["event"] == "report-note":
+        if e.is_(EventKind.REPORT_NOTE):
             notes[str(e.get("title"))] = [str(x) for x in e.get("lines") or []]
     for title, body in notes.items():
         lines += ["", f"## {title}", "", *body]
@@ -182,7 +188,7 @@ def render(plan: Plan, events: list[dict[str, Any]]) -> str:
 @step("report", params=NoParams)
 def report_step(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     """Render the report from the plan and the journal; write it and publish it (rerunning rewrites it)."""
-    md = render(ctx.plan, ctx.journal.events())
+    md = render(ctx.plan, ctx.journal.read())
     path = ctx.run_dir / "report.md"
     path.write_text(md)
     ctx.progress.artifact("migration-report", md)
