@@ -81,9 +81,9 @@ class StepKind(Generic[P]):
         try:
             return self.params.model_validate(step.params)
         except ValidationError as e:
-            err = e.errors()[0]
+            err = sorted(e.errors(), key=lambda x: x["type"] != "extra_forbidden")[0]  # a misspelled name first
             where = ".".join(str(x) for x in err["loc"]) or "params"
-            got = f" (got {err['input']!r})" if err["type"] != "extra_forbidden" and "input" in err else ""
+            got = f" (got {err['input']!r})" if err["type"] not in ("extra_forbidden", "missing") else ""
             what = "is not a param of this kind" if err["type"] == "extra_forbidden" else err["msg"].lower()
             known = ", ".join(sorted(self.params.model_fields)) or "none"
             raise UsageError(f"step {step.id} ({self.kind}): param {where} {what}{got}"[:400],
