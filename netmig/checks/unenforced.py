@@ -40,8 +40,9 @@ def policies_unenforced(ctx: StepContext) -> CheckResult:
 
 def unenforced_banner(plan: Any) -> str | None:
     """"UNENFORCED (one-way for enforcement): turns off enforcement of N NetworkPolicies in M namespaces ..." """
-    row = next((r for r in plan.preflight if r.get("check") == CHECK and r.get("outcome") == "fail"), None)
+    rows = (CheckResult.of(r) for r in plan.preflight)
+    row = next((r for r in rows if r.check == CHECK and r.outcome is Outcome.FAIL), None)
     if row is None:
         return None
-    return "UNENFORCED: " + str(row["reason"]).split(" (", 1)[0] + "; restoring enforcement means installing a " \
+    return "UNENFORCED: " + row.reason.split(" (", 1)[0] + "; restoring enforcement means installing a " \
         "policy engine again (a new migration)"

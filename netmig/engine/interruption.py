@@ -52,20 +52,10 @@ class Interruption:
 
 
 def operation_in_flight(plan: Any, journal: Any) -> str | None:
-    from netmig.steps.network import token_key
+    from netmig.steps.reimage import sent_watches
 
-    done = set(journal.completed_steps())
-    events = list(journal.read())
-    sent = {e.step for e in events if e.is_(EventKind.ARM_PUT)}
-    ended = {e.step for e in events if e.is_(EventKind.OPERATION_FAILED)}
-    for i, step in enumerate(plan.steps):
-        if step.kind != "watch-reimage" or step.id in done:
-            continue
-        ups = [s.id for s in plan.steps[:i] if s.kind == "update-network-profile"]
-        op_step = str(step.params.get("operation_step") or (ups[-1] if ups else ""))
-        if (op_step in sent or journal.value(token_key(op_step))) and step.id not in ended:
-            return op_step
-    return None
+    ended = {e.step for e in journal.read() if e.is_(EventKind.OPERATION_FAILED)}
+    return next((op_step for ws, op_step in sent_watches(plan, journal) if ws.id not in ended), None)
 
 
 def _position(ctx: StepContext) -> tuple[str | None, str | None]:

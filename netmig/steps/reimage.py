@@ -22,7 +22,7 @@ from netmig.logs import get_logger
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.monitor import STALL_OPTIONS, ReimageMonitor, Stalled
-from netmig.stepkit.registry import StepParams, params_of, seconds, step
+from netmig.stepkit.registry import StepParams, seconds, step
 from netmig.stepkit.testhooks import checkpoint
 from netmig.steps.lock import ensure_held
 from netmig.steps.network import target_of, token_key
@@ -43,14 +43,11 @@ class WatchReimageParams(StepParams):
     poll_seconds: float = seconds(DEFAULTS["poll_seconds"], "how often ARM is read")
 
 
-def _update_step(ctx: StepContext, step: PlanStep, params: WatchReimageParams) -> PlanStep:
-    if params.operation_step:
-        return ctx.plan.step(params.operation_step)
-    before = ctx.plan.steps[: ctx.plan.steps.index(step)]
-    ups = [s for s in before if s.kind == "update-network-profile"]
-    if not ups:
+def _update_step(ctx: StepContext, step: PlanStep) -> PlanStep:
+    op_step = operation_step_of(ctx.plan, step)
+    if not op_step:
         raise CheckFailed(f"step {step.id} has no update-network-profile step before it", "fix the plan")
-    return ups[-1]
+    return ctx.plan.step(op_step)
 
 
 def _param(ctx: StepContext, params: WatchReimageParams, name: str) -> float:
@@ -68,7 +65,7 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
     from netmig.azure import errors as arm
     from netmig.kube.watching import NodeWatch
 
-    up = _update_step(ctx, step, params)
+    up = _update_step(ctx, step)
     target = target_of(ctx, up)
     token = ctx.journal.value(token_key(up.id))
     if _failed_before(ctx, step.id, token_key(up.id)):
@@ -173,19 +170,35 @@ def note_aborted(plan: Any, journal: Any, reason: str) -> list[str]:
     """After the ARM operation was aborted by hand: record that it ended for every unfinished watch-reimage step
     whose network-profile PUT went out, so the next apply re-sends the same profile at once (resuming the reimage)
     instead of failing on the canceled operation first. Returns those step ids."""
+    out = []
+    for ws, _ in sent_watches(plan, journal):
+        journal.record(EventKind.OPERATION_FAILED, step=ws.id, error=reason[:500], aborted=True)
+        out.append(ws.id)
+    return out
+
+
+def operation_step_of(plan: Any, watch: PlanStep) -> str:
+    """The update-network-profile step a watch-reimage step follows: its ``operation_step`` param, else the last
+    update step before it in the plan ("" when there is none)."""
+    p = WatchReimageParams.model_validate(watch.params)
+    if p.operation_step:
+        return p.operation_step
+    ups = [s.id for s in plan.steps[: plan.steps.index(watch)] if s.kind == "update-network-profile"]
+    return ups[-1] if ups else ""
+
+
+def sent_watches(plan: Any, journal: Any) -> list[tuple[PlanStep, str]]:
+    """(watch-reimage step, its update step) for every watch not done whose change went out (a journaled PUT or
+    continuation token), in plan order."""
     done = set(journal.completed_steps())
     sent = {e.step for e in journal.read() if e.is_(EventKind.ARM_PUT)}
     out = []
-    for i, ws in enumerate(plan.steps):
+    for ws in plan.steps:
         if ws.kind != "watch-reimage" or ws.id in done:
             continue
-        ups = [s.id for s in plan.steps[:i] if s.kind == "update-network-profile"]
-        p = params_of(ws)
-        assert isinstance(p, WatchReimageParams)
-        op_step = p.operation_step or (ups[-1] if ups else "")
+        op_step = operation_step_of(plan, ws)
         if op_step in sent or journal.value(token_key(op_step)):
-            journal.record("operation-failed", step=ws.id, error=reason[:500], aborted=True)
-            out.append(ws.id)
+            out.append((ws, op_step))
     return out
 
 

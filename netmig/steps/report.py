@@ -21,6 +21,7 @@ from netmig.journal import Event, EventKind, as_events
 from netmig.model.plan import Plan, PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import NoParams, step
+from netmig.steps.reimage import WatchReimageParams
 
 TIMELINE = (EventKind.STEP_DONE, EventKind.STEP_FAILED, EventKind.STEP_PAUSED, EventKind.RUN_START,
             EventKind.OPERATION_FAILED, EventKind.STALL, EventKind.ARM_PUT)
@@ -72,8 +73,9 @@ def _reimage_section(plan: Plan, events: list[Event], chosen: str | None) -> lis
     lines = [f"{len(order)} reimages on this path, one per network-profile change:", ""]
     for sid in order:
         r = by_step.get(sid)
-        step = next((s for s in plan.steps if s.id == sid), None)
-        after = (r or {}).get("change_step") or (step.params.get("operation_step") if step else None)
+        watch_step = next((s for s in plan.steps if s.id == sid), None)
+        asked = WatchReimageParams.model_validate(watch_step.params).operation_step if watch_step else None
+        after = (r or {}).get("change_step") or asked
         label = f"**{sid}**" + (f" (after {after}" + (f": {r['target']}" if r and r.get("target") else "") + ")"
                                 if after else "")
         if r is None:
