@@ -6,7 +6,8 @@ Contract:
   counts to be reimaged, preflight results, policy-analysis findings, accepted failures, expected duration range
   and the steps (kind + params) in order. ``load_plan(path)`` raises ``UsageError`` for a missing/malformed file.
 - ``load_template(kind)`` reads ``plans/KIND.yaml`` or a template file given by path (``UsageError`` when unknown,
-  unreadable, malformed, naming an unknown step kind, or unsafely ordered).
+  unreadable, malformed, naming an unknown step kind or check id, with params its step kind's model refuses, or
+  unsafely ordered): one line naming the step and the fix, before anything contacts a cluster.
 - ``load_plan`` holds a (possibly hand-edited) concrete plan to the same ordering rules, then to its kind's
   template (``template_problems``): the format this version writes, a known kind, the template's steps (ids, kinds,
   irreversible, variants) with the template's network-profile parameters, at least one step, and the derived parts
@@ -89,10 +90,6 @@ def load_template(kind: str, plans_dir: Path | None = None) -> PlanTemplate:
     if problems:
         raise UsageError(f"template {path} is unsafely ordered: {'; '.join(problems)}", "fix the step order")
     return template
-
-
-def known_kinds() -> list[str]:
-    return catalog.known_kinds()
 
 
 REPLAN = "make a new plan with aks-netmig plan (nothing was run)"

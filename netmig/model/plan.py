@@ -1,7 +1,14 @@
 """Migration plans as data: a template per migration kind, made concrete for one cluster by ``aks-netmig plan``.
 
-Contract: ``PlanTemplate.model_validate(yaml_dict)`` raises pydantic's ``ValidationError`` for a malformed file;
-``validate_order(template, changing_kinds)`` returns the list of ordering problems (empty when the plan is safe to run):
+Contract:
+- The models: ``PlanTemplate`` (``plans/KIND.yaml``), ``StepSpec`` (one step, of a template and of a plan:
+  ``PlanStep`` is the same model), and the concrete ``Plan`` with its pools, ARM changes, variants, connection and
+  preflight results (``CheckResult``). ``netmig.engine.planning`` makes and loads plans; ``step_target``,
+  ``apply_spec``, ``matches``, ``surge_nodes`` and ``drift`` are the pure helpers steps and checks share.
+- ``PlanTemplate.model_validate(yaml_dict)`` raises pydantic's ``ValidationError`` for a malformed file; the kinds,
+  check ids and params are validated against the registry by the loader (``netmig.engine.catalog``).
+- ``validate_order(template, changing_kinds)`` returns the list of ordering problems (empty when the plan is safe
+  to run); ``changing_kinds`` comes from the registry (``netmig.stepkit.registry.changing_kinds()``):
 - step ids are unique;
 - an approval gate and a lock come before the first irreversible or cluster-changing step;
 - no CRD cleanup step between a ``network-policy none`` change and the operator install (Tigera: Calico picks its
@@ -31,6 +38,7 @@ from netmig.model.cluster import ClusterInfo, NetworkProfile
 
 FORMAT = 1
 
+
 class ProfileSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -54,7 +62,8 @@ class StepSpec(BaseModel):
     irreversible: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
     variant: str | None = None  # runs only on this path (None: on every path)
-    only_if: ProfileSpec | None = None  # dropped at plan time unless the source profile matches
+    only_if: ProfileSpec | None = Field(default=None, exclude=True)  # template-only: dropped at plan time unless
+    # the source profile matches; never written into a plan
 
 
 PlanStep = StepSpec  # the step of a concrete plan: one model for both
@@ -248,8 +257,7 @@ class Plan(BaseModel):
     def to_yaml(self) -> str:
         head = (f"# aks-netmig plan: {self.title}\n# cluster {self.cluster}\n"
                 f"# review it, then: aks-netmig apply THIS_FILE  (apply refuses it if the cluster changed since)\n")
-        return head + yaml.safe_dump(self.model_dump(mode="json", exclude={"steps": {"__all__": {"only_if"}}}),
-                                     sort_keys=False, width=120)
+        return head + yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=120)
 
 
 def apply_spec(profile: NetworkProfile, spec: ProfileSpec) -> NetworkProfile:
