@@ -5,6 +5,9 @@ sorted, ``*.yaml``/``*.yml``/``*.json`` only). It raises ``UsageError`` (one lin
 missing or a file can't be parsed; empty files and empty documents are fine. ``iter_manifests`` gives the same
 documents as a stream, the items of a kubectl ``kind: List`` one at a time (for dumps too big to hold parsed twice).
 
+``read_source`` / ``fetch_manifest`` / ``load_manifest`` / ``parse_manifest`` / ``content_problem`` read and check the
+tigera-operator manifest an install-operator step names (its preflight check, its pinning, the step itself).
+
 Reading is kubectl's (``netmig.yamlkube``: go-yaml v2 scalar rules, fast Rust parsing with a libyaml fallback).
 JSON -- a ``.json`` file, or any file whose first character is ``{`` -- takes the JSON fast path (orjson when
 installed, else the standard library); a ``.yaml`` file that merely starts with ``{`` and is not JSON is read as YAML.
@@ -12,10 +15,13 @@ installed, else the standard library); a ``.yaml`` file that merely starts with 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from netmig.errors import UsageError
 from netmig.gcpause import paused_gc
@@ -131,3 +137,63 @@ def load_manifests(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
         for f in _files(paths):
             out.extend(load_file(f))
     return out
+
+
+# The tigera-operator manifest of an install-operator step (a path or an https URL): read, parsed, checked.
+
+
+def read_source(source: str) -> bytes:
+    """The bytes of a manifest at a path or an http(s) URL (``UsageError`` naming it when unreadable)."""
+    if source.startswith(("https://", "http://")):
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(source, timeout=30) as resp:  # http(s) only: checked above
+                data: bytes = resp.read()
+                return data
+        except OSError as e:
+            raise UsageError(f"cannot download {source} ({e.__class__.__name__}: {e})"[:300],
+                             "check the URL and the network, or point params.manifest at a local copy") from None
+    path = Path(source).expanduser()
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {path} ({e.__class__.__name__})",
+                         "set params.manifest of the install-operator step to an existing file or URL") from None
+
+
+def load_manifest(source: str) -> tuple[list[dict[str, Any]], str]:
+    """The documents and the sha256 of the tigera-operator manifest at ``source``."""
+    docs, sha, _ = fetch_manifest(source)
+    return docs, sha
+
+
+def fetch_manifest(source: str) -> tuple[list[dict[str, Any]], str, bytes]:
+    """The documents, their sha256 and the raw bytes of ``source`` (``UsageError`` when it cannot be read)."""
+    if not source:
+        raise UsageError("no manifest given", "set params.manifest of the install-operator step (a path or URL)")
+    return parse_manifest(source, read_source(source))
+
+
+def parse_manifest(source: str, data: bytes) -> tuple[list[dict[str, Any]], str, bytes]:
+    """``fetch_manifest`` on bytes already read (``UsageError`` when they are not Kubernetes objects)."""
+    try:
+        docs = [d for d in yaml.safe_load_all(data.decode("utf-8")) if d]
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise UsageError(f"{source} is not valid YAML ({str(e).splitlines()[0][:160]})", "fix the file") from None
+    for i, d in enumerate(docs):
+        if not isinstance(d, dict) or not d.get("kind") or not (d.get("metadata") or {}).get("name"):
+            raise UsageError(f"{source}: document {i + 1} is not a Kubernetes object", "fix the file")
+    return docs, hashlib.sha256(data).hexdigest(), data
+
+
+def content_problem(source: str, docs: list[dict[str, Any]], sha: str, pinned: Any) -> tuple[str, str] | None:
+    """(problem, fix) when a readable manifest is not the one to install: the sha256 the plan pins differs, or it
+    holds no tigera-operator Deployment; else None."""
+    if pinned and pinned != sha:
+        return (f"{source} has sha256 {sha}, the plan pins {pinned}",
+                "review the manifest's change, then update manifest_sha256 in the plan")
+    if not any(d.get("kind") == "Deployment" and (d.get("metadata") or {}).get("name") == "tigera-operator"
+               for d in docs):
+        return f"{source} holds no tigera-operator Deployment", "point params.manifest at Tigera's tigera-operator.yaml"
+    return None

@@ -130,9 +130,11 @@ def make_plan(kind: str, address: dict[str, Any], accepted: list[str], out: str 
     return plan.model_dump(mode="json")
 
 
-def blocking_checks(preflight: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The preflight results that fail and are not accepted (a plan with any is refused by apply)."""
-    return [r for r in preflight if r["outcome"] == "fail" and not r.get("accepted")]
+def blocking_checks(preflight: list[Any]) -> list[Any]:
+    """The preflight results that block (``netmig.model.checks.is_blocking``; a plan with any is refused by apply)."""
+    from netmig.model.checks import is_blocking
+
+    return [r for r in preflight if is_blocking(r)]
 
 
 # --- artifacts -------------------------------------------------------------------------------------------------
@@ -184,7 +186,7 @@ def plan_markdown(plan: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def preflight_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def preflight_rows(results: list[Any]) -> list[dict[str, Any]]:
     return [{"check": r["check"], "outcome": r["outcome"] + (" (accepted)" if r.get("accepted") else ""),
              "reason": r["reason"], "fix": r.get("fix") or ""} for r in results]
 

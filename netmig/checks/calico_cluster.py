@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.registry import register_check
 from netmig.model.checks import CheckResult, Outcome
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import check
 
 ADDON_KEY = "addonmanager.kubernetes.io/mode"
 ADDON_OBJECTS = (("apps/v1", "Deployment", "tigera-operator", "tigera-operator"),
@@ -44,7 +44,7 @@ def addon_verdict(objects: list[dict[str, Any]]) -> CheckResult:
     return CheckResult(cid, Outcome.PASS, f"no {ADDON_KEY} annotation or label ({names})")
 
 
-@register_check("calico-addon-annotations")
+@check("calico-addon-annotations")
 def calico_addon_annotations(ctx: StepContext) -> CheckResult:
     from netmig.kube.resources import Rest
 
@@ -61,24 +61,29 @@ def _install_step(ctx: StepContext) -> Any:
     return next((s for s in ctx.plan.steps if s.kind == "install-operator"), None)
 
 
-@register_check("tigera-operator-manifest")
+@check("tigera-operator-manifest")
 def tigera_operator_manifest(ctx: StepContext) -> CheckResult:
     """Reading the manifest failing (download, file) is an ERROR: the check could not run, never acceptable.
     A manifest that is readable but not the one to install (sha256 pin, no operator Deployment, not YAML) is a
     FAIL that cannot be accepted either: it is about the manifest, not the cluster's content."""
     from netmig.errors import NetmigError
-    from netmig.steps.install_operator import _read, content_problem, parse_manifest
+    from netmig.manifests import content_problem, parse_manifest, read_source
+    from netmig.stepkit.registry import params_of
 
     cid = "tigera-operator-manifest"
     step = _install_step(ctx)
     if step is None:
         return CheckResult(cid, Outcome.PASS, "the plan installs no operator")
-    source = str(step.params.get("manifest") or "")
+    try:
+        params = params_of(step)
+    except NetmigError as e:
+        return CheckResult(cid, Outcome.ERROR, e.problem, e.fix)
+    source = str(getattr(params, "manifest", "") or "")
     if not source:
         return CheckResult(cid, Outcome.ERROR, "no tigera-operator manifest is set",
                            f"set it: aks-netmig plan ... --set {step.id}.manifest=FILE_OR_URL")
     try:
-        data = _read(source)
+        data = read_source(source)
     except NetmigError as e:
         return CheckResult(cid, Outcome.ERROR, f"the tigera-operator manifest could not be read: {e.problem}",
                            f"make it readable from here, or plan again with --set {step.id}.manifest=FILE (a "
@@ -89,13 +94,13 @@ def tigera_operator_manifest(ctx: StepContext) -> CheckResult:
         return CheckResult(cid, Outcome.FAIL, f"the tigera-operator manifest cannot be used: {e.problem}",
                            f"plan again with --set {step.id}.manifest=FILE (Tigera's tigera-operator.yaml)",
                            acceptable=False)
-    problem = content_problem(source, docs, sha, step.params.get("manifest_sha256"))
+    problem = content_problem(source, docs, sha, getattr(params, "manifest_sha256", None))
     if problem is not None:
         return CheckResult(cid, Outcome.FAIL, problem[0], problem[1], acceptable=False)
     return CheckResult(cid, Outcome.PASS, f"{source}: {len(docs)} objects, sha256 {sha[:16]}...")
 
 
-@register_check("policy-engine-stopped")
+@check("policy-engine-stopped")
 def policy_engine_stopped(ctx: StepContext) -> CheckResult:
     from netmig.kube.calico import engine_pods
 
@@ -109,7 +114,7 @@ def policy_engine_stopped(ctx: StepContext) -> CheckResult:
                        "uninstall), or wait until the pods are gone")
 
 
-@register_check("calico-leftovers")
+@check("calico-leftovers")
 def calico_leftovers(ctx: StepContext) -> CheckResult:
     from netmig.kube.calico import inventory
     from netmig.kube.resources import Rest

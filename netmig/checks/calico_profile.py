@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 
-from netmig.engine.context import StepContext
-from netmig.engine.registry import register_check
 from netmig.model.checks import CheckResult, Outcome
 from netmig.model.cluster import NetworkProfile
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import check
 
 
 def calico_managed_verdict(net: NetworkProfile) -> CheckResult:
@@ -67,22 +67,22 @@ def version_verdict(version: str) -> CheckResult:
     return CheckResult(cid, Outcome.PASS, f"Kubernetes {version} allows the network-policy change")
 
 
-@register_check("calico-managed")
+@check("calico-managed")
 def calico_managed(ctx: StepContext) -> CheckResult:
     return calico_managed_verdict(ctx.cluster().network)
 
 
-@register_check("policy-engine-present")
+@check("policy-engine-present")
 def policy_engine_present(ctx: StepContext) -> CheckResult:
     return engine_present_verdict(ctx.cluster().network)
 
 
-@register_check("policy-none")
+@check("policy-none")
 def policy_none(ctx: StepContext) -> CheckResult:
     info = ctx.cluster()
     return policy_none_verdict(info.network, info.provisioning_state)
 
 
-@register_check("policy-change-kubernetes-version")
+@check("policy-change-kubernetes-version")
 def policy_change_kubernetes_version(ctx: StepContext) -> CheckResult:
     return version_verdict(ctx.cluster().kubernetes_version)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.monitor import blocking_pdbs
-from netmig.engine.planning import surge_nodes
-from netmig.engine.registry import register_check
 from netmig.model.checks import CheckResult, Outcome
 from netmig.model.cluster import ClusterInfo
+from netmig.model.plan import surge_nodes
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.monitor import blocking_pdbs
+from netmig.stepkit.registry import check
 
 MAX_PODS_DEFAULT = 30  # Azure CNI (node subnet) default maxPods
 
@@ -30,7 +30,7 @@ def pdb_verdict(pods: list[dict[str, Any]], pdbs: list[dict[str, Any]]) -> Check
                        "scale those workloads up or relax the PDBs (else the drain fails with PodDrainFailure)")
 
 
-@register_check("pdb-drain")
+@check("pdb-drain")
 def pdb_drain(ctx: StepContext) -> CheckResult:
     return pdb_verdict(ctx.kube.pods(), ctx.kube.pdbs())
 
@@ -66,7 +66,7 @@ def surge_verdict(cluster: ClusterInfo, subnets: list[Any] | None, unreadable: s
     return CheckResult("surge-capacity", Outcome.PASS, f"{what}; {free}")
 
 
-@register_check("surge-capacity")
+@check("surge-capacity")
 def surge_capacity(ctx: StepContext) -> CheckResult:
     from netmig.azure import errors as arm
     from netmig.azure.subnets import node_subnets

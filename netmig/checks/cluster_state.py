@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from netmig.engine.context import StepContext
-from netmig.engine.registry import register_check
 from netmig.model.checks import CheckResult, Outcome
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import check
 
 
-@register_check("cluster-succeeded")
+@check("cluster-succeeded")
 def cluster_succeeded(ctx: StepContext) -> CheckResult:
     state = ctx.cluster().provisioning_state
     if state == "Succeeded":
@@ -16,7 +16,7 @@ def cluster_succeeded(ctx: StepContext) -> CheckResult:
                        "wait for the running operation to finish (or fix the Failed state with a reconcile) first")
 
 
-@register_check("pools-succeeded")
+@check("pools-succeeded")
 def pools_succeeded(ctx: StepContext) -> CheckResult:
     bad = [f"{p.name}={p.provisioning_state}" for p in ctx.cluster().pools if p.provisioning_state != "Succeeded"]
     if not bad:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from netmig.engine.context import StepContext
-from netmig.engine.registry import register_check
 from netmig.model.checks import CheckResult, Outcome
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import check
 
 
-@register_check("azure-cni")
+@check("azure-cni")
 def azure_cni(ctx: StepContext) -> CheckResult:
     net = ctx.cluster().network
     if net.plugin == "azure":
@@ -18,7 +18,7 @@ def azure_cni(ctx: StepContext) -> CheckResult:
                        "migrate kubenet to Azure CNI Overlay first (migration kind kubenet-to-overlay)")
 
 
-@register_check("no-windows-pools")
+@check("no-windows-pools")
 def no_windows_pools(ctx: StepContext) -> CheckResult:
     win = [p.name for p in ctx.cluster().pools if p.os_type.lower() == "windows"]
     if not win:
@@ -27,7 +27,7 @@ def no_windows_pools(ctx: StepContext) -> CheckResult:
                        "move Windows workloads off and delete those pools first")
 
 
-@register_check("node-auto-provisioning-off")
+@check("node-auto-provisioning-off")
 def nap_off(ctx: StepContext) -> CheckResult:
     mode = (ctx.cluster().node_provisioning_mode or "Manual").lower()
     if mode != "auto":
@@ -41,7 +41,7 @@ def _version(text: str) -> tuple[int, int]:
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
-@register_check("kubernetes-version")
+@check("kubernetes-version")
 def kubernetes_version(ctx: StepContext) -> CheckResult:
     v = ctx.cluster().kubernetes_version
     have = _version(v)

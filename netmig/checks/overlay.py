@@ -23,11 +23,11 @@ import yaml
 
 from netmig.azure.vnet_ranges import VnetInfo, read_vnets
 from netmig.checks.overlay_vnet import pod_cidr_verdict
-from netmig.engine.context import StepContext
-from netmig.engine.planning import surge_nodes
-from netmig.engine.registry import register_check
 from netmig.model.checks import CheckResult, Outcome
 from netmig.model.cluster import ClusterInfo
+from netmig.model.plan import surge_nodes
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import check
 
 MIN_OVERLAY = (1, 27)
 MIN_POLICY_CHANGE = (1, 30)  # AKS refuses Calico/NPM install or uninstall below (since 2026-05-29)
@@ -228,22 +228,22 @@ def _fallback_allowed(ctx: StepContext) -> bool:
     return any(v.allowed and not v.default for v in ctx.plan.variants)
 
 
-@register_check("kubenet-source")
+@check("kubenet-source")
 def kubenet_source(ctx: StepContext) -> CheckResult:
     return kubenet_verdict(ctx.cluster())
 
 
-@register_check("overlay-kubernetes-version")
+@check("overlay-kubernetes-version")
 def overlay_kubernetes_version(ctx: StepContext) -> CheckResult:
     return version_verdict(ctx.cluster(), _fallback_allowed(ctx))
 
 
-@register_check("overlay-identity")
+@check("overlay-identity")
 def overlay_identity(ctx: StepContext) -> CheckResult:
     return identity_verdict(ctx.cluster().identity_type)
 
 
-@register_check("overlay-pod-cidr")
+@check("overlay-pod-cidr")
 def overlay_pod_cidr(ctx: StepContext) -> CheckResult:
     c = ctx.cluster()
     found, why = vnets(ctx)
@@ -251,22 +251,22 @@ def overlay_pod_cidr(ctx: StepContext) -> CheckResult:
     return pod_cidr_verdict(ctx.plan.target_profile().pod_cidr, c.network.service_cidr, found, nodes, why)
 
 
-@register_check("overlay-availability-set")
+@check("overlay-availability-set")
 def overlay_availability_set(ctx: StepContext) -> CheckResult:
     return availability_set_verdict(ctx.cluster())
 
 
-@register_check("overlay-windows-pools")
+@check("overlay-windows-pools")
 def overlay_windows_pools(ctx: StepContext) -> CheckResult:
     return windows_verdict(ctx.cluster())
 
 
-@register_check("overlay-dual-stack")
+@check("overlay-dual-stack")
 def overlay_dual_stack(ctx: StepContext) -> CheckResult:
     return dual_stack_verdict(ctx.cluster().raw_network)
 
 
-@register_check("overlay-ip-masq-agent")
+@check("overlay-ip-masq-agent")
 def overlay_ip_masq_agent(ctx: StepContext) -> CheckResult:
     from netmig.kube import errors
     from netmig.kube.client import translated
@@ -286,7 +286,7 @@ def overlay_ip_masq_agent(ctx: StepContext) -> CheckResult:
     return masq_verdict(found, own)
 
 
-@register_check("overlay-ipblock-pod-cidr")
+@check("overlay-ipblock-pod-cidr")
 def overlay_ipblock_pod_cidr(ctx: StepContext) -> CheckResult:
     old, new = ctx.plan.source_profile().pod_cidr, ctx.plan.target_profile().pod_cidr
     policies = ctx.kube.network_policies() if old and new and old != new else []

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.registry import register_check
 from netmig.model.checks import CheckResult, Outcome
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import check
 
 
 def findings(ctx: StepContext) -> list[dict[str, Any]]:
@@ -21,7 +21,7 @@ def findings(ctx: StepContext) -> list[dict[str, Any]]:
     return list(ctx.scratch["findings"])
 
 
-@register_check("policy-analysis")
+@check("policy-analysis")
 def policy_analysis(ctx: StepContext) -> CheckResult:
     found = findings(ctx)
     errors = [f for f in found if f["severity"] == "error"]

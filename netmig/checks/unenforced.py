@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.registry import register_check
 from netmig.model.checks import CheckResult, Outcome
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import check
 
 CHECK = "policies-unenforced"
 
@@ -31,7 +31,7 @@ def verdict(policies: list[dict[str, Any]], source_engine: str, target_engine: s
                        f"review them; to go ahead, accept it explicitly (plan --accept {CHECK})")
 
 
-@register_check(CHECK)
+@check(CHECK)
 def policies_unenforced(ctx: StepContext) -> CheckResult:
     source, target = ctx.plan.source_profile().engine, ctx.plan.target_profile().engine
     pols = ctx.kube.network_policies() if target == "none" and source != "none" else []
@@ -40,8 +40,9 @@ def policies_unenforced(ctx: StepContext) -> CheckResult:
 
 def unenforced_banner(plan: Any) -> str | None:
     """"UNENFORCED (one-way for enforcement): turns off enforcement of N NetworkPolicies in M namespaces ..." """
-    row = next((r for r in plan.preflight if r.get("check") == CHECK and r.get("outcome") == "fail"), None)
+    rows = (CheckResult.of(r) for r in plan.preflight)
+    row = next((r for r in rows if r.check == CHECK and r.outcome is Outcome.FAIL), None)
     if row is None:
         return None
-    return "UNENFORCED: " + str(row["reason"]).split(" (", 1)[0] + "; restoring enforcement means installing a " \
+    return "UNENFORCED: " + row.reason.split(" (", 1)[0] + "; restoring enforcement means installing a " \
         "policy engine again (a new migration)"

@@ -94,9 +94,10 @@ def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], a
     """Read the cluster, run preflight, and write a concrete, reviewable plan (what apply will execute)."""
     from netmig.azure import errors as arm
     from netmig.engine.plan_build import make_plan
-    from netmig.engine.planning import parse_set
+    from netmig.engine.planning import load_template, parse_set
 
     configure_logging()
+    load_template(kind)  # unknown step kinds, check ids, bad params: refused before any cluster access
     if pod_cidr is not None:
         pod_cidr = cidr(pod_cidr)  # refused before anything is read or sent
     step_params = parse_set(sets)

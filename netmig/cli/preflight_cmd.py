@@ -64,7 +64,8 @@ def report_dict(plan: Any, kind: str) -> dict[str, Any]:
     ``expected_minutes`` ([low, high])."""
     blocking = blocking_checks(plan)
     return {"cluster": plan.cluster, "migration": kind, "source": plan.source, "target": plan.target,
-            "checks": plan.preflight, "findings": plan.findings, "predicted_changes": predicted_changes(plan.findings),
+            "checks": [r.to_dict() for r in plan.preflight], "findings": plan.findings,
+            "predicted_changes": predicted_changes(plan.findings),
             "blocking": [r["check"] for r in blocking], "accepted": list(plan.accepted), "ok": not blocking,
             "nodes_to_reimage": plan.nodes_to_reimage, "expected_minutes": list(plan.expected_minutes)}
 
@@ -128,9 +129,10 @@ def run_preflight(kind: str, target: Any, accepted: list[str] | None = None, **p
 def preflight(kind: str, accept: tuple[str, ...], sets: tuple[str, ...], pod_cidr: str | None, allow_fallback: bool,
               as_json: bool, **kwargs: Any) -> None:
     """Run a migration's preflight checks and policy analysis against a cluster; change and write nothing."""
-    from netmig.engine.planning import parse_set
+    from netmig.engine.planning import load_template, parse_set
 
     configure_logging()
+    load_template(kind)  # unknown step kinds, check ids, bad params: refused before any cluster access
     extra: dict[str, Any] = {"step_params": parse_set(sets)} if sets else {}
     if pod_cidr:
         from netmig.inputs import cidr

@@ -20,7 +20,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from netmig.engine.context import StepContext
+from netmig.journal import EventKind
+from netmig.stepkit.context import StepContext
 
 RUN_INTERRUPTED = "run-interrupted"
 
@@ -51,35 +52,25 @@ class Interruption:
 
 
 def operation_in_flight(plan: Any, journal: Any) -> str | None:
-    from netmig.steps.network import token_key
+    from netmig.steps.reimage import sent_watches
 
-    done = set(journal.completed_steps())
-    events = list(journal.events())
-    sent = {e.get("step") for e in events if e["event"] == "arm-put"}
-    ended = {e.get("step") for e in events if e["event"] == "operation-failed"}
-    for i, step in enumerate(plan.steps):
-        if step.kind != "watch-reimage" or step.id in done:
-            continue
-        ups = [s.id for s in plan.steps[:i] if s.kind == "update-network-profile"]
-        op_step = str(step.params.get("operation_step") or (ups[-1] if ups else ""))
-        if (op_step in sent or journal.value(token_key(op_step))) and step.id not in ended:
-            return op_step
-    return None
+    ended = {e.step for e in journal.read() if e.is_(EventKind.OPERATION_FAILED)}
+    return next((op_step for ws, op_step in sent_watches(plan, journal) if ws.id not in ended), None)
 
 
 def _position(ctx: StepContext) -> tuple[str | None, str | None]:
     """(the step running when interrupted, the last step completed)."""
     running: str | None = None
     after: str | None = None
-    for e in ctx.journal.events():
-        if e["event"] == "step-start":
-            running = e.get("step")
-        elif e["event"] in ("step-done", "step-failed", "step-paused") and e.get("step") == running:
+    for e in ctx.journal.read():
+        if e.is_(EventKind.STEP_START):
+            running = e.step
+        elif e.kind in (EventKind.STEP_DONE, EventKind.STEP_FAILED, EventKind.STEP_PAUSED) and e.step == running:
             running = None
-        elif e["event"] == "step-interrupted":
-            running = e.get("step")
-        if e["event"] == "step-done":
-            after = e.get("step")
+        elif e.is_(EventKind.STEP_INTERRUPTED):
+            running = e.step
+        if e.is_(EventKind.STEP_DONE):
+            after = e.step
     return running, after
 
 

@@ -21,8 +21,8 @@ def make_plan(kind: str, target: ArmTarget, *, accepted: list[str] | None = None
               plan_command: list[str] | None = None) -> Plan:
     from netmig.azure.gateway import AksGateway
     from netmig.checks.policies import findings
-    from netmig.engine.context import StepContext
     from netmig.journal import Journal
+    from netmig.stepkit.context import StepContext
     from netmig.steps.preflight import run_checks
 
     template = load_template(kind)
@@ -43,5 +43,5 @@ def make_plan(kind: str, target: ArmTarget, *, accepted: list[str] | None = None
             plan.findings = findings(ctx) if ctx.plan.source_profile().engine != "none" else []
         finally:
             ctx.close()
-    plan.preflight = [r.to_dict() for r in results]
+    plan.preflight = results
     return plan

@@ -6,7 +6,8 @@ Contract:
   counts to be reimaged, preflight results, policy-analysis findings, accepted failures, expected duration range
   and the steps (kind + params) in order. ``load_plan(path)`` raises ``UsageError`` for a missing/malformed file.
 - ``load_template(kind)`` reads ``plans/KIND.yaml`` or a template file given by path (``UsageError`` when unknown,
-  unreadable, malformed, naming an unknown step kind, or unsafely ordered).
+  unreadable, malformed, naming an unknown step kind or check id, with params its step kind's model refuses, or
+  unsafely ordered): one line naming the step and the fix, before anything contacts a cluster.
 - ``load_plan`` holds a (possibly hand-edited) concrete plan to the same ordering rules, then to its kind's
   template (``template_problems``): the format this version writes, a known kind, the template's steps (ids, kinds,
   irreversible, variants) with the template's network-profile parameters, at least one step, and the derived parts
@@ -37,129 +38,35 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from netmig.engine import catalog
 from netmig.errors import UsageError
 from netmig.inputs import read_text
 from netmig.model.cluster import ClusterInfo, ClusterRef, NetworkProfile, PoolInfo
-from netmig.model.plan import PlanTemplate, ProfileSpec, StepSpec, validate_order
+from netmig.model.plan import (  # the plan models live in netmig.model.plan; re-exported for the callers above
+    FORMAT,
+    ArmChange,
+    Plan,
+    PlanConnection,
+    PlanStep,
+    PlanTemplate,
+    PlanVariant,
+    PoolPlan,
+    ProfileSpec,
+    StepSpec,
+    apply_spec,
+    drift,
+    matches,
+    step_target,
+    surge_nodes,
+    validate_order,
+)
 
 PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
-FORMAT = 1
-
-
-class PlanStep(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    kind: str
-    irreversible: bool = False
-    params: dict[str, Any] = Field(default_factory=dict)
-    variant: str | None = None
-
-
-class PoolPlan(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    mode: str
-    os_type: str
-    nodes: int
-    max_surge: str | None = None
-    surge_nodes: int = 1
-
-
-class ArmChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    method: str = "PUT"
-    resource: str
-    description: str
-    network_profile: dict[str, Any]
-    if_match: str | None = None
-
-
-class PlanVariant(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    title: str
-    default: bool = False
-    allowed: bool = True
-    allow_flag: str | None = None
-    notes: list[str] = Field(default_factory=list)
-    arm_changes: list[ArmChange] = Field(default_factory=list)
-    reimages: int = 0
-    expected_minutes: tuple[int, int] = (0, 0)
-    steps: list[str] = Field(default_factory=list, description="ids of the steps this path runs, in order")
-
-
-class PlanConnection(BaseModel):
-    """How to reach the plan's cluster again, without secrets: a sandbox folder (its sandbox.json holds the
-    endpoint, CA bundle and token), or the CA bundle to trust for ``Plan.arm_endpoint`` (the cluster id and the
-    endpoint are the plan's own fields). Never a token."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    sandbox: str | None = Field(default=None, description="absolute path of the sandbox folder")
-    ca_bundle: str | None = Field(default=None, description="absolute path of the PEM bundle for the ARM endpoint")
-
-
-class Plan(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    format: int = FORMAT
-    migration_id: str
-    kind: str
-    title: str
-    created_at: str
-    cluster: str  # ARM resource id
-    arm_endpoint: str
-    connection: PlanConnection = Field(default_factory=PlanConnection)
-    template: str | None = Field(default=None, description="the template file, when not a built-in kind")
-    etag: str | None = None
-    kubernetes_version: str = ""
-    irreversible: bool = False
-    irreversible_reason: str | None = None
-    source: dict[str, Any]
-    target: dict[str, Any]
-    arm_changes: list[ArmChange] = Field(default_factory=list)
-    pools: list[PoolPlan] = Field(default_factory=list)
-    nodes_to_reimage: int = 0
-    expected_minutes: tuple[int, int] = (0, 0)
-    checks: list[str] = Field(default_factory=list)
-    accepted: list[str] = Field(default_factory=list, description="check ids or analysis rule ids accepted")
-    preflight: list[dict[str, Any]] = Field(default_factory=list)
-    findings: list[dict[str, Any]] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-    options: dict[str, Any] = Field(default_factory=dict, description="plan-time options (e.g. pod_cidr)")
-    plan_command: list[str] = Field(default_factory=list, description="the command line that made this plan")
-    variants: list[PlanVariant] = Field(default_factory=list)
-    steps: list[PlanStep]
-
-    def source_profile(self) -> NetworkProfile:
-        return NetworkProfile(**self.source)
-
-    def target_profile(self) -> NetworkProfile:
-        return NetworkProfile(**self.target)
-
-    def step(self, step_id: str) -> PlanStep:
-        for s in self.steps:
-            if s.id == step_id:
-                return s
-        raise KeyError(step_id)
-
-    def variant(self, name: str) -> PlanVariant | None:
-        return next((v for v in self.variants if v.name == name), None)
-
-    @property
-    def default_variant(self) -> str | None:
-        return next((v.name for v in self.variants if v.default), None)
-
-    def to_yaml(self) -> str:
-        head = (f"# aks-netmig plan: {self.title}\n# cluster {self.cluster}\n"
-                f"# review it, then: aks-netmig apply THIS_FILE  (apply refuses it if the cluster changed since)\n")
-        return head + yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=120)
+__all__ = ["FORMAT", "PLANS_DIR", "ArmChange", "Plan", "PlanConnection", "PlanStep", "PlanTemplate", "PlanVariant",
+           "PoolPlan", "ProfileSpec", "StepSpec", "apply_spec", "drift", "load_plan", "load_template", "matches",
+           "new_plan", "parse_set", "set_step_params", "step_target", "surge_nodes", "template_problems"]
 
 
 def load_template(kind: str, plans_dir: Path | None = None) -> PlanTemplate:
@@ -176,26 +83,13 @@ def load_template(kind: str, plans_dir: Path | None = None) -> PlanTemplate:
     except (ValidationError, yaml.YAMLError) as e:
         first = str(e).splitlines()[0] if str(e) else e.__class__.__name__
         raise UsageError(f"template {path} is malformed ({first})", "fix the file") from None
-    problems = validate_order(template)
+    bad = catalog.usage_problem(template.steps, template.checks)
+    if bad is not None:
+        raise UsageError(f"template {path}: {bad.problem}", bad.fix) from None
+    problems = validate_order(template, catalog.changing_kinds())
     if problems:
         raise UsageError(f"template {path} is unsafely ordered: {'; '.join(problems)}", "fix the step order")
-    unknown = unknown_kinds([s.kind for s in template.steps])
-    if unknown:
-        raise UsageError(f"template {path} names unknown step kind(s): {', '.join(unknown)}",
-                         f"use the step kinds aks-netmig has: {', '.join(known_kinds())}")
     return template
-
-
-def known_kinds() -> list[str]:
-    from netmig.engine import registry
-
-    registry.load_builtins()
-    return sorted(registry.STEPS)
-
-
-def unknown_kinds(kinds: list[str]) -> list[str]:
-    known = set(known_kinds())
-    return sorted({k for k in kinds if k not in known})
 
 
 REPLAN = "make a new plan with aks-netmig plan (nothing was run)"
@@ -273,9 +167,9 @@ def template_problems(plan: Plan) -> list[str]:
     kind is unknown."""
     if not plan.steps:
         return ["it has no steps"]
-    unknown = unknown_kinds([s.kind for s in plan.steps])
-    if unknown:
-        return [f"unknown step kind(s) {', '.join(unknown)} (known: {', '.join(known_kinds())})"]
+    bad = catalog.usage_problem(plan.steps, plan.checks)
+    if bad is not None:
+        return [f"{bad.problem} ({bad.fix})"]
     template = plan_template(plan)
     try:
         ref = ClusterRef.parse(plan.cluster)
@@ -304,9 +198,9 @@ def template_problems(plan: Plan) -> list[str]:
         out.append(f"its steps are not the template's ({what})")
         return out
     for have, w in zip(plan.steps, want.steps, strict=True):
-        bad = number_param_problem(have)
-        if bad:
-            out.append(bad)
+        number = number_param_problem(have)
+        if number:
+            out.append(number)
         if (have.irreversible, have.variant) != (w.irreversible, w.variant):
             out.append(f"step {have.id}: irreversible/variant is {have.irreversible}/{have.variant}, the template "
                        f"says {w.irreversible}/{w.variant}")
@@ -353,6 +247,9 @@ def set_step_params(plan: Plan, overrides: dict[str, dict[str, Any]]) -> None:
         bad = number_param_problem(step)
         if bad:
             raise UsageError(f"--set {bad}", "give a number of seconds (or a count) > 0")
+        wrong = catalog.usage_problem([step], [])
+        if wrong is not None:
+            raise UsageError(f"--set {wrong.problem}", wrong.fix)
 
 
 def parse_set(values: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -376,29 +273,10 @@ def order_problems(plan: Plan) -> list[str]:
     """``validate_order`` on a concrete plan's steps: a hand-edited plan is held to the template rules."""
     from netmig.model.plan import VariantSpec
 
-    steps = [StepSpec(id=s.id, kind=s.kind, irreversible=s.irreversible, params=s.params, variant=s.variant)
-             for s in plan.steps]
     variants = [VariantSpec(name=v.name, title=v.title, default=v.default) for v in plan.variants]
     return validate_order(PlanTemplate(kind=plan.kind, title=plan.title, source=ProfileSpec(), target=ProfileSpec(),
-                                       checks=[], steps=steps, variants=variants))
-
-
-def apply_spec(profile: NetworkProfile, spec: ProfileSpec) -> NetworkProfile:
-    d = profile.to_dict()
-    for k, v in spec.model_dump().items():
-        if v is not None:
-            d[k] = v
-    return NetworkProfile(**d)
-
-
-def surge_nodes(max_surge: str | None, count: int) -> int:
-    text = str(max_surge or "1").strip()
-    if text.endswith("%"):
-        return max(1, math.ceil(count * float(text[:-1]) / 100))
-    try:
-        return max(1, int(float(text)))
-    except ValueError:
-        return 1
+                                       checks=[], steps=plan.steps, variants=variants),
+                          catalog.changing_kinds())
 
 
 NO_REIMAGE_MINUTES = (2, 10)  # a plan without an ARM change: backup, cleanup and verification only
@@ -418,18 +296,6 @@ def _arm_profile(target: NetworkProfile, source: NetworkProfile) -> dict[str, An
     names = {"plugin": "networkPlugin", "plugin_mode": "networkPluginMode", "policy": "networkPolicy",
              "dataplane": "networkDataplane", "pod_cidr": "podCidr"}
     return {arm: getattr(target, f) for f, arm in names.items() if getattr(target, f) != getattr(source, f)}
-
-
-def matches(profile: NetworkProfile, spec: ProfileSpec | None) -> bool:
-    """True when every field ``spec`` sets has that value in ``profile`` (None / empty spec: always)."""
-    if spec is None:
-        return True
-    return all(getattr(profile, k) == v for k, v in spec.model_dump().items() if v is not None)
-
-
-def step_target(source: NetworkProfile, step: StepSpec | PlanStep) -> NetworkProfile:
-    """The network profile an update-network-profile step asks for: the plan's source with the step's fields."""
-    return apply_spec(source, ProfileSpec(**{k: v for k, v in step.params.items() if k in ProfileSpec.model_fields}))
 
 
 def _changes(steps: list[PlanStep], source: NetworkProfile, cluster: ClusterInfo) -> list[ArmChange]:
@@ -514,24 +380,6 @@ def new_plan(template: PlanTemplate, cluster: ClusterInfo, *, arm_endpoint: str,
         notes=[n.strip() for n in template.notes], options=options, plan_command=list(plan_command or []),
         variants=plan_variants, steps=steps,
     )
-
-
-def drift(plan: Plan, cluster: ClusterInfo) -> list[str]:
-    """Why ``cluster`` is no longer the cluster ``plan`` was made for (empty: unchanged)."""
-    out = []
-    if cluster.ref.resource_id.lower() != plan.cluster.lower():
-        out.append(f"the plan is for {plan.cluster}, not {cluster.ref.resource_id}")
-        return out
-    if cluster.network.to_dict() != plan.source:
-        out.append(f"the network profile is now {cluster.network.describe()}, the plan expects "
-                   f"{plan.source_profile().describe()}")
-    if plan.etag and cluster.etag and cluster.etag != plan.etag:
-        out.append(f"the cluster's etag changed since the plan was made ({plan.etag} -> {cluster.etag})")
-    planned = {p.name: p.nodes for p in plan.pools}
-    now = {p.name: p.count for p in cluster.pools}
-    if planned != now:
-        out.append(f"the node pools changed ({planned} -> {now})")
-    return out
 
 
 def pool_summary(pools: tuple[PoolInfo, ...]) -> str:

@@ -9,9 +9,9 @@ Contract:
 - ``start_run(ctx)`` claims the run folder (one process per plan run: ``netmig.engine.runlock``, released by
   ``ctx.close()``) and runs the resume hooks; ``run_plan(ctx)`` calls it, then runs every step (``until``: stop
   after that step id) and returns the per-step results.
-- The test hooks ``NETMIG_TEST_KILL_AT`` / ``NETMIG_TEST_PAUSE_AT`` (``netmig.engine.testhooks``) are honoured at
+- The test hooks ``NETMIG_TEST_KILL_AT`` / ``NETMIG_TEST_PAUSE_AT`` (``netmig.stepkit.testhooks``) are honoured at
   each step boundary (``STEP:before``, ``STEP:after``).
-- Variants (``netmig.engine.variants``): a step of a path that is not the active one is recorded done with
+- Variants (``netmig.stepkit.variants``): a step of a path that is not the active one is recorded done with
   ``{"skipped": ...}`` when reached (nothing runs); a step that raises ``SwitchVariant`` is recorded done with the
   switch (``variants.switch``), or failed when the plan does not allow that path.
 """
@@ -19,16 +19,19 @@ Contract:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
 
-from netmig.engine import registry, runlock, variants
-from netmig.engine.context import RUN_LOCK, StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.testhooks import checkpoint
+from netmig.engine import catalog, runlock
 from netmig.errors import NetmigError, Paused
+from netmig.journal import Event, EventKind, as_events
 from netmig.logs import get_logger
+from netmig.model.plan import PlanStep
+from netmig.stepkit import registry, variants
+from netmig.stepkit.context import RUN_LOCK, StepContext
+from netmig.stepkit.testhooks import checkpoint
 
 log = get_logger("netmig.engine")
 RESERVED = frozenset({"event", "outcome", "duration_s", "step", "level", "timestamp", "cluster", "migration",
@@ -37,9 +40,9 @@ RESERVED = frozenset({"event", "outcome", "duration_s", "step", "level", "timest
 
 def recorded_result(ctx: StepContext, step_id: str) -> dict[str, Any] | None:
     found = None
-    for e in ctx.journal.events():
-        if e["event"] == "step-done" and e.get("step") == step_id:
-            found = e.get("result") or {}
+    for e in ctx.journal.read():
+        if e.is_(EventKind.STEP_DONE) and e.step == step_id:
+            found = e.result
     return found
 
 
@@ -54,7 +57,7 @@ def run_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             ctx.journal.record("step-done", step=step.id, result=result, run_id=ctx.run_id, duration_s=0.0)
             log.info("step", outcome="skipped", reason=result["skipped"], duration_s=0.0)
             return result
-        fn = registry.step_fn(step.kind)
+        fn = catalog.step_fn(step.kind)
         checkpoint(f"{step.id}:before")
         ctx.journal.record("step-start", step=step.id, kind=step.kind, run_id=ctx.run_id)
         t0 = time.monotonic()
@@ -94,7 +97,7 @@ def claim_run_dir(ctx: StepContext) -> None:
 def start_run(ctx: StepContext) -> None:
     """Claim the run folder, then the resume hooks (e.g. re-acquire the lock a crashed run held); idempotent."""
     claim_run_dir(ctx)
-    registry.load_builtins()
+    catalog.load_builtins()
     for hook in registry.RESUME_HOOKS:
         hook(ctx)
 
@@ -115,25 +118,25 @@ def run_plan(ctx: StepContext, until: str | None = None) -> dict[str, dict[str, 
     return results
 
 
-def status(ctx_journal_events: list[dict[str, Any]], step_ids: list[str]) -> list[tuple[str, str, str]]:
+def status(records: Sequence[Event | Mapping[str, Any]], step_ids: list[str]) -> list[tuple[str, str, str]]:
     """(step id, state, detail) per step from journal events: done / skipped (recorded done with ``{"skipped":
     reason}``: a step of a path not taken; the detail is the reason) / failed / paused / interrupted / started /
     pending."""
     state = {s: ("pending", "") for s in step_ids}
-    for e in ctx_journal_events:
-        s = e.get("step")
+    for e in as_events(records):
+        s = e.step
         if s not in state:
             continue
-        if e["event"] == "step-start":
-            state[s] = ("started", e["time"])
-        elif e["event"] == "step-done":
-            skipped = (e.get("result") or {}).get("skipped")
+        if e.is_(EventKind.STEP_START):
+            state[s] = ("started", e.time)
+        elif e.is_(EventKind.STEP_DONE):
+            skipped = e.result.get("skipped")
             state[s] = ("skipped", str(skipped)) if skipped else (
-                "done", f"{e['time']} ({e.get('duration_s', 0):.1f} s)")
-        elif e["event"] == "step-failed":
-            state[s] = ("failed", e.get("error", ""))
-        elif e["event"] == "step-paused":
+                "done", f"{e.time} ({e.get('duration_s', 0):.1f} s)")
+        elif e.is_(EventKind.STEP_FAILED):
+            state[s] = ("failed", e.error)
+        elif e.is_(EventKind.STEP_PAUSED):
             state[s] = ("paused", e.get("reason", ""))
-        elif e["event"] == "step-interrupted":
+        elif e.is_(EventKind.STEP_INTERRUPTED):
             state[s] = ("interrupted", e.get("signal", ""))
     return [(s, *state[s]) for s in step_ids]

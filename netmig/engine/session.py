@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from netmig.connection import ArmTarget
-from netmig.engine.context import Options, ProgressSink, StepContext, never_approve
 from netmig.engine.planning import Plan
 from netmig.errors import UsageError
-from netmig.journal import Journal
+from netmig.journal import EventKind, Journal
+from netmig.stepkit.context import Options, ProgressSink, StepContext, never_approve
 
 
 def run_dir_for(plan_path: str | Path) -> Path:
@@ -45,8 +45,8 @@ def open_context(plan: Plan, target: ArmTarget, run_dir: Path, *, approver: Call
 
 def check_journal_owner(journal: Journal, plan: Plan, run_dir: Path) -> None:
     """``UsageError`` when the journal records runs of another migration than ``plan``'s."""
-    others = sorted({str(e["migration"]) for e in journal.events()
-                     if e.get("event") == "run-start" and e.get("migration") not in (None, plan.migration_id)})
+    others = sorted({str(e["migration"]) for e in journal.read()
+                     if e.is_(EventKind.RUN_START) and e.get("migration") not in (None, plan.migration_id)})
     if others:
         raise UsageError(
             f"{run_dir} holds the record of migration {others[0]}, but this plan is migration {plan.migration_id}",

@@ -44,27 +44,47 @@ class CheckResult:
     def blocking(self) -> bool:
         return self.outcome is Outcome.ERROR or (self.outcome is Outcome.FAIL and not self.accepted)
 
+    @property
+    def refused(self) -> bool:
+        """No acceptance can let it pass: it could not run, or it says so."""
+        return self.outcome is Outcome.ERROR or (self.outcome is Outcome.FAIL and not self.acceptable)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["outcome"] = self.outcome.value
         return d
 
+    @classmethod
+    def of(cls, result: CheckResult | dict[str, Any]) -> CheckResult:
+        """``result`` as a ``CheckResult`` (a ``to_dict`` mapping, as stored in a plan or journal, is read)."""
+        if isinstance(result, CheckResult):
+            return result
+        return cls(check=str(result.get("check")), outcome=Outcome(str(result.get("outcome"))),
+                   reason=str(result.get("reason") or ""), fix=result.get("fix"),
+                   accepted=bool(result.get("accepted")), acceptable=result.get("acceptable") is not False)
 
-def is_blocking(result: dict[str, Any]) -> bool:
-    """``blocking`` for a result as stored in a plan or journal (``to_dict``)."""
-    return result.get("outcome") == "error" or (result.get("outcome") == "fail" and not result.get("accepted"))
+    # Compatibility for callers that still read a result as the mapping ``to_dict`` returns (``r["check"]``).
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_dict().get(key, default)
 
 
-def unacceptable(results: list[dict[str, Any]], accepted: list[str] | tuple[str, ...]) -> list[dict[str, Any]]:
+def is_blocking(result: CheckResult | dict[str, Any]) -> bool:
+    """``blocking`` for a result (a ``CheckResult`` or its ``to_dict`` form): the one place it is decided."""
+    return CheckResult.of(result).blocking
+
+
+def unacceptable(results: list[CheckResult] | list[dict[str, Any]],
+                 accepted: list[str] | tuple[str, ...]) -> list[CheckResult]:
     """The results ``accepted`` names that no acceptance can let pass (a check that could not run, or one that
     says so): the CLI, the wizard and the Prefect form refuse to accept them."""
-    return [r for r in results if r.get("check") in accepted
-            and (r.get("outcome") == "error" or (r.get("outcome") == "fail" and r.get("acceptable") is False))]
+    return [r for r in map(CheckResult.of, results) if r.check in accepted and r.refused]
 
 
-def render_mark(result: dict[str, Any]) -> str:
+def render_mark(result: CheckResult | dict[str, Any]) -> str:
     """``[FAIL] id: reason (accepted)`` / ``[ERR ] id: could not run: ... (cannot be accepted)``."""
-    tail = " (accepted)" if result.get("accepted") else (
-        " (cannot be accepted)" if result.get("outcome") == "error" or (
-            result.get("outcome") == "fail" and result.get("acceptable") is False) else "")
-    return f"[{MARKS.get(str(result.get('outcome')), '?   ')}] {result.get('check')}: {result.get('reason')}{tail}"
+    r = CheckResult.of(result)
+    tail = " (accepted)" if r.accepted else (" (cannot be accepted)" if r.refused else "")
+    return f"[{MARKS.get(r.outcome.value, '?   ')}] {r.check}: {r.reason}{tail}"

@@ -10,22 +10,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
+from pydantic import Field
+
 from netmig.errors import CheckFailed
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import StepParams, seconds, step
 
 
-@register_step("apply-manifests")
-def apply_manifests(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+class ApplyManifestsParams(StepParams):
+    objects: list[dict[str, Any]] = Field(default_factory=list, description="the objects, written in the plan")
+    wait_served_s: float = seconds(300, "how long to wait until the API serves an object's kind")
+    poll_s: float = seconds(1)
+
+
+@step("apply-manifests", params=ApplyManifestsParams, changes_cluster=True)
+def apply_manifests(ctx: StepContext, step: PlanStep, params: ApplyManifestsParams) -> dict[str, Any]:
     from netmig.kube import errors
     from netmig.kube.resources import Rest
 
-    objects = list(step.params.get("objects") or [])
+    objects = list(params.objects)
     if not objects:
         raise CheckFailed(f"step {step.id} has no objects to apply", "add params.objects to the plan")
     rest = Rest(ctx.kube)
-    wait_s, poll = float(step.params.get("wait_served_s", 300)), float(step.params.get("poll_s", 1))
+    wait_s, poll = params.wait_served_s, params.poll_s
     applied = []
     for obj in objects:
         api, kind = str(obj.get("apiVersion") or ""), str(obj.get("kind") or "")

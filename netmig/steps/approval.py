@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import Plan, PlanStep
-from netmig.engine.registry import register_step
 from netmig.errors import CheckFailed
+from netmig.model.plan import Plan, PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import NoParams, step
 
 
 class NotApproved(CheckFailed):
@@ -38,8 +38,8 @@ def statement(plan: Plan) -> str:
     return text
 
 
-@register_step("approval-gate")
-def approval_gate(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+@step("approval-gate", params=NoParams)
+def approval_gate(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     said = statement(ctx.plan)
     ctx.progress.message(said)
     answer: Any = ctx.approver(ctx.plan)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import NoParams, step
 
 
-@register_step("backup")
-def backup_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+@step("backup", params=NoParams)
+def backup_step(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     from netmig.kube import backup
 
     previous = ctx.journal.value(f"{step.id}.dir")

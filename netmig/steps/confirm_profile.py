@@ -11,15 +11,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
+from pydantic import Field
+
 from netmig.errors import CheckFailed
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import StepParams, seconds, step
 
 POLICY_LABEL = "kubernetes.azure.com/network-policy"
 
 
-def _problems(ctx: StepContext, step: PlanStep) -> tuple[list[str], list[str]]:
+class ConfirmProfileParams(StepParams):
+    plugin: str | None = Field(default=None, description="the network plugin ARM must report")
+    policy: str | None = Field(default=None, description="the network policy ARM and the node labels must show")
+    no_engine_pods: bool = Field(default=True, description="wait until no policy-engine pod runs")
+    timeout_s: float = seconds(600)
+    poll_s: float = seconds(1)
+
+
+def _problems(ctx: StepContext, params: ConfirmProfileParams) -> tuple[list[str], list[str]]:
     """(problems that waiting cannot fix, engine pods still running)."""
     from netmig.kube.calico import engine_pods
 
@@ -27,28 +37,28 @@ def _problems(ctx: StepContext, step: PlanStep) -> tuple[list[str], list[str]]:
     net = info.network
     out = []
     for field in ("plugin", "policy"):
-        want = step.params.get(field)
+        want = getattr(params, field)
         if want is not None and getattr(net, field) != want:
             out.append(f"network {field} is {getattr(net, field)}, expected {want}")
     if info.provisioning_state != "Succeeded":
         out.append(f"the cluster is {info.provisioning_state}")
     out += [f"pool {p.name} is {p.provisioning_state}" for p in info.pools if p.provisioning_state != "Succeeded"]
-    want_label = step.params.get("policy")
+    want_label = params.policy
     if want_label is not None:
         wrong = [n["metadata"]["name"] for n in ctx.kube.nodes()
                  if (n["metadata"].get("labels") or {}).get(POLICY_LABEL, "none") != want_label]
         if wrong:
             out.append(f"nodes not labelled {POLICY_LABEL}={want_label}: {', '.join(wrong[:5])}")
-    pods = engine_pods(ctx.kube) if step.params.get("no_engine_pods", True) else []
+    pods = engine_pods(ctx.kube) if params.no_engine_pods else []
     return out, pods
 
 
-@register_step("confirm-network-profile")
-def confirm_network_profile(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
-    timeout, poll = float(step.params.get("timeout_s", 600)), float(step.params.get("poll_s", 1))
+@step("confirm-network-profile", params=ConfirmProfileParams)
+def confirm_network_profile(ctx: StepContext, step: PlanStep, params: ConfirmProfileParams) -> dict[str, Any]:
+    timeout, poll = params.timeout_s, params.poll_s
     t0 = ctx.clock()
     while True:
-        problems, pods = _problems(ctx, step)
+        problems, pods = _problems(ctx, params)
         if problems:
             raise CheckFailed("the cluster is not where the plan expects it: " + "; ".join(problems),
                               "check the cluster (aks-netmig status PLAN), then rerun apply")

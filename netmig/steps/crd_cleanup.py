@@ -17,15 +17,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
-from netmig.engine.testhooks import kill_point
+from pydantic import Field
+
 from netmig.errors import CheckFailed
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import NoParams, StepParams, seconds, step
+from netmig.stepkit.testhooks import kill_point
 
 
-@register_step("calico-backup")
-def calico_backup(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+@step("calico-backup", params=NoParams)
+def calico_backup(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     from netmig.kube import calico
     from netmig.kube.resources import Rest
 
@@ -46,8 +48,7 @@ def calico_backup(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     return {"dir": str(d), **counts}
 
 
-def _backup_dir(ctx: StepContext, step: PlanStep) -> Path:
-    name = step.params.get("backup_step")
+def _backup_dir(ctx: StepContext, step: PlanStep, name: str | None) -> Path:
     if not name:
         before = ctx.plan.steps[: ctx.plan.steps.index(step)]
         name = next((s.id for s in reversed(before) if s.kind == "calico-backup"), None)
@@ -58,8 +59,14 @@ def _backup_dir(ctx: StepContext, step: PlanStep) -> Path:
     return Path(d)
 
 
-@register_step("crd-cleanup")
-def crd_cleanup(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+class CrdCleanupParams(StepParams):
+    phases: list[str] | None = Field(default=None, description="the cleanup phases to run (default: all)")
+    wait_s: float = seconds(300, "how long to wait for the deletes to finish")
+    backup_step: str | None = Field(default=None, description="the calico-backup step (default: the last before)")
+
+
+@step("crd-cleanup", params=CrdCleanupParams, changes_cluster=True)
+def crd_cleanup(ctx: StepContext, step: PlanStep, params: CrdCleanupParams) -> dict[str, Any]:
     from netmig.kube import calico
     from netmig.kube.resources import Rest
 
@@ -72,19 +79,19 @@ def crd_cleanup(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
         raise CheckFailed(f"a policy engine runs and uses these objects: {', '.join(pods[:5])}",
                           "cleaning up now would break it; nothing was deleted")
     rest = Rest(ctx.kube)
-    d = _backup_dir(ctx, step)
+    d = _backup_dir(ctx, step, params.backup_step)
     problems = calico.verify(d, rest)
     if problems:
         raise CheckFailed(f"the backup {d} does not cover the cluster any more: {'; '.join(problems)}",
                           "rerun from a fresh plan (a new backup is taken); nothing was deleted")
     inv = calico.inventory(rest)
-    phases = [str(p) for p in step.params.get("phases") or calico.PHASES]
+    phases = list(params.phases or calico.PHASES)
     unknown = sorted(set(phases) - set(calico.PHASES))
     if unknown:
         raise CheckFailed(f"step {step.id}: unknown phases {', '.join(unknown)}",
                           f"use some of: {', '.join(calico.PHASES)}")
     try:
-        result = calico.cleanup(rest, inv, phases=phases, wait_s=float(step.params.get("wait_s", 300)),
+        result = calico.cleanup(rest, inv, phases=phases, wait_s=params.wait_s,
                                 sleep=ctx.sleep, clock=ctx.clock, on_progress=ctx.progress.message,
                                 after_delete=lambda n: kill_point(f"{step.id}:deleted={n}"))
     except calico.CleanupStuck as e:
@@ -105,8 +112,8 @@ def crd_cleanup(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             "stripped": len(result.stripped)}
 
 
-@register_step("unenforced-policies")
-def unenforced_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+@step("unenforced-policies", params=NoParams)
+def unenforced_policies(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     net = ctx.cluster(fresh=True).network
     pols = sorted(f"{p['metadata'].get('namespace')}/{p['metadata'].get('name')}" for p in ctx.kube.network_policies())
     if net.engine != "none":

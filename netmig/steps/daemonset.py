@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
-from netmig.engine.testhooks import checkpoint
+from pydantic import Field
+
 from netmig.errors import CheckFailed
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import StepParams, seconds, step
+from netmig.stepkit.testhooks import checkpoint
 
 
 def ds_state(ctx: StepContext, ns: str, name: str) -> tuple[bool, str]:
@@ -33,10 +35,17 @@ def ds_state(ctx: StepContext, ns: str, name: str) -> tuple[bool, str]:
     return ok, f"{ready}/{desired} ready on {nodes} nodes"
 
 
-@register_step("wait-daemonset")
-def wait_daemonset(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
-    ns, name = str(step.params.get("namespace", "kube-system")), str(step.params["name"])
-    timeout, poll = float(step.params.get("timeout_s", 900)), float(step.params.get("poll_s", 1))
+class DaemonSetParams(StepParams):
+    name: str = Field(description="the DaemonSet, e.g. cilium")
+    namespace: str = "kube-system"
+    timeout_s: float = seconds(900)
+    poll_s: float = seconds(1)
+
+
+@step("wait-daemonset", params=DaemonSetParams)
+def wait_daemonset(ctx: StepContext, step: PlanStep, params: DaemonSetParams) -> dict[str, Any]:
+    ns, name = params.namespace, params.name
+    timeout, poll = params.timeout_s, params.poll_s
     t0 = ctx.clock()
     while True:
         checkpoint(f"{step.id}:waiting")

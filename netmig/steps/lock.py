@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_resume_hook, register_step
+from pydantic import Field
+
 from netmig.errors import CheckFailed
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import NoParams, StepParams, params_of, register_resume_hook, step
 
 KEEPER = "lease-keeper"
 
@@ -20,8 +22,10 @@ KEEPER = "lease-keeper"
 def _duration(ctx: StepContext) -> int:
     for s in ctx.plan.steps:
         if s.kind == "acquire-lock":
-            return int(s.params.get("lease_seconds", 60))
-    return 60
+            p = params_of(s)
+            assert isinstance(p, LockParams)
+            return p.lease_seconds
+    return LockParams().lease_seconds
 
 
 def take(ctx: StepContext) -> dict[str, Any]:
@@ -62,13 +66,17 @@ def ensure_held(ctx: StepContext) -> None:
                       "nothing was sent; check that run (aks-netmig status), then rerun apply")
 
 
-@register_step("acquire-lock")
-def acquire_lock(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+class LockParams(StepParams):
+    lease_seconds: int = Field(default=60, gt=0, description="the Lease's duration; renewed while the run holds it")
+
+
+@step("acquire-lock", params=LockParams)
+def acquire_lock(ctx: StepContext, step: PlanStep, params: LockParams) -> dict[str, Any]:
     return take(ctx)
 
 
-@register_step("release-lock")
-def release_lock(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+@step("release-lock", params=NoParams)
+def release_lock(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     return {"released": drop(ctx)}
 
 

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine import variants
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep, apply_spec, drift
-from netmig.engine.registry import register_step
-from netmig.engine.testhooks import checkpoint
+from pydantic import Field
+
 from netmig.errors import CheckFailed
 from netmig.logs import get_logger
 from netmig.model.cluster import NetworkProfile
-from netmig.model.plan import ProfileSpec
+from netmig.model.plan import PlanStep, ProfileSpec, apply_spec, drift
+from netmig.stepkit import variants
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import StepParams, step
+from netmig.stepkit.testhooks import checkpoint
 from netmig.steps.lock import ensure_held
 from netmig.steps.noreturn import ensure_point_of_no_return
 
@@ -49,21 +50,32 @@ def _matches(have: NetworkProfile, want: NetworkProfile) -> bool:
         not want.pod_cidr or not have.pod_cidr or have.pod_cidr == want.pod_cidr)
 
 
-def _switch_code(step: PlanStep, code: str | None) -> str | None:
-    for name, codes in (step.params.get("switch_variant") or {}).items():
+def _switch_code(switch_variant: dict[str, list[str]] | None, code: str | None) -> str | None:
+    for name, codes in (switch_variant or {}).items():
         if code and code in codes:
             return str(name)
     return None
 
 
-@register_step("update-network-profile")
-def update_network_profile(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+class NetworkProfileParams(StepParams):
+    """The profile fields to change (``netmig.model.plan.ProfileSpec``; the template decides them) and retries."""
+
+    plugin: str | None = None
+    plugin_mode: str | None = None
+    policy: str | None = None
+    dataplane: str | None = None
+    pod_cidr: str | None = None
+    attempts: int = Field(default=5, gt=0, description="PUT attempts while ARM answers busy / throttled")
+
+
+@step("update-network-profile", params=NetworkProfileParams, changes_cluster=True)
+def update_network_profile(ctx: StepContext, step: PlanStep, params: NetworkProfileParams) -> dict[str, Any]:
     from netmig.azure import errors as arm
 
     if ctx.journal.value(token_key(step.id)):
         return {"sent": False, "reason": "already sent (continuation token in the journal)"}
     target = target_of(ctx, step)
-    attempts = int(step.params.get("attempts", 5))
+    attempts = params.attempts
     for attempt in range(1, attempts + 1):
         info = ctx.cluster(fresh=True)
         if _matches(info.network, target):
@@ -110,7 +122,7 @@ def update_network_profile(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
                               "the cluster changed or is busy; check it and make a new plan") from e
         except arm.Rejected as e:
             ctx.journal.record("arm-put-refused", step=step.id, attempt=attempt, error=str(e)[:300])
-            name = _switch_code(step, e.code)
+            name = _switch_code(params.switch_variant, e.code)
             if name is not None:
                 raise variants.SwitchVariant(name, str(e.code), str(e)) from e
             raise CheckFailed(f"ARM rejected the change: {e}", "fix the cause named above and make a new plan") from e

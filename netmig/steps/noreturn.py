@@ -23,9 +23,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep
 from netmig.errors import CheckFailed, NetmigError
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
 
 PIN_DIR = "pinned"
 DIR_STEPS = ("backup", "export-policies", "backup-calico-policies")  # steps that journal STEP.dir
@@ -55,19 +55,21 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def pin_manifest(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     """Pin the manifest of one install-operator step (see the module docstring); ``CheckFailed`` when it cannot
     be read or is not the one to install."""
-    from netmig.steps.install_operator import content_problem, fetch_manifest
+    from netmig.manifests import content_problem, fetch_manifest
+    from netmig.steps.install_operator import InstallOperatorParams
 
     rec = ctx.journal.value(pin_key(step.id))
     if rec and _sha(Path(rec["path"])) == rec.get("sha256"):
         return dict(rec)
-    source = str(step.params.get("manifest") or "")
+    params = InstallOperatorParams.model_validate(step.params)
+    source = params.manifest
     try:
         docs, sha, data = fetch_manifest(source)
     except NetmigError as e:
         raise CheckFailed(f"the tigera-operator manifest could not be pinned before the point of no return: "
                           f"{e.problem}", f"make it readable or plan again with --set {step.id}.manifest=FILE; "
                           "nothing was changed") from None
-    problem = content_problem(source, docs, sha, step.params.get("manifest_sha256"))
+    problem = content_problem(source, docs, sha, params.manifest_sha256)
     if problem is not None:
         raise CheckFailed(f"the tigera-operator manifest is not the one to install: {problem[0]}",
                           f"{problem[1]}; nothing was changed")
@@ -84,11 +86,12 @@ def pin_for_later_steps(ctx: StepContext) -> list[dict[str, Any]]:
 
 
 def pinned_manifest(ctx: StepContext, step: PlanStep) -> tuple[list[dict[str, Any]], str]:
-    from netmig.steps.install_operator import load_manifest, parse_manifest
+    from netmig.manifests import load_manifest, parse_manifest
+    from netmig.steps.install_operator import InstallOperatorParams
 
     rec = ctx.journal.value(pin_key(step.id))
     if not rec:
-        return load_manifest(str(step.params.get("manifest") or ""))
+        return load_manifest(InstallOperatorParams.model_validate(step.params).manifest)
     path = Path(rec["path"])
     try:
         data = path.read_bytes()
@@ -104,7 +107,7 @@ def pinned_manifest(ctx: StepContext, step: PlanStep) -> tuple[list[dict[str, An
 
 def point_of_no_return_problems(ctx: StepContext, step: PlanStep) -> list[str]:
     from netmig import backups
-    from netmig.steps.snapshot import BEFORE
+    from netmig.steps.snapshot import SnapshotParams
     from netmig.verify import snapshot as snapmod
 
     steps = ctx.plan.steps
@@ -124,7 +127,7 @@ def point_of_no_return_problems(ctx: StepContext, step: PlanStep) -> list[str]:
     done = set(ctx.journal.completed_steps())
     snapshots = [s for s in steps[:i] if s.kind == "connectivity-snapshot" and s.id in done]
     if snapshots and any(s.kind == "verify" for s in steps[i + 1:]):
-        path = ctx.run_dir / str(snapshots[-1].params.get("file", BEFORE))
+        path = ctx.run_dir / SnapshotParams.model_validate(snapshots[-1].params).file
         try:
             snapmod.load(path)
         except Exception as e:  # missing, unreadable or malformed: the verification would have no baseline

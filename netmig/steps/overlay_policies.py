@@ -21,12 +21,15 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from netmig import backups
-from netmig.engine import variants
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep, step_target
-from netmig.engine.registry import register_step
 from netmig.errors import CheckFailed
+from netmig.journal import EventKind
+from netmig.model.plan import PlanStep, step_target
+from netmig.stepkit import variants
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import NoParams, StepParams, step
 
 CALICO_GROUP, CALICO_VERSION = "crd.projectcalico.org", "v1"
 CALICO_KINDS = {"networkpolicies": True, "globalnetworkpolicies": False, "networksets": True,
@@ -44,8 +47,8 @@ def _calico_list(ctx: StepContext, plural: str) -> list[dict[str, Any]] | None:
     return [dict(o) for o in res.get("items") or []]
 
 
-@register_step("backup-calico-policies")
-def backup_calico_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+@step("backup-calico-policies", params=NoParams)
+def backup_calico_policies(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     previous = ctx.journal.value(f"{step.id}.dir")
     if previous and not backups.verify(Path(previous)):
         return {"dir": previous, "reused": True}
@@ -76,37 +79,42 @@ def _same(backed: dict[str, Any], live: dict[str, Any]) -> bool:
                 (b["metadata"].get("labels") or {}))
 
 
-def _window(ctx: StepContext, step: PlanStep) -> dict[str, Any] | None:
+def _window(ctx: StepContext, step: PlanStep, after: str | None) -> dict[str, Any] | None:
     """The unenforced window of this run's path: from the policy-none PUT to ``enforced_after`` (or now)."""
     path = variants.path_steps(ctx.plan, variants.active(ctx))
     none_steps = {s.id for s in path if s.kind == "update-network-profile"
                   and step_target(ctx.plan.source_profile(), s).engine == "none"}
     if not none_steps or ctx.plan.source_profile().engine == "none":
         return None
-    events = ctx.journal.events()
-    starts = [e for e in events if e["event"] == "arm-put" and e.get("step") in none_steps]
+    events = ctx.journal.read()
+    starts = [e for e in events if e.is_(EventKind.ARM_PUT) and e.step in none_steps]
     if not starts:
         return None
-    after = step.params.get("enforced_after")
-    ends = [e["time"] for e in events if e["event"] == "step-done" and e.get("step") == after]
+    ends = [e.time for e in events if e.is_(EventKind.STEP_DONE) and e.step == after]
     end = ends[-1] if ends else dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(starts[0]["time"])).total_seconds()
     return {"from": starts[0]["time"], "to": end, "seconds": round(seconds, 1), "from_step": starts[0]["step"],
             "to_step": after or step.id}
 
 
-@register_step("restore-verify-policies")
-def restore_verify_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+class RestoreVerifyParams(StepParams):
+    backup_step: str = Field(default="backup", description="the backup step holding networkpolicies.yaml")
+    calico_backup_step: str = Field(default="backup-calico", description="the backup-calico-policies step")
+    enforced_after: str | None = Field(default=None, description="the step after which policies are enforced")
+
+
+@step("restore-verify-policies", params=RestoreVerifyParams, changes_cluster=True)
+def restore_verify_policies(ctx: StepContext, step: PlanStep, params: RestoreVerifyParams) -> dict[str, Any]:
     from netmig.kube import errors
     from netmig.kube.resources import Rest
     from netmig.kube.restore import put_back
 
-    backup_dir = ctx.journal.value(f"{step.params.get('backup_step', 'backup')}.dir")
+    backup_dir = ctx.journal.value(f"{params.backup_step}.dir")
     if not backup_dir or not (Path(backup_dir) / "networkpolicies.yaml").is_file():
         raise CheckFailed("no NetworkPolicy backup of this run to restore from", "rerun apply (the backup step runs "
                           "before any change)")
     backed = _read(Path(backup_dir)).files["networkpolicies"]
-    calico_dir = ctx.journal.value(f"{step.params.get('calico_backup_step', 'backup-calico')}.dir")
+    calico_dir = ctx.journal.value(f"{params.calico_backup_step}.dir")
     calico_files = _read(Path(calico_dir)).files if calico_dir else {}
     calico_created: list[str] = []
     rest = Rest(ctx.kube)
@@ -127,7 +135,7 @@ def restore_verify_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     if calico_dir:
         lines.append(f"- {calico_count} Calico policy objects backed up ({calico_dir}); re-created: "
                      f"{', '.join(calico_created) or 'none'}.")
-    window = _window(ctx, step)
+    window = _window(ctx, step, params.enforced_after)
     if window:
         ctx.journal.set("unenforced-window", window)
         lines.append(f"- **Unenforced window**: NetworkPolicies were not enforced from {window['from'][:19]} (PUT "

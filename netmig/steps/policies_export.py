@@ -18,11 +18,13 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from netmig import backups
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
 from netmig.errors import CheckFailed
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import NoParams, StepParams, step
 
 FOLDER = "policies-export"
 
@@ -39,8 +41,8 @@ def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
                 and (ea["metadata"].get("annotations") or {}) == (eb["metadata"].get("annotations") or {}))
 
 
-@register_step("export-policies")
-def export_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+@step("export-policies", params=NoParams)
+def export_policies(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     d = ctx.run_dir / FOLDER
     previous = ctx.journal.value(f"{step.id}.dir")
     if previous and Path(previous).is_dir():
@@ -59,8 +61,8 @@ def export_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     return {"dir": str(d), "policies": len(items)}
 
 
-def _export_dir(ctx: StepContext, step: PlanStep) -> Path:
-    name = step.params.get("export_step") or next(
+def _export_dir(ctx: StepContext, export_step: str | None) -> Path:
+    name = export_step or next(
         (s.id for s in ctx.plan.steps if s.kind == "export-policies"), None)
     d = ctx.journal.value(f"{name}.dir") if name else None
     if not d or not Path(d).is_dir():
@@ -69,13 +71,17 @@ def _export_dir(ctx: StepContext, step: PlanStep) -> Path:
     return Path(d)
 
 
-@register_step("restore-policies")
-def restore_policies(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+class RestorePoliciesParams(StepParams):
+    export_step: str | None = Field(default=None, description="the export-policies step (default: the plan's)")
+
+
+@step("restore-policies", params=RestorePoliciesParams, changes_cluster=True)
+def restore_policies(ctx: StepContext, step: PlanStep, params: RestorePoliciesParams) -> dict[str, Any]:
     from netmig.kube import errors
     from netmig.kube.resources import Rest
     from netmig.kube.restore import put_back
 
-    d = _export_dir(ctx, step)
+    d = _export_dir(ctx, params.export_step)
     try:
         wanted = backups.read(d).files["networkpolicies"]
     except (ValueError, KeyError) as e:

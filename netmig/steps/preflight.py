@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep, drift
-from netmig.engine.registry import check_fn, register_step
 from netmig.errors import CheckFailed
 from netmig.model.checks import CheckResult, Outcome
+from netmig.model.plan import PlanStep, drift
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import NoParams, check_kind, step
 
 
 def run_checks(ctx: StepContext, check_ids: list[str]) -> list[CheckResult]:
     out = []
     for cid in check_ids:
         try:
-            out.append(check_fn(cid)(ctx))
+            out.append(check_kind(cid)(ctx))
         except KeyError:
             raise
         except Exception as e:  # a check that cannot run: an ERROR, never acceptable
@@ -29,8 +29,8 @@ def run_checks(ctx: StepContext, check_ids: list[str]) -> list[CheckResult]:
             for r in out]
 
 
-@register_step("preflight")
-def preflight(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+@step("preflight", params=NoParams)
+def preflight(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     problems = drift(ctx.plan, ctx.cluster(fresh=True))
     if problems:
         raise CheckFailed(f"the cluster changed since the plan was made: {'; '.join(problems)}",

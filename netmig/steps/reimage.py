@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.monitor import STALL_OPTIONS, ReimageMonitor, Stalled
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
-from netmig.engine.testhooks import checkpoint
+from pydantic import Field
+
 from netmig.errors import CheckFailed, Paused
+from netmig.journal import EventKind
 from netmig.logs import get_logger
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.monitor import STALL_OPTIONS, ReimageMonitor, Stalled
+from netmig.stepkit.registry import StepParams, seconds, step
+from netmig.stepkit.testhooks import checkpoint
 from netmig.steps.lock import ensure_held
 from netmig.steps.network import target_of, token_key
 
@@ -30,19 +33,26 @@ OVERLAY_LABELS = {"kubernetes.azure.com/azure-cni-overlay": "true", "kubernetes.
 DEFAULTS = {"stall_seconds": 1800.0, "notready_seconds": 1500.0, "pdb_block_seconds": 900.0, "poll_seconds": 10.0}
 
 
+class WatchReimageParams(StepParams):
+    """The timeouts are overridden by the run's options (``aks-netmig apply --stall-seconds`` etc.)."""
+
+    operation_step: str | None = Field(default=None, description="the update step (default: the last before)")
+    stall_seconds: float = seconds(DEFAULTS["stall_seconds"], "no progress for this long: pause")
+    notready_seconds: float = seconds(DEFAULTS["notready_seconds"], "a node NotReady for this long: pause")
+    pdb_block_seconds: float = seconds(DEFAULTS["pdb_block_seconds"], "a drain blocked by a PDB this long: pause")
+    poll_seconds: float = seconds(DEFAULTS["poll_seconds"], "how often ARM is read")
+
+
 def _update_step(ctx: StepContext, step: PlanStep) -> PlanStep:
-    if step.params.get("operation_step"):
-        return ctx.plan.step(str(step.params["operation_step"]))
-    before = ctx.plan.steps[: ctx.plan.steps.index(step)]
-    ups = [s for s in before if s.kind == "update-network-profile"]
-    if not ups:
+    op_step = operation_step_of(ctx.plan, step)
+    if not op_step:
         raise CheckFailed(f"step {step.id} has no update-network-profile step before it", "fix the plan")
-    return ups[-1]
+    return ctx.plan.step(op_step)
 
 
-def _param(ctx: StepContext, step: PlanStep, name: str, default: float) -> float:
+def _param(ctx: StepContext, params: WatchReimageParams, name: str) -> float:
     override = getattr(ctx.options, name, None)
-    return float(override if override is not None else step.params.get(name, default))
+    return float(override if override is not None else getattr(params, name))
 
 
 def target_labels(target: Any) -> dict[str, str]:
@@ -50,8 +60,8 @@ def target_labels(target: Any) -> dict[str, str]:
     return dict(OVERLAY_LABELS) if target.ipam == "azure-cni-overlay" else {}
 
 
-@register_step("watch-reimage")
-def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+@step("watch-reimage", params=WatchReimageParams)
+def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) -> dict[str, Any]:
     from netmig.azure import errors as arm
     from netmig.kube.watching import NodeWatch
 
@@ -73,15 +83,17 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             op = ctx.aks.resume(token)
         except arm.ArmError as e:
             log.warning("cannot re-attach with the continuation token; following provisioningState", error=str(e))
-    originals = ctx.journal.value("nodes-before") or []
+    originals = ctx.journal.value("nodes-before")  # recorded by update-network-profile before its PUT
+    if originals is None:  # no PUT of this run before the watch: the nodes now are the pre-change inventory
+        originals = [n["metadata"]["name"] for n in ctx.kube.nodes()]
     t0 = ctx.clock()
     mon = ReimageMonitor(LABEL_VALUE.get(target.engine, target.engine), t0,
-                         stall_seconds=_param(ctx, step, "stall_seconds", DEFAULTS["stall_seconds"]),
-                         notready_seconds=_param(ctx, step, "notready_seconds", DEFAULTS["notready_seconds"]),
-                         pdb_block_seconds=_param(ctx, step, "pdb_block_seconds", DEFAULTS["pdb_block_seconds"]),
+                         stall_seconds=_param(ctx, params, "stall_seconds"),
+                         notready_seconds=_param(ctx, params, "notready_seconds"),
+                         pdb_block_seconds=_param(ctx, params, "pdb_block_seconds"),
                          originals={p.name: p.nodes for p in ctx.plan.pools}, original_names=set(originals),
                          target_labels=target_labels(target))
-    arm_every = _param(ctx, step, "poll_seconds", DEFAULTS["poll_seconds"])
+    arm_every = _param(ctx, params, "poll_seconds")
     watch = NodeWatch(ctx.kube)
     last_arm = -1e9
     seen = 0
@@ -117,7 +129,7 @@ def watch_reimage(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
             ctx.journal.record("stall", step=step.id, kind=stall.kind, reason=stall.reason, pdb=stall.pdb,
                                node=stall.node)
             option = STALL_OPTIONS[stall.kind]
-            raise Stalled(stall, _param(ctx, step, option, DEFAULTS[option]))
+            raise Stalled(stall, _param(ctx, params, option))
     nodes = ctx.kube.nodes()
     want = LABEL_VALUE.get(target.engine, target.engine)
     wanted = {"kubernetes.azure.com/network-policy": want, **target_labels(target)}
@@ -146,10 +158,10 @@ def _pdb_inputs(ctx: StepContext, mon: ReimageMonitor, now: float) -> tuple[list
 def _failed_before(ctx: StepContext, step_id: str, key: str) -> bool:
     """True when the latest operation sent (a journaled token or PUT) was followed by an operation-failed event."""
     failed = False
-    for e in ctx.journal.events():
-        if (e["event"] == "set" and e.get("key") == key) or e["event"] == "arm-put":
+    for e in ctx.journal.read():
+        if (e.is_(EventKind.SET) and e.key == key) or e.is_(EventKind.ARM_PUT):
             failed = False
-        elif e["event"] == "operation-failed" and e.get("step") == step_id:
+        elif e.is_(EventKind.OPERATION_FAILED) and e.step == step_id:
             failed = True
     return failed
 
@@ -158,17 +170,35 @@ def note_aborted(plan: Any, journal: Any, reason: str) -> list[str]:
     """After the ARM operation was aborted by hand: record that it ended for every unfinished watch-reimage step
     whose network-profile PUT went out, so the next apply re-sends the same profile at once (resuming the reimage)
     instead of failing on the canceled operation first. Returns those step ids."""
-    done = set(journal.completed_steps())
-    sent = {e.get("step") for e in journal.events() if e["event"] == "arm-put"}
     out = []
-    for i, step in enumerate(plan.steps):
-        if step.kind != "watch-reimage" or step.id in done:
+    for ws, _ in sent_watches(plan, journal):
+        journal.record(EventKind.OPERATION_FAILED, step=ws.id, error=reason[:500], aborted=True)
+        out.append(ws.id)
+    return out
+
+
+def operation_step_of(plan: Any, watch: PlanStep) -> str:
+    """The update-network-profile step a watch-reimage step follows: its ``operation_step`` param, else the last
+    update step before it in the plan ("" when there is none)."""
+    p = WatchReimageParams.model_validate(watch.params)
+    if p.operation_step:
+        return p.operation_step
+    ups = [s.id for s in plan.steps[: plan.steps.index(watch)] if s.kind == "update-network-profile"]
+    return ups[-1] if ups else ""
+
+
+def sent_watches(plan: Any, journal: Any) -> list[tuple[PlanStep, str]]:
+    """(watch-reimage step, its update step) for every watch not done whose change went out (a journaled PUT or
+    continuation token), in plan order."""
+    done = set(journal.completed_steps())
+    sent = {e.step for e in journal.read() if e.is_(EventKind.ARM_PUT)}
+    out = []
+    for ws in plan.steps:
+        if ws.kind != "watch-reimage" or ws.id in done:
             continue
-        ups = [s.id for s in plan.steps[:i] if s.kind == "update-network-profile"]
-        op_step = str(step.params.get("operation_step") or (ups[-1] if ups else ""))
+        op_step = operation_step_of(plan, ws)
         if op_step in sent or journal.value(token_key(op_step)):
-            journal.record("operation-failed", step=step.id, error=reason[:500], aborted=True)
-            out.append(step.id)
+            out.append((ws, op_step))
     return out
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
-from netmig.engine.testhooks import checkpoint
+from pydantic import Field
+
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import StepParams, step
+from netmig.stepkit.testhooks import checkpoint
 
 BEFORE = "snapshot-before.json"
 
@@ -41,12 +43,17 @@ def probe_progress(step: PlanStep) -> Any:
     return on_progress
 
 
-@register_step("connectivity-snapshot")
-def connectivity_snapshot(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+class SnapshotParams(StepParams):
+    file: str = Field(default=BEFORE, description="the snapshot file in the run folder")
+    timeout_s: int = Field(default=2, gt=0, description="each probe's timeout")
+
+
+@step("connectivity-snapshot", params=SnapshotParams)
+def connectivity_snapshot(ctx: StepContext, step: PlanStep, params: SnapshotParams) -> dict[str, Any]:
     from netmig.verify import snapshot as snapmod
     from netmig.verify.run import take_snapshot
 
-    path = ctx.run_dir / step.params.get("file", BEFORE)
+    path = ctx.run_dir / params.file
     if path.exists():
         try:
             snap = snapmod.load(path)
@@ -57,7 +64,7 @@ def connectivity_snapshot(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     target = ctx.plan.target_profile().engine
     run_id = own_probe_run(ctx, step)
     snap = take_snapshot(ctx.kube, source, also_engines=(source, target),
-                         timeout_s=int(step.params.get("timeout_s", 2)),
+                         timeout_s=params.timeout_s,
                          network=ctx.plan.source_profile().describe(), run_id=run_id,
                          on_progress=probe_progress(step))
     tmp = path.with_suffix(".tmp")

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
+from pydantic import Field
+
 from netmig.errors import CheckFailed
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import StepParams, seconds, step
 from netmig.steps.snapshot import BEFORE, own_probe_run, probe_progress
 
 AFTER = "snapshot-after.json"
 
 
 def _pods_settled(ctx: StepContext) -> tuple[bool, str]:
-    from netmig.engine.monitor import is_ready
+    from netmig.stepkit.monitor import is_ready
     from netmig.verify.identity import PROBE_RUN_LABEL
 
     pods = [p for p in ctx.kube.pods() if not p["metadata"]["namespace"].startswith("netmig-")
@@ -30,14 +32,20 @@ def _pods_settled(ctx: StepContext) -> tuple[bool, str]:
     return not waiting, ", ".join(waiting[:5])
 
 
-@register_step("verify")
-def verify_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+class VerifyParams(StepParams):
+    settle_timeout_s: float = seconds(600, "how long to wait for the pods to settle")
+    expect_engine: str | None = Field(default=None, description="default: the plan's target engine")
+    timeout_s: int = Field(default=2, gt=0, description="each probe's timeout")
+
+
+@step("verify", params=VerifyParams)
+def verify_step(ctx: StepContext, step: PlanStep, params: VerifyParams) -> dict[str, Any]:
     from netmig.verify import snapshot as snapmod
     from netmig.verify.compare import compare, expected_vs_observed
     from netmig.verify.run import take_snapshot
 
     run_id = own_probe_run(ctx, step)  # first: what an interrupted attempt left
-    timeout = float(step.params.get("settle_timeout_s", 600))
+    timeout = params.settle_timeout_s
     t0 = ctx.clock()
     while True:
         ok, waiting = _pods_settled(ctx)
@@ -49,9 +57,9 @@ def verify_step(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
         if ctx.sleep(1.0):
             raise CheckFailed("stopped", "rerun apply")
     before = snapmod.load(ctx.run_dir / BEFORE)
-    engine = str(step.params.get("expect_engine") or ctx.plan.target_profile().engine)
+    engine = params.expect_engine or ctx.plan.target_profile().engine
     after = take_snapshot(ctx.kube, engine, also_engines=(engine,), baseline=[c.key for c in before.cells],
-                          timeout_s=int(step.params.get("timeout_s", 2)),
+                          timeout_s=params.timeout_s,
                           network=ctx.plan.target_profile().describe(), run_id=run_id,
                           on_progress=probe_progress(step))
     snapmod.save(after, ctx.run_dir / AFTER)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.context import StepContext
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
-from netmig.engine.testhooks import checkpoint
+from pydantic import Field
+
 from netmig.errors import CheckFailed
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import StepParams, seconds, step
+from netmig.stepkit.testhooks import checkpoint
 
 GROUP = "operator.tigera.io/v1"
 OWNERS = {"calico": "Installation", "ippools": "Installation", "apiserver": "APIServer", "goldmane": "Goldmane",
@@ -46,13 +48,21 @@ def _owner_generations(rest: Any) -> dict[str, int | None]:
     return gens
 
 
-@register_step("wait-tigerastatus")
-def wait_tigerastatus(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
+class TigeraStatusParams(StepParams):
+    components: list[str] | None = Field(default=None, description="default: those that apply")
+    timeout_s: float = seconds(900)
+    poll_s: float = seconds(2)
+    degraded_s: float = Field(default=120, ge=0, allow_inf_nan=False,
+                              description="how long a component may stay Degraded")
+
+
+@step("wait-tigerastatus", params=TigeraStatusParams)
+def wait_tigerastatus(ctx: StepContext, step: PlanStep, params: TigeraStatusParams) -> dict[str, Any]:
     from netmig.kube.resources import Rest
 
     rest = Rest(ctx.kube)
-    timeout, poll = float(step.params.get("timeout_s", 900)), float(step.params.get("poll_s", 2))
-    degraded_s = float(step.params.get("degraded_s", 120))
+    timeout, poll = params.timeout_s, params.poll_s
+    degraded_s = params.degraded_s
     t0 = ctx.clock()
     seen_down: set[str] = set()
     degraded_since: dict[str, float] = {}
@@ -60,7 +70,7 @@ def wait_tigerastatus(ctx: StepContext, step: PlanStep) -> dict[str, Any]:
     while True:
         checkpoint(f"{step.id}:waiting")
         gens = _owner_generations(rest)
-        wanted = [str(c) for c in step.params.get("components") or [c for c in ORDER if gens.get(c) is not None]]
+        wanted = list(params.components or [c for c in ORDER if gens.get(c) is not None])
         if not wanted:
             raise CheckFailed("no Installation default: nothing for the operator to report on",
                               "the apply-manifests step creates it; rerun apply")

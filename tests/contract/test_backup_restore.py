@@ -20,12 +20,12 @@ import yaml
 
 from netmig import backups
 from netmig.backups import key, normalized
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import step_fn
+from netmig.engine.catalog import step_fn
 from netmig.kube import backup, calico
 from netmig.kube.gateway import KubeGateway
 from netmig.kube.resources import Rest
 from netmig.kube.restore import PutBack, covers, put_back
+from netmig.model.plan import PlanStep
 from tests.e2e.migrate_helpers import cli
 from tests.unit.engine.values import context
 

@@ -45,3 +45,19 @@ def test_last_error(tmp_path: Path) -> None:
     assert j.last_error() is None
     j.record("step-failed", step="watch-reimage", error="stall: PDB kube-system/coredns-pdb")
     assert j.last_error()["step"] == "watch-reimage"  # type: ignore[index]
+
+
+def test_one_typed_reader(tmp_path: Path) -> None:
+    from netmig.journal import Event, EventKind, as_events, events
+
+    j = Journal(tmp_path / "journal.jsonl")
+    j.record(EventKind.STEP_DONE, step="backup", result={"dir": "/x"}, duration_s=0.1)
+    j.set("variant", "fallback")
+    j.record("from-a-newer-version", detail=1)
+    typed = events(j.path)
+    assert typed == j.read() == as_events(j.events())
+    done, chosen, unknown = typed
+    assert done.is_(EventKind.STEP_DONE, "backup") and done.result == {"dir": "/x"} and done.step == "backup"
+    assert chosen.is_(EventKind.SET) and (chosen.key, chosen.value, chosen.step) == ("variant", "fallback", None)
+    assert unknown.kind == "from-a-newer-version" and unknown.get("detail") == 1
+    assert Event.of(done.to_dict()) == done and done["event"] == "step-done"

@@ -6,9 +6,17 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from netmig.model.plan import PlanTemplate, validate_order
+from netmig.engine import catalog
+from netmig.model.plan import PlanTemplate
+from netmig.model.plan import validate_order as _validate_order
 
 PLANS = Path(__file__).resolve().parents[2] / "plans"
+
+
+def validate_order(template: PlanTemplate) -> list[str]:
+    """``validate_order`` with the registry's cluster-changing kinds (what the plan loader passes)."""
+    catalog.load_builtins()
+    return _validate_order(template, catalog.changing_kinds())
 
 
 @pytest.mark.parametrize("path", sorted(PLANS.glob("*.yaml")), ids=lambda p: p.stem)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from netmig.engine.registry import step_fn
+from netmig.engine.catalog import step_fn
 from netmig.kube import backup
 from netmig.kube.gateway import KubeGateway
 from tests.unit.engine.values import context

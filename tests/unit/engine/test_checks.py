@@ -11,9 +11,10 @@ import pytest
 from netmig.azure import errors as arm
 from netmig.azure.subnets import SubnetUsage
 from netmig.checks.capacity import surge_ips, surge_verdict
-from netmig.engine.registry import CHECKS, check_fn, load_builtins
+from netmig.engine.catalog import check_fn, load_builtins
 from netmig.model.checks import CheckResult, Outcome
 from netmig.model.cluster import NetworkProfile
+from netmig.stepkit.registry import CHECKS
 from netmig.steps.preflight import run_checks
 from tests.unit.engine.values import StubKube, cluster, context, plan, pool
 

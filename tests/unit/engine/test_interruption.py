@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from netmig.engine.interruption import operation_in_flight, stop_run
-from netmig.engine.planning import PlanStep
-from netmig.engine.registry import register_step
 from netmig.engine.runner import run_step, status
+from netmig.model.plan import PlanStep
+from netmig.stepkit.registry import register_step
 from netmig.steps.lock import KEEPER
 from netmig.steps.network import token_key
 from tests.unit.engine.values import context

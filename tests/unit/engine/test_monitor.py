@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.monitor import ReimageMonitor, blocking_pdbs
+from netmig.stepkit.monitor import ReimageMonitor, blocking_pdbs
 
 
 def node(name: str, pool: str = "user", ready: bool = True, cordoned: bool = False, engine: str = "azure") -> Any:
@@ -92,7 +92,7 @@ def test_pods_are_needed_only_for_nodes_cordoned_longer_than_the_pdb_timeout() -
 def test_a_stall_is_an_exit_3_pause_that_names_the_timeout_to_raise_and_pickles() -> None:
     import pickle
 
-    from netmig.engine.monitor import Stall, Stalled
+    from netmig.stepkit.monitor import Stall, Stalled
 
     s = Stalled(Stall("pdb-blocked", "the drain of node a is blocked by PodDisruptionBudget data/db", pdb="data/db",
                       node="a"), current=1.0)

@@ -77,7 +77,7 @@ def test_other_contradictions_are_refused_too(tmp_path: Path) -> None:
     assert "the target profile" in _refused(tmp_path, doc)
     doc = _doc()
     next(s for s in doc["steps"] if s["id"] == "report")["kind"] = "frobnicate"
-    assert "unknown step kind(s) frobnicate" in _refused(tmp_path, doc)
+    assert "step report: unknown step kind 'frobnicate'" in _refused(tmp_path, doc)
     doc = _doc()
     doc["steps"] = [s for s in doc["steps"] if s["id"] != "verify"]
     assert "missing: verify (verify)" in _refused(tmp_path, doc)
@@ -86,7 +86,8 @@ def test_other_contradictions_are_refused_too(tmp_path: Path) -> None:
     assert "step update-network: irreversible/variant is False/None" in _refused(tmp_path, doc)
     doc = _doc()
     next(s for s in doc["steps"] if s["id"] == "cilium-ready")["params"]["timeout_s"] = float("nan")
-    assert "timeout_s=nan is not a finite number > 0" in _refused(tmp_path, doc)
+    assert "step cilium-ready (wait-daemonset): param timeout_s input should be a finite number (got nan)" in \
+        _refused(tmp_path, doc)
 
 
 def test_step_parameters_plan_set_may_change_stay_editable(tmp_path: Path) -> None:

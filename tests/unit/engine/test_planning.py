@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from netmig.engine.catalog import step_fn
 from netmig.engine.planning import drift, load_plan
-from netmig.engine.registry import step_fn
 from netmig.errors import CheckFailed, UsageError
+from netmig.model.checks import CheckResult
 from netmig.model.cluster import NetworkProfile
 from tests.unit.engine.values import NOW, REF, cluster, context, plan, pool
 
@@ -51,8 +52,8 @@ def test_surge_percentages_round_up_and_shape_the_duration() -> None:
 
 def test_the_yaml_round_trip_is_lossless(tmp_path: Path) -> None:
     p = plan(accepted=["policy-analysis"])
-    p.preflight = [{"check": "pdb-drain", "outcome": "fail", "reason": "data/db: needs 2", "fix": "scale up",
-                    "accepted": True}]
+    p.preflight = [CheckResult.of({"check": "pdb-drain", "outcome": "fail", "reason": "data/db: needs 2",
+                                   "fix": "scale up", "accepted": True})]
     p.findings = [{"severity": "error", "rule": "ip-block", "kind": "NetworkPolicy", "namespace": "data",
                    "name": "db", "message": "ipBlock: pod IPs"}]
     path = tmp_path / "p.yaml"

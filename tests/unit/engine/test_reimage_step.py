@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from netmig.engine.monitor import ReimageMonitor
+from netmig.stepkit.monitor import ReimageMonitor
 from netmig.steps.reimage import _failed_before, _pdb_inputs, note_aborted
 from tests.unit.engine.test_monitor import node, pdb, pod
 from tests.unit.engine.values import StubKube, context

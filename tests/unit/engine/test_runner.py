@@ -14,9 +14,9 @@ from structlog.testing import LogCapture
 
 from netmig.engine import runlock
 from netmig.engine.planning import Plan, PlanStep
-from netmig.engine.registry import register_step
 from netmig.engine.runner import run_plan, run_step, status
 from netmig.errors import CheckFailed, Paused
+from netmig.stepkit.registry import register_step
 from tests.unit.engine.values import context, plan
 
 CALLS: list[str] = []

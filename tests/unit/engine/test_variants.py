@@ -20,21 +20,29 @@ from typing import Any
 import pytest
 
 from netmig.azure import errors as arm
-from netmig.engine import variants
-from netmig.engine.context import StepContext
+from netmig.engine import catalog
 from netmig.engine.planning import Plan, PlanStep, load_template, new_plan
-from netmig.engine.registry import register_step
 from netmig.engine.report import render
 from netmig.engine.runner import run_step
 from netmig.errors import CheckFailed, UsageError
 from netmig.journal import Journal
 from netmig.model.cluster import ClusterInfo, ClusterRef, NetworkProfile, PoolInfo
-from netmig.model.plan import PlanTemplate, validate_order
+from netmig.model.plan import PlanTemplate
+from netmig.model.plan import validate_order as _validate_order
+from netmig.stepkit import variants
+from netmig.stepkit.context import StepContext
+from netmig.stepkit.registry import register_step
 from netmig.steps.network import update_network_profile
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 KUBENET_CALICO = NetworkProfile(plugin="kubenet", policy="calico", pod_cidr="10.244.0.0/16",
                                 service_cidr="10.0.0.0/16")
+
+
+def validate_order(template: PlanTemplate) -> list[str]:
+    """``validate_order`` with the registry's cluster-changing kinds (what the plan loader passes)."""
+    catalog.load_builtins()
+    return _validate_order(template, catalog.changing_kinds())
 
 
 def cluster(network: NetworkProfile = KUBENET_CALICO, etag: str = "etag-1", state: str = "Succeeded") -> ClusterInfo:

@@ -7,10 +7,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from netmig.engine.context import StepContext
 from netmig.engine.planning import Plan, load_template, new_plan
 from netmig.journal import Journal
 from netmig.model.cluster import ClusterInfo, ClusterRef, NetworkProfile, PoolInfo
+from netmig.stepkit.context import StepContext
 
 REF = ClusterRef("0000-sub", "rg-app", "aks-prod")
 NOW = dt.datetime(2025, 3, 1, 12, 30, 0, tzinfo=dt.UTC)

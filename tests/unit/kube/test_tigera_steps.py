@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from netmig.engine.context import ProgressSink
-from netmig.engine.planning import PlanStep
 from netmig.errors import CheckFailed
 from netmig.kube import calico
 from netmig.kube.gateway import KubeGateway
 from netmig.kube.resources import Rest
+from netmig.model.plan import PlanStep
+from netmig.stepkit.context import ProgressSink
 from netmig.steps.apply_manifests import apply_manifests
 from netmig.steps.install_operator import install_operator
 from netmig.steps.wait_tigerastatus import wait_tigerastatus
