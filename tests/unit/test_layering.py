@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"netmig", "netmig.errors", "netmig.gcpause", "netmig.processes", "netmig.logs"},  # base utilities
     {"netmig.inputs", "netmig.yamlkube"},
     {"netmig.model"},  # plain typed values, no I/O
-    {"netmig.policy"},  # the policy engine (pure)
+    {"netmig.policy", "netmig.journey", "netmig.backups"},  # pure engines (policy, journey planner); backup format
     {"netmig.connection"},  # how to reach a cluster (no SDK client)
     {"netmig.azure", "netmig.kube", "netmig.journal", "netmig.manifests"},  # gateways and records
     {"netmig.verify"},
@@ -47,9 +47,6 @@ LAYERS: list[set[str]] = [
 PENDING: set[tuple[str, str]] = {
     # tasks -> cli: the Prefect task makes its plan through the CLI's plan command (the `commands` branch moves it)
     ("tasks/migrate.py", "netmig.cli.plan_cmd"),
-    # kube.probes <-> verify: the probe runner imports verify's identity/selection (the `sandboxpkg` branch)
-    ("netmig/kube/probes.py", "netmig.verify.identity"),
-    ("netmig/kube/probes.py", "netmig.verify.outcomes"),
 }
 # Known cycles between the sandbox's own packages (the `sandboxpkg` branch untangles them).
 PENDING_SANDBOX_CYCLES: list[list[str]] = [
