@@ -13,7 +13,7 @@ Contract:
 - Pacing is generic, never decided by what kind of cluster it is: ``ArmTarget.poll_seconds`` (None: the product's
   defaults, ``ARM_POLL_SECONDS`` for ARM long-running operations and the reimage watch's own default) and
   ``retry_backoff_max`` (None: the Azure SDK's retry backoff) come from the connection file when it declares them
-  (``"poll_seconds"``, ``"retry_backoff_max"`` in ``sandbox.json``; the backoff defaults to 5 polls there).
+  (``"poll_seconds"``, ``"retry_backoff_max"`` in ``sandbox.json``; the backoff defaults to one poll there).
 - ``Address`` is the cluster-address flags as one typed value (``target(plan)``, ``flags()``, ``given()``).
 """
 
@@ -31,8 +31,7 @@ from netmig.model.cluster import ClusterRef
 
 PUBLIC_ARM = "https://management.azure.com"
 ARM_POLL_SECONDS = 5.0  # the product's pace for ARM long-running operations when the connection declares none
-SANDBOX_POLL_SECONDS = 0.2  # until the sandbox declares poll_seconds in sandbox.json: remove once it does
-BACKOFF_POLLS = 5  # a connection that declares its pace backs off at most this many polls between retries
+SANDBOX_POLL_SECONDS = 1.0  # until the sandbox declares poll_seconds in sandbox.json: remove once it does
 
 
 @dataclass(frozen=True)
@@ -95,8 +94,8 @@ def _pacing(info: dict[str, Any], path: Path) -> tuple[float, float]:
     values: list[float] = []
     for key, default in (("poll_seconds", SANDBOX_POLL_SECONDS), ("retry_backoff_max", None)):
         raw = info.get(key, default)
-        if raw is None:
-            raw = BACKOFF_POLLS * values[0]
+        if raw is None:  # a connection that declares its pace backs off at most one poll between retries
+            raw = values[0]
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw) or raw <= 0:
             raise UsageError(f"{path}: {key} must be a number of seconds > 0, got {raw!r}", "restart the sandbox")
         values.append(float(raw))
