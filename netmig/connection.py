@@ -14,7 +14,7 @@ Contract:
   defaults, ``ARM_POLL_SECONDS`` for ARM long-running operations and the reimage watch's own default) and
   ``retry_backoff_max`` (None: the Azure SDK's retry backoff) come from the connection file when it declares them
   (``"poll_seconds"``, ``"retry_backoff_max"`` in ``sandbox.json``; the backoff defaults to one poll there).
-- ``Address`` is the cluster-address flags as one typed value (``target(plan)``, ``flags()``, ``given()``).
+- ``Address`` is the cluster-address flags as one typed value (``target(plan)``, ``names_cluster()``).
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ class Address:
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ADDRESS_KEYS}
 
-    def given(self) -> bool:
+    def names_cluster(self) -> bool:
         """A cluster is named (a sandbox, a resource id, or a subscription); ARM endpoint / CA bundle alone is not."""
         return bool(self.sandbox or self.cluster or self.subscription)
 

@@ -83,7 +83,7 @@ def status(plan_path: Path | None, run_dir: Path | None, as_json: bool, **kwargs
 
     configure_logging()
     address = Address.of(kwargs)
-    given = address.given()
+    given = address.names_cluster()
     if plan_path is None and not given:
         raise UsageError("nothing to show", "pass a PLAN file or a cluster (--cluster / --sandbox)")
     read_cluster = True

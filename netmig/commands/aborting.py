@@ -19,17 +19,15 @@ from typing import Any
 
 from netmig.commands.argv import argv
 from netmig.commands.errors import cannot_read, check_access
-from netmig.connection import Address, ArmTarget
+from netmig.commands.state import MigrationAt
+from netmig.connection import ArmTarget
 from netmig.errors import CheckFailed, Paused, UsageError
 
 TERMINAL = ("Succeeded", "Failed", "Canceled")
 
 
 @dataclass(frozen=True)
-class AbortRequest:
-    plan_path: Path | None = None
-    run_dir: Path | None = None  # default PLAN.run/ next to the plan
-    address: Address = field(default_factory=Address)
+class AbortRequest(MigrationAt):
     yes: bool = False
     confirm: Callable[[str], bool] | None = None  # asked when not ``yes`` (a terminal prompt)
 
@@ -57,7 +55,7 @@ def abort(req: AbortRequest) -> AbortResult:
     from netmig.engine.session import run_dir_for
 
     plan = load_plan(req.plan_path) if req.plan_path else None
-    if plan is None and not req.address.given():
+    if plan is None and not req.address.names_cluster():
         raise UsageError("no cluster given", "pass a PLAN file or a cluster (--cluster / --sandbox)")
     target = req.address.target(plan)
     check_access(target)

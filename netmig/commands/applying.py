@@ -84,7 +84,7 @@ def prepare(req: ApplyRequest) -> ApplyRun:
     if req.check_access:
         check_access(target)
     address = req.address
-    if target.sandbox and not address.given():
+    if target.sandbox and not address.names_cluster():
         address = Address(sandbox=target.sandbox, arm_endpoint=address.arm_endpoint, ca_bundle=address.ca_bundle)
     return ApplyRun(plan, req.plan_path, target, req.run_dir or run_dir_for(req.plan_path), options, line, address)
 
@@ -286,7 +286,7 @@ def plan_for_run(req: RunPlanRequest) -> RunPlan:
                              "no plan and no migration kind",
                              "give plan_path (an existing plan), or migration (a kind from plans/) and the "
                              "cluster address to make one")
-        if not req.address.given():
+        if not req.address.names_cluster():
             raise UsageError(f"no plan at {req.plan_path} to apply, and no cluster address to make one",
                              "give the cluster (sandbox folder or AKS address) or an existing plan_path")
         path = path or req.new_plan_path

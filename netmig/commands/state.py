@@ -22,10 +22,16 @@ StatusDocument = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class StatusRequest:
+class MigrationAt:
+    """A migration (its plan file, its run folder) and/or a cluster address: what status and abort look at."""
+
     plan_path: Path | None = None
     run_dir: Path | None = None  # default PLAN.run/ next to the plan
     address: Address = field(default_factory=Address)
+
+
+@dataclass(frozen=True)
+class StatusRequest(MigrationAt):
     read_cluster: bool = True
 
 

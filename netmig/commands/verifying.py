@@ -23,22 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from netmig.commands.errors import translated
+from netmig.connection import Address
 from netmig.errors import CheckFailed, UsageError
 
 NO_CLUSTER_FIX = ("pass --kubeconfig FILE, --sandbox DIR, --cluster RESOURCE_ID, or "
                   "--subscription/--resource-group/--name")
 
 
-@dataclass
-class Conn:
+@dataclass(frozen=True)
+class Conn(Address):
+    """A cluster address, or a kubeconfig instead of one (verification needs no ARM)."""
+
     kubeconfig: Path | None = None
-    sandbox: Path | None = None
-    cluster: str | None = None
-    subscription: str | None = None
-    resource_group: str | None = None
-    name: str | None = None
-    arm_endpoint: str | None = None
-    ca_bundle: str | None = None
 
     @property
     def given(self) -> bool:
@@ -79,9 +75,7 @@ def open_cluster(conn: Conn) -> Iterator[tuple[Any, str | None, str]]:
         from netmig.azure.gateway import AksGateway
         from netmig.connection import resolve
 
-        target = resolve(sandbox=conn.sandbox, cluster=conn.cluster, subscription=conn.subscription,
-                         resource_group=conn.resource_group, name=conn.name, arm_endpoint=conn.arm_endpoint,
-                         ca_bundle=conn.ca_bundle)
+        target = resolve(**conn.as_dict())
         with translated(f"cannot reach {target.describe()}", "check the address and credentials"):
             aks = AksGateway(target)
             info = aks.cluster()
