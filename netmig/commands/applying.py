@@ -7,7 +7,7 @@ Contract:
   given; the reimage watch paced by the connection's ``poll_seconds``), and ``line``: this apply's own command line
   (``netmig.commands.argv.ApplyLine``) to name in every failure.
 - ``failures(run)`` is the context every orchestrator runs the plan in: an ARM / Kubernetes API fault becomes one
-  line (``netmig.engine.failures``); a stall becomes ``Paused`` with the three exact choices (``stall_choices``);
+  line (``netmig.commands.failures``); a stall becomes ``Paused`` with the three exact choices (``stall_choices``);
   any other ``NetmigError`` ends as ``ended_with`` says (exit 4 once the cluster was changed, the last line naming
   its state and the next command). ``Paused`` and ``Interrupted`` pass unchanged.
 - ``run_local(run, approver=..., progress=...)`` runs the plan with the library runner; Ctrl-C / SIGTERM ends it
@@ -102,7 +102,7 @@ def stall_choices(e: Any, line: ApplyLine) -> str:
 def ended_with(error: NetmigError, plan: Any, run_dir: Path, rerun: list[str]) -> NetmigError:
     """The error a failed apply ends with (``netmig.engine.outcome.failure``: exit 4 once the cluster was changed,
     the last line naming the cluster's state and the exact next command)."""
-    from netmig.engine.failures import ClientFailure
+    from netmig.commands.failures import ClientFailure
     from netmig.engine.outcome import failure
     from netmig.journal import Journal
 
@@ -114,7 +114,7 @@ def ended_with(error: NetmigError, plan: Any, run_dir: Path, rerun: list[str]) -
 @contextlib.contextmanager
 def failures(run: ApplyRun) -> Iterator[None]:
     """See the module contract."""
-    from netmig.engine.failures import client_faults
+    from netmig.commands.failures import client_faults
     from netmig.engine.monitor import Stalled
 
     try:
@@ -141,7 +141,7 @@ def interrupted(e: BaseException, info: Any, rerun: list[str]) -> Interrupted:
 
 def run_local(run: ApplyRun, *, approver: Callable[[Any], Any], progress: ProgressSink | None = None) -> None:
     """The library runner (no Prefect); see the module contract."""
-    from netmig.engine.failures import client_faults
+    from netmig.commands.failures import client_faults
     from netmig.engine.interruption import stop_run
     from netmig.engine.runner import run_plan
     from netmig.engine.session import open_context

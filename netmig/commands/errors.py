@@ -1,4 +1,5 @@
-"""The one place gateway errors become user-facing errors.
+"""The one place gateway errors become user-facing errors (a fault that ends a run: ``netmig.commands.failures``,
+which adds the cluster's state and the next command).
 
 Contract: ``translated(problem, fix)`` turns an ``ArmError`` / ``KubeError`` raised inside it into
 ``CheckFailed(f"{problem}: {error}", fix)`` (raised ``from`` it; other exceptions pass through). ``cannot_read(target)``
