@@ -50,8 +50,6 @@ def compare_snapshots(before: str, after: str) -> dict[str, Any]:
 @task(retries=1, retry_delay_seconds=5, retry_condition_fn=transient)
 def seed_demo(*, sandbox: str | None = None, kubeconfig: str | None = None) -> dict[str, Any]:
     """Run the seed article's demo; returns ``{"passed": bool, "expectations": [...]}``."""
-    from netmig.commands.verifying import kube_errors, open_cluster
-    from netmig.kube.seed_demo import run_seed_demo
+    from netmig.commands.verifying import SeedDemoRequest, verify_seed_demo
 
-    with open_cluster(_conn(sandbox, kubeconfig)) as (gw, _, _), kube_errors():
-        return dict(run_seed_demo(gw).to_dict())
+    return dict(verify_seed_demo(SeedDemoRequest(_conn(sandbox, kubeconfig))).to_dict())

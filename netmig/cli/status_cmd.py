@@ -78,22 +78,8 @@ def render_status(d: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys: see status_dict).")
 def status(plan_path: Path | None, run_dir: Path | None, as_json: bool, **kwargs: Any) -> None:
     """Show a migration's progress (PLAN) and the cluster's state, reimage progress and lock; how to resume."""
-    from netmig.engine.planning import load_plan
-    from netmig.errors import UsageError
-
     configure_logging()
-    address = Address.of(kwargs)
-    given = address.names_cluster()
-    if plan_path is None and not given:
-        raise UsageError("nothing to show", "pass a PLAN file or a cluster (--cluster / --sandbox)")
-    read_cluster = True
-    if plan_path is not None and not given:
-        p = load_plan(plan_path)
-        if p.arm_endpoint.startswith("https://127.0.0.1") and not p.connection.sandbox:
-            read_cluster = False  # a sandbox plan that does not remember its folder: no credentials to read with
-        elif p.connection.sandbox and not (Path(p.connection.sandbox) / "sandbox.json").is_file():
-            read_cluster = False  # its sandbox is gone: the journal is all there is to show
     from netmig.commands import status as status_command
 
-    d = status_command(StatusRequest(plan_path, run_dir, address, read_cluster=read_cluster))
+    d = status_command(StatusRequest(plan_path, run_dir, Address.of(kwargs)))
     click.echo(json.dumps(d, indent=2, default=str) if as_json else render_status(d))

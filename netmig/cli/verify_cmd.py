@@ -31,7 +31,6 @@ from netmig.commands.verifying import (
     ExpectRequest,
     Interrupted,
     SnapshotRequest,
-    kube_errors,
     open_cluster,
 )
 from netmig.errors import CheckFailed
@@ -89,17 +88,16 @@ def _merge(ctx: click.Context, conn: Conn) -> Conn:
 
 def _seed_demo(conn: Conn, *, time_scale: float, image: str | None = None, timeout: int = 3,
                as_json: bool = False, junit: Path | None = None, markdown: Path | None = None) -> None:
-    from netmig.kube.probes import DEFAULT_IMAGE
-    from netmig.kube.seed_demo import run_seed_demo
+    from netmig.commands.verifying import SeedDemoRequest, verify_seed_demo
     from netmig.verify import report
 
+    def step(e: Any) -> None:
+        if not as_json:
+            click.echo(f"[{'ok  ' if e.met else 'FAIL'}] {e.step}: expected {e.expected}, observed "
+                       f"{e.observed}" + (f" ({e.detail})" if e.detail else ""))
+
     def go(c: Conn) -> Any:
-        with open_cluster(c) as (gw, _, _), kube_errors():
-            def step(e: Any) -> None:
-                if not as_json:
-                    click.echo(f"[{'ok  ' if e.met else 'FAIL'}] {e.step}: expected {e.expected}, observed "
-                               f"{e.observed}" + (f" ({e.detail})" if e.detail else ""))
-            return run_seed_demo(gw, image=image or DEFAULT_IMAGE, timeout_s=timeout, on_step=step)
+        return verify_seed_demo(SeedDemoRequest(c, image=image, timeout_s=timeout, on_step=step))
 
     if conn.given:
         result = go(conn)
@@ -311,10 +309,9 @@ def compare(ctx: click.Context, before: Path, after: Path, as_json: bool, junit:
 @click.pass_context
 def cleanup(ctx: click.Context, dry_run: bool, as_json: bool, **kwargs: Any) -> None:
     """Remove probe pods and netmig-probe-* namespaces left by interrupted runs."""
-    from netmig.kube.probes import cleanup_leftovers
+    from netmig.commands.verifying import CleanupRequest, verify_cleanup
 
-    with open_cluster(_merge(ctx, _conn(kwargs))) as (gw, _, _), kube_errors():
-        left = cleanup_leftovers(gw, dry_run=dry_run)
+    left = verify_cleanup(CleanupRequest(_merge(ctx, _conn(kwargs)), dry_run=dry_run))
     if as_json:
         import json
 

@@ -32,12 +32,29 @@ class MigrationAt:
 
 @dataclass(frozen=True)
 class StatusRequest(MigrationAt):
-    read_cluster: bool = True
+    read_cluster: bool | None = None  # None: unless only a plan is given whose cluster cannot be reached
 
 
 def status(req: StatusRequest) -> StatusDocument:
-    """The ``aks-netmig status --json`` document (see ``status_dict``)."""
-    return status_dict(req.plan_path, req.run_dir, req.address.as_dict(), read_cluster=req.read_cluster)
+    """The ``aks-netmig status --json`` document (see ``status_dict``). ``UsageError`` when neither a plan nor a
+    cluster is given. Given only a plan, the cluster is not read when its sandbox is gone, or when it is a sandbox
+    plan that does not remember its folder (no credentials to read with): the journal is all there is to show."""
+    from netmig.engine.planning import load_plan
+    from netmig.errors import UsageError
+
+    given = req.address.names_cluster()
+    if req.plan_path is None and not given:
+        raise UsageError("nothing to show", "pass a PLAN file or a cluster (--cluster / --sandbox)")
+    read_cluster = req.read_cluster
+    if read_cluster is None:
+        read_cluster = True
+        if req.plan_path is not None and not given:
+            plan = load_plan(req.plan_path)
+            conn = plan.connection
+            forgotten = plan.arm_endpoint.startswith("https://127.0.0.1") and not conn.sandbox
+            gone = bool(conn.sandbox) and not (Path(str(conn.sandbox)) / "sandbox.json").is_file()
+            read_cluster = not (forgotten or gone)
+    return status_dict(req.plan_path, req.run_dir, req.address.as_dict(), read_cluster=read_cluster)
 
 
 def migration_state(plan: Any, run_dir: Path) -> dict[str, Any]:

@@ -202,3 +202,35 @@ def verify_compare(req: CompareRequest) -> Any:
     from netmig.verify.compare import compare
 
     return compare(snapmod.load(req.before), snapmod.load(req.after))
+
+
+@dataclass(frozen=True)
+class CleanupRequest:
+    conn: Conn
+    dry_run: bool = False  # only list what would be removed
+
+
+def verify_cleanup(req: CleanupRequest) -> Any:
+    """Remove the probe pods and ``netmig-probe-*`` namespaces interrupted runs left (``pods``, ``namespaces``)."""
+    from netmig.kube.probes import cleanup_leftovers
+
+    with open_cluster(req.conn) as (gw, _, _), kube_errors():
+        return cleanup_leftovers(gw, dry_run=req.dry_run)
+
+
+@dataclass(frozen=True)
+class SeedDemoRequest:
+    conn: Conn
+    image: str | None = None  # agnhost image (default: netmig.kube.probes.DEFAULT_IMAGE)
+    timeout_s: int = 3
+    on_step: Callable[[Any], None] | None = None  # each expectation as it is checked
+
+
+def verify_seed_demo(req: SeedDemoRequest) -> Any:
+    """The seed article's demo (server, client, demo-policy, TIMEOUT, label app=client, success, clean up) on the
+    cluster; returns its result (``passed``, ``to_dict()``)."""
+    from netmig.kube.probes import DEFAULT_IMAGE
+    from netmig.kube.seed_demo import run_seed_demo
+
+    with open_cluster(req.conn) as (gw, _, _), kube_errors():
+        return run_seed_demo(gw, image=req.image or DEFAULT_IMAGE, timeout_s=req.timeout_s, on_step=req.on_step)
