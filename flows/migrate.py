@@ -163,11 +163,11 @@ def _run(migration: str | None, cluster: ClusterAddress, plan_path: str | None, 
     from prefect.flow_runs import suspend_flow_run
     from prefect.runtime import deployment
 
-    from netmig.commands.applying import RunPlanRequest, approved, set_aside, signal_name
-    from netmig.engine.context import Options, never_approve
+    from netmig.commands.applying import ApplyRequest, RunPlanRequest, approved, prepare, set_aside, signal_name
+    from netmig.engine.context import never_approve
     from netmig.engine.interruption import stop_run
     from netmig.engine.runner import start_run
-    from netmig.engine.session import open_context, run_dir_for
+    from netmig.engine.session import open_context
     from netmig.steps.lock import KEEPER, drop
 
     flow_run = getattr(get_run_context(), "flow_run", None)
@@ -179,11 +179,12 @@ def _run(migration: str | None, cluster: ClusterAddress, plan_path: str | None, 
     if "plan" not in done_artifacts:
         publish("markdown", "plan", plan_markdown(plan) + "\n```yaml\n" + plan.to_yaml()[:60000] + "\n```\n",
                 f"The plan this run applies ({path})")
-    target = cluster.address().target(plan)  # the address given, else the plan's own connection
-    run_dir = Path(options.run_dir).resolve() if options.run_dir else run_dir_for(path)
+    run = prepare(ApplyRequest(  # the address given, else the plan's own connection; the engine's options
+        path, cluster.address(), run_dir=Path(options.run_dir).resolve() if options.run_dir else None,
+        stall_seconds=options.stall_seconds, pdb_block_seconds=options.pdb_block_seconds,
+        notready_seconds=options.notready_seconds, check_access=False))
+    target, run_dir, engine_options = run.target, run.run_dir, run.options
     crashed = register_run(plan.migration_id, flow_run)
-    engine_options = Options(stall_seconds=options.stall_seconds, notready_seconds=options.notready_seconds,
-                             pdb_block_seconds=options.pdb_block_seconds, poll_seconds=target.poll_seconds)
     approver = session.approver or (_auto(f"deployment {deployment.name or 'run'}")
                                     if options.auto_approve else None)
     ctx = open_context(plan, target, run_dir, approver=approver or never_approve,
