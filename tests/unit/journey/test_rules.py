@@ -22,7 +22,7 @@ def _rules() -> list[tuple[str, dict]]:  # type: ignore[type-arg]
 @pytest.mark.parametrize(("rid", "rule"), _rules(), ids=[rid for rid, _ in _rules()])
 def test_every_rule_cites_a_source_url_and_the_date_it_was_read(rid: str, rule: dict) -> None:  # type: ignore[type-arg]
     assert str(rule.get("source", "")).startswith("https://"), f"{rid} has no source URL"
-    assert dt.date.fromisoformat(str(rule.get("read"))), f"{rid} has no read date"  # an ISO date (quoted: kubectl's YAML)
+    assert dt.date.fromisoformat(str(rule.get("read"))), f"{rid} has no read date"  # quoted ISO date
     refusal = rule.get("refusal")
     if refusal is not None:
         assert str(refusal.get("source", "")).startswith("https://"), f"{rid}.refusal has no source URL"
