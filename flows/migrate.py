@@ -164,10 +164,10 @@ def _run(migration: str | None, cluster: ClusterAddress, plan_path: str | None, 
     from prefect.runtime import deployment
 
     from netmig.commands.applying import ApplyRequest, RunPlanRequest, approved, prepare, set_aside, signal_name
-    from netmig.engine.context import never_approve
     from netmig.engine.interruption import stop_run
     from netmig.engine.runner import start_run
     from netmig.engine.session import open_context
+    from netmig.stepkit.context import never_approve
     from netmig.steps.lock import KEEPER, drop
 
     flow_run = getattr(get_run_context(), "flow_run", None)

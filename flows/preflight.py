@@ -31,8 +31,8 @@ def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = Cluste
         options: The options of aks-netmig plan (accepted check/rule ids, step parameters / operator manifest,
             pod CIDR, fallback), where to write the plan, whether blocking checks fail the run.
     """
-    from netmig.engine.planning import Plan
     from netmig.errors import CheckFailed, UsageError
+    from netmig.model.plan import Plan
 
     with structlog_to_prefect():
         if not cluster.given():

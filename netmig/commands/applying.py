@@ -29,9 +29,9 @@ from typing import Any, Protocol
 from netmig.commands.argv import ApplyLine
 from netmig.commands.errors import check_access
 from netmig.connection import Address, ArmTarget
-from netmig.engine.context import Options, ProgressSink
-from netmig.engine.planning import Plan
 from netmig.errors import CheckFailed, NetmigError, Paused
+from netmig.model.plan import Plan
+from netmig.stepkit.context import Options, ProgressSink
 
 
 class Interrupted(NetmigError):
@@ -115,7 +115,7 @@ def ended_with(error: NetmigError, plan: Any, run_dir: Path, rerun: list[str]) -
 def failures(run: ApplyRun) -> Iterator[None]:
     """See the module contract."""
     from netmig.commands.failures import client_faults
-    from netmig.engine.monitor import Stalled
+    from netmig.stepkit.monitor import Stalled
 
     try:
         with client_faults(run.plan, run.run_dir, run.rerun):
@@ -173,8 +173,8 @@ class DryRun:
 def dry_run(run: ApplyRun) -> DryRun:
     """See the module contract."""
     from netmig.azure.gateway import AksGateway
-    from netmig.engine.planning import drift
     from netmig.journal import Journal
+    from netmig.model.plan import drift
 
     aks = AksGateway(run.target)
     journal = Journal(run.run_dir / "journal.jsonl")
@@ -187,10 +187,10 @@ def dry_run(run: ApplyRun) -> DryRun:
 def planned_requests(plan: Any, aks: Any, pending: list[str], journal: Any = None) -> list[str]:
     """The network-profile PUTs the pending update-network-profile steps of the default path will send, built by
     ``AksGateway.network_update_request`` -- the function ``begin_network_update`` sends them with -- from the
-    step's own parameters (``netmig.engine.planning.step_target``), one block per request."""
+    step's own parameters (``netmig.model.plan.step_target``), one block per request."""
     import json
 
-    from netmig.engine.planning import step_target
+    from netmig.model.plan import step_target
     from netmig.steps.network import token_key
 
     out: list[str] = []

@@ -71,9 +71,9 @@ def migration_state(plan: Any, run_dir: Path) -> dict[str, Any]:
     A step of a path this run does not take (plan variants) is ``skipped`` with the reason: as the journal records
     it once the run reaches it, and already before that once the path is settled (``variants.path_of``). Until
     then such a step is ``pending`` and its detail says when it would run."""
-    from netmig.engine import variants
     from netmig.engine.runner import status as step_status
     from netmig.journal import Journal
+    from netmig.stepkit import variants
 
     events = Journal(run_dir / "journal.jsonl").events()
     by_id = {s.id: s for s in plan.steps}
@@ -101,7 +101,7 @@ def migration_state(plan: Any, run_dir: Path) -> dict[str, Any]:
               if e["event"] == "stall" and not _succeeded_since(events, i, order)]
     aborts = [{k: e.get(k) for k in ("time", "step", "by", "provisioning_state")} for e in events
               if e["event"] == "abort"]
-    from netmig.engine.report import reimage_summaries
+    from netmig.steps.report import reimage_summaries
 
     summaries = reimage_summaries(plan, events)
     return {"steps": steps, "variant": active, "current_step": current,
@@ -156,9 +156,9 @@ def cluster_state(target: Any, plan: Any | None, nodes_before: list[str] | None,
     migration_id, run_id, host, pid, renew_time, duration_s, description}, holder_state: live | dead | expired |
     unknown, takeover: what the next apply does about it})."""
     from netmig.azure.gateway import AksGateway
-    from netmig.engine.monitor import ReimageMonitor
     from netmig.kube import lease
     from netmig.kube.gateway import KubeGateway
+    from netmig.stepkit.monitor import ReimageMonitor
 
     aks = AksGateway(target)
     with cannot_read(target):

@@ -44,8 +44,8 @@ def cluster_changed(plan: Any, events: list[dict[str, Any]]) -> bool:
 
 def _profile_after(plan: Any, events: list[dict[str, Any]]) -> tuple[Any, bool]:
     """(the network profile the cluster is at or moving to, whether its reimage was watched to the end)."""
-    from netmig.engine.planning import step_target
     from netmig.model.cluster import NetworkProfile
+    from netmig.model.plan import step_target
 
     puts = _puts(events)
     if not puts:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from netmig.connection import ArmTarget
-from netmig.engine.planning import Plan
 from netmig.errors import UsageError
 from netmig.journal import EventKind, Journal
+from netmig.model.plan import Plan
 from netmig.stepkit.context import Options, ProgressSink, StepContext, never_approve
 
 

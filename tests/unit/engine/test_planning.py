@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from netmig.engine.catalog import step_fn
-from netmig.engine.planning import drift, load_plan
+from netmig.engine.planning import load_plan
 from netmig.errors import CheckFailed, UsageError
 from netmig.model.checks import CheckResult
 from netmig.model.cluster import NetworkProfile
+from netmig.model.plan import drift
 from tests.unit.engine.values import NOW, REF, cluster, context, plan, pool
 
 PROFILE_KEYS = ["plugin", "policy", "dataplane", "plugin_mode", "pod_cidr", "service_cidr"]
