@@ -104,11 +104,11 @@ def ended_with(error: NetmigError, plan: Any, run_dir: Path, rerun: list[str]) -
     the last line naming the cluster's state and the exact next command)."""
     from netmig.commands.failures import ClientFailure
     from netmig.engine.outcome import failure
-    from netmig.journal import Journal
+    from netmig.journal import events
 
     if isinstance(error, ClientFailure) and not error.cluster_changed:
         return error  # its one line already says nothing was changed and names the next command
-    return failure(error, plan, Journal(run_dir / "journal.jsonl").events(), shlex.join(rerun))
+    return failure(error, plan, events(run_dir / "journal.jsonl"), shlex.join(rerun))
 
 
 @contextlib.contextmanager

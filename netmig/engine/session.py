@@ -45,7 +45,7 @@ def open_context(plan: Plan, target: ArmTarget, run_dir: Path, *, approver: Call
 
 def check_journal_owner(journal: Journal, plan: Plan, run_dir: Path) -> None:
     """``UsageError`` when the journal records runs of another migration than ``plan``'s."""
-    others = sorted({str(e["migration"]) for e in journal.read()
+    others = sorted({str(e.get("migration")) for e in journal.read()
                      if e.is_(EventKind.RUN_START) and e.get("migration") not in (None, plan.migration_id)})
     if others:
         raise UsageError(
