@@ -297,9 +297,9 @@ def plan_for_run(req: RunPlanRequest) -> RunPlan:
                                     reuse_existing=True, only_if_runnable=True)).blocking
         if blocking:
             raise CheckFailed(f"{len(blocking)} preflight check(s) fail: "
-                              + "; ".join(f"{r['check']}: {r['reason']}" for r in blocking)[:800],
+                              + "; ".join(f"{r.check}: {r.reason}" for r in blocking)[:800],
                               f"no plan was written to {path} and nothing was changed; fix the cause, or accept "
-                              f"them (plan --accept {' --accept '.join(r['check'] for r in blocking)}) and run "
+                              f"them (plan --accept {' --accept '.join(r.check for r in blocking)}) and run "
                               "again with the same plan_path")
         made = True
     existing = load_plan(path)
