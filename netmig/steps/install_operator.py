@@ -16,13 +16,6 @@ from typing import Any
 from pydantic import Field
 
 from netmig.errors import CheckFailed
-from netmig.manifests import (  # noqa: F401  (re-exported: the manifest helpers lived here)
-    content_problem,
-    fetch_manifest,
-    load_manifest,
-    parse_manifest,
-    read_source,
-)
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import StepParams, seconds, step

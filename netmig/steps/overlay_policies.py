@@ -92,8 +92,8 @@ def _window(ctx: StepContext, step: PlanStep, after: str | None) -> dict[str, An
         return None
     ends = [e.time for e in events if e.is_(EventKind.STEP_DONE) and e.step == after]
     end = ends[-1] if ends else dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-    seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(starts[0]["time"])).total_seconds()
-    return {"from": starts[0]["time"], "to": end, "seconds": round(seconds, 1), "from_step": starts[0]["step"],
+    seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(starts[0].time)).total_seconds()
+    return {"from": starts[0].time, "to": end, "seconds": round(seconds, 1), "from_step": starts[0].step,
             "to_step": after or step.id}
 
 
