@@ -64,6 +64,7 @@ from netmig_sandbox.kube import (
     paging,
     patching,
     protobuf,
+    rbac,
     reviews,
     streaming,
     tables,
@@ -179,6 +180,20 @@ class KubeApi:
         auth = request.headers.get("Authorization", "")
         if not self.ctx.kube_token or auth != f"Bearer {self.ctx.kube_token}":
             return _status(401, "Unauthorized", "Unauthorized")
+        attrs = rbac.attributes(method, path, request.query)
+        entry: dict[str, Any] = {"method": method, "path": path, "verb": None, "time": time.time()}
+        if attrs is not None:
+            entry.update(verb=attrs.verb, group=attrs.group, resource=attrs.resource, namespace=attrs.namespace,
+                         name=attrs.name)
+        resp = await self._authorized(request, attrs)
+        entry["status"] = resp.status
+        rbac.log_request(self.ctx, entry)
+        return resp
+
+    async def _authorized(self, request: web.Request, attrs: rbac.Attributes | None) -> web.StreamResponse:
+        path, method = request.path, request.method
+        if attrs is not None and not rbac.allowed(rbac.rules(self.ctx), attrs):
+            return _json(rbac.forbidden(attrs), 403)
         fault = self.ctx.faults.take("kube", method, path, kind="status")
         if fault is not None:
             headers = {}
@@ -370,7 +385,7 @@ class KubeApi:
     async def _create(self, request: web.Request, req: Request) -> web.Response:
         obj = self._typed(req, self._validate_new(req, await self._body(request)))
         if req.rt.key in reviews.KEYS:
-            return _json(reviews.review(req.rt.kind, obj), 201)
+            return _json(reviews.review(req.rt.kind, obj, self.ctx), 201)
         warnings = admission.check_unknown(admission.field_validation(request.query), req.rt, obj, "create", req.gv)
         apply_defaults(req.rt.key, obj, self.store)
         meta = obj.setdefault("metadata", {})
