@@ -69,7 +69,8 @@ class NetworkProfileParams(StepParams):
     attempts: int = Field(default=5, gt=0, description="PUT attempts while ARM answers busy / throttled")
 
 
-@step("update-network-profile", params=NetworkProfileParams, changes_cluster=True, permissions=perm.ARM_UPDATE)
+@step("update-network-profile", params=NetworkProfileParams, changes_cluster=True,
+      permissions=perm.ARM_UPDATE | perm.rules(perm.kube("list", "nodes")))
 def update_network_profile(ctx: StepContext, step: PlanStep, params: NetworkProfileParams) -> dict[str, Any]:
     from netmig.azure import errors as arm
 

@@ -21,18 +21,22 @@ MANIFEST = manifest_path("tigera-operator.yaml")
 
 @dataclass(frozen=True)
 class Kind:
+    case: str
     name: str
     scenario: str
     plan_args: tuple[str, ...] = ()
     uninstall_first: bool = False  # calico-crd-cleanup runs on a cluster uninstalled by hand
 
 
-KINDS = {k.name: k for k in [
-    Kind("npm-to-cilium", "npm", ("--accept", "policy-analysis")),
-    Kind("calico-to-self-managed", "managed-calico", ("--set", f"install-operator.manifest={MANIFEST}")),
-    Kind("kubenet-to-overlay", "kubenet-calico"),
-    Kind("uninstall", "managed-calico", ("--accept", "policies-unenforced")),
-    Kind("calico-crd-cleanup", "managed-calico", (), uninstall_first=True),
+# every migration kind, and the kubenet-to-overlay fallback path (its steps run only there)
+KINDS = {k.case: k for k in [
+    Kind("npm-to-cilium", "npm-to-cilium", "npm", ("--accept", "policy-analysis")),
+    Kind("calico-to-self-managed", "calico-to-self-managed", "managed-calico",
+         ("--set", f"install-operator.manifest={MANIFEST}")),
+    Kind("kubenet-to-overlay", "kubenet-to-overlay", "kubenet-calico"),
+    Kind("kubenet-to-overlay-fallback", "kubenet-to-overlay", "kubenet-calico-blocked", ("--allow-fallback",)),
+    Kind("uninstall", "uninstall", "managed-calico", ("--accept", "policies-unenforced")),
+    Kind("calico-crd-cleanup", "calico-crd-cleanup", "managed-calico", (), uninstall_first=True),
 ]}
 
 

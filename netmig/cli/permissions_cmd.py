@@ -1,0 +1,36 @@
+"""``aks-netmig permissions --migration KIND [--json] [--read-only]``: the least-privilege roles a migration kind
+needs, built from the declarations of its step kinds and checks (``netmig.engine.permissions``).
+
+Output: an Azure custom role definition (JSON for ``az role definition create --role-definition @role.json``;
+replace the ``AssignableScopes`` placeholder) and the Kubernetes ClusterRole / Role / bindings (YAML for
+``kubectl apply -f``; replace the subject placeholder). ``--json`` prints one object ``{"azure_role": {...},
+"kubernetes": [...]}``. ``--read-only``: the roles for ``plan`` and ``preflight`` only (no write, no probe).
+Exit codes: 0; 2 unknown kind.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+import yaml
+
+
+@click.command("permissions")
+@click.option("--migration", "kind", required=True, help="the migration kind (plans/KIND.yaml)")
+@click.option("--json", "as_json", is_flag=True, help='one JSON object: {"azure_role": {...}, "kubernetes": [...]}')
+@click.option("--read-only", is_flag=True, help="the roles plan and preflight need (reads only)")
+def permissions(kind: str, as_json: bool, read_only: bool) -> None:
+    """Print the Azure role and Kubernetes RBAC a migration kind needs (least privilege)."""
+    from netmig.engine import permissions as perms
+
+    doc = perms.documents(kind, perms.for_kind(kind, read_only=read_only), read_only=read_only)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"# Azure custom role: az role definition create --role-definition @{perms.role_name(kind, read_only)}"
+               ".json")
+    click.echo(f"# (replace AssignableScopes: {perms.ASSIGNABLE_SCOPE})")
+    click.echo(json.dumps(doc["azure_role"], indent=2))
+    click.echo("# Kubernetes RBAC: kubectl apply -f - (replace the subject with the identity aks-netmig runs as)")
+    click.echo(yaml.safe_dump_all(doc["kubernetes"], sort_keys=False), nl=False)
