@@ -23,7 +23,21 @@ CHECK = "permissions"
 
 def missing(ctx: StepContext, need: Permissions) -> tuple[list[str], list[KubeRule]]:
     """The Azure actions (``"action on scope"``) and the single Kubernetes rules ``need`` lists that the caller
-    lacks."""
+    lacks. Azure is asked first; when an Azure action is missing and Kubernetes cannot be asked (no kubeconfig
+    without ``listClusterUserCredential``), the Azure answer alone is returned."""
+    out_arm = missing_arm(ctx, need)
+    try:
+        out_kube = [r for rule in need.kube for r in rule.singles()
+                    if not can_i(ctx.kube, r.verbs[0], r.api_group, r.resources[0], r.namespace)]
+    except Exception:
+        if out_arm:
+            return out_arm, []
+        raise
+    return out_arm, out_kube
+
+
+def missing_arm(ctx: StepContext, need: Permissions) -> list[str]:
+    """The Azure actions of ``need`` the caller lacks, as ``"action on scope"``."""
     out_arm: list[str] = []
     cluster_scope = ctx.aks.ref.resource_id
     network = [a for a in need.arm if a.lower().startswith("microsoft.network/")]
@@ -33,9 +47,7 @@ def missing(ctx: StepContext, need: Permissions) -> tuple[list[str], list[KubeRu
         for scope in azperm.network_scopes(ctx.aks):
             g = azperm.grants_at(ctx.aks, scope)
             out_arm += [f"{a} on {scope}" for a in network if not azperm.allowed(g, a)]
-    out_kube = [r for rule in need.kube for r in rule.singles()
-                if not can_i(ctx.kube, r.verbs[0], r.api_group, r.resources[0], r.namespace)]
-    return out_arm, out_kube
+    return out_arm
 
 
 def _rule_line(r: KubeRule) -> str:

@@ -1,7 +1,7 @@
 """The roles a migration kind needs, built from the step kinds' and checks' declarations (least privilege).
 
 Contract:
-- ``for_kind(kind, read_only=False)`` -> ``Permissions`` of the template ``plans/KIND.yaml`` (every step of every
+- ``for_kind(kind, read_only=False)`` -> the minimal ``Permissions`` (``Permissions.minimal``) of the template ``plans/KIND.yaml`` (every step of every
   path it may take, every check, ``registry.ALWAYS_ON`` and ``registry.PLANNING``); ``read_only``: what ``plan``
   and ``preflight`` need (checks and planning reads only; nothing that writes).
 - ``documents(kind, perms, read_only=False)`` -> ``{"azure_role": {...}, "kubernetes": [...]}``: an Azure custom
@@ -35,7 +35,7 @@ def for_kind(kind: str, read_only: bool = False) -> Permissions:
     """See the module contract (``UsageError`` for an unknown kind)."""
     catalog.load_builtins()
     template = load_template(kind)
-    return registry.needed([s.kind for s in template.steps], template.checks, read_only=read_only)
+    return registry.needed([s.kind for s in template.steps], template.checks, read_only=read_only).minimal()
 
 
 def azure_role(kind: str, perms: Permissions, read_only: bool = False) -> dict[str, Any]:

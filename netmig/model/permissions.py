@@ -73,6 +73,21 @@ class Permissions(BaseModel):
         return Permissions(arm=tuple(a for a in self.arm if a.lower().endswith("/read")),
                            kube=tuple(dict.fromkeys(rules)))
 
+    def minimal(self) -> Permissions:
+        """The same grants with no redundant Kubernetes entry: one rule per verb and resource, dropping those a
+        broader one covers (a namespaced rule under a cluster-wide one, a resource under ``*`` of its group)."""
+        singles = list(dict.fromkeys(r for rule in self.kube for r in rule.singles()))
+
+        def broader(t: KubeRule, s: KubeRule) -> bool:
+            if t == s or t.verbs != s.verbs or t.api_group != s.api_group:
+                return False
+            wider_ns = t.namespace is None and s.namespace is not None
+            wider_res = t.resources == ("*",) and s.resources != ("*",)
+            return (wider_ns and t.resources in (s.resources, ("*",))) or (
+                wider_res and t.namespace in (None, s.namespace))
+
+        return Permissions(arm=self.arm, kube=tuple(s for s in singles if not any(broader(t, s) for t in singles)))
+
     def covers_arm(self, action: str) -> bool:
         return action_allowed(action, list(self.arm), [])
 
