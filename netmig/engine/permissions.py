@@ -1,9 +1,10 @@
 """The roles a migration kind needs, built from the step kinds' and checks' declarations (least privilege).
 
 Contract:
-- ``for_kind(kind, read_only=False)`` -> the minimal ``Permissions`` (``Permissions.minimal``) of the template ``plans/KIND.yaml`` (every step of every
-  path it may take, every check, ``registry.ALWAYS_ON`` and ``registry.PLANNING``); ``read_only``: what ``plan``
-  and ``preflight`` need (checks and planning reads only; nothing that writes).
+- ``for_kind(kind, read_only=False)`` -> the minimal ``Permissions`` (``Permissions.minimal``) of the template
+  ``plans/KIND.yaml`` (every step of every path it may take, every check, ``registry.ALWAYS_ON`` and
+  ``registry.PLANNING``); ``read_only``: what ``plan`` and ``preflight`` need (checks and planning reads only;
+  nothing that writes).
 - ``documents(kind, perms, read_only=False)`` -> ``{"azure_role": {...}, "kubernetes": [...]}``: an Azure custom
   role definition as ``az role definition create --role-definition`` takes it (``Name``, ``IsCustom``,
   ``Description``, ``Actions``, ``NotActions``, ``DataActions``, ``NotDataActions``, ``AssignableScopes`` with a

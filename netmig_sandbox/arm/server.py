@@ -26,8 +26,8 @@ Contract:
   403 AuthorizationFailed (before faults and validation, as ARM authorizes first).
 - ARM requests (not admin ones) first consult ``ctx.faults.take("arm", method, path, kind="status")``.
 - Every request appends one JSON line to ``ctx.dir / "arm-requests.jsonl"``: ``method, path, status, time``
-  (epoch seconds, when the request arrived), ``sim_time``, ``api_version``, ``action`` (the RBAC action it needs, ``authz.action_for``);
-  cluster PUTs add ``network_profile_change`` (the PUT changes
+  (epoch seconds, when the request arrived), ``sim_time``, ``api_version``, ``action`` (the RBAC action it needs,
+  ``authz.action_for``); cluster PUTs add ``network_profile_change`` (the PUT changes
   plugin / pluginMode / policy / dataplane / podCidr), ``reimage`` (it started a reimage, including a resume),
   ``if_match`` (the If-Match header, or null) and ``network_profile`` (the body's networkProfile);
   faulted requests add ``fault: true``.

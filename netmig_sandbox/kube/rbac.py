@@ -18,6 +18,7 @@ Contract:
 - ``forbidden(attrs)`` is the 403 ``Status`` body the apiserver answers.
 - ``access_review(ctx, spec)`` / ``rules_review(ctx, namespace)`` answer SelfSubjectAccessReview /
   SelfSubjectRulesReview for the identity.
+- ``load_identity(path)``: the identity document of a role file (``sandbox start --role FILE``); ``ValueError``.
 - ``log_request(ctx, entry)`` appends one JSON line to ``DIR/kube-requests.jsonl``: ``method, path, verb, group,
   resource, namespace, name, status, time`` (epoch seconds when the request arrived); non-resource requests carry
   ``verb: null``.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from netmig_sandbox.context import SandboxContext
@@ -211,3 +213,18 @@ def log_request(ctx: SandboxContext, entry: dict[str, Any]) -> None:
             f.write(json.dumps(entry) + "\n")
     except OSError:
         pass
+
+
+def load_identity(path: str | Path) -> dict[str, Any]:
+    """The identity document in the JSON file ``path`` (``aks-netmig permissions --migration KIND --json > FILE``);
+    ``ValueError`` naming the problem when it is not one."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"cannot read the role file {path} ({e.__class__.__name__})") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"the role file {path} is not JSON ({e.msg})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("azure_role"), dict) or not isinstance(
+            doc.get("kubernetes"), list):
+        raise ValueError(f'the role file {path} is not {{"azure_role": {{...}}, "kubernetes": [...]}}')
+    return doc
