@@ -217,3 +217,35 @@ def test_preflight_blocks_naming_a_missing_permission_and_nothing_changes(
     writes = [e for e in requests(sb.directory, "kube-requests.jsonl") if e["time"] >= since
               and e.get("verb") in WRITES and e.get("resource") not in REVIEWS and e["status"] < 400]
     assert puts == [] and writes == [], (puts, writes)
+
+
+def test_a_read_only_identity_plans_with_a_warning_and_apply_blocks(tmp_path: Path) -> None:
+    """``sandbox start --role FILE`` with the ``--read-only`` role: plan works (the permissions check warns what the
+    run will need), apply's preflight blocks naming a missing write, and nothing is changed."""
+    from tests.e2e.migrate_helpers import cli, stop
+
+    role_file = tmp_path / "ro.json"
+    res = run_cli("permissions", "--migration", "npm-to-cilium", "--json", "--read-only")
+    assert res.exit_code == 0, res.output
+    role_file.write_text(res.output)
+    d = tmp_path / "sb"
+    started = cli("sandbox", "start", "--dir", str(d), "--detach", "--scenario", "npm", "--time-scale", "0.002",
+                  "--role", str(role_file))
+    assert started.returncode == 0, started.stderr
+    try:
+        plan = tmp_path / "p.yaml"
+        res = run_cli("plan", "--sandbox", d, "--out", plan, "--accept", "policy-analysis")
+        assert res.exit_code == 0, res.output
+        assert "[warn] permissions: the run will need permissions this identity lacks: Azure action " \
+               "Microsoft.ContainerService/managedClusters/write" in res.output
+        res = run_cli("apply", plan, "--sandbox", d, "--no-prefect", "--yes")
+        assert res.exit_code != 0 and "missing permissions: Azure action " \
+            "Microsoft.ContainerService/managedClusters/write" in res.output
+        assert "nothing was changed" in res.output
+        assert [e for e in requests(d, "arm-requests.jsonl") if e["method"] == "PUT"] == []
+    finally:
+        stop(d)
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    res = cli("sandbox", "start", "--dir", str(tmp_path / "sb2"), "--role", str(bad))
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "is not {" in res.stderr
