@@ -26,7 +26,9 @@ Contract of ``build_app(ctx)``:
   ERROR event carrying a 410 Expired ``Status``;
 - ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` -> ``meta.k8s.io/v1`` Table (see ``tables``),
   ``includeObject`` = None | Metadata (default) | Object;
-- ``Authorization: Bearer <ctx.kube_token>`` required, else 401 ``Status``;
+- ``Authorization: Bearer <ctx.kube_token>`` required, else 401 ``Status``; with a restricted identity
+  (``rbac``) a resource request its RBAC rules do not allow answers 403 Forbidden (the apiserver's ``Status``)
+  before faults; every request after authentication is appended to ``DIR/kube-requests.jsonl`` (``rbac``);
 - faults: every request first consults ``ctx.faults.take("kube", method, path, kind="status")`` (answer
   ``fault.status`` with a ``Status`` body and ``Retry-After`` if set); watches consult ``kind="cut-watch"`` and
   close after ``fault.params["after_events"]`` (default 0) events;
