@@ -108,7 +108,7 @@ class Sandbox:
         from netmig_sandbox.kube import events, gc
         from netmig_sandbox.kube import server as kube_server
         from netmig_sandbox.kube.types import register_builtin_types
-        from netmig_sandbox.sim import controlplane, jobs, kubelet, tigera
+        from netmig_sandbox.sim import controlplane, jobs, kubelet, processes, tigera
 
         ca = trustme.CA()
         leaf = ca.issue_cert("127.0.0.1", "localhost")
@@ -137,7 +137,7 @@ class Sandbox:
         tigera.install(ctx)
         gc.install(store, ctx.services)
 
-        kube_port = await self._listen(kube_server.build_app(ctx), ssl_ctx)
+        kube_port = await self._listen(kube_server.build_app(ctx, processes.SimProcesses(ctx)), ssl_ctx)
         arm_port = await self._listen(arm_server.build_app(ctx), ssl_ctx)
         ctx.kube_server = f"https://127.0.0.1:{kube_port}"
         ctx.arm_endpoint = f"https://127.0.0.1:{arm_port}"

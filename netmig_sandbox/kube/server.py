@@ -1,6 +1,7 @@
 """The sandbox Kubernetes API server: an aiohttp application over the in-memory ``Store``.
 
-Contract of ``build_app(ctx)``:
+Contract of ``build_app(ctx, pods)`` (``ctx``: the ``kube.host.KubeHost`` served from; ``pods``: the
+``kube.host.PodProcesses`` exec / attach / port-forward reach):
 - serves discovery (``/version``, ``/api``, ``/apis``, ``/api/v1``, ``/apis/{g}``, ``/apis/{g}/{v}``, with and
   without a trailing slash; legacy documents only), ``/openapi/v3`` (see ``openapi``), ``/healthz``, ``/readyz``,
   ``/livez`` (no authentication needed for the health endpoints);
@@ -55,7 +56,6 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from netmig_sandbox.context import SandboxContext
 from netmig_sandbox.kube import (
     admission,
     discovery,
@@ -72,11 +72,12 @@ from netmig_sandbox.kube import (
     tables,
 )
 from netmig_sandbox.kube.crds import CRD_KEY, aggregated_group_versions
+from netmig_sandbox.kube.host import KubeHost, PodProcesses
 from netmig_sandbox.kube.store import ApiError, Obj, ResourceType, Store, Watch
 from netmig_sandbox.kube.types import BUILTIN_TYPES, apply_defaults
 
 log = logging.getLogger(__name__)
-CTX: web.AppKey[SandboxContext] = web.AppKey("sandbox_ctx", SandboxContext)
+CTX: web.AppKey[KubeHost] = web.AppKey("sandbox_ctx")
 HEALTH_PATHS = {"/healthz", "/readyz", "/livez", "/healthz/", "/readyz/", "/livez/"}
 DEFAULT_WATCH_TIMEOUT = 1800.0
 BUILTIN_KEYS = {rt.key for rt in BUILTIN_TYPES}
@@ -160,8 +161,9 @@ def _wants_aggregated_only(request: web.Request) -> bool:
 class KubeApi:
     """The request handlers; one instance per application."""
 
-    def __init__(self, ctx: SandboxContext) -> None:
+    def __init__(self, ctx: KubeHost, pods: PodProcesses) -> None:
         self.ctx = ctx
+        self.pods = pods
         self.open_watches: set[Watch] = set()
 
     async def on_shutdown(self, _app: web.Application) -> None:
@@ -582,7 +584,7 @@ class KubeApi:
         elif sub == "eviction" and method == "POST":
             return await self._evict(request, req)
         elif sub in streaming.SUBRESOURCES and req.rt.key == ("", "pods"):
-            return await streaming.handle(self.ctx, request, req.namespace or "", name, sub)
+            return await streaming.handle(self.ctx, self.pods, request, req.namespace or "", name, sub)
         elif sub == "finalize" and method == "PUT":
             body = self._validate_new(req, await self._body(request))
             finalizers = list((body.get("spec") or {}).get("finalizers") or [])
@@ -749,11 +751,12 @@ class KubeApi:
         return resp
 
 
-def build_app(ctx: SandboxContext) -> web.Application:
-    """The Kubernetes API application for ``ctx`` (see the module contract)."""
+def build_app(ctx: KubeHost, pods: PodProcesses) -> web.Application:
+    """The Kubernetes API application for ``ctx``, its pods' processes run by ``pods`` (see the module
+    contract)."""
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[CTX] = ctx
-    api = KubeApi(ctx)
+    api = KubeApi(ctx, pods)
     app.router.add_route("*", "/{tail:.*}", api.handle)
     app.on_shutdown.append(api.on_shutdown)
     return app

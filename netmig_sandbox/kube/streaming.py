@@ -11,7 +11,7 @@ Protocols (what kubectl 1.32 and the Python ``kubernetes`` client speak):
 - portforward: subprotocol ``SPDY/3.1+portforward.k8s.io`` (kubectl >= 1.31 tunnels SPDY/3.1 inside the
   WebSocket's binary messages; see ``spdy``): per forwarded connection the client opens an ``error`` and a
   ``data`` stream (headers ``streamtype``, ``port``, ``requestid``), the server replies to both, relays the data
-  stream to the simulated pod port (``processes.open_port``) and half-closes the error stream (empty = no
+  stream to the simulated pod port (``pods.open_port``) and half-closes the error stream (empty = no
   error) when the connection ends. Or ``v4.channel.k8s.io`` / ``portforward.k8s.io`` (the Python client): ports
   from ``?ports=``; channel 2i is port i's data, 2i+1 its error; the server first sends each channel its port
   number (2 bytes, little endian).
@@ -23,8 +23,9 @@ a container name is needed when the pod has several, it must be one of the pod's
 the container must be running (``container not found``), exec needs a command, and at least one of
 stdin/stdout/stderr.
 
-Contract: ``handle(ctx, request, namespace, pod_name, sub) -> StreamResponse`` is called by the server for
-``pods/{name}/{exec|attach|portforward}`` with GET or POST.
+Contract: ``handle(ctx, pods, request, namespace, pod_name, sub) -> StreamResponse`` is called by the server for
+``pods/{name}/{exec|attach|portforward}`` with GET or POST; ``ctx`` is the ``kube.host.KubeHost`` (the store) and
+``pods`` the ``kube.host.PodProcesses`` that runs what the session reaches inside the pod.
 """
 
 from __future__ import annotations
@@ -33,16 +34,13 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from netmig_sandbox.kube import spdy
+from netmig_sandbox.kube.host import KubeHost, PodProcesses, ProcessIO
 from netmig_sandbox.kube.store import ApiError
-from netmig_sandbox.sim import processes
-
-if TYPE_CHECKING:
-    from netmig_sandbox.context import SandboxContext
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -110,7 +108,7 @@ def _status_exit(argv: list[str], code: int) -> Obj:
             "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
 
 
-async def handle(ctx: SandboxContext, request: web.Request, namespace: str, pod_name: str,
+async def handle(ctx: KubeHost, pods: PodProcesses, request: web.Request, namespace: str, pod_name: str,
                  sub: str) -> web.StreamResponse:
     """Serve one exec/attach/portforward request (see the module contract); raises ``ApiError`` for refusals."""
     if request.method not in ("GET", "POST"):
@@ -143,12 +141,12 @@ async def handle(ctx: SandboxContext, request: web.Request, namespace: str, pod_
     try:
         if sub == "portforward":
             if chosen == SPDY_TUNNEL:
-                await _portforward_spdy(ctx, ws, namespace, pod_name)
+                await _portforward_spdy(ctx, pods, ws, namespace, pod_name)
             else:
-                await _portforward_channels(ctx, ws, request, namespace, pod_name)
+                await _portforward_channels(ctx, pods, ws, request, namespace, pod_name)
         else:
             assert container is not None
-            await _session(ctx, ws, request, pod, container, argv, v5=chosen == CHANNEL_V5)
+            await _session(ctx, pods, ws, request, pod, container, argv, v5=chosen == CHANNEL_V5)
     except ConnectionError:
         pass  # the client went away
     finally:
@@ -166,8 +164,8 @@ def _payload(msg: Any) -> bytes | None:
     return None
 
 
-async def _session(ctx: SandboxContext, ws: web.WebSocketResponse, request: web.Request, pod: Obj,
-                   container: str, argv: list[str], *, v5: bool) -> None:
+async def _session(ctx: KubeHost, pods: PodProcesses, ws: web.WebSocketResponse, request: web.Request,
+                   pod: Obj, container: str, argv: list[str], *, v5: bool) -> None:
     want = {STDOUT: _bool(request, "stdout"), STDERR: _bool(request, "stderr")}
     tty = _bool(request, "tty")
     lock = asyncio.Lock()
@@ -178,7 +176,7 @@ async def _session(ctx: SandboxContext, ws: web.WebSocketResponse, request: web.
                 if not ws.closed:
                     await ws.send_bytes(bytes([fd]) + data)
 
-    io = processes.ProcessIO(write, tty=tty, stdin=_bool(request, "stdin"))
+    io = ProcessIO(write, tty=tty, stdin=_bool(request, "stdin"))
 
     async def pump() -> None:
         try:
@@ -198,9 +196,9 @@ async def _session(ctx: SandboxContext, ws: web.WebSocketResponse, request: web.
     reader = asyncio.get_running_loop().create_task(pump())
     try:
         if argv:
-            code: int | None = await processes.run_exec(ctx, pod, container, argv, io)
+            code: int | None = await pods.run_exec(pod, container, argv, io)
         else:
-            code = await processes.run_attach(ctx, pod, container, io)
+            code = await pods.run_attach(pod, container, io)
         if code is not None and not ws.closed:
             # attach reports no exit code (the kubelet's attach stream just ends); kubectl reads the container's
             # state from the pod instead. exec does report it.
@@ -233,7 +231,7 @@ class _Connection:
         self.task: asyncio.Task[None] | None = None
 
 
-async def _serve_port(ctx: SandboxContext, namespace: str, pod_name: str, conn: _Connection,
+async def _serve_port(ctx: KubeHost, pods: PodProcesses, namespace: str, pod_name: str, conn: _Connection,
                       send_data: Any, send_error: Any) -> None:
     """Relay one connection to the simulated listener; ``send_data(bytes, fin)``, ``send_error(text)``."""
     try:
@@ -241,7 +239,7 @@ async def _serve_port(ctx: SandboxContext, namespace: str, pod_name: str, conn: 
     except ApiError as e:
         await send_error(e.message)
         return
-    app = processes.open_port(ctx, pod, conn.port)
+    app = pods.open_port(pod, conn.port)
     if app is None:
         await send_error(_refused(pod, conn.port))
         return
@@ -261,7 +259,8 @@ async def _serve_port(ctx: SandboxContext, namespace: str, pod_name: str, conn: 
             return
 
 
-async def _portforward_spdy(ctx: SandboxContext, ws: web.WebSocketResponse, namespace: str, pod_name: str) -> None:
+async def _portforward_spdy(ctx: KubeHost, pods: PodProcesses, ws: web.WebSocketResponse, namespace: str,
+                            pod_name: str) -> None:
     framer = spdy.Framer()
     lock = asyncio.Lock()
     by_request: dict[str, _Connection] = {}
@@ -286,7 +285,7 @@ async def _portforward_spdy(ctx: SandboxContext, ws: web.WebSocketResponse, name
             await send(lambda: spdy.Framer.data(conn.error_id, text.encode(), False))
 
         try:
-            await _serve_port(ctx, namespace, pod_name, conn, send_data, send_error)
+            await _serve_port(ctx, pods, namespace, pod_name, conn, send_data, send_error)
         finally:
             # the client waits for the data stream to end, then reads the error stream to its end
             with contextlib.suppress(ConnectionError, RuntimeError):
@@ -347,8 +346,8 @@ async def _portforward_spdy(ctx: SandboxContext, ws: web.WebSocketResponse, name
                 await t
 
 
-async def _portforward_channels(ctx: SandboxContext, ws: web.WebSocketResponse, request: web.Request,
-                                namespace: str, pod_name: str) -> None:
+async def _portforward_channels(ctx: KubeHost, pods: PodProcesses, ws: web.WebSocketResponse,
+                                request: web.Request, namespace: str, pod_name: str) -> None:
     ports: list[int] = []
     for raw in request.query.getall("ports", []):
         ports.extend(int(word) for word in raw.split(",") if word.strip().isdigit())
@@ -373,7 +372,7 @@ async def _portforward_channels(ctx: SandboxContext, ws: web.WebSocketResponse, 
             await send(2 * i + 1, text.encode())
 
         tasks.append(asyncio.get_running_loop().create_task(
-            _serve_port(ctx, namespace, pod_name, conn, send_data, send_error)))
+            _serve_port(ctx, pods, namespace, pod_name, conn, send_data, send_error)))
     try:
         async for msg in ws:
             data = _payload(msg)

@@ -2,7 +2,7 @@
 
 Contract:
 - ``ensure(ctx)``: network policy calico (a reimage to a calico profile starts): AKS (re)installs its Calico --
-  the namespaces and every object of ``scenarios.builder.calico_objects`` that is missing (CRDs, tigera-operator,
+  the namespaces and every object of ``sim.aks_objects.calico_objects`` that is missing (CRDs, tigera-operator,
   calico-typha, calico-kube-controllers, Installation, CRs, RBAC, TigeraStatus; the calico-node DaemonSet comes
   from ``topology.system_daemonsets``). Objects that are still there (CRDs and CRs left by an earlier uninstall)
   are kept as they are.
@@ -32,7 +32,7 @@ CALICO_NAMESPACES = ("calico-system", "tigera-operator", "calico-apiserver")
 
 def ensure(ctx: Any) -> list[str]:
     """Create what is missing of AKS-managed Calico; returns ``kind/name`` of what was created."""
-    from netmig_sandbox.scenarios.builder import calico_namespaces, calico_objects, key_for
+    from netmig_sandbox.sim.aks_objects import calico_namespaces, calico_objects, key_for
 
     store = ctx.store
     created: list[str] = []

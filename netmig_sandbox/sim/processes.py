@@ -1,10 +1,11 @@
 """What ``kubectl exec`` / ``attach`` / ``port-forward`` reach inside a simulated container.
 
 Contract (call on the sandbox loop thread):
-- ``ProcessIO``: the streams of one exec/attach session, filled by the transport (``kube.streaming``):
-  ``read()`` the next stdin chunk (``None`` = EOF), ``write(fd, data)`` to stdout (1) / stderr (2); ``tty`` says
-  whether the client asked for a terminal. With a tty, ``TtyLine`` does the terminal's line discipline (echo,
-  backspace, ^C, ^D, ``\\r`` -> newline) and output newlines become ``\\r\\n``, as a real pty would.
+- ``ProcessIO`` (defined in ``kube.host``, the transport's side): the streams of one exec/attach session, filled
+  by the transport (``kube.streaming``): ``read()`` the next stdin chunk (``None`` = EOF), ``write(fd, data)`` to
+  stdout (1) / stderr (2); ``tty`` says whether the client asked for a terminal. With a tty, ``TtyLine`` does
+  the terminal's line discipline (echo, backspace, ^C, ^D, ``\\r`` -> newline) and output newlines become
+  ``\\r\\n``, as a real pty would.
 - ``run_exec(ctx, pod, container, argv, io) -> exit code``: runs ``argv`` as ``kubectl exec`` does.
   Understood: ``/agnhost connect HOST:PORT [--timeout=T] [--protocol=P]`` (outcome decided by
   ``dataplane`` through ``connect.run_connect``, now, from the pod's current labels and IP; success prints
@@ -26,11 +27,12 @@ Contract (call on the sandbox loop thread):
   answers HTTP requests with the pod name (its ``--tcp`` mode writes the name and closes), ``agnhost netexec``
   serves ``/hostname``, ``/echo?msg=``, ``/clientip`` and ``/`` (``NOW: ...``); other listeners answer HTTP 200
   with an empty body.
+- ``SimProcesses(ctx)``: the three calls above bound to one sandbox -- the ``kube.host.PodProcesses`` the runtime
+  hands to the API server.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import shlex
@@ -39,6 +41,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from netmig_sandbox.kube.host import ProcessIO
 from netmig_sandbox.sim import agnhost, connect
 
 if TYPE_CHECKING:
@@ -48,30 +51,6 @@ Obj = dict[str, Any]
 SHELLS = {"sh", "bash", "ash", "dash"}
 PROMPTS = {"bash": "bash-5.1# ", "sh": "/ # ", "ash": "/ # ", "dash": "# "}
 NOT_FOUND = 127
-
-
-class ProcessIO:
-    """The stdin/stdout/stderr of one session (see the module contract)."""
-
-    def __init__(self, write: Callable[[int, bytes], Awaitable[None]], *, tty: bool, stdin: bool) -> None:
-        self._write = write
-        self.tty = tty
-        self.has_stdin = stdin
-        self.stdin: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self.closed = asyncio.Event()  # the client went away
-
-    async def read(self) -> bytes | None:
-        if not self.has_stdin:
-            return None
-        return await self.stdin.get()
-
-    async def write(self, fd: int, data: bytes | str) -> None:
-        raw = data.encode() if isinstance(data, str) else data
-        if self.tty:
-            raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-            fd = 1  # a tty merges stderr into the terminal
-        if raw:
-            await self._write(fd, raw)
 
 
 class TtyLine:
@@ -621,3 +600,19 @@ def open_port(ctx: SandboxContext, pod: Obj, port: int) -> TcpApp | None:
             return TcpApp("netexec", name)
         return TcpApp("generic", name)
     return None
+
+
+class SimProcesses:
+    """``run_exec`` / ``run_attach`` / ``open_port`` bound to one sandbox (a ``kube.host.PodProcesses``)."""
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        self.ctx = ctx
+
+    async def run_exec(self, pod: Obj, container: str, argv: list[str], io: ProcessIO) -> int:
+        return await run_exec(self.ctx, pod, container, argv, io)
+
+    async def run_attach(self, pod: Obj, container: str, io: ProcessIO) -> int | None:
+        return await run_attach(self.ctx, pod, container, io)
+
+    def open_port(self, pod: Obj, port: int) -> TcpApp | None:
+        return open_port(self.ctx, pod, port)

@@ -6,7 +6,7 @@ idempotent and writes only differences.
 
 When it acts: the Deployment ``tigera-operator/tigera-operator`` (e.g. from ``netmig_sandbox/manifests/
 tigera-operator.yaml``) has a ready replica AND AKS does not manage Calico (the ARM network policy is not
-``calico``). AKS-managed Calico is modelled statically (``scenarios.builder.calico_objects`` and
+``calico``). AKS-managed Calico is modelled statically (``sim.aks_objects.calico_objects`` and
 ``sim.managed_calico``); this operator never touches it. Without a running operator nothing reconciles: CRs keep
 their finalizers and TigeraStatus objects keep whatever they last said.
 
@@ -227,7 +227,7 @@ class TigeraOperator:
                 if (c.get("spec") or {}).get("group") == group and not c["metadata"].get("deletionTimestamp")}
 
     def ensure_crds(self, group: str, plurals: tuple[str, ...], namespaced: set[str] | None = None) -> None:
-        from netmig_sandbox.scenarios.builder import crd_manifest
+        from netmig_sandbox.sim.aks_objects import crd_manifest
 
         have = self.crd_names(group)
         for plural in plurals:
@@ -292,7 +292,7 @@ class TigeraOperator:
         return min(timers) if timers else None
 
     def start(self) -> None:
-        from netmig_sandbox.scenarios.builder import TIGERA_OPERATOR_CRDS
+        from netmig_sandbox.sim.aks_objects import TIGERA_OPERATOR_CRDS
 
         self.running = True
         self.deployed_at.clear()
@@ -321,7 +321,7 @@ class TigeraOperator:
         return None
 
     def reconcile_installation(self, inst: Obj) -> list[float]:
-        from netmig_sandbox.scenarios.builder import CALICO_CRD_V1, CLUSTER_SCOPED_CALICO
+        from netmig_sandbox.sim.aks_objects import CALICO_CRD_V1, CLUSTER_SCOPED_CALICO
 
         gen = int(inst["metadata"].get("generation") or 1)
         self.set_finalizer(INSTALLATIONS, None, "default", CLEANUP, True)
@@ -411,7 +411,7 @@ class TigeraOperator:
         return []
 
     def optional_components(self, owner: Obj) -> list[float]:
-        from netmig_sandbox.scenarios.builder import calico_apiserver_objects
+        from netmig_sandbox.sim.aks_objects import calico_apiserver_objects
 
         timers: list[float] = []
         api = self.get(APISERVERS, None, "default")

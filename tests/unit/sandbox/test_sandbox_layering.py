@@ -1,5 +1,6 @@
-"""The sandbox's dependency rules, checked on the source: no import cycles between its modules, nothing of the
-product, and the commands that need no sandbox extra (stop, fault) reach none of its optional dependencies.
+"""The sandbox's dependency rules, checked on the source: its packages form an order (``LAYERS``, data) that every
+import goes down, no import cycles between its modules, nothing of the product, and the commands that need no
+sandbox extra (stop, fault) reach none of its optional dependencies.
 
 Every import counts: module level, function-local and ``if TYPE_CHECKING:`` ones (a cycle hidden in a function body
 or a type hint is still two modules that cannot be understood, or moved, one without the other).
@@ -17,6 +18,22 @@ import netmig_sandbox
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = "netmig_sandbox"
 PRODUCT = ("netmig", "flows", "tasks")
+
+# The sandbox's packages, lowest first (a package is ``netmig_sandbox.X``: a subpackage or a top-level module;
+# ``netmig_sandbox`` itself is its ``__init__``). Inside a package anything goes; across packages an import must go
+# to a LOWER layer (packages of one layer do not import each other). The API server (kube) reads the sandbox that
+# hosts it through ``kube.host``'s Protocols, which ``context.SandboxContext`` and ``sim.processes.SimProcesses``
+# satisfy; the data the simulators and the scenario builder share lives in ``sim.aks_objects``.
+LAYERS: list[set[str]] = [
+    {"netmig_sandbox", "netmig_sandbox.clock", "netmig_sandbox.faults"},  # base: no sandbox imports
+    {"netmig_sandbox.kube"},  # the Kubernetes API server and its object store
+    {"netmig_sandbox.context"},  # the shared state of one running sandbox (holds the store)
+    {"netmig_sandbox.sim"},  # controllers, kubelet, dataplane, processes, the AKS-installed objects
+    {"netmig_sandbox.scenarios"},  # scenario files and the builder that materialises them
+    {"netmig_sandbox.arm"},  # the ARM API server
+    {"netmig_sandbox.runtime", "netmig_sandbox.control"},  # start a sandbox / talk to a running one
+    {"netmig_sandbox.serve"},  # the process entry point
+]
 
 
 def _modules() -> dict[str, Path]:
@@ -111,6 +128,38 @@ def test_the_scan_sees_the_sandbox_and_its_imports() -> None:
 def test_the_cycle_finder_finds_a_cycle_through_three_modules() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def _package(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+LAYER_OF = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    """Every import between two packages that does not go down ``LAYERS``."""
+    return sorted(f"{src} imports {dst}" for src, deps in graph.items() for dst in deps
+                  if _package(src) != _package(dst) and LAYER_OF[_package(dst)] >= LAYER_OF[_package(src)])
+
+
+def test_every_sandbox_package_has_a_layer() -> None:
+    packages = {_package(m) for m in MODULES}
+    assert sorted(packages - set(LAYER_OF)) == []
+    assert sorted(set(LAYER_OF) - packages) == [], "LAYERS names packages that are gone"
+
+
+def test_every_import_goes_down_the_sandbox_layers() -> None:
+    """Module level, function-local and ``TYPE_CHECKING`` imports alike (see the module docstring)."""
+    assert _upward(_graph()) == []
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    graph = {"netmig_sandbox.kube.server": {"netmig_sandbox.context", "netmig_sandbox.kube.store"},
+             "netmig_sandbox.sim.tigera": {"netmig_sandbox.kube.store"},
+             "netmig_sandbox.arm.server": {"netmig_sandbox.runtime"}}
+    assert _upward(graph) == ["netmig_sandbox.arm.server imports netmig_sandbox.runtime",
+                              "netmig_sandbox.kube.server imports netmig_sandbox.context"]
 
 
 def test_no_import_cycles_inside_the_sandbox() -> None:
