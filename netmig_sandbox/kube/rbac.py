@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netmig_sandbox.context import SandboxContext
+from netmig_sandbox.kube.host import KubeHost
 
 USER = "aks-netmig"
 LOG_NAME = "kube-requests.jsonl"
@@ -93,7 +93,7 @@ def attributes(method: str, path: str, query: Any) -> Attributes | None:
     return Attributes(verb, group, resource, namespace, name)
 
 
-def identity(ctx: SandboxContext) -> dict[str, Any] | None:
+def identity(ctx: KubeHost) -> dict[str, Any] | None:
     """The restricted identity document, or None (the default all-powerful user)."""
     doc = ctx.services.get("identity", ctx.scenario.get("identity"))
     return doc if isinstance(doc, dict) else None
@@ -103,7 +103,7 @@ def _as_tuple(v: Any) -> tuple[str, ...]:
     return tuple(str(x) for x in (v or []))
 
 
-def rules(ctx: SandboxContext) -> list[Rule] | None:
+def rules(ctx: KubeHost) -> list[Rule] | None:
     """The identity's Kubernetes rules, or None when everything is allowed."""
     doc = identity(ctx)
     if doc is None:
@@ -166,7 +166,7 @@ def forbidden(a: Attributes) -> dict[str, Any]:
             "reason": "Forbidden", "details": details, "code": 403}
 
 
-def access_review(ctx: SandboxContext, spec: dict[str, Any]) -> dict[str, Any]:
+def access_review(ctx: KubeHost, spec: dict[str, Any]) -> dict[str, Any]:
     """The ``status`` of a SelfSubjectAccessReview of ``spec``."""
     rs = rules(ctx)
     if rs is None:
@@ -185,7 +185,7 @@ def access_review(ctx: SandboxContext, spec: dict[str, Any]) -> dict[str, Any]:
     return {"allowed": False}
 
 
-def rules_review(ctx: SandboxContext, namespace: str | None) -> dict[str, Any]:
+def rules_review(ctx: KubeHost, namespace: str | None) -> dict[str, Any]:
     """The ``status`` of a SelfSubjectRulesReview in ``namespace``."""
     rs = rules(ctx)
     if rs is None:
@@ -206,7 +206,7 @@ def rules_review(ctx: SandboxContext, namespace: str | None) -> dict[str, Any]:
             "incomplete": False}
 
 
-def log_request(ctx: SandboxContext, entry: dict[str, Any]) -> None:
+def log_request(ctx: KubeHost, entry: dict[str, Any]) -> None:
     """Append ``entry`` to ``DIR/kube-requests.jsonl`` (best effort)."""
     try:
         with (ctx.dir / LOG_NAME).open("a") as f:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from netmig_sandbox.context import SandboxContext
 from netmig_sandbox.kube import rbac
+from netmig_sandbox.kube.host import KubeHost
 from netmig_sandbox.kube.store import ResourceType
 
 Obj = dict[str, Any]
@@ -26,7 +26,7 @@ TYPES = (
 KEYS = {rt.key for rt in TYPES}
 
 
-def review(kind: str, body: Obj, ctx: SandboxContext) -> Obj:
+def review(kind: str, body: Obj, ctx: KubeHost) -> Obj:
     """The answered review (see the module contract)."""
     out: Obj = {"kind": kind, "apiVersion": f"{GROUP}/v1",
                 "metadata": {"creationTimestamp": None, **{k: v for k, v in (body.get("metadata") or {}).items()
