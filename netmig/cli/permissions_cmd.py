@@ -20,16 +20,22 @@ import yaml
 @click.option("--migration", "kind", required=True, help="the migration kind (plans/KIND.yaml)")
 @click.option("--json", "as_json", is_flag=True, help='one JSON object: {"azure_role": {...}, "kubernetes": [...]}')
 @click.option("--read-only", is_flag=True, help="the roles plan and preflight need (reads only)")
-def permissions(kind: str, as_json: bool, read_only: bool) -> None:
+@click.option("--verify", "verify", is_flag=True,
+              help="the roles `aks-netmig verify` needs (reads + connectivity probes, no Azure write)")
+def permissions(kind: str, as_json: bool, read_only: bool, verify: bool) -> None:
     """Print the Azure role and Kubernetes RBAC a migration kind needs (least privilege)."""
     from netmig.engine import permissions as perms
+    from netmig.errors import UsageError
 
-    doc = perms.documents(kind, perms.for_kind(kind, read_only=read_only), read_only=read_only)
+    if read_only and verify:
+        raise UsageError("--read-only and --verify are two different roles", "pass one of them")
+    need = perms.for_verify() if verify else perms.for_kind(kind, read_only=read_only)
+    perms.load_template(kind)  # an unknown kind is a usage error with --verify too
+    doc = perms.documents(kind, need, read_only=read_only, verify=verify)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return
-    click.echo(f"# Azure custom role: az role definition create --role-definition @{perms.role_name(kind, read_only)}"
-               ".json")
+    click.echo(f"# Azure custom role: az role definition create --role-definition @{doc['azure_role']['Name']}.json")
     click.echo(f"# (replace AssignableScopes: {perms.ASSIGNABLE_SCOPE})")
     click.echo(json.dumps(doc["azure_role"], indent=2))
     click.echo("# Kubernetes RBAC: kubectl apply -f - (replace the subject with the identity aks-netmig runs as)")

@@ -249,3 +249,21 @@ def test_a_read_only_identity_plans_with_a_warning_and_apply_blocks(tmp_path: Pa
     bad.write_text("[]")
     res = cli("sandbox", "start", "--dir", str(tmp_path / "sb2"), "--role", str(bad))
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "is not {" in res.stderr
+
+
+def test_verify_runs_under_the_printed_verify_role(sandbox: Sandbox, tmp_path: Path) -> None:
+    """``aks-netmig verify snapshot`` (the connectivity probes) under ``permissions --verify``: nothing denied."""
+    res = run_cli("permissions", "--migration", "npm-to-cilium", "--json", "--verify")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert all(a.endswith("/read") or a.endswith("listClusterUserCredential/action")
+               for a in doc["azure_role"]["Actions"])
+    restrict(sandbox, doc)
+    since = time.time()
+    res = run_cli("verify", "snapshot", "--sandbox", sandbox.directory, "--out", tmp_path / "snap.json", "--quiet")
+    assert res.exit_code == 0, res.output[-2000:]
+    denied = [e for log in ("arm-requests.jsonl", "kube-requests.jsonl") for e in requests(sandbox.directory, log)
+              if e["time"] >= since and e["status"] in (401, 403)]
+    assert denied == []
+    assert any(e["verb"] == "create" and e["resource"] == "pods" and e["time"] >= since
+               for e in requests(sandbox.directory, "kube-requests.jsonl"))  # it did probe
