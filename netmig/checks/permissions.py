@@ -75,6 +75,6 @@ def permissions(ctx: StepContext) -> CheckResult:
            + f" (aks-netmig permissions --migration {ctx.plan.kind} prints both roles)")
     if blocking_arm or blocking_kube:
         return CheckResult(CHECK, Outcome.ERROR, f"missing permissions: {'; '.join(what)}"[:1500],
-                           f"{fix}; nothing was changed"[:1500])
+                           fix[:1500])
     return CheckResult(CHECK, Outcome.WARN, f"the run will need permissions this identity lacks: {'; '.join(what)}"
                        [:1500], fix[:1500])
