@@ -1,7 +1,7 @@
 """Flow parameters shared by the deployments: pydantic models, so the Prefect UI renders them as forms.
 
-Contract: plain values only (strings, numbers, lists); ``ClusterAddress.target(...)`` turns an address into the
-library's ``ArmTarget`` exactly as the CLI's ``--sandbox/--cluster/...`` flags do (``UsageError`` when unusable).
+Contract: plain values only (strings, numbers, lists); ``ClusterAddress.address()`` is the command layer's
+``Address``, exactly what the CLI's ``--sandbox/--cluster/...`` flags make.
 Relative paths are relative to the worker's working directory (the project folder ``prefect deploy`` ran in):
 prefer absolute paths in deployment parameters.
 """
@@ -9,14 +9,12 @@ prefer absolute paths in deployment parameters.
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-if TYPE_CHECKING:
-    from netmig.connection import ArmTarget
-
-ADDRESS_FIELDS = ("sandbox", "cluster", "subscription", "resource_group", "name", "arm_endpoint", "ca_bundle")
+from netmig.connection import ADDRESS_KEYS as ADDRESS_FIELDS
+from netmig.connection import Address
 
 
 class ClusterAddress(BaseModel):
@@ -41,15 +39,9 @@ class ClusterAddress(BaseModel):
     def given(self) -> bool:
         return bool(self.sandbox or self.cluster or self.subscription)
 
-    def target(self, default_cluster: str | None = None, default_endpoint: str | None = None) -> ArmTarget:
-        """The ``ArmTarget``; with no address given, ``default_cluster`` (the plan's) at ``default_endpoint``."""
-        from netmig.connection import resolve
-
-        addr: dict[str, Any] = self.model_dump()
-        if not self.given() and default_cluster:
-            addr["cluster"] = default_cluster
-            addr["arm_endpoint"] = self.arm_endpoint or default_endpoint
-        return resolve(**addr)
+    def address(self) -> Address:
+        """The command layer's ``netmig.connection.Address``."""
+        return Address.of(self.model_dump())
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> ClusterAddress:
@@ -132,23 +124,9 @@ class PlanOptions(BaseModel):
 
     def conflicts(self, plan: Any) -> list[str]:
         """How the options given contradict an existing plan (empty: they agree, or none was given)."""
-        from netmig.engine.planning import parse_set
+        from netmig.commands.applying import plan_conflicts
 
-        out = []
-        missing = [a for a in self.accept if a not in plan.accepted]
-        if missing:
-            out.append(f"accept {', '.join(missing)}: the plan accepts {', '.join(plan.accepted) or 'nothing'}")
-        if self.pod_cidr and (plan.options or {}).get("pod_cidr") != self.pod_cidr:
-            out.append(f"pod_cidr {self.pod_cidr}: the plan's is {(plan.options or {}).get('pod_cidr') or 'kept'}")
-        if self.allow_fallback and "fallback" not in ((plan.options or {}).get("allow_variants") or []):
-            out.append("allow_fallback: the plan does not allow the fallback path")
-        steps = {s.id: s for s in plan.steps}
-        for sid, params in parse_set(self.sets(plan.kind)).items():
-            for name, value in params.items():
-                have = steps[sid].params.get(name) if sid in steps else None
-                if sid not in steps or have != value:
-                    out.append(f"{sid}.{name}={value}: the plan has {have if sid in steps else 'no step ' + sid}")
-        return out
+        return plan_conflicts(plan, self)
 
 
 class MigrationOptions(PlanOptions):

@@ -1,5 +1,5 @@
 """Prefect flow ``netmig-preflight``: a migration kind's preflight checks and policy analysis against a cluster,
-without changing it (thin orchestration over ``tasks.migrate.make_plan``).
+without changing it (thin orchestration over ``tasks.migrate.make_plan``, i.e. ``netmig.commands.plan``).
 
 Publishes ``preflight`` (table), ``policy-findings`` (table) and ``plan`` artifacts; with ``options.plan_out`` it
 also writes the concrete plan for review (then give that file to a migration deployment as ``plan_path``). Ends
@@ -13,10 +13,11 @@ from typing import Any
 
 from prefect import flow
 
-from flows.migrate import structlog_to_prefect
+from flows.bridge import structlog_to_prefect
 from flows.params import ClusterAddress, PreflightOptions
+from netmig.commands.render import findings_rows, plan_markdown, preflight_rows
 from netmig.model.checks import is_blocking
-from tasks.migrate import findings_rows, make_plan, plan_markdown, preflight_rows, publish
+from tasks.migrate import make_plan, publish
 
 
 @flow(name="netmig-preflight")

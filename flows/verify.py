@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tasks.verify import compare_snapshots, seed_demo, take_snapshot
 
@@ -14,12 +14,19 @@ class VerifyParams(BaseModel):
     """Flow parameters (rendered as a form in the Prefect UI). ``before`` set: take ``out`` as the after snapshot
     (re-probing ``before``'s cells) and compare."""
 
-    out: str
-    sandbox: str | None = None
-    kubeconfig: str | None = None
-    engine: str | None = None
-    before: str | None = None
-    seed_demo: bool = False
+    out: str = Field(..., title="Snapshot file", description="Where to write the snapshot (a path on the worker).")
+    sandbox: str | None = Field(default=None, title="Sandbox folder",
+                                description="A sandbox folder (aks-netmig sandbox start --dir DIR); or give a "
+                                            "kubeconfig.")
+    kubeconfig: str | None = Field(default=None, title="Kubeconfig",
+                                   description="A kubeconfig file for the cluster (no ARM needed).")
+    engine: str | None = Field(default=None, title="Expectation engine",
+                               description="spec, npm, cilium or calico. Empty: the cluster's own.")
+    before: str | None = Field(default=None, title="Baseline snapshot",
+                               description="An earlier snapshot: its cells are probed again and compared with the "
+                                           "new one.")
+    seed_demo: bool = Field(default=False, title="Run the seed demo first",
+                            description="The seed article's demo (server, client, demo-policy) before the snapshot.")
 
 
 @flow(name="netmig-verify")

@@ -9,7 +9,8 @@ Contract:
   *current* ``sys.stderr`` (resolved per line: test runners that swap stderr, and closed streams, are safe). So
   each line is printed exactly once, and any other handler attached to ``netmig`` (``also_to``: e.g. Prefect's
   ``APILogHandler`` for a flow run, or ``PREFECT_LOGGING_EXTRA_LOGGERS=netmig``) receives the same rendered line
-  without printing it again. Use one route to Prefect, not two.
+  without printing it again. Use one route to Prefect, not two: ``bridged(handler, when)`` is that route (the
+  Prefect side only supplies its handler and the "inside a run" test; nothing here imports Prefect).
 - ``run_log(path, verbose)``: while a command runs a plan, the log records of Prefect and the SDKs go to the run's
   log file (``PLAN.run/apply.log``) and not to the terminal unless ``verbose``; ``netmig`` lines go to both.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,19 @@ def also_to(handler: logging.Handler) -> Iterator[None]:
         yield
     finally:
         root.removeHandler(handler)
+
+
+@contextmanager
+def bridged(handler: logging.Handler, when: Callable[[], bool] | None = None) -> Iterator[None]:
+    """The one bridge from structlog to another log system: structlog configured (``configure()``) unless it already
+    is, and while inside every rendered ``netmig`` line also goes to ``handler`` when ``when()`` is true at that line
+    (e.g. inside a flow run; other threads' lines stay on the console only). Printed once regardless."""
+    if not structlog.is_configured():
+        configure()
+    if when is not None:
+        handler.addFilter(lambda _record: when())
+    with also_to(handler):
+        yield
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -209,14 +209,19 @@ class NetworkUpdate:
 class AksGateway:
     """Talks to one AKS cluster through azure-mgmt-containerservice."""
 
-    def __init__(self, target: ArmTarget, polling_interval: float = 5.0) -> None:
+    def __init__(self, target: ArmTarget, polling_interval: float | None = None) -> None:
+        """``polling_interval``: seconds between polls of a long-running operation (default: the target's pace,
+        ``ArmTarget.arm_poll_seconds``). Retries back off at most ``target.retry_backoff_max`` when it is set."""
         self.target = target
         self.ref: ClusterRef = target.ref
-        kwargs: dict[str, Any] = {"base_url": target.endpoint, "polling_interval": polling_interval}
+        kwargs: dict[str, Any] = {"base_url": target.endpoint,
+                                  "polling_interval": polling_interval if polling_interval is not None
+                                  else target.arm_poll_seconds}
         if target.ca_bundle:
             kwargs["connection_verify"] = target.ca_bundle
-        if target.static_token:  # the sandbox (local, simulated): the SDK's retries without its minutes of backoff
-            kwargs.update(retry_backoff_factor=0.05, retry_backoff_max=1.0)
+        if target.retry_backoff_max is not None:  # the connection's declared pace: the SDK's retries, paced by it
+            backoff = target.retry_backoff_max
+            kwargs.update(retry_backoff_factor=backoff / 20, retry_backoff_max=backoff)
         self._credential = _credential(target)
         self.client = ContainerServiceClient(self._credential, target.ref.subscription_id, **kwargs)
 

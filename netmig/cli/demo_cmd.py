@@ -19,7 +19,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -31,15 +30,15 @@ from netmig.errors import UsageError
 class Demo:
     scenario: str
     accept: tuple[str, ...] = ("policy-analysis",)
-    step_params: Callable[[], dict[str, dict[str, Any]]] = field(default=lambda: {})
+    sets: Callable[[], tuple[str, ...]] = field(default=lambda: ())  # plan --set STEP.PARAM=VALUE
     prepare: Callable[[Path], None] | None = None  # run on the started sandbox before planning
     allow_variants: tuple[str, ...] = ()  # plan --allow-fallback
 
 
-def _tigera_manifest() -> dict[str, dict[str, Any]]:
+def _tigera_manifest() -> tuple[str, ...]:
     from netmig_sandbox import manifest_path
 
-    return {"install-operator": {"manifest": str(manifest_path("tigera-operator.yaml"))}}
+    return (f"install-operator.manifest={manifest_path('tigera-operator.yaml')}",)
 
 
 def _uninstall_by_hand(sandbox: Path) -> None:
@@ -49,7 +48,7 @@ def _uninstall_by_hand(sandbox: Path) -> None:
     from netmig.azure.gateway import AksGateway
     from netmig.connection import from_sandbox_dir
 
-    aks = AksGateway(from_sandbox_dir(sandbox), polling_interval=0.2)
+    aks = AksGateway(from_sandbox_dir(sandbox))
     info = aks.cluster()
     click.echo("Setting the network policy to none by hand first (az aks update --network-policy none): AKS removes "
                "Calico and leaves its CRDs, custom resources, finalizers and APIService behind ...")
@@ -58,7 +57,7 @@ def _uninstall_by_hand(sandbox: Path) -> None:
 
 DEMOS: dict[str, Demo] = {
     "npm-to-cilium": Demo("npm"),
-    "calico-to-self-managed": Demo("managed-calico", step_params=_tigera_manifest),
+    "calico-to-self-managed": Demo("managed-calico", sets=_tigera_manifest),
     "uninstall": Demo("managed-calico", accept=("policy-analysis", "policies-unenforced")),
     "calico-crd-cleanup": Demo("managed-calico", prepare=_uninstall_by_hand),
     "kubenet-to-overlay": Demo("kubenet-calico", accept=(), allow_variants=("fallback",)),
@@ -103,27 +102,22 @@ def demo(kind: str, scenario: str | None, time_scale: float, keep_dir: Path | No
 
 
 def _migrate(directory: Path, kind: str, spec: Demo, *, prefect: bool, yes: bool) -> None:
-    from netmig.cli.apply_cmd import run_local
-    from netmig.cli.migrate_common import approver, configure_logging
+    from netmig.cli.migrate_common import approver, configure_logging, progress_sink
     from netmig.cli.plan_cmd import render_plan
-    from netmig.connection import from_sandbox_dir
-    from netmig.engine.context import Options
-    from netmig.engine.failures import client_faults
-    from netmig.engine.plan_build import make_plan
-    from netmig.engine.session import run_dir_for
+    from netmig.commands import ApplyRequest, PlanRequest, prepare_apply, run_local
+    from netmig.commands import plan as plan_command
+    from netmig.commands.applying import failures
+    from netmig.connection import Address
 
     configure_logging()
-    sandbox = directory / "sandbox"
-    target = from_sandbox_dir(sandbox)
-    plan = make_plan(kind, target, accepted=list(spec.accept), polling_interval=0.2,
-                     step_params=spec.step_params(), allow_variants=spec.allow_variants)
+    address = Address(sandbox=directory / "sandbox")
     plan_path = directory / f"{kind}.yaml"
-    plan_path.write_text(plan.to_yaml())
+    plan = plan_command(PlanRequest(kind, address, accept=spec.accept, sets=spec.sets(),
+                                    allow_fallback=bool(spec.allow_variants), fallbacks=spec.allow_variants,
+                                    out=plan_path, check_access=False)).plan
     click.echo(render_plan(plan))
     click.echo(f"\nPlan written to {plan_path}; applying it{' as the Prefect flow' if prefect else ''} ...\n")
-    run_dir = run_dir_for(plan_path)
-    options = Options(poll_seconds=1.0)
-    rerun = ["aks-netmig", "apply", str(plan_path), "--yes", "--prefect" if prefect else "--no-prefect"]
+    run = prepare_apply(ApplyRequest(plan_path, yes=True, prefect=prefect, check_access=False))
     from netmig.logs import run_log
 
     verbose = bool((click.get_current_context().find_root().obj or {}).get("verbose"))
@@ -133,10 +127,10 @@ def _migrate(directory: Path, kind: str, spec: Demo, *, prefect: bool, yes: bool
         prepare_prefect_env()
         from flows.migrate import run_flow
     # an ARM / Kubernetes fault: one line, the state, the next command
-    with client_faults(plan, run_dir, rerun), run_log(run_dir / "apply.log", verbose):
+    with failures(run), run_log(run.run_dir / "apply.log", verbose):
         if prefect:
-            run_flow(plan_path=str(plan_path), address={"sandbox": str(sandbox)}, run_dir=run_dir, yes=yes,
-                     options=options, approver=approver(yes))
+            run_flow(plan_path=str(plan_path), address=run.address.as_dict(), run_dir=run.run_dir, yes=yes,
+                     options=run.options, approver=approver(yes))
         else:
-            run_local(plan, target, run_dir, yes=yes, options=options, rerun=rerun)
-    click.echo("\n" + (run_dir / "report.md").read_text())
+            run_local(run, approver=approver(yes), progress=progress_sink())
+    click.echo("\n" + (run.run_dir / "report.md").read_text())

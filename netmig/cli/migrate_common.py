@@ -1,4 +1,5 @@
-"""Shared pieces of plan / apply / status: cluster-address options, logging, approval and progress callbacks."""
+"""Shared pieces of the CLI commands: cluster-address options, number types, logging, the approval prompt and the
+progress display (what the commands in ``netmig.commands`` are given)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from netmig.connection import ArmTarget, for_plan, resolve
-from netmig.errors import CheckFailed, Paused, UsageError
+from netmig.errors import Paused
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,7 +47,6 @@ class FiniteNumber(click.ParamType):
 
 SECONDS = FiniteNumber(0.0, open_min=True)  # a timeout: finite, > 0
 SCALE = FiniteNumber(0.0, open_min=False, maximum=60.0)  # the sandbox's time scale: finite, >= 0
-ADDRESS_KEYS = ("sandbox", "cluster", "subscription", "resource_group", "name", "arm_endpoint", "ca_bundle")
 
 
 def cluster_options(f: F) -> F:
@@ -62,51 +61,6 @@ def cluster_options(f: F) -> F:
     for o in reversed(opts):
         f = o(f)
     return f
-
-
-def target_from(kwargs: dict[str, Any], plan: Any | None = None) -> ArmTarget:
-    """The cluster the address flags in ``kwargs`` name (popped from it); without one, ``plan``'s own connection
-    (``netmig.connection.for_plan``: its sandbox folder, or its cluster, ARM endpoint and CA bundle)."""
-    addr = {k: kwargs.pop(k, None) for k in ADDRESS_KEYS}
-    if plan is not None:
-        return for_plan(plan, **addr)
-    return resolve(**addr)
-
-
-def check_credentials(target: ArmTarget) -> None:
-    """A cheap ARM call with the target's credential (a token, then GET the cluster) before anything starts (a
-    Prefect server, a run folder): ``UsageError`` naming what was tried and the fix when no credential works or
-    the endpoint does not answer; ``CheckFailed`` when ARM answers otherwise (no such cluster, no permission)."""
-    from netmig.azure import errors as arm
-    from netmig.azure.gateway import AksGateway
-
-    try:
-        AksGateway(target, polling_interval=polling_for(target)).check_access()
-    except arm.NoCredential as e:
-        raise UsageError(str(e), "sign in (az login), set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or "
-                                 "pass --sandbox DIR for a sandbox cluster; nothing was changed") from None
-    except arm.Temporary as e:
-        if e.status is not None:  # ARM answered (5xx / 429) after the retries: a fault, not a wrong address
-            raise CheckFailed(f"ARM answers {target.describe()} with errors: {e}",
-                              "retry later (aks-netmig status shows the cluster); nothing was changed") from None
-        raise UsageError(f"cannot reach {target.describe()}: {e}",
-                         "check --arm-endpoint / --ca-bundle (or the plan's) and the network, then rerun; "
-                         "nothing was changed") from None
-    except arm.NotFound as e:
-        raise UsageError(f"no cluster {target.ref.resource_id} at {target.endpoint} ({e})",
-                         "check the address (--cluster / --sandbox, or the plan's); nothing was changed") from None
-    except arm.AuthFailed as e:
-        raise UsageError(f"{target.describe()} refused the credential: {e}",
-                         "use an identity with Reader (plan) or Contributor (apply) on the cluster; "
-                         "nothing was changed") from None
-    except arm.ArmError as e:
-        raise CheckFailed(f"cannot read {target.describe()}: {e}",
-                          "check the address and the credential's permissions (Reader or more on the cluster); "
-                          "nothing was changed") from None
-
-
-def polling_for(target: ArmTarget) -> float:
-    return 0.2 if target.static_token else 5.0
 
 
 def configure_logging() -> None:

@@ -8,17 +8,11 @@ from typing import Any
 import click
 
 from netmig.checks.unenforced import unenforced_banner
-from netmig.cli.migrate_common import (
-    ADDRESS_KEYS,
-    check_credentials,
-    cluster_options,
-    configure_logging,
-    polling_for,
-    target_from,
-)
+from netmig.cli.migrate_common import cluster_options, configure_logging
+from netmig.commands.plans import PlanRequest
+from netmig.connection import Address
 from netmig.errors import CheckFailed
-from netmig.inputs import cidr
-from netmig.model.checks import is_blocking, render_mark, unacceptable
+from netmig.model.checks import render_mark, unacceptable
 
 
 def render_plan(plan: Any) -> str:
@@ -55,25 +49,6 @@ def render_plan(plan: Any) -> str:
     return "\n".join(lines)
 
 
-def plan_command(kind: str, out: Path, accept: tuple[str, ...], pod_cidr: str | None, allow_fallback: bool,
-                 address: dict[str, Any], sets: tuple[str, ...] = ()) -> list[str]:
-    """This plan command's line (recorded in the plan: the exact command to plan again, e.g. with a fallback)."""
-    cmd = ["aks-netmig", "plan"]
-    for key in ADDRESS_KEYS:
-        if address.get(key):
-            cmd += [f"--{key.replace('_', '-')}", str(address[key])]
-    cmd += ["--migration", kind, "--out", str(out)]
-    for a in accept:
-        cmd += ["--accept", a]
-    for s in sets:
-        cmd += ["--set", s]
-    if pod_cidr:
-        cmd += ["--pod-cidr", pod_cidr]
-    if allow_fallback:
-        cmd.append("--allow-fallback")
-    return cmd
-
-
 @click.command()
 @cluster_options
 @click.option("--migration", "kind", default="npm-to-cilium", show_default=True,
@@ -92,27 +67,13 @@ def plan_command(kind: str, out: Path, accept: tuple[str, ...], pod_cidr: str | 
 def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], as_json: bool, pod_cidr: str | None,
          allow_fallback: bool, **kwargs: Any) -> None:
     """Read the cluster, run preflight, and write a concrete, reviewable plan (what apply will execute)."""
-    from netmig.azure import errors as arm
-    from netmig.engine.plan_build import make_plan
-    from netmig.engine.planning import load_template, parse_set
+    from netmig.commands import plan as plan_command
 
     configure_logging()
-    load_template(kind)  # unknown step kinds, check ids, bad params: refused before any cluster access
-    if pod_cidr is not None:
-        pod_cidr = cidr(pod_cidr)  # refused before anything is read or sent
-    step_params = parse_set(sets)
-    command = plan_command(kind, out, accept, pod_cidr, allow_fallback, kwargs, sets)
-    target = target_from(kwargs)
-    check_credentials(target)  # one line naming what was tried when no credential works
-    try:
-        p = make_plan(kind, target, accepted=list(accept), polling_interval=polling_for(target),
-                      step_params=step_params, pod_cidr=pod_cidr,
-                      allow_variants=["fallback"] if allow_fallback else [], plan_command=command)
-    except arm.ArmError as e:
-        raise CheckFailed(f"cannot read {target.describe()}: {e}", "check the address and the credentials") from e
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(p.to_yaml())
-    blocking = [r for r in p.preflight if is_blocking(r)]
+    result = plan_command(PlanRequest(kind, Address.of(kwargs), accept=accept, sets=sets, pod_cidr=pod_cidr,
+                                      allow_fallback=allow_fallback, out=out))
+    p = result.plan
+    blocking = result.blocking
     if as_json:
         import json
 

@@ -1,6 +1,6 @@
 """``aks-netmig preflight``: a migration kind's preflight checks and policy analysis against a cluster; writes nothing.
 
-It reads the cluster and runs exactly what ``aks-netmig plan`` runs (``netmig.engine.plan_build.make_plan``), then
+It reads the cluster and runs exactly what ``aks-netmig plan`` runs (``netmig.commands.preflight``), then
 shows the results instead of writing a plan. Exit codes: 0 every check passes (or its failure is accepted),
 1 a check fails unaccepted, 2 bad input.
 
@@ -15,7 +15,9 @@ from typing import Any
 
 import click
 
-from netmig.cli.migrate_common import check_credentials, cluster_options, configure_logging, polling_for, target_from
+from netmig.cli.migrate_common import cluster_options, configure_logging
+from netmig.commands.plans import PlanRequest
+from netmig.connection import Address
 from netmig.errors import CheckFailed
 from netmig.model.checks import is_blocking, render_mark
 
@@ -50,7 +52,7 @@ def describe_change(c: dict[str, Any]) -> str:
             f"{_verdict(c['after'])} under {c['target_engine']} (policy {c['policy']})")
 
 
-def blocking_checks(plan: Any) -> list[dict[str, Any]]:
+def blocking_checks(plan: Any) -> list[Any]:
     return [r for r in plan.preflight if is_blocking(r)]
 
 
@@ -97,25 +99,6 @@ def render_report(plan: Any, max_findings: int = 20, max_changes: int = 20) -> s
     return "\n".join(lines)
 
 
-def run_preflight(kind: str, target: Any, accepted: list[str] | None = None, **plan_options: Any) -> Any:
-    """The library function: the concrete plan ``aks-netmig plan`` would write (not written); ``plan_options`` are
-    ``make_plan``'s (e.g. ``pod_cidr``). ``CheckFailed`` when the cluster cannot be read."""
-    import inspect
-
-    from netmig.azure import errors as arm
-    from netmig.engine.plan_build import make_plan
-    from netmig.errors import UsageError
-
-    unknown = sorted(set(plan_options) - set(inspect.signature(make_plan).parameters))
-    if unknown:
-        raise UsageError(f"plan option(s) {', '.join(unknown)} not supported here", "leave them out")
-    try:
-        return make_plan(kind, target, accepted=list(accepted or []), polling_interval=polling_for(target),
-                         **plan_options)
-    except arm.ArmError as e:
-        raise CheckFailed(f"cannot read {target.describe()}: {e}", "check the address and the credentials") from e
-
-
 @click.command()
 @cluster_options
 @click.option("--migration", "kind", default="npm-to-cilium", show_default=True,
@@ -129,20 +112,11 @@ def run_preflight(kind: str, target: Any, accepted: list[str] | None = None, **p
 def preflight(kind: str, accept: tuple[str, ...], sets: tuple[str, ...], pod_cidr: str | None, allow_fallback: bool,
               as_json: bool, **kwargs: Any) -> None:
     """Run a migration's preflight checks and policy analysis against a cluster; change and write nothing."""
-    from netmig.engine.planning import load_template, parse_set
+    from netmig.commands import preflight as preflight_command
 
     configure_logging()
-    load_template(kind)  # unknown step kinds, check ids, bad params: refused before any cluster access
-    extra: dict[str, Any] = {"step_params": parse_set(sets)} if sets else {}
-    if pod_cidr:
-        from netmig.inputs import cidr
-
-        extra["pod_cidr"] = cidr(pod_cidr)  # refused before the cluster is read
-    if allow_fallback:
-        extra["allow_variants"] = ["fallback"]
-    target = target_from(kwargs)
-    check_credentials(target)  # one line naming what was tried when no credential works
-    plan = run_preflight(kind, target, list(accept), **extra)
+    plan = preflight_command(PlanRequest(kind, Address.of(kwargs), accept=accept, sets=sets, pod_cidr=pod_cidr,
+                                         allow_fallback=allow_fallback)).plan
     blocking = blocking_checks(plan)
     if as_json:
         click.echo(json.dumps(report_dict(plan, kind), indent=2, default=str))

@@ -23,8 +23,8 @@ from typing import Any
 import click
 
 from netmig.cli.migrate_common import SECONDS
-from netmig.cli.verify_cmd import Conn, _conn, connection_options, open_cluster
-from netmig.errors import CheckFailed, FailedAfterChange, UsageError
+from netmig.cli.verify_cmd import _conn, connection_options
+from netmig.errors import CheckFailed, FailedAfterChange
 
 
 @click.command()
@@ -37,32 +37,14 @@ from netmig.errors import CheckFailed, FailedAfterChange, UsageError
               help="Seconds to wait for a restored CRD to be served (or a terminating namespace to go).")
 def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: float, **kwargs: Any) -> None:
     """Put the objects of a backup folder back into the cluster (missing ones only; verified)."""
-    from netmig import backups
-    from netmig.kube import errors as kube_errors
-    from netmig.kube.resources import Rest
-    from netmig.kube.restore import restore as do_restore
+    from netmig.commands import RestoreRequest
+    from netmig.commands import restore as restore_command
 
-    try:
-        files = backups.read(backup_dir).files
-    except backups.BackupError as e:  # a damaged or foreign backup folder
-        raise UsageError(str(e), "pass an intact backup folder written by aks-netmig apply (it has a manifest.json); "
-                         "nothing was changed") from None
-    unknown = sorted(set(only) - set(files))
-    if unknown:
-        raise UsageError(f"the backup has no {', '.join(unknown)}", f"choose from: {', '.join(sorted(files))}")
-    objects = [o for name, items in files.items() if not only or name in only for o in items]
-    conn = _conn(kwargs)
-    if not conn.addressed:
-        conn = _plan_conn(backup_dir) or conn
-    with open_cluster(conn) as (gw, _engine, _network):
-        try:
-            result = do_restore(Rest(gw), objects, wait_s=wait_s, dry_run=dry_run,
-                                on_progress=_progress)
-        except kube_errors.KubeError as e:
-            raise CheckFailed(f"Kubernetes API: {e}", "fix the cause and rerun restore (it creates what is missing)") \
-                from e
+    done = restore_command(RestoreRequest(backup_dir, _conn(kwargs), only=only, dry_run=dry_run, wait_s=wait_s,
+                                          on_progress=_progress))
+    result = done.outcome
     verb = "would create" if dry_run else "created"
-    click.echo(f"{backup_dir}: {len(objects)} objects; {verb} {len(result.created)}, already present "
+    click.echo(f"{backup_dir}: {done.objects} objects; {verb} {len(result.created)}, already present "
                f"{len(result.present)} ({len(result.differs)} differ from the backup), skipped {len(result.skipped)}, "
                f"failed {len(result.failed)}" + (" (dry run: nothing was changed)" if dry_run else ""))
     for line in result.skipped:
@@ -85,22 +67,6 @@ def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: floa
         click.echo("Every restored object was read back and matches the backup (server-set fields aside).")
 
 
-def _plan_conn(backup_dir: Path) -> Conn | None:
-    """The connection the plan of this backup remembers (the backup lies in ``PLAN.run/``; the plan next to that
-    folder), or None when there is no such plan."""
-    from netmig.engine.planning import load_plan
-
-    run_dir = backup_dir.resolve().parent
-    if not run_dir.name.endswith(".run"):
-        return None
-    for suffix in (".yaml", ".yml"):
-        candidate = run_dir.with_name(run_dir.name[: -len(".run")] + suffix)
-        if candidate.is_file():
-            plan = load_plan(candidate)
-            if plan.connection.sandbox:
-                return Conn(sandbox=Path(plan.connection.sandbox))
-            return Conn(cluster=plan.cluster, arm_endpoint=plan.arm_endpoint, ca_bundle=plan.connection.ca_bundle)
-    return None
 def _progress(message: str) -> None:
     """One restore progress line on stderr (test hook point ``restore:progress`` after each)."""
     from netmig.engine.testhooks import checkpoint

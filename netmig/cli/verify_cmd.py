@@ -17,50 +17,27 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import click
 
 from netmig.cli.migrate_common import SCALE
-from netmig.errors import CheckFailed, UsageError
+from netmig.commands.verifying import (
+    NO_CLUSTER_FIX,
+    CompareRequest,
+    Conn,
+    ExpectRequest,
+    Interrupted,
+    SnapshotRequest,
+    open_cluster,
+)
+from netmig.errors import CheckFailed
+
+__all__ = ["NO_CLUSTER_FIX", "Conn", "Interrupted", "ProbeProgress", "connection_options", "open_cluster", "verify"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass
-class Conn:
-    kubeconfig: Path | None = None
-    sandbox: Path | None = None
-    cluster: str | None = None
-    subscription: str | None = None
-    resource_group: str | None = None
-    name: str | None = None
-    arm_endpoint: str | None = None
-    ca_bundle: str | None = None
-
-    @property
-    def given(self) -> bool:
-        return any(v is not None for v in self.__dict__.values())
-
-    @property
-    def addressed(self) -> bool:
-        """A cluster is named: a kubeconfig, a sandbox, a resource id or all three of its parts."""
-        return bool(self.kubeconfig or self.sandbox or self.cluster
-                    or (self.subscription and self.resource_group and self.name))
-
-
-class Interrupted(CheckFailed):
-    """SIGTERM/SIGINT while probing, after the probe run was cleaned up. Exit code 130."""
-
-    exit_code = 130
-
-
-NO_CLUSTER_FIX = ("pass --kubeconfig FILE, --sandbox DIR, --cluster RESOURCE_ID, or "
-                  "--subscription/--resource-group/--name")
 
 
 _CONN_KEYS = tuple(Conn.__dataclass_fields__)
@@ -77,57 +54,6 @@ def connection_options(f: F) -> F:
 
 def _conn(kwargs: dict[str, Any]) -> Conn:
     return Conn(**{k: kwargs.pop(k, None) for k in _CONN_KEYS})
-
-
-@contextmanager
-def open_cluster(conn: Conn) -> Iterator[tuple[Any, str | None, str]]:
-    """(KubeGateway, engine name from ARM or None, network description); the gateway is closed at the end.
-    ``UsageError`` (exit 2) when ``conn`` names no cluster, or names a kubeconfig that is missing or unusable."""
-    from netmig.kube.gateway import KubeGateway
-
-    engine: str | None = None
-    network = ""
-    if not conn.addressed:
-        raise UsageError("no cluster given", NO_CLUSTER_FIX)
-    if conn.kubeconfig is not None:
-        if not conn.kubeconfig.is_file():
-            raise UsageError(f"kubeconfig {conn.kubeconfig} does not exist", "pass an existing file to --kubeconfig")
-        kubeconfig: Any = conn.kubeconfig
-    else:
-        from netmig.azure import errors as azure_errors
-        from netmig.azure.gateway import AksGateway
-        from netmig.connection import resolve
-
-        target = resolve(sandbox=conn.sandbox, cluster=conn.cluster, subscription=conn.subscription,
-                         resource_group=conn.resource_group, name=conn.name, arm_endpoint=conn.arm_endpoint,
-                         ca_bundle=conn.ca_bundle)
-        try:
-            aks = AksGateway(target, polling_interval=1.0)
-            info = aks.cluster()
-            kubeconfig = aks.user_kubeconfig()
-        except azure_errors.ArmError as e:
-            raise CheckFailed(f"cannot reach {target.describe()}: {e}", "check the address and credentials") from e
-        engine = info.network.engine
-        network = info.network.describe()
-    try:
-        gw = KubeGateway(kubeconfig)
-    except Exception as e:  # the kubernetes client's config errors
-        raise UsageError(f"unusable kubeconfig ({e.__class__.__name__})", "pass a valid kubeconfig") from None
-    try:
-        yield gw, engine, network
-    finally:
-        gw.close()
-
-
-@contextmanager
-def _kube_errors() -> Iterator[None]:
-    from netmig.kube import errors as kube_errors
-
-    try:
-        yield
-    except kube_errors.KubeError as e:
-        raise CheckFailed(f"Kubernetes API: {e}", "check the cluster and rerun; leftovers: aks-netmig verify cleanup") \
-            from e
 
 
 def _write(path: Path | None, text: str) -> None:
@@ -162,17 +88,16 @@ def _merge(ctx: click.Context, conn: Conn) -> Conn:
 
 def _seed_demo(conn: Conn, *, time_scale: float, image: str | None = None, timeout: int = 3,
                as_json: bool = False, junit: Path | None = None, markdown: Path | None = None) -> None:
-    from netmig.kube.probes import DEFAULT_IMAGE
-    from netmig.kube.seed_demo import run_seed_demo
+    from netmig.commands.verifying import SeedDemoRequest, verify_seed_demo
     from netmig.verify import report
 
+    def step(e: Any) -> None:
+        if not as_json:
+            click.echo(f"[{'ok  ' if e.met else 'FAIL'}] {e.step}: expected {e.expected}, observed "
+                       f"{e.observed}" + (f" ({e.detail})" if e.detail else ""))
+
     def go(c: Conn) -> Any:
-        with open_cluster(c) as (gw, _, _), _kube_errors():
-            def step(e: Any) -> None:
-                if not as_json:
-                    click.echo(f"[{'ok  ' if e.met else 'FAIL'}] {e.step}: expected {e.expected}, observed "
-                               f"{e.observed}" + (f" ({e.detail})" if e.detail else ""))
-            return run_seed_demo(gw, image=image or DEFAULT_IMAGE, timeout_s=timeout, on_step=step)
+        return verify_seed_demo(SeedDemoRequest(c, image=image, timeout_s=timeout, on_step=step))
 
     if conn.given:
         result = go(conn)
@@ -215,16 +140,6 @@ def seed_demo(ctx: click.Context, image: str | None, timeout: int, time_scale: f
 
 
 # ---------------------------------------------------------------------------- snapshot / expect
-def _engine(explicit: str | None, from_arm: str | None, gw: Any) -> str:
-    from netmig.verify.run import cluster_engine, engine_name
-
-    if explicit:
-        return explicit
-    if from_arm and from_arm != "none":
-        return engine_name("azure" if from_arm == "npm" else from_arm)
-    return cluster_engine(gw)
-
-
 class ProbeProgress:
     """``on_progress`` for a probe run: on a terminal (``stream.isatty()``) one ``\\r``-rewritten line
     ``probe pods DONE/TOTAL``; otherwise one structlog event ``probe pods finished`` (done, total) per pod, rendered by
@@ -269,45 +184,13 @@ class ProbeProgress:
             self.stream.flush()
 
 
-def _interrupted(e: KeyboardInterrupt, gw: Any = None) -> Interrupted:
-    """The interrupt's one line, saying the probe pods and namespace were removed only once the cluster confirms it
-    (a second Ctrl-C can cut the cleanup short: then it names what is left and the command that removes it)."""
-    import contextlib
-
-    from netmig.kube.probes import cleanup_leftovers
-
-    what = str(e) or "interrupt"
-    left = None
-    if gw is not None:
-        with contextlib.suppress(Exception, KeyboardInterrupt):
-            left = cleanup_leftovers(gw, dry_run=True)
-    if left is None:
-        return Interrupted(f"{what} received while probing; whether the probe pods and namespace are gone could not "
-                           "be confirmed", "check and remove them with: aks-netmig verify cleanup")
-    if left.pods or left.namespaces:
-        return Interrupted(f"{what} received while probing: the cleanup did not finish ({len(left.pods)} probe pods, "
-                           f"namespaces {', '.join(left.namespaces) or 'none'} still present)",
-                           "remove them with: aks-netmig verify cleanup (same cluster flags)")
-    return Interrupted(f"{what} received while probing: the probe pods and the probe namespace were removed "
-                       "(confirmed)", "nothing else was changed; rerun the command")
-
-
 def _take(conn: Conn, engine: str | None, image: str | None, timeout: int, concurrency: int, services: bool,
           baseline: Path | None, quiet: bool) -> Any:
-    """Take a snapshot (see ``netmig.verify.run.take_snapshot``); ``Interrupted`` after SIGTERM/Ctrl-C, once the
-    probe run has been cleaned up (a failing cleanup surfaces as the Kubernetes error instead)."""
-    from netmig.kube.probes import DEFAULT_IMAGE
-    from netmig.verify import snapshot as snapmod
-    from netmig.verify.run import take_snapshot
+    from netmig.commands import verify_snapshot
 
-    base = [c.key for c in snapmod.load(baseline).cells] if baseline else []
-    with open_cluster(conn) as (gw, arm_engine, network), _kube_errors(), ProbeProgress(quiet) as progress:
-        eng = _engine(engine, arm_engine, gw)
-        try:
-            return take_snapshot(gw, eng, image=image or DEFAULT_IMAGE, timeout_s=timeout, concurrency=concurrency,
-                                 on_progress=progress, baseline=base, include_services=services, network=network)
-        except KeyboardInterrupt as e:
-            raise _interrupted(e, gw) from None
+    return verify_snapshot(SnapshotRequest(conn, engine=engine, image=image, timeout_s=timeout,
+                                           concurrency=concurrency, services=services, baseline=baseline,
+                                           progress=ProbeProgress(quiet)))
 
 
 _ENGINES = click.Choice(["spec", "npm", "cilium", "calico"])
@@ -374,24 +257,22 @@ def snapshot(ctx: click.Context, engine: str | None, image: str | None, timeout:
 def expect(ctx: click.Context, engine: str | None, image: str | None, timeout: int, concurrency: int,
            services: bool, snapshot_file: Path | None, as_json: bool, junit: Path | None, **kwargs: Any) -> None:
     """Expected (policy engine) vs observed; exit 1 when any cell differs."""
+    from netmig.commands import verify_expect
     from netmig.verify import report
-    from netmig.verify import snapshot as snapmod
-    from netmig.verify.compare import engine_from_label, expected_vs_observed
 
-    if snapshot_file is not None:
-        snap = snapmod.load(snapshot_file)
-    else:
-        snap = _take(_merge(ctx, _conn(kwargs)), None, image, timeout, concurrency, services, None, as_json)
-    prof = engine_from_label(engine or snap.engine)
-    items = expected_vs_observed(snap, prof)
-    _write(junit, report.junit(f"expected {prof.label} vs observed", [
+    take = None if snapshot_file is not None else SnapshotRequest(
+        _merge(ctx, _conn(kwargs)), image=image, timeout_s=timeout, concurrency=concurrency, services=services,
+        progress=ProbeProgress(as_json))
+    result = verify_expect(ExpectRequest(snapshot_file=snapshot_file, take=take, engine=engine))
+    snap, items, label = result.snapshot, result.mismatches, result.engine
+    _write(junit, report.junit(f"expected {label} vs observed", [
         (c.src, f"{c.dst} {c.port}/{c.protocol}", next((f"expected {m.expected}, observed {c.outcome}"
                                                        for m in items if m.cell is c), None)) for c in snap.cells]))
     if as_json:
-        click.echo(report.to_json({"engine": prof.label, "mismatches": [m.to_dict() for m in items],
+        click.echo(report.to_json({"engine": label, "mismatches": [m.to_dict() for m in items],
                                    "probes": len(snap.cells)}))
     else:
-        click.echo(report.mismatches_text(prof.label, items, len(snap.cells)))
+        click.echo(report.mismatches_text(label, items, len(snap.cells)))
     if items:
         ctx.exit(1)
 
@@ -410,11 +291,10 @@ def compare(ctx: click.Context, before: Path, after: Path, as_json: bool, junit:
     ``--json``: ``{"changes": [...], "probes": N, "only_before": [...], "only_after": [...],
     "predicted_only_changes": [...], ...}``; ``changes`` holds observed cells only (``netmig.verify.compare``
     documents how an aggregated cell maps to single ``before``/``after`` values)."""
+    from netmig.commands import verify_compare
     from netmig.verify import report
-    from netmig.verify import snapshot as snapmod
-    from netmig.verify.compare import compare as do_compare
 
-    cmp = do_compare(snapmod.load(before), snapmod.load(after))
+    cmp = verify_compare(CompareRequest(before, after))
     _write(junit, report.comparison_junit(cmp))
     _write(markdown, report.comparison_markdown(cmp))
     if as_json:
@@ -432,10 +312,9 @@ def compare(ctx: click.Context, before: Path, after: Path, as_json: bool, junit:
 @click.pass_context
 def cleanup(ctx: click.Context, dry_run: bool, as_json: bool, **kwargs: Any) -> None:
     """Remove probe pods and netmig-probe-* namespaces left by interrupted runs."""
-    from netmig.kube.probes import cleanup_leftovers
+    from netmig.commands.verifying import CleanupRequest, verify_cleanup
 
-    with open_cluster(_merge(ctx, _conn(kwargs))) as (gw, _, _), _kube_errors():
-        left = cleanup_leftovers(gw, dry_run=dry_run)
+    left = verify_cleanup(CleanupRequest(_merge(ctx, _conn(kwargs)), dry_run=dry_run))
     if as_json:
         import json
 

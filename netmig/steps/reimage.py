@@ -137,6 +137,8 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
             option = STALL_OPTIONS[stall.kind]
             raise Stalled(stall, _param(ctx, params, option))
     nodes = ctx.kube.nodes()
+    _resync(mon, nodes, ctx.clock())  # the watch may lag the operation's end: the last progress shows the end state
+    ctx.progress.pools(mon.progress())
     want = LABEL_VALUE.get(target.engine, target.engine)
     wanted = {"kubernetes.azure.com/network-policy": want, **target_labels(target)}
     wrong = [n["metadata"]["name"] for n in nodes
@@ -149,6 +151,15 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
                "node_events": seen}
     ctx.journal.set("reimage-summary", summary)
     return {"nodes": len(nodes), "watch_s": summary["watch_s"], "node_events": seen}
+
+
+def _resync(mon: ReimageMonitor, nodes: list[Any], now: float) -> None:
+    """Bring the monitor to the listed nodes: the ones no longer listed are deleted, the others re-read."""
+    listed = {(n.get("metadata") or {}).get("name", "") for n in nodes}
+    for name in [name for name in mon.nodes if name not in listed]:
+        mon.on_node("DELETED", {"metadata": {"name": name}}, now)
+    for node in nodes:
+        mon.on_node("MODIFIED", node, now)
 
 
 def _pdb_inputs(ctx: StepContext, mon: ReimageMonitor, now: float) -> tuple[list[Any] | None, list[Any] | None]:

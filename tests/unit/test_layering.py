@@ -7,8 +7,8 @@ graph has no cycles (strongly connected components), ``netmig.cli`` is imported 
 questionary only there too, the Azure SDKs only in netmig/azure, the Kubernetes client only in netmig/kube, and the
 sandbox and the product do not import each other (except the CLI's ``sandbox`` / ``demo`` commands, lazily).
 
-``PENDING`` lists the known violations other branches remove (the lead empties it at merge): a violation not listed
-fails, and so does a listed one that no longer occurs (the list cannot go stale).
+``PENDING`` lists known violations (empty: the layers hold); a listed one that no longer occurs fails too, so the
+list cannot go stale.
 """
 
 from __future__ import annotations
@@ -43,12 +43,9 @@ LAYERS: list[set[str]] = [
     {"netmig.cli"},  # the CLI may start flows
 ]
 
-# Known violations, owned by other branches: (importing file, imported module). The lead empties this at merge.
-PENDING: set[tuple[str, str]] = {
-    # tasks -> cli: the Prefect task makes its plan through the CLI's plan command (the `commands` branch moves it)
-    ("tasks/migrate.py", "netmig.cli.plan_cmd"),
-}
-# Known cycles between the sandbox's own packages (the `sandboxpkg` branch untangles them).
+# Known violations (importing file, imported module): none. A new one is fixed, not listed here.
+PENDING: set[tuple[str, str]] = set()
+# Known cycles between the sandbox's own packages: none.
 PENDING_SANDBOX_CYCLES: list[list[str]] = []
 
 SDKS = {"azure": "netmig/azure/", "kubernetes": "netmig/kube/"}

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from netmig.commands.failures import client_failure
 from netmig.connection import for_plan
-from netmig.engine.failures import client_failure
 from netmig.engine.planning import PlanConnection, load_plan, load_template, new_plan, set_step_params
 from netmig.errors import UsageError
 from netmig.inputs import check_seconds, cidr, read_text

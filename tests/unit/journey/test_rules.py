@@ -22,11 +22,11 @@ def _rules() -> list[tuple[str, dict]]:  # type: ignore[type-arg]
 @pytest.mark.parametrize(("rid", "rule"), _rules(), ids=[rid for rid, _ in _rules()])
 def test_every_rule_cites_a_source_url_and_the_date_it_was_read(rid: str, rule: dict) -> None:  # type: ignore[type-arg]
     assert str(rule.get("source", "")).startswith("https://"), f"{rid} has no source URL"
-    assert isinstance(rule.get("read"), dt.date), f"{rid} has no read date"
+    assert dt.date.fromisoformat(str(rule.get("read"))), f"{rid} has no read date"  # quoted ISO date
     refusal = rule.get("refusal")
     if refusal is not None:
         assert str(refusal.get("source", "")).startswith("https://"), f"{rid}.refusal has no source URL"
-        assert isinstance(refusal.get("read"), dt.date)
+        assert dt.date.fromisoformat(str(refusal.get("read")))
 
 
 def test_every_refusal_and_constraint_names_an_arm_error_code_and_message() -> None:

@@ -1,14 +1,14 @@
-"""Client faults (ARM, Kubernetes API) at the end of a run, as one line: what failed, the cluster's state, and the
-next command -- the one place ``ArmError`` / ``KubeError`` become a user-facing error.
+"""Client faults (ARM, Kubernetes API) that end a run, as one line: what failed, the cluster's state, and the
+next command (``netmig.commands.errors`` translates them for every other command).
 
 Contract: ``client_failure(e, plan, run_dir, rerun)`` returns a ``ClientFailure`` (exit code 1, a ``CheckFailed``)
 for an ``ArmError`` or ``KubeError`` that ended a run after the client's and the step's own retries. Its problem names
 the API, the operation and ARM's / the API server's answer (truncated, no token or body beyond the message); its
 fix names the cluster's state as the run folder's journal tells it (nothing changed yet; or which change was sent
 and that the ARM operation goes on) and the exact next commands (``aks-netmig status PLAN`` when the cluster was
-changed, then ``rerun``). ``cluster_changed`` tells whether a cluster-changing step had started. ``is_client_error``
-tells whether an exception is such a fault; ``client_faults(plan, run_dir, rerun)`` is the context manager every
-runner entry (apply on both orchestrators, the demo) wraps its run in.
+changed, then ``rerun``). ``cluster_changed`` tells whether a cluster-changing step had started.
+``client_faults(plan, run_dir, rerun)`` is the context manager every runner entry (apply on both orchestrators, the
+demo) wraps its run in.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from netmig.commands.errors import is_gateway_error
 from netmig.errors import CheckFailed
 
 
@@ -29,13 +30,6 @@ class ClientFailure(CheckFailed):
     def __init__(self, problem: str, fix: str, *, cluster_changed: bool) -> None:
         super().__init__(problem, fix)
         self.cluster_changed = cluster_changed
-
-
-def is_client_error(e: BaseException) -> bool:
-    from netmig.azure.errors import ArmError
-    from netmig.kube.errors import KubeError
-
-    return isinstance(e, (ArmError, KubeError))
 
 
 def _events(run_dir: Path) -> list[dict[str, Any]]:
@@ -99,6 +93,6 @@ def client_faults(plan: Any, run_dir: Path, rerun: list[str]) -> Iterator[None]:
     try:
         yield
     except Exception as e:
-        if is_client_error(e):
+        if is_gateway_error(e):
             raise client_failure(e, plan, run_dir, rerun) from e
         raise

@@ -1,0 +1,153 @@
+"""Wizard phases 2 and 3: which migrations fit the cluster, the one chosen, and the options that shape its plan."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+from netmig.cli.wizard.answers import Answers
+from netmig.cli.wizard_prompts import NO_DEFAULT, Option, Questions
+from netmig.connection import sandbox_manifest
+from netmig.errors import UsageError
+
+
+def list_templates() -> list[Any]:
+    """The migration kinds: every valid template in plans/ (concrete plans saved there are skipped)."""
+    from netmig.engine.planning import PLANS_DIR, load_template
+
+    out = []
+    for path in sorted(PLANS_DIR.glob("*.yaml")):
+        with contextlib.suppress(UsageError):
+            out.append(load_template(path.stem))
+    return out
+
+
+LEFTOVERS_CHECK = "calico-leftovers"  # a template with this check cleans up leftovers: it fits when there are some
+
+
+def applicability(template: Any, network: Any, leftovers: Callable[[], list[str] | None] | None = None) -> str | None:
+    """None when ``template`` starts from ``network``'s profile; else why not (one line). A cleanup template (check
+    ``calico-leftovers``, no profile change) fits only when ``leftovers()`` finds Calico/Tigera leftovers (None:
+    they could not be read; preflight decides)."""
+    from netmig.engine.planning import apply_spec
+
+    have = network.to_dict()
+    wrong = [f"{k} is {have.get(k)!s}, it needs {v}" for k, v in template.source.model_dump().items()
+             if v is not None and have.get(k) != v]
+    if wrong:
+        return "; ".join(wrong)
+    if LEFTOVERS_CHECK in (template.checks or []):
+        found = leftovers() if leftovers is not None else None
+        if found is not None and not found:
+            return ("no Calico/Tigera leftovers (no crd.projectcalico.org / operator.tigera.io CRD, no "
+                    "v3.projectcalico.org APIService)")
+        return None
+    if apply_spec(network, template.target) == network:
+        return "the cluster already has the target profile"
+    return None
+
+
+def read_leftovers(aks: Any, echo: Any) -> list[str] | None:
+    """Calico/Tigera leftovers read through the cluster's Kubernetes API (``calico.leftover_markers``); None, with a
+    note, when the API cannot be read."""
+    from netmig.azure import errors as arm
+    from netmig.kube import calico
+    from netmig.kube import errors as kube
+    from netmig.kube.gateway import KubeGateway
+    from netmig.kube.resources import Rest
+
+    try:
+        with KubeGateway(aks.user_kubeconfig()) as gw:
+            return calico.leftover_markers(Rest(gw))
+    except (arm.ArmError, kube.KubeError, OSError) as e:
+        echo(f"note: cannot read the cluster's Kubernetes API for Calico leftovers ({e}); preflight will tell")
+        return None
+
+
+def supports_pod_cidr(template: Any) -> bool:
+    """The template takes a pod CIDR (``plan_options``) and ``plan`` has --pod-cidr."""
+    from netmig.cli.plan_cmd import plan as plan_cmd
+
+    return "pod_cidr" in (getattr(template, "plan_options", None) or []) \
+        and any(p.name == "pod_cidr" for p in plan_cmd.params)
+
+
+def fallbacks(template: Any, network: Any) -> list[Any]:
+    """The template's non-default paths that apply to this cluster and that a plan must allow (``allow_flag``)."""
+    have = network.to_dict()
+    out = []
+    for v in getattr(template, "variants", None) or []:
+        if v.default or getattr(v, "allow_flag", None) != "--allow-fallback":
+            continue
+        spec = v.applies_if.model_dump() if v.applies_if is not None else {}
+        if all(val is None or have.get(k) == val for k, val in spec.items()):
+            out.append(v)
+    return out
+
+
+def choose_migration(q: Questions, a: Answers, target: Any, info: Any, echo: Any) -> Any:
+    """Phase 2: list the migrations (which fit the cluster), settle ``a.kind``; returns its template."""
+    from netmig.azure.gateway import AksGateway
+
+    templates = list_templates()
+    found: list[list[str] | None] = []
+
+    def leftovers() -> list[str] | None:  # read once, and only when a cleanup's source profile fits
+        if not found:
+            found.append(read_leftovers(AksGateway(target), echo))
+        return found[0]
+
+    why = {t.kind: applicability(t, info.network, leftovers) for t in templates}
+    echo("\nMigrations:")
+    for t in templates:
+        detail = f" (leftovers: {'; '.join(found[0])})" if why[t.kind] is None and found and found[0] \
+            and LEFTOVERS_CHECK in (t.checks or []) else ""
+        echo(f"  {t.kind:<24} {'applies' + detail if why[t.kind] is None else 'n/a: ' + str(why[t.kind])}"
+             f"  ({t.title})")
+    fits = [t.kind for t in templates if why[t.kind] is None]
+    if a.kind is None:
+        a.kind = q.select("Migration", [Option(f"{t.kind}: {t.title}", t.kind, why[t.kind]) for t in templates],
+                          flag="--migration KIND", default=fits[0] if len(fits) == 1 else NO_DEFAULT)
+    elif a.kind not in why:
+        raise UsageError(f"unknown migration kind {a.kind!r}", f"choose one of: {', '.join(sorted(why))}")
+    elif why[a.kind]:
+        echo(f"note: {a.kind} does not fit this cluster ({why[a.kind]}); preflight will say what fails")
+    template = next(t for t in templates if t.kind == a.kind)
+    if template.irreversible:
+        echo(f"IRREVERSIBLE: {(template.irreversible_reason or '').strip()}")
+    return template
+
+
+def plan_options(q: Questions, a: Answers, template: Any, info: Any, echo: Any) -> None:
+    """Phase 3: the pod CIDR, the operator manifest, the fallback path (each asked only when it applies)."""
+    if a.pod_cidr is None and supports_pod_cidr(template):
+        def cidr_problem(s: str) -> str | None:
+            try:
+                ipaddress.ip_network(s, strict=True)
+            except ValueError as e:
+                return str(e)
+            return None
+        a.pod_cidr = q.text("Overlay pod CIDR (empty: keep the current one; must not overlap the VNet, services or "
+                            "peered networks)", flag="--pod-cidr CIDR", default=template.target.pod_cidr or "",
+                            validate=lambda s: cidr_problem(s) if s else None) or None
+    for step in template.steps:  # the operator manifest a step installs: a reviewed local copy or a URL
+        if step.kind == "install-operator" and not any(x.startswith(f"{step.id}.manifest=") for x in a.sets):
+            default = str(step.params.get("manifest") or "")
+            bundled = sandbox_manifest(a.address["sandbox"], "tigera-operator") if a.address.get("sandbox") else None
+            if bundled:  # a sandbox cluster: the sandbox's own copy (the default URL may not be reachable here)
+                echo(f"The sandbox ships a tigera-operator manifest: {bundled}")
+            answer = q.text(f"tigera-operator manifest to install (step {step.id}: a path or https URL)",
+                            flag=f"--set {step.id}.manifest=PATH_OR_URL", default=bundled or default,
+                            validate=lambda s: None if s else "a path or an https URL")
+            if answer != default:
+                a.sets.append(f"{step.id}.manifest={answer}")
+    a.fallbacks = fallbacks(template, info.network)
+    for v in a.fallbacks:
+        echo(f"\nFallback path: {v.title}")
+        for note in getattr(v, "notes", []) or []:
+            echo(f"  {note}")
+        if a.allow_fallback is None:
+            a.allow_fallback = q.confirm("Allow this fallback (used only if ARM refuses the direct change)?",
+                                         flag="--allow-fallback / --no-fallback", default=False)

@@ -1,0 +1,56 @@
+"""The wizard as a library function: its phases in order, then the chosen action."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+
+from netmig.cli.wizard.answers import (
+    Answers,
+    apply_command,
+    plan_command,
+    runbook_commands,
+    runbook_for,
+    wizard_command,
+)
+from netmig.cli.wizard.cluster import describe_cluster, pick_cluster, read_cluster
+from netmig.cli.wizard.migration import choose_migration, plan_options
+from netmig.cli.wizard.preflight import preflight_and_accept
+from netmig.cli.wizard.save import review_and_save
+from netmig.cli.wizard.when import schedule, when_and_approval
+from netmig.cli.wizard_prompts import Questions
+
+
+def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, *, invoke_apply: Any,
+               echo: Any = click.echo) -> Answers:
+    """The wizard as a library function (the command fills ``a`` and ``opts`` from its flags)."""
+    target, a.address = pick_cluster(q, opts, echo)  # 1. the cluster
+    info = read_cluster(target)
+    echo("\n" + describe_cluster(info))
+    template = choose_migration(q, a, target, info, echo)  # 2. the migration
+    plan_options(q, a, template, info, echo)  # 3. options that shape the plan
+    plan = preflight_and_accept(q, a, target, echo)  # 4. preflight and analysis, acceptance
+    when_and_approval(q, a)  # 5. when, and approval
+    if not review_and_save(q, a, plan, info, plans_dir, echo):  # 6. review and save
+        return a
+    # 7. act
+    try:
+        if a.then == "run":
+            echo(f"Applying it: {shlex.join(apply_command(a, *(['--yes'] if a.approve else [])))}\n")
+            invoke_apply(a)
+        elif a.then == "schedule":
+            schedule(a, echo)
+        else:
+            echo(f"\nRunbook ({runbook_for(str(a.kind))}) — non-interactive, from any shell:")
+            for why_, cmd in runbook_commands(a):
+                echo(f"  # {why_}\n  {shlex.join(cmd)}")
+    finally:
+        echo("\nThe same without the wizard:")
+        echo(f"  {shlex.join(plan_command(a))}")
+        if a.then == "run":
+            echo(f"  {shlex.join(apply_command(a, *(['--yes'] if a.approve else [])))}")
+        echo(f"  # or in one go: {shlex.join(wizard_command(a))}")
+    return a

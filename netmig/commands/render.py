@@ -1,0 +1,153 @@
+"""Markdown and table renderings of a plan and its run: what the Prefect artifacts (and any other report) show.
+
+Contract: pure functions of a plan, its preflight results, and the files of its run folder (the baseline and after
+snapshots); they never talk to a cluster and never raise for a missing file (a placeholder line instead).
+Tables hold at most ``MAX_ROWS`` rows (then "... and N more").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from netmig.checks.unenforced import unenforced_banner
+from netmig.model.checks import is_blocking
+
+MAX_ROWS = 200
+
+
+def _cell(x: Any) -> str:
+    return str(x if x is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(_cell(v) for v in r) + " |" for r in rows[:MAX_ROWS]]
+    if len(rows) > MAX_ROWS:
+        out.append(f"\n… and {len(rows) - MAX_ROWS} more")
+    return out
+
+
+def plan_markdown(plan: Any) -> str:
+    """The plan as reviewed: what changes, where, how long; preflight and findings counts; the steps."""
+    lines = [f"# Plan {plan.migration_id}", "", f"**{plan.title}**", "",
+             f"- cluster: `{plan.cluster}`",
+             f"- network: {plan.source_profile().describe()} → **{plan.target_profile().describe()}**",
+             f"- nodes reimaged: {plan.nodes_to_reimage} in {len(plan.pools)} pools (expected "
+             f"{plan.expected_minutes[0]}-{plan.expected_minutes[1]} min on Azure)"]
+    if plan.irreversible:
+        lines.append(f"- **irreversible**: {plan.irreversible_reason or 'yes'}")
+    banner = unenforced_banner(plan)
+    if banner:
+        lines.append(f"- **{banner.split(':', 1)[0]}**:{banner.split(':', 1)[1]}")
+    for ch in plan.arm_changes:
+        lines.append(f"- ARM change: {ch.method} networkProfile `{ch.network_profile}` (If-Match `{ch.if_match}`)")
+    if plan.accepted:
+        lines.append(f"- accepted: {', '.join(plan.accepted)}")
+    for v in getattr(plan, "variants", []):
+        if v.default:
+            continue
+        allowed = "**allowed** by this plan" if v.allowed else f"not allowed (plan again with `{v.allow_flag}`)"
+        lines.append(f"- **{v.name} path**, used only if ARM refuses the direct change, {allowed}: {v.title}")
+        lines += [f"  - ARM change: {ch.method} networkProfile `{ch.network_profile}`" for ch in v.arm_changes]
+        lines += [f"  - {n}" for n in v.notes]
+    lines += ["", "## Pools", ""]
+    lines += _table(["pool", "mode", "os", "nodes", "max surge", "surge nodes"],
+                    [[p.name, p.mode, p.os_type, p.nodes, p.max_surge or "", p.surge_nodes] for p in plan.pools])
+    lines += ["", "## Steps", "", " → ".join(s.id + (" ⚠" if s.irreversible else "") for s in plan.steps)]
+    blocking = [r for r in plan.preflight if is_blocking(r)]
+    errors = [f for f in plan.findings if f["severity"] == "error"]
+    lines += ["", f"Preflight at plan time: {len(plan.preflight)} checks, {len(blocking)} blocking. "
+                  f"Policy analysis: {len(plan.findings)} findings ({len(errors)} error-severity)."]
+    return "\n".join(lines) + "\n"
+
+
+def preflight_rows(results: list[Any]) -> list[dict[str, Any]]:
+    return [{"check": r["check"], "outcome": r["outcome"] + (" (accepted)" if r.get("accepted") else ""),
+             "reason": r["reason"], "fix": r.get("fix") or ""} for r in results]
+
+
+def findings_rows(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"severity": f["severity"], "rule": f["rule"],
+             "object": "/".join(x for x in (f.get("kind"), f.get("namespace"), f.get("name")) if x),
+             "message": f.get("message", ""), "fix": f.get("fix", "")} for f in findings[:MAX_ROWS]]
+
+
+def predicted_changes_markdown(plan: Any, run_dir: Path) -> str:
+    """The connectivity changes the policy engine predicts for the target engine: the probed cells of the baseline
+    snapshot whose prediction under the target differs from what was observed, and the LoadBalancer paths whose
+    verdict differs between the engines."""
+    from netmig.policy import from_objects
+    from netmig.steps.snapshot import BEFORE
+    from netmig.verify import snapshot as snapmod
+    from netmig.verify.compare import engine_from_label
+
+    path = run_dir / BEFORE
+    if not path.is_file():
+        return "_No baseline snapshot yet: see the policy-analysis findings._\n"
+    snap = snapmod.load(path)
+    cluster = from_objects(snap.objects)
+    engine = engine_from_label(plan.target_profile().engine)
+    rows = []
+    for c in snap.cells:
+        after, policies, note = snapmod.expect(cluster, c, engine)
+        if after is not None and after != c.outcome:
+            rows.append([c.src, c.dst, f"{c.port}/{c.protocol}", c.outcome, after, ", ".join(policies) or note])
+    lines = [f"{len(rows)} of {len(snap.cells)} probed cells are predicted to change under {engine.label}.", ""]
+    if rows:
+        lines += _table(["source", "destination", "port", "now", f"under {engine.label}", "policies"], rows)
+    lb = [p for p in snap.predicted_only if p.differs_between_engines]
+    if lb:
+        lines += ["", f"{len(lb)} LoadBalancer paths (external clients, predicted only) change between engines:", ""]
+        lines += _table(["service", "backend", "port", "verdicts"], [
+            [f"{p.service}:{p.service_port or '?'}", p.backend, f"{p.port}/{p.protocol}",
+             "; ".join(f"{v.engine}: {'allowed' if v.allowed else 'denied'}" for v in p.by_engine)] for p in lb])
+    return "\n".join(lines) + "\n"
+
+
+def approval_markdown(plan: Any, run_dir: Path, preflight: list[dict[str, Any]] | None) -> str:
+    """What the approver sees above the form: the plan summary, the preflight results, the predicted changes."""
+    lines = [f"## Approve migration `{plan.migration_id}`?", "",
+             f"`{plan.cluster.rsplit('/', 1)[-1]}`: {plan.source_profile().describe()} → "
+             f"**{plan.target_profile().describe()}**; {plan.nodes_to_reimage} nodes in {len(plan.pools)} pools "
+             "reimaged at once."]
+    if plan.irreversible:
+        lines.append(f"\n**Irreversible**: {plan.irreversible_reason or 'no way back'}")
+    if unenforced_banner(plan):
+        lines.append(f"\n**{unenforced_banner(plan)}**")
+    lines += ["", "### Preflight", ""]
+    rows = preflight_rows(preflight or plan.preflight)
+    lines += _table(["check", "outcome", "reason"], [[r["check"], r["outcome"], r["reason"]] for r in rows])
+    lines += ["", "### Predicted connectivity changes", ""]
+    try:
+        lines.append(predicted_changes_markdown(plan, run_dir))
+    except Exception as e:  # a report, never a reason to fail the run
+        lines.append(f"_prediction unavailable ({e.__class__.__name__}: {e})_")
+    errors = [f for f in plan.findings if f["severity"] == "error"]
+    if plan.findings:
+        lines += [f"Policy analysis: {len(plan.findings)} findings, {len(errors)} error-severity"
+                  + (f" (accepted: {', '.join(plan.accepted)})" if plan.accepted else "") + ":", ""]
+        lines += _table(["severity", "rule", "object", "message"],
+                        [[f["severity"], f["rule"], f["object"], f["message"]] for f in findings_rows(plan.findings)])
+    lines += ["", "Set **approve**, your name as **approver** and a **comment**, then resume. Completed steps are "
+                  "not run again."]
+    return "\n".join(lines) + "\n"
+
+
+def verification_markdown(run_dir: Path) -> str | None:
+    """The verification matrix: the comparison with the baseline, then the after-snapshot's cells."""
+    from netmig.steps.snapshot import BEFORE
+    from netmig.steps.verify import AFTER
+    from netmig.verify import report
+    from netmig.verify import snapshot as snapmod
+    from netmig.verify.compare import compare
+
+    before, after = run_dir / BEFORE, run_dir / AFTER
+    if not after.is_file():
+        return None
+    snap = snapmod.load(after)
+    parts = []
+    if before.is_file():
+        parts.append(report.comparison_markdown(compare(snapmod.load(before), snap)))
+    parts.append(report.snapshot_markdown(snap))
+    return "\n".join(parts)
