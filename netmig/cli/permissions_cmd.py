@@ -1,5 +1,6 @@
 """``aks-netmig permissions --migration KIND [--json] [--read-only]``: the least-privilege roles a migration kind
-needs, built from the declarations of its step kinds and checks (``netmig.engine.permissions``).
+needs, built from the declarations of its step kinds and checks (``netmig.commands.permissions``; this module only
+renders).
 
 Output: an Azure custom role definition (JSON for ``az role definition create --role-definition @role.json``;
 replace the ``AssignableScopes`` placeholder) and the Kubernetes ClusterRole / Role / bindings (YAML for
@@ -24,19 +25,16 @@ import yaml
               help="the roles `aks-netmig verify` needs (reads + connectivity probes, no Azure write)")
 def permissions(kind: str, as_json: bool, read_only: bool, verify: bool) -> None:
     """Print the Azure role and Kubernetes RBAC a migration kind needs (least privilege)."""
-    from netmig.engine import permissions as perms
-    from netmig.errors import UsageError
+    from netmig.commands.permissions import PermissionsRequest
+    from netmig.commands.permissions import permissions as build
+    from netmig.engine.permissions import ASSIGNABLE_SCOPE
 
-    if read_only and verify:
-        raise UsageError("--read-only and --verify are two different roles", "pass one of them")
-    need = perms.for_verify() if verify else perms.for_kind(kind, read_only=read_only)
-    perms.load_template(kind)  # an unknown kind is a usage error with --verify too
-    doc = perms.documents(kind, need, read_only=read_only, verify=verify)
+    doc = build(PermissionsRequest(kind, read_only=read_only, verify=verify)).to_dict()
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return
     click.echo(f"# Azure custom role: az role definition create --role-definition @{doc['azure_role']['Name']}.json")
-    click.echo(f"# (replace AssignableScopes: {perms.ASSIGNABLE_SCOPE})")
+    click.echo(f"# (replace AssignableScopes: {ASSIGNABLE_SCOPE})")
     click.echo(json.dumps(doc["azure_role"], indent=2))
     click.echo("# Kubernetes RBAC: kubectl apply -f - (replace the subject with the identity aks-netmig runs as)")
     click.echo(yaml.safe_dump_all(doc["kubernetes"], sort_keys=False), nl=False)
