@@ -113,8 +113,11 @@ def test_runs_end_to_end_under_the_printed_role_and_every_request_is_declared(
                 cid = next((c for s, end, c in check_windows if s <= e["time"] <= end), None)
                 allowed = registry.ALWAYS_ON | (registry.CHECKS[cid].permissions if cid else registry.PLANNING)
                 who = f"check {cid}" if cid else "plan"
-            elif step_kind is None:
-                allowed, who = registry.ALWAYS_ON | registry.PLANNING, "apply (between steps)"
+            elif step_kind is None:  # the runner's own reads, or the last step's background poll ending
+                last = max((w for w in windows if w[1] <= e["time"]), default=None, key=lambda w: w[1])
+                allowed = registry.ALWAYS_ON | registry.PLANNING | (
+                    registry.STEPS[last[3]].permissions if last else registry.PLANNING)
+                who = f"apply (after step {last[3] if last else None})"
             else:
                 allowed = registry.ALWAYS_ON | registry.STEPS[step_kind].permissions
                 if step_kind == "preflight":
