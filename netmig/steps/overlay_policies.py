@@ -26,6 +26,7 @@ from pydantic import Field
 from netmig import backups
 from netmig.errors import CheckFailed
 from netmig.journal import EventKind
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep, step_target
 from netmig.stepkit import variants
 from netmig.stepkit.context import StepContext
@@ -47,7 +48,10 @@ def _calico_list(ctx: StepContext, plural: str) -> list[dict[str, Any]] | None:
     return [dict(o) for o in res.get("items") or []]
 
 
-@step("backup-calico-policies", params=NoParams)
+@step("backup-calico-policies", params=NoParams,
+      permissions=perm.rules(
+          perm.kube("list", "networkpolicies", perm.NET),
+          perm.kube("list", perm.CALICO_POLICIES, perm.CALICO)))
 def backup_calico_policies(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     previous = ctx.journal.value(f"{step.id}.dir")
     if previous and not backups.verify(Path(previous)):
@@ -103,7 +107,10 @@ class RestoreVerifyParams(StepParams):
     enforced_after: str | None = Field(default=None, description="the step after which policies are enforced")
 
 
-@step("restore-verify-policies", params=RestoreVerifyParams, changes_cluster=True)
+@step("restore-verify-policies", params=RestoreVerifyParams, changes_cluster=True,
+      permissions=perm.rules(
+          perm.kube("get,list,create,patch,update", "networkpolicies", perm.NET),
+          perm.kube("get,list,create,patch,update", perm.CALICO_POLICIES, perm.CALICO)))
 def restore_verify_policies(ctx: StepContext, step: PlanStep, params: RestoreVerifyParams) -> dict[str, Any]:
     from netmig.kube import errors
     from netmig.kube.resources import Rest

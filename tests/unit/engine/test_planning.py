@@ -39,7 +39,7 @@ def test_the_plan_names_source_target_the_exact_arm_change_pools_and_duration() 
     # all pools at once; the slowest (user: 4 batches of 1) decides: 3 + 4*4 .. 6 + 4*12, plus 2 / 10 minutes
     assert p.expected_minutes == (21, 64)
     assert p.irreversible and "no way back" in (p.irreversible_reason or "")
-    assert p.checks[0] == "cluster-succeeded" and "policy-analysis" in p.checks
+    assert p.checks[:2] == ["permissions", "cluster-succeeded"] and "policy-analysis" in p.checks
     assert [s.id for s in p.steps][:5] == ["preflight", "snapshot", "backup", "approval", "lock"]
     assert p.step("update-network").irreversible and p.step("update-network").params == {
         "policy": "cilium", "dataplane": "cilium"}
