@@ -17,7 +17,8 @@ Contract:
   - a stage not yet started gets its plan made again against the live cluster (``netmig.commands.plan``: full
     preflight) -- it must go from and to the stage's profiles with the stage's kind, else ``CheckFailed`` naming the
     profile the cluster is in and the command to plan a new journey;
-  - a stage is marked done in ``state.json`` only after its run completed; a rerun (after SIGKILL anywhere,
+  - a stage is marked done in ``state.json`` only after its run completed (test hook ``journey:stageN-ran``: the
+    stage ran, the journey has not recorded it); a rerun (after SIGKILL anywhere,
     between stages or inside one) skips done stages and resumes the current one through its journal (an ARM
     operation in flight is re-attached, never re-sent: one PUT per change);
   - a stage's failure (or pause) stops the journey: the error keeps its exit code, its line names the stage, the
@@ -313,6 +314,7 @@ def journey_apply(req: JourneyApplyRequest, *, approve: Callable[[JourneyFile], 
                   progress: Any = None) -> JourneyApplyResult:
     """See the module contract."""
     from netmig.commands.applying import ApplyRequest, prepare
+    from netmig.stepkit.testhooks import checkpoint
 
     journey = load_journey(req.path)
     address = req.address if req.address.names_cluster() or req.address.sandbox else Address.of(journey.address)
@@ -350,6 +352,7 @@ def journey_apply(req: JourneyApplyRequest, *, approve: Callable[[JourneyFile], 
             _run_stage(run, stage_approver, progress)
         except NetmigError as e:
             raise _stopped(e, journey, stage, target, resume) from e
+        checkpoint(f"journey:stage{stage.index}-ran")  # test hook: the stage ran, the journey has not recorded it
         state["done"] = sorted({*state["done"], stage.index})
         _save_state(run_dir, state)
         outcomes.append(StageOutcome(stage.index, stage.kind, plan_file, run.run_dir, False))
