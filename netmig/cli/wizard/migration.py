@@ -46,7 +46,17 @@ def applicability(template: Any, network: Any, leftovers: Callable[[], list[str]
         return None
     if apply_spec(network, template.target) == network:
         return "the cluster already has the target profile"
-    return None
+    return refused_by_aks(network, apply_spec(network, template.target))
+
+
+def refused_by_aks(network: Any, target: Any) -> str | None:
+    """Why AKS refuses moving ``network`` to ``target`` (netmig/model/transitions.yaml), one line; None otherwise."""
+    from netmig.model.profiles import ProfileState, judge
+
+    verdict = judge(ProfileState.from_network(network), ProfileState.from_network(target))
+    if verdict.status != "refused" or not verdict.reasons:
+        return None
+    return f"AKS refuses it from this profile ({verdict.reasons[0].code}): {verdict.reasons[0].message}"
 
 
 def read_leftovers(aks: Any, echo: Any) -> list[str] | None:
