@@ -33,7 +33,7 @@ from netmig.commands.verifying import (
     SnapshotRequest,
     open_cluster,
 )
-from netmig.errors import CheckFailed
+from netmig.errors import CheckFailed, UsageError
 
 __all__ = ["NO_CLUSTER_FIX", "Conn", "Interrupted", "ProbeProgress", "connection_options", "open_cluster", "verify"]
 
@@ -184,13 +184,25 @@ class ProbeProgress:
             self.stream.flush()
 
 
+def _budget(budget: str, no_budget: bool) -> float | None:
+    """``--budget DURATION`` in seconds, None with ``--no-budget``; one-line UsageError when unreadable."""
+    from netmig.verify.budget import parse_duration
+
+    if no_budget:
+        return None
+    try:
+        return parse_duration(budget)
+    except ValueError as e:
+        raise UsageError(f"--budget: {e}", "pass a duration like 10m, 90s or 1h, or --no-budget") from None
+
+
 def _take(conn: Conn, engine: str | None, image: str | None, timeout: int, concurrency: int, services: bool,
-          baseline: Path | None, quiet: bool) -> Any:
+          baseline: Path | None, quiet: bool, target: str | None = None, budget_s: float | None = None) -> Any:
     from netmig.commands import verify_snapshot
 
     return verify_snapshot(SnapshotRequest(conn, engine=engine, image=image, timeout_s=timeout,
                                            concurrency=concurrency, services=services, baseline=baseline,
-                                           progress=ProbeProgress(quiet)))
+                                           progress=ProbeProgress(quiet), target=target, budget_s=budget_s))
 
 
 _ENGINES = click.Choice(["spec", "npm", "cilium", "calico"])
@@ -202,8 +214,15 @@ def _probe_options(f: F) -> F:
         click.option("--image", default=None, help="agnhost image for probe pods (private registries)."),
         click.option("--timeout", type=click.IntRange(1, 10), default=2, show_default=True,
                      help="Seconds per connection attempt."),
-        click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
-                     help="Probe pods at a time."),
+        click.option("--concurrency", type=click.IntRange(1, 64), default=32, show_default=True,
+                     help="Probe pods at a time, at most (bounded by the nodes' free pod capacity; lowered on "
+                          "API rate limiting)."),
+        click.option("--target", type=_ENGINES, default=None,
+                     help="The engine the cluster moves to: every cell predicted to change is probed."),
+        click.option("--budget", default="10m", show_default=True,
+                     help="Probing time budget (e.g. 10m, 90s): predicted cells always, stable cells sampled "
+                          "(stratified) to fit."),
+        click.option("--no-budget", is_flag=True, help="Probe every cell, however long it takes."),
         click.option("--services/--no-services", default=True, show_default=True,
                      help="Also probe Service ClusterIPs."),
     ]):
@@ -224,26 +243,31 @@ def _probe_options(f: F) -> F:
               help="Print one JSON object instead of the matrix: out, engine, differ (cells) and the stats.")
 @click.pass_context
 def snapshot(ctx: click.Context, engine: str | None, image: str | None, timeout: int, concurrency: int,
+             target: str | None, budget: str, no_budget: bool,
              services: bool, out: Path, baseline: Path | None, junit: Path | None, markdown: Path | None,
              quiet: bool, as_json: bool, **kwargs: Any) -> None:
     """Probe the cluster's real workloads (one probe pod per class) and record reachability by identity."""
     from netmig.verify import report
     from netmig.verify import snapshot as snapmod
 
+    budget_s = _budget(budget, no_budget)
     snap = _take(_merge(ctx, _conn(kwargs)), engine, image, timeout, concurrency, services, baseline,
-                 quiet or as_json)
+                 quiet or as_json, target, budget_s)
     snapmod.save(snap, out)
     _write(junit, report.snapshot_junit(snap))
     _write(markdown, report.snapshot_markdown(snap))
     st = snap.stats
     bad = sum(1 for c in snap.cells if not c.met)
     if as_json:
-        click.echo(report.to_json({"out": str(out), "engine": snap.engine, "differ": bad, "stats": st}))
+        click.echo(report.to_json({"out": str(out), "engine": snap.engine, "differ": bad, "stats": st,
+                                   "coverage": snap.coverage}))
         return
     if not quiet:
         click.echo(report.matrix(snap))
     click.echo(f"snapshot {out}: {st['probes']} probes from {st['probe_pods']} probe pods, {st['covered_cells']}/"
                f"{st['class_cells']} class cells, {st['pods']} pods; {bad} cells differ from {snap.engine}")
+    if snap.coverage:
+        click.echo("coverage: " + report.coverage_text(snap.coverage))
 
 
 @verify.command()
@@ -255,6 +279,7 @@ def snapshot(ctx: click.Context, engine: str | None, image: str | None, timeout:
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def expect(ctx: click.Context, engine: str | None, image: str | None, timeout: int, concurrency: int,
+           target: str | None, budget: str, no_budget: bool,
            services: bool, snapshot_file: Path | None, as_json: bool, junit: Path | None, **kwargs: Any) -> None:
     """Expected (policy engine) vs observed; exit 1 when any cell differs."""
     from netmig.commands import verify_expect
@@ -262,7 +287,7 @@ def expect(ctx: click.Context, engine: str | None, image: str | None, timeout: i
 
     take = None if snapshot_file is not None else SnapshotRequest(
         _merge(ctx, _conn(kwargs)), image=image, timeout_s=timeout, concurrency=concurrency, services=services,
-        progress=ProbeProgress(as_json))
+        progress=ProbeProgress(as_json), target=target, budget_s=_budget(budget, no_budget))
     result = verify_expect(ExpectRequest(snapshot_file=snapshot_file, take=take, engine=engine))
     snap, items, label = result.snapshot, result.mismatches, result.engine
     _write(junit, report.junit(f"expected {label} vs observed", [
