@@ -122,6 +122,18 @@ def mandatory_batches(plan: Plan, per_pod: int = 500, max_slow: int = 100) -> li
     return out
 
 
+def all_batches(plan: Plan, skip: Iterable[str] = (), per_pod: int = 500, max_slow: int = 100) -> list[SourcePlan]:
+    """Pods for every probe of ``plan`` except the ids in ``skip``, one source's probes together (no budget, or
+    everything left fits it)."""
+    done = set(skip)
+    out: list[SourcePlan] = []
+    for sp in plan.sources:
+        picked = [p for p in sp.probes if p.id not in done]
+        if picked:
+            out += _split(SourcePlan(sp.source, picked), per_pod, max_slow)
+    return out
+
+
 def _spread(probes: Sequence[PlannedProbe]) -> list[PlannedProbe]:
     """``probes`` reordered round-robin over destination namespaces (the identity's first segment)."""
     groups: dict[str, deque[PlannedProbe]] = defaultdict(deque)

@@ -29,7 +29,7 @@ from netmig.kube.probes import (
     raw_inventory,
 )
 from netmig.policy import Cluster, EngineProfile, from_objects, get_engine
-from netmig.verify.budget import CostModel, coverage, fit_prefix, mandatory_batches, optional_batches
+from netmig.verify.budget import CostModel, all_batches, coverage, fit_prefix, mandatory_batches, optional_batches
 from netmig.verify.outcomes import Observation
 from netmig.verify.selection import CellKey, PlannedProbe, SourcePlan, live_objects, plan
 from netmig.verify.snapshot import Cell, Snapshot, expect, predict_lb, sanitize
@@ -231,7 +231,7 @@ def take_snapshot(
                   node_slots=slots or None) as run:
         go = _Runner(run, budget_s, on_progress, on_status)
         if budget_s is None:
-            go(mandatory + optional, "all")
+            go(all_batches(p, per_pod=batch_size), "all")
         else:
             first, rest = mandatory[:conc], mandatory[conc:]
             go(first, "predicted", len(rest))
@@ -243,8 +243,13 @@ def take_snapshot(
                     f"{_budget_text(go.elapsed + need)} of probing (measured on the first {len(first)} probe pods), "
                     f"more than the budget of {_budget_text(budget_s)}",
                     f"pass --budget {max(1, int((go.elapsed + need) * 1.2 / 60) + 1)}m or --no-budget")
-            go(rest, "predicted")
             reserve = 0.05 * budget_s
+            everything = all_batches(p, (pr.id for b in first for pr in b.probes), per_pod=batch_size)
+            if go.elapsed + model.wall(everything) <= budget_s - reserve:  # all of it fits: one source, one pod
+                go(everything, "all")
+                optional = []
+            else:
+                go(rest, "predicted")
             while optional:
                 model = model.fit(go.samples)
                 left = budget_s - go.elapsed - reserve
