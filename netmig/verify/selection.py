@@ -256,7 +256,9 @@ class _Risk:
 
     def __init__(self, cluster: Cluster, classes: Classes, source: str | None, target: str | None) -> None:
         self.classes = classes
+        self.cluster = cluster
         self.before: ClassMatrix | None = None
+        self.after: ClassMatrix | None = None
         self.changed: set[tuple[int, int, int, str]] = set()
         self.unprobeable = 0
         if source is None:
@@ -265,7 +267,7 @@ class _Risk:
         self.full = (1 << len(classes.classes)) - 1
         if target is None or target == source:
             return
-        after = class_reachability(cluster, get_engine(target), classes)
+        after = self.after = class_reachability(cluster, get_engine(target), classes)
         for d in diff_classes(self.before, after):
             if classes.classes[d.src].host_network:
                 self.unprobeable += 1
@@ -280,6 +282,11 @@ class _Risk:
         allowed = self.before.class_allowed(src.klass, d, port, proto)
         if (src.klass, d, port, proto) in self.changed:
             return "predicted", not allowed
+        rep = self.cluster.pod_by_key.get(src.pod)
+        if dst.host_network and rep is not None:  # pair-specific allowances (own-node egress) of the probed pair
+            allowed = self.before.allowed(rep, dst, port, proto)
+            if self.after is not None and allowed != self.after.allowed(rep, dst, port, proto):
+                return "predicted", not allowed
         bits = self.before.cells.get((d, port, proto), 0)
         named = allowed and bits != self.full and dst.namespace != src.namespace
         return ("path" if named else "sampled"), not allowed
