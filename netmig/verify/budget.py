@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from netmig.verify.selection import CellKey, Plan, PlannedProbe, SourcePlan
 
@@ -112,35 +112,34 @@ def _split(sp: SourcePlan, per_pod: int, max_slow: int) -> list[SourcePlan]:
     return out
 
 
-def mandatory_batches(plan: Plan, per_pod: int = 500, max_slow: int = 100) -> list[SourcePlan]:
-    """Pods for every predicted and baseline probe (never start a pod for a source without one)."""
+def _batches(plan: Plan, keep: Callable[[PlannedProbe], bool], per_pod: int, max_slow: int) -> list[SourcePlan]:
+    """Pods for the probes ``keep`` accepts, one source's probes together (never a pod for a source without one)."""
     out: list[SourcePlan] = []
     for sp in plan.sources:
-        picked = [p for p in sp.probes if p.tier in MANDATORY]
+        picked = [p for p in sp.probes if keep(p)]
         if picked:
             out += _split(SourcePlan(sp.source, picked), per_pod, max_slow)
     return out
+
+
+def mandatory_batches(plan: Plan, per_pod: int = 500, max_slow: int = 100) -> list[SourcePlan]:
+    """Pods for every predicted and baseline probe."""
+    return _batches(plan, lambda p: p.tier in MANDATORY, per_pod, max_slow)
 
 
 def all_batches(plan: Plan, skip: Iterable[str] = (), per_pod: int = 500, max_slow: int = 100) -> list[SourcePlan]:
-    """Pods for every probe of ``plan`` except the ids in ``skip``, one source's probes together (no budget, or
-    everything left fits it)."""
+    """Pods for every probe of ``plan`` except the ids in ``skip`` (no budget, or everything left fits it)."""
     done = set(skip)
-    out: list[SourcePlan] = []
-    for sp in plan.sources:
-        picked = [p for p in sp.probes if p.id not in done]
-        if picked:
-            out += _split(SourcePlan(sp.source, picked), per_pod, max_slow)
-    return out
+    return _batches(plan, lambda p: p.id not in done, per_pod, max_slow)
 
 
-def _spread(probes: Sequence[PlannedProbe]) -> list[PlannedProbe]:
-    """``probes`` reordered round-robin over destination namespaces (the identity's first segment)."""
-    groups: dict[str, deque[PlannedProbe]] = defaultdict(deque)
-    for p in probes:
-        groups[p.dst.split("/", 1)[0]].append(p)
-    out: list[PlannedProbe] = []
-    queues = deque(groups.values())
+T = TypeVar("T")
+
+
+def _round_robin(groups: Iterable[deque[T]]) -> list[T]:
+    """One item from each group in turn until all are empty."""
+    out: list[T] = []
+    queues = deque(q for q in groups if q)
     while queues:
         q = queues.popleft()
         out.append(q.popleft())
@@ -149,8 +148,17 @@ def _spread(probes: Sequence[PlannedProbe]) -> list[PlannedProbe]:
     return out
 
 
+def _spread(probes: Sequence[PlannedProbe]) -> list[PlannedProbe]:
+    """``probes`` reordered round-robin over destination namespaces (the identity's first segment)."""
+    groups: dict[str, deque[PlannedProbe]] = defaultdict(deque)
+    for p in probes:
+        groups[p.dst.split("/", 1)[0]].append(p)
+    return _round_robin(groups.values())
+
+
 def optional_batches(plan: Plan, per_pod: int = 200, max_slow: int = 50) -> list[SourcePlan]:
-    """The non-mandatory probes as pods in priority order (see the module docstring)."""
+    """The non-mandatory probes as pods in priority order (see the module docstring): one pod per (namespace,
+    node) stratum in turn, so a source's later pods come after every stratum's first."""
     out: list[SourcePlan] = []
     for tier in ("path", "sampled"):
         strata: dict[tuple[str, str], deque[SourcePlan]] = defaultdict(deque)
@@ -158,13 +166,7 @@ def optional_batches(plan: Plan, per_pod: int = 200, max_slow: int = 50) -> list
             picked = _spread([p for p in sp.probes if p.tier == tier])
             for b in _split(SourcePlan(sp.source, picked), per_pod, max_slow):
                 strata[(sp.source.namespace, sp.source.node or "")].append(b)
-        # one pod per stratum in turn; a source's later pods come after every stratum's first
-        queues = deque(strata[k] for k in sorted(strata))
-        while queues:
-            q = queues.popleft()
-            out.append(q.popleft())
-            if q:
-                queues.append(q)
+        out += _round_robin(strata[k] for k in sorted(strata))
     return out
 
 
