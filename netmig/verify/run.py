@@ -149,12 +149,19 @@ class _Runner:
     """Runs rounds of probe pods in one ``ProbeRun``, keeping the measured samples and the progress counts."""
 
     def __init__(self, run: ProbeRun, budget_s: float | None, on_progress: Callable[[int, int], None] | None,
-                 on_status: Callable[[ProbeStatus], None] | None) -> None:
+                 on_status: Callable[[ProbeStatus], None] | None, cluster: Cluster, profile: EngineProfile,
+                 t0: float) -> None:
         self.run = run
+        self.cluster = cluster
+        self.profile = profile
+        self.cells: dict[str, Cell] = {}
+        self.retry: list[tuple[SourceSpec, list[ProbeRequest]]] = []
+        self.record_s = 0.0  # time spent recording (expectations), inside the budget
+        self.recorded = 0
         self.budget_s = budget_s
         self.on_progress = on_progress
         self.on_status = on_status
-        self.t0 = time.monotonic()
+        self.t0 = t0
         self.samples: list[tuple[int, int, float]] = []
         self.pods_done = self.pods_total = self.probes_done = self.probes_total = 0
         self.ran: list[tuple[SourcePlan, BatchResult]] = []
@@ -189,7 +196,18 @@ class _Runner:
                 slow = sum(1 for p in b.probes if p.slow)
                 self.samples.append((len(b.probes) - slow, slow, r.elapsed_s))
             self.ran.append((b, r))
+        t = time.monotonic()
+        cells, retry = _record(batches, results, self.cluster, self.profile)
+        self.cells.update(cells)
+        self.retry += retry
+        self.record_s += time.monotonic() - t
+        self.recorded += sum(sizes)
         return results
+
+    def record_cost(self, batches: Sequence[SourcePlan]) -> float:
+        """Estimated seconds to record ``batches``' probes, at the rate measured so far."""
+        rate = self.record_s / self.recorded if self.recorded else 0.0
+        return rate * sum(len(b.probes) for b in batches)
 
 
 def _budget_text(seconds: float) -> str:
@@ -208,12 +226,15 @@ def take_snapshot(
     Risk-first under a budget: the plan's tiers (``selection``; ``target`` is the engine the cluster moves to) and
     ``netmig.verify.budget``: every predicted and baseline cell is probed; with ``budget_s`` the first wave of pods
     calibrates the cost model, ``BudgetTooSmall`` (after cleanup) when the mandatory cells cannot fit, then
-    path/sampled pods are run in rounds while the estimate fits what is left (a stratified prefix); without a
+    path/sampled pods are run in rounds while the estimate fits what is left (a stratified prefix). The budget
+    counts from the call (inventory, planning and recording each round's cells are inside it; the final
+    snapshot's assembly is not). Without a
     budget every cell is probed. Concurrency is ``concurrency`` bounded by the nodes' free pod capacity (summed),
     and per node by its own. The retry round is cut to what fits the budget (``stats.retry_skipped``).
     ``stats.coverage`` is ``budget.coverage``. A source with more than ``batch_size`` probes gets several probe
     pods. ``run_id``: the probe run's id (default a new random one), so that a caller can journal it first and
     clean up after a crash."""
+    t0 = time.monotonic()  # the budget counts from here: inventory and planning are part of it
     profile = get_engine(engine)
     inventory = raw_inventory(gw)
     live = live_objects(inventory)
@@ -229,14 +250,14 @@ def take_snapshot(
     retry_skipped = 0
     with ProbeRun(gw, run_id=run_id, image=image, timeout_s=timeout_s, concurrency=conc,
                   node_slots=slots or None) as run:
-        go = _Runner(run, budget_s, on_progress, on_status)
+        go = _Runner(run, budget_s, on_progress, on_status, cluster, profile, t0)
         if budget_s is None:
             go(all_batches(p, per_pod=batch_size), "all")
         else:
             first, rest = mandatory[:conc], mandatory[conc:]
             go(first, "predicted", len(rest))
             model = model.fit(go.samples)
-            need = model.wall(rest)
+            need = model.wall(rest) + go.record_cost(rest)
             if go.elapsed + need > budget_s:
                 raise BudgetTooSmall(
                     f"the {len(p.predicted_keys()):,} predicted-change/baseline cells need about "
@@ -245,7 +266,8 @@ def take_snapshot(
                     f"pass --budget {max(1, int((go.elapsed + need) * 1.2 / 60) + 1)}m or --no-budget")
             reserve = 0.05 * budget_s
             everything = all_batches(p, (pr.id for b in first for pr in b.probes), per_pod=batch_size)
-            if go.elapsed + model.wall(everything) <= budget_s - reserve:  # all of it fits: one source, one pod
+            # all of it fits: one source's probes share pods
+            if go.elapsed + model.wall(everything) + go.record_cost(everything) <= budget_s - reserve:
                 go(everything, "all")
                 optional = []
             else:
@@ -254,12 +276,12 @@ def take_snapshot(
                 model = model.fit(go.samples)
                 left = budget_s - go.elapsed - reserve
                 n = min(fit_prefix(optional, model, left), max(conc * 4, 1))
+                n = min(n, fit_prefix(optional, model, left - go.record_cost(optional[:n])))
                 if n == 0:
                     break
                 chunk, optional = optional[:n], optional[n:]
                 go(chunk, "sampled")
-        sources = [b for b, _ in go.ran]
-        cells, retry = _record(sources, [r for _, r in go.ran], cluster, profile)
+        cells, retry = go.cells, go.retry
         if retry and budget_s is not None:
             model = model.fit(go.samples)
             keep, total = 0, 0.0
