@@ -132,3 +132,17 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_after_snapshot_reuses_every_baseline_cell_and_names_the_gone_ones() -> None:
+    objs = _objects()
+    p, _, _ = _plan(objs, "npm", "cilium")
+    sampled = [pr.key for pr in p.probes() if pr.tier == "sampled"][:3]
+    gone = ("a/pod/retired", "b/pod/db", 5432, "TCP")
+    live = live_objects(objs)
+    cluster = from_objects(live)
+    classes = compute_classes(cluster, [get_engine("cilium")])
+    after = plan_for(cluster, classes, identities(live), ("cilium",), baseline=[*sampled, gone])
+    kept = {pr.key for b in mandatory_batches(after) for pr in b.probes}
+    assert set(sampled) <= kept  # a budget never drops a baseline cell
+    assert after.skipped == ["baseline cell a/pod/retired -> b/pod/db 5432/TCP: no live source pod"]
