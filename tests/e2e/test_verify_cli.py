@@ -154,3 +154,23 @@ def test_target_and_budget_cover_every_predicted_change_and_say_so(sandbox_facto
         assert gw.pods(label_selector=PROBE_RUN_LABEL) == []
     finally:
         gw.close()
+
+
+def test_api_rate_limiting_slows_probe_pod_creation_and_loses_nothing(sandbox_factory: Any, tmp_path: Path) -> None:
+    """429 + Retry-After on creating probe pods: the run waits as told, lowers its concurrency and still probes
+    every planned cell."""
+    from netmig_sandbox.faults import Fault
+
+    sb = sandbox_factory("npm")
+    sb.run(lambda ctx: ctx.faults.add(Fault("kube", status=429, code="TooManyRequests", method="POST",
+                                            path="/pods$", times=3, retry_after=0.05)))
+    out = tmp_path / "s.json"
+    res = CliRunner().invoke(cli, ["verify", "snapshot", "--sandbox", str(sb.directory), "--target", "cilium",
+                                   "--concurrency", "8", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    st = json.loads(res.stdout)["stats"]
+    assert st["throttled"] == 3 and st["concurrency_end"] == st["concurrency"] - 3
+    cov = snapmod.load(out).coverage
+    assert cov["predicted_changes"]["probed"] == cov["predicted_changes"]["cells"]
+    assert cov["stable"]["probed"] == cov["stable"]["cells"]
+    assert all(c.outcome != "error" for c in snapmod.load(out).cells)
