@@ -293,14 +293,18 @@ def take_snapshot(
             retry_skipped = sum(len(r) for _, r in retry[keep:])
             retry = retry[:keep]
         retried = 0
+        reported: set[str] = set()
         if retry:
             run.on_progress = None
-            retried = _apply_retry(cells, run.run(retry), cluster, profile)
+            again = run.run(retry)
+            reported = {pid for r in again for pid in r.observations}
+            retried = _apply_retry(cells, again, cluster, profile)
         run_id = run.run_id
         throttled = run.throttled
         final_conc = run.concurrency
     n = p.pods
-    probed_ids = [pr.id for b, _ in go.ran for pr in b.probes]
+    # probed: the probe reported an outcome (first round or retry), not merely planned
+    probed_ids = [pr.id for b, r in go.ran for pr in b.probes if pr.id in r.observations or pr.id in reported]
     cov = coverage(p, probed_ids, probe_pods=len(go.ran), probes=len(probed_ids), budget_s=budget_s,
                    elapsed_s=go.elapsed)
     stats = {"pods": n, "pod_pairs": n * n, "classes": p.classes, "class_cells": p.class_cells,
