@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import StepParams, step
@@ -53,7 +54,8 @@ class SnapshotParams(StepParams):
                                                "target engine, the rest sampled to fit (null: every cell)")
 
 
-@step("connectivity-snapshot", params=SnapshotParams)
+@step("connectivity-snapshot", params=SnapshotParams,
+      permissions=perm.PROBES | perm.rules(perm.kube("list", "ciliumnetworkpolicies", "cilium.io")))
 def connectivity_snapshot(ctx: StepContext, step: PlanStep, params: SnapshotParams) -> dict[str, Any]:
     from netmig.verify import snapshot as snapmod
     from netmig.verify.run import take_snapshot
