@@ -25,6 +25,12 @@ class VerifyParams(BaseModel):
     before: str | None = Field(default=None, title="Baseline snapshot",
                                description="An earlier snapshot: its cells are probed again and compared with the "
                                            "new one.")
+    target: str | None = Field(default=None, title="Target engine",
+                               description="The engine the cluster moves to (npm, cilium, calico): every cell "
+                                           "predicted to change is probed.")
+    budget_minutes: float | None = Field(default=10.0, gt=0, title="Probing budget (minutes)",
+                                         description="Predicted cells always; the stable ones are sampled "
+                                                     "(stratified) to fit. Empty: no budget, every cell.")
     seed_demo: bool = Field(default=False, title="Run the seed demo first",
                             description="The seed article's demo (server, client, demo-policy) before the snapshot.")
 
@@ -35,7 +41,9 @@ def verify(params: VerifyParams) -> dict[str, Any]:
     if params.seed_demo:
         result["seed_demo"] = seed_demo(sandbox=params.sandbox, kubeconfig=params.kubeconfig)
     result["snapshot"] = take_snapshot(params.out, sandbox=params.sandbox, kubeconfig=params.kubeconfig,
-                                       engine=params.engine, baseline=params.before)
+                                       engine=params.engine, baseline=params.before, target=params.target,
+                                       budget_s=None if params.budget_minutes is None
+                                       else params.budget_minutes * 60)
     if params.before:
         result["compare"] = compare_snapshots(params.before, params.out)
     return result

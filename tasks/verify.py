@@ -20,16 +20,41 @@ def _conn(sandbox: str | None, kubeconfig: str | None) -> Conn:
     return Conn(kubeconfig=Path(kubeconfig) if kubeconfig else None, sandbox=Path(sandbox) if sandbox else None)
 
 
+class ProbeArtifact:
+    """A Prefect progress artifact for a probe run (``create_progress_artifact``, then updated with the share of
+    planned probe pods done, at most every 2 % so the API is not flooded)."""
+
+    def __init__(self) -> None:
+        self.id: Any = None
+        self.last = -1.0
+
+    def __call__(self, done: int, total: int) -> None:
+        from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+        pct = 100.0 * done / total if total else 100.0
+        if self.id is None:
+            self.id = create_progress_artifact(pct, key="verify-probing",
+                                               description="probe pods done of those planned (verify snapshot)")
+            self.last = pct
+        elif pct - self.last >= 2.0 or done == total:
+            update_progress_artifact(self.id, pct)
+            self.last = pct
+
+
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=transient)
 def take_snapshot(out: str, *, sandbox: str | None = None, kubeconfig: str | None = None,
-                  engine: str | None = None, baseline: str | None = None, timeout_s: int = 2) -> dict[str, Any]:
-    """Probe the cluster, write the snapshot to ``out``, publish a Markdown artifact; returns the stats."""
+                  engine: str | None = None, baseline: str | None = None, timeout_s: int = 2,
+                  target: str | None = None, budget_s: float | None = 600.0) -> dict[str, Any]:
+    """Probe the cluster (every cell predicted to change towards ``target``, the rest sampled to fit ``budget_s``;
+    None: no budget), write the snapshot to ``out``, publish a progress artifact while probing and a Markdown
+    artifact at the end; returns the stats (``stats.coverage``: what was probed)."""
     from netmig.commands import SnapshotRequest, verify_snapshot
     from netmig.verify import report
     from netmig.verify import snapshot as snapmod
 
     snap = verify_snapshot(SnapshotRequest(_conn(sandbox, kubeconfig), engine=engine, timeout_s=timeout_s,
-                                           baseline=Path(baseline) if baseline else None))
+                                           baseline=Path(baseline) if baseline else None, target=target,
+                                           budget_s=budget_s, on_progress=ProbeArtifact()))
     snapmod.save(snap, out)
     create_markdown_artifact(report.snapshot_markdown(snap), key="verify-snapshot")
     return dict(snap.stats)

@@ -33,7 +33,7 @@ from netmig.commands.verifying import (
     SnapshotRequest,
     open_cluster,
 )
-from netmig.errors import CheckFailed
+from netmig.errors import CheckFailed, UsageError
 
 __all__ = ["NO_CLUSTER_FIX", "Conn", "Interrupted", "ProbeProgress", "connection_options", "open_cluster", "verify"]
 
@@ -141,10 +141,10 @@ def seed_demo(ctx: click.Context, image: str | None, timeout: int, time_scale: f
 
 # ---------------------------------------------------------------------------- snapshot / expect
 class ProbeProgress:
-    """``on_progress`` for a probe run: on a terminal (``stream.isatty()``) one ``\\r``-rewritten line
-    ``probe pods DONE/TOTAL``; otherwise one structlog event ``probe pods finished`` (done, total) per pod, rendered by
-    ``netmig.logs`` (JSON lines on stderr). Nothing when ``quiet``. Use as a context manager: leaving it restores
-    the structlog configuration it replaced."""
+    """``on_progress`` for a probe run: on a terminal (``stream.isatty()``) a rich progress bar (probe pods
+    started/done, probes done, ETA and the budget, fed by ``on_status``); otherwise one structlog event ``probe pods
+    finished`` (done, total) per pod, rendered by ``netmig.logs`` (JSON lines on stderr). Nothing when ``quiet``.
+    Use as a context manager: leaving it stops the bar and restores the structlog configuration it replaced."""
 
     def __init__(self, quiet: bool = False, stream: TextIO | None = None) -> None:
         self.quiet = quiet
@@ -152,6 +152,8 @@ class ProbeProgress:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._saved: dict[str, Any] | None = None
         self._log: Any = None
+        self._bar: Any = None
+        self._task: Any = None
 
     def __enter__(self) -> ProbeProgress:
         if not self.quiet and not self.tty:
@@ -162,9 +164,21 @@ class ProbeProgress:
             self._saved = structlog.get_config()
             logs.configure()
             self._log = logs.get_logger("netmig.verify")
+        elif not self.quiet:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("probe pods"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+                                 console=Console(file=self.stream, force_terminal=True))
+            self._task = self._bar.add_task("probe pods", total=None, detail="planning")
+            self._bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
         if self._saved is not None:
             import structlog
 
@@ -179,18 +193,39 @@ class ProbeProgress:
             return
         if self._log is not None:
             self._log.info("probe pods finished", done=done, total=total)
-        elif self.tty:
-            self.stream.write(f"\rprobe pods {done}/{total}" + ("\n" if done == total else ""))
-            self.stream.flush()
+        elif self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total)
+
+    def on_status(self, st: Any) -> None:
+        """A ``netmig.verify.run.ProbeStatus``: probes done, ETA against the budget (terminal only)."""
+        if self._bar is None:
+            return
+        eta = st.eta_s
+        budget = f" of {st.budget_s:.0f} s budget" if st.budget_s is not None else ""
+        left = f", ETA {eta:.0f} s" if eta is not None else ""
+        detail = f"{st.phase}: probes {st.probes_done:,}/{st.probes_total:,}{left}; {st.elapsed_s:.0f} s{budget}"
+        self._bar.update(self._task, completed=st.pods_done, total=st.pods_total, detail=detail)
+
+
+def _budget(budget: str, no_budget: bool) -> float | None:
+    """``--budget DURATION`` in seconds, None with ``--no-budget``; one-line UsageError when unreadable."""
+    from netmig.verify.budget import parse_duration
+
+    if no_budget:
+        return None
+    try:
+        return parse_duration(budget)
+    except ValueError as e:
+        raise UsageError(f"--budget: {e}", "pass a duration like 10m, 90s or 1h, or --no-budget") from None
 
 
 def _take(conn: Conn, engine: str | None, image: str | None, timeout: int, concurrency: int, services: bool,
-          baseline: Path | None, quiet: bool) -> Any:
+          baseline: Path | None, quiet: bool, target: str | None = None, budget_s: float | None = None) -> Any:
     from netmig.commands import verify_snapshot
 
     return verify_snapshot(SnapshotRequest(conn, engine=engine, image=image, timeout_s=timeout,
                                            concurrency=concurrency, services=services, baseline=baseline,
-                                           progress=ProbeProgress(quiet)))
+                                           progress=ProbeProgress(quiet), target=target, budget_s=budget_s))
 
 
 _ENGINES = click.Choice(["spec", "npm", "cilium", "calico"])
@@ -202,8 +237,15 @@ def _probe_options(f: F) -> F:
         click.option("--image", default=None, help="agnhost image for probe pods (private registries)."),
         click.option("--timeout", type=click.IntRange(1, 10), default=2, show_default=True,
                      help="Seconds per connection attempt."),
-        click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
-                     help="Probe pods at a time."),
+        click.option("--concurrency", type=click.IntRange(1, 64), default=32, show_default=True,
+                     help="Probe pods at a time, at most (bounded by the nodes' free pod capacity; lowered on "
+                          "API rate limiting)."),
+        click.option("--target", type=_ENGINES, default=None,
+                     help="The engine the cluster moves to: every cell predicted to change is probed."),
+        click.option("--budget", default="10m", show_default=True,
+                     help="Probing time budget (e.g. 10m, 90s): predicted cells always, stable cells sampled "
+                          "(stratified) to fit."),
+        click.option("--no-budget", is_flag=True, help="Probe every cell, however long it takes."),
         click.option("--services/--no-services", default=True, show_default=True,
                      help="Also probe Service ClusterIPs."),
     ]):
@@ -224,26 +266,31 @@ def _probe_options(f: F) -> F:
               help="Print one JSON object instead of the matrix: out, engine, differ (cells) and the stats.")
 @click.pass_context
 def snapshot(ctx: click.Context, engine: str | None, image: str | None, timeout: int, concurrency: int,
+             target: str | None, budget: str, no_budget: bool,
              services: bool, out: Path, baseline: Path | None, junit: Path | None, markdown: Path | None,
              quiet: bool, as_json: bool, **kwargs: Any) -> None:
     """Probe the cluster's real workloads (one probe pod per class) and record reachability by identity."""
     from netmig.verify import report
     from netmig.verify import snapshot as snapmod
 
+    budget_s = _budget(budget, no_budget)
     snap = _take(_merge(ctx, _conn(kwargs)), engine, image, timeout, concurrency, services, baseline,
-                 quiet or as_json)
+                 quiet or as_json, target, budget_s)
     snapmod.save(snap, out)
     _write(junit, report.snapshot_junit(snap))
     _write(markdown, report.snapshot_markdown(snap))
     st = snap.stats
     bad = sum(1 for c in snap.cells if not c.met)
     if as_json:
-        click.echo(report.to_json({"out": str(out), "engine": snap.engine, "differ": bad, "stats": st}))
+        click.echo(report.to_json({"out": str(out), "engine": snap.engine, "differ": bad, "stats": st,
+                                   "coverage": snap.coverage}))
         return
     if not quiet:
         click.echo(report.matrix(snap))
     click.echo(f"snapshot {out}: {st['probes']} probes from {st['probe_pods']} probe pods, {st['covered_cells']}/"
                f"{st['class_cells']} class cells, {st['pods']} pods; {bad} cells differ from {snap.engine}")
+    if snap.coverage:
+        click.echo("coverage: " + report.coverage_text(snap.coverage))
 
 
 @verify.command()
@@ -255,6 +302,7 @@ def snapshot(ctx: click.Context, engine: str | None, image: str | None, timeout:
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def expect(ctx: click.Context, engine: str | None, image: str | None, timeout: int, concurrency: int,
+           target: str | None, budget: str, no_budget: bool,
            services: bool, snapshot_file: Path | None, as_json: bool, junit: Path | None, **kwargs: Any) -> None:
     """Expected (policy engine) vs observed; exit 1 when any cell differs."""
     from netmig.commands import verify_expect
@@ -262,7 +310,7 @@ def expect(ctx: click.Context, engine: str | None, image: str | None, timeout: i
 
     take = None if snapshot_file is not None else SnapshotRequest(
         _merge(ctx, _conn(kwargs)), image=image, timeout_s=timeout, concurrency=concurrency, services=services,
-        progress=ProbeProgress(as_json))
+        progress=ProbeProgress(as_json), target=target, budget_s=_budget(budget, no_budget))
     result = verify_expect(ExpectRequest(snapshot_file=snapshot_file, take=take, engine=engine))
     snap, items, label = result.snapshot, result.mismatches, result.engine
     _write(junit, report.junit(f"expected {label} vs observed", [

@@ -129,9 +129,11 @@ class SnapshotRequest:
     engine: str | None = None  # the expectation engine (default: the cluster's)
     image: str | None = None  # agnhost image (default: netmig.kube.probes.DEFAULT_IMAGE)
     timeout_s: int = 2
-    concurrency: int = 8
+    concurrency: int = 32  # at most; bounded by the nodes' free pod capacity
     services: bool = True
     baseline: Path | None = None  # an earlier snapshot whose cells are probed again
+    target: str | None = None  # the engine the cluster moves to: its predicted-change cells are all probed
+    budget_s: float | None = 600.0  # the probing time budget (None: no budget, every cell)
     on_progress: Callable[[int, int], None] | None = None
     progress: Any = field(default=None, repr=False)  # a context manager yielding on_progress (entered with the run)
 
@@ -149,7 +151,8 @@ def verify_snapshot(req: SnapshotRequest) -> Any:
         try:
             return take_snapshot(gw, eng, image=req.image or DEFAULT_IMAGE, timeout_s=req.timeout_s,
                                  concurrency=req.concurrency, on_progress=progress, baseline=base,
-                                 include_services=req.services, network=network)
+                                 include_services=req.services, network=network, target=req.target,
+                                 budget_s=req.budget_s, on_status=getattr(progress, "on_status", None))
         except KeyboardInterrupt as e:
             raise interrupted(e, gw) from None
 

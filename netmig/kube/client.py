@@ -49,10 +49,19 @@ def translated(action: str) -> Iterator[None]:
         if status == 422 or status == 400:
             raise errors.Invalid(text, status, reason) from e
         if status == 429 or status >= 500 or status == 0:
-            raise errors.Temporary(text, status, reason) from e
+            raise errors.Temporary(text, status, reason, _retry_after(e)) from e
         raise errors.KubeError(text, status, reason) from e
     except (urllib3.exceptions.HTTPError, OSError) as e:
         raise errors.Temporary(f"{action}: Kubernetes API unreachable ({e.__class__.__name__})") from e
+
+
+def _retry_after(e: ApiException) -> float | None:
+    """The ``Retry-After`` header in seconds (None when absent or not a number of seconds)."""
+    try:
+        value = (e.headers or {}).get("Retry-After")
+        return max(0.0, float(value)) if value is not None else None
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def _status_body(e: ApiException) -> tuple[str | None, str | None]:

@@ -21,9 +21,14 @@ class Conflict(KubeError):
 
 
 class Temporary(KubeError):
-    """5xx, 429 or a connection failure."""
+    """5xx, 429 or a connection failure; ``retry_after``: the server's ``Retry-After`` in seconds, if it sent one."""
 
     temporary = True
+
+    def __init__(self, message: str, status: int | None = None, reason: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, status, reason)
+        self.retry_after = retry_after
 
 
 class Forbidden(KubeError):

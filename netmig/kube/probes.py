@@ -17,6 +17,12 @@ Contract
   the ``netmig.io/probe-run`` label and namespaces named ``netmig-probe-*``.
 - ``on_progress(done, total)`` is called in the caller's thread after each pod finishes; whatever it raises
   (KeyboardInterrupt included) aborts the run, and cleanup still happens.
+- Safe concurrency: at most ``concurrency`` pods at a time overall and, with ``node_slots`` (node -> free pod
+  capacity, ``node_free_pods``), at most that many on each node at a time; a pod for a node with no free capacity
+  is not created (its batch reports the reason). A 429 (API server rate limit) on creating a pod waits the
+  server's ``Retry-After`` (else 1, 2, 4 ... s, bounded) and retries, and lowers the run's concurrency by one
+  (never below 1) for the rest of the run; ``throttled`` counts them.
+- ``BatchResult.elapsed_s``: the pod's wall time from create to log read (the budget's calibration).
 
 Design trade-off (the lead's decision): a probe pod must be *policy-equivalent* to the source class it stands for,
 so it is NOT created in the bookkeeping namespace: it is created in the representative's namespace, with the
@@ -85,6 +91,31 @@ class BatchResult:
     pod_ip: str | None
     observations: dict[str, Observation]
     error: str | None = None
+    elapsed_s: float = 0.0
+
+
+def node_free_pods(objects: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Node name -> free pod capacity: ``status.allocatable.pods`` minus the non-terminal pods bound to it (raw
+    inventory objects; a node that declares no allocatable pods is left out, i.e. not bounded)."""
+    used: dict[str, int] = {}
+    for o in objects:
+        if o.get("kind") != "Pod":
+            continue
+        node = (o.get("spec") or {}).get("nodeName")
+        if node and (o.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+            used[node] = used.get(node, 0) + 1
+    out: dict[str, int] = {}
+    for o in objects:
+        if o.get("kind") != "Node":
+            continue
+        alloc = ((o.get("status") or {}).get("allocatable") or {}).get("pods")
+        try:
+            cap = int(str(alloc))
+        except ValueError:
+            continue
+        name = (o.get("metadata") or {}).get("name", "")
+        out[name] = max(0, cap - used.get(name, 0))
+    return out
 
 
 def new_run_id() -> str:
@@ -144,7 +175,7 @@ class ProbeRun:
     def __init__(
         self, gateway: KubeGateway, *, run_id: str | None = None, image: str = DEFAULT_IMAGE, timeout_s: int = 2,
         concurrency: int = 8, on_progress: Progress | None = None, poll_interval: float = 0.05,
-        pod_timeout_s: float = 300.0,
+        pod_timeout_s: float = 300.0, node_slots: dict[str, int] | None = None,
     ) -> None:
         if not 1 <= timeout_s <= 60:
             raise ValueError("the probe timeout must be between 1 and 60 seconds")
@@ -161,6 +192,11 @@ class ProbeRun:
         self._seq = 0
         self._stop = threading.Event()
         self._guard = _SigtermGuard()
+        self._node_slots = dict(node_slots or {})
+        self._node_sems = {n: threading.BoundedSemaphore(k) for n, k in self._node_slots.items() if k > 0}
+        self._gate = threading.Condition()
+        self._active = 0
+        self.throttled = 0
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> ProbeRun:
@@ -212,7 +248,8 @@ class ProbeRun:
         self.created.extend((src.namespace, name) for name, src, _ in named)
         self._write_bookkeeping(self.created)
         results: dict[int, BatchResult] = {}
-        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="netmig-probe")
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(named))),
+                                  thread_name_prefix="netmig-probe")
         try:
             futs: dict[Future[BatchResult], int] = {
                 pool.submit(self._one, name, src, reqs): i for i, (name, src, reqs) in enumerate(named)}
@@ -253,23 +290,69 @@ class ProbeRun:
                 "spec": spec}
 
     def _one(self, name: str, src: SourceSpec, reqs: Sequence[ProbeRequest]) -> BatchResult:
+        """One pod, within the overall gate (``concurrency``, lowered on 429) and its node's free capacity."""
+        if src.node and self._node_slots.get(src.node, 1) <= 0:
+            return BatchResult(src, name, None, {}, f"node {src.node} has no free pod capacity")
+        sem = self._node_sems.get(src.node or "")
+        with self._gate:
+            while self._active >= self.concurrency:
+                if self._stop.is_set():
+                    raise _Stopped()
+                self._gate.wait(0.5)
+            self._active += 1
+        try:
+            if sem is None:
+                return self._one_pod(name, src, reqs)
+            while not sem.acquire(timeout=0.5):
+                if self._stop.is_set():
+                    raise _Stopped()
+            try:
+                return self._one_pod(name, src, reqs)
+            finally:
+                sem.release()
+        finally:
+            with self._gate:
+                self._active -= 1
+                self._gate.notify()
+
+    def _create(self, name: str, src: SourceSpec, reqs: Sequence[ProbeRequest]) -> None:
+        """Create the probe pod; on 429 wait (Retry-After, else backoff), lower the concurrency and retry."""
+        delay = 1.0
+        for attempt in range(6):
+            try:
+                with translated(f"creating probe pod {src.namespace}/{name}"):
+                    self.gw.core.create_namespaced_pod(src.namespace, self._pod_body(name, src, reqs))
+                return
+            except errors.Temporary as e:
+                if e.status != 429 or attempt == 5:
+                    raise
+                with self._gate:
+                    self.throttled += 1
+                    self.concurrency = max(1, self.concurrency - 1)
+                wait_s = e.retry_after if e.retry_after is not None else delay
+                if self._stop.wait(min(wait_s, 30.0)):  # the server's instruction, interruptible
+                    raise _Stopped() from None
+                delay = min(delay * 2, 30.0)
+
+    def _one_pod(self, name: str, src: SourceSpec, reqs: Sequence[ProbeRequest]) -> BatchResult:
         if self._stop.is_set():
             raise _Stopped()
+        started = time.monotonic()
         try:
-            with translated(f"creating probe pod {src.namespace}/{name}"):
-                self.gw.core.create_namespaced_pod(src.namespace, self._pod_body(name, src, reqs))
+            self._create(name, src, reqs)
             pod = self._wait_done(name, src.namespace, len(reqs))
             with translated(f"reading the log of probe pod {src.namespace}/{name}"):
                 log = self.gw.core.read_namespaced_pod_log(name, src.namespace)
         except errors.KubeError as e:
-            return BatchResult(src, name, None, {}, str(e))
+            return BatchResult(src, name, None, {}, str(e), time.monotonic() - started)
         finally:
             self._delete_pod(src.namespace, name)
+        elapsed = time.monotonic() - started
         obs = parse_log(str(log))
         ip = ((pod.get("status") or {}).get("podIP")) if pod else None
         missing = [r.id for r in reqs if r.id not in obs]
         err = f"{len(missing)} probe(s) reported nothing" if missing else None
-        return BatchResult(src, name, ip, obs, err)
+        return BatchResult(src, name, ip, obs, err, elapsed)
 
     def _wait_done(self, name: str, namespace: str, n: int) -> dict[str, Any]:
         deadline = time.monotonic() + min(self.pod_timeout_s + n * (self.timeout_s + 1), 3600)

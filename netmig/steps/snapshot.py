@@ -1,4 +1,6 @@
-"""connectivity-snapshot: inventory + a probed connectivity snapshot under the source engine (the baseline).
+"""connectivity-snapshot: inventory + a probed connectivity snapshot under the source engine (the baseline): every
+cell the analysis predicts to change towards the plan's target engine, the rest sampled to fit ``budget_s``
+(``netmig.verify.run.take_snapshot``); the result carries the snapshot's coverage.
 
 Crash-safe probing (also for the verify step): ``own_probe_run(ctx, step)`` first removes the probe pods and the
 probe namespace of this step's earlier, interrupted attempts (their probe run ids are journaled before any pod is
@@ -47,6 +49,9 @@ def probe_progress(step: PlanStep) -> Any:
 class SnapshotParams(StepParams):
     file: str = Field(default=BEFORE, description="the snapshot file in the run folder")
     timeout_s: int = Field(default=2, gt=0, description="each probe's timeout")
+    budget_s: float | None = Field(default=600.0, gt=0,
+                                   description="probing time budget: every cell predicted to change towards the "
+                                               "target engine, the rest sampled to fit (null: every cell)")
 
 
 @step("connectivity-snapshot", params=SnapshotParams,
@@ -65,12 +70,12 @@ def connectivity_snapshot(ctx: StepContext, step: PlanStep, params: SnapshotPara
     source = ctx.plan.source_profile().engine
     target = ctx.plan.target_profile().engine
     run_id = own_probe_run(ctx, step)
-    snap = take_snapshot(ctx.kube, source, also_engines=(source, target),
-                         timeout_s=params.timeout_s,
+    snap = take_snapshot(ctx.kube, source, also_engines=(source, target), target=target,
+                         timeout_s=params.timeout_s, budget_s=params.budget_s,
                          network=ctx.plan.source_profile().describe(), run_id=run_id,
                          on_progress=probe_progress(step))
     tmp = path.with_suffix(".tmp")
     snapmod.save(snap, tmp)
     tmp.replace(path)
     return {"file": path.name, "cells": len(snap.cells), "engine": snap.engine,
-            "unmet": sum(1 for c in snap.cells if not c.met)}
+            "unmet": sum(1 for c in snap.cells if not c.met), "coverage": snap.coverage}

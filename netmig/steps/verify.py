@@ -37,6 +37,10 @@ class VerifyParams(StepParams):
     settle_timeout_s: float = seconds(600, "how long to wait for the pods to settle")
     expect_engine: str | None = Field(default=None, description="default: the plan's target engine")
     timeout_s: int = Field(default=2, gt=0, description="each probe's timeout")
+    budget_s: float | None = Field(default=600.0, gt=0,
+                                   description="probing time budget: every baseline cell is probed again (the "
+                                               "step stops up front when they cannot fit), other cells only as "
+                                               "time allows (null: every cell)")
 
 
 @step("verify", params=VerifyParams,
@@ -61,7 +65,7 @@ def verify_step(ctx: StepContext, step: PlanStep, params: VerifyParams) -> dict[
     before = snapmod.load(ctx.run_dir / BEFORE)
     engine = params.expect_engine or ctx.plan.target_profile().engine
     after = take_snapshot(ctx.kube, engine, also_engines=(engine,), baseline=[c.key for c in before.cells],
-                          timeout_s=params.timeout_s,
+                          timeout_s=params.timeout_s, budget_s=params.budget_s,
                           network=ctx.plan.target_profile().describe(), run_id=run_id,
                           on_progress=probe_progress(step))
     snapmod.save(after, ctx.run_dir / AFTER)

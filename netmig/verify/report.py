@@ -30,6 +30,13 @@ def _symbols(cells: Sequence[Cell]) -> str:
     return text + ("" if all(c.met for c in cells) else "!")
 
 
+def coverage_text(cov: Any) -> str:
+    """The snapshot's coverage in words (``netmig.verify.budget.coverage_text``)."""
+    from netmig.verify.budget import coverage_text as text
+
+    return text(cov)
+
+
 def matrix(snap: Snapshot) -> str:
     """Sources as rows, destinations (identity + port) as columns, numbered to keep the table narrow. A cell
     holding several observations (aggregated) shows each distinct outcome's symbol (e.g. ``.X``)."""
@@ -180,6 +187,8 @@ def snapshot_markdown(snap: Snapshot) -> str:
              f"{st.get('pods', '?')} pods ({st.get('pod_pairs', '?')} pod pairs); "
              f"{st.get('aggregated_cells', 0)} cells aggregate several classes of one workload. "
              f"Taken {snap.taken_at}.", ""]
+    if snap.coverage:
+        lines += [f"Coverage: {coverage_text(snap.coverage)}.", ""]
     bad = [c for c in snap.cells if not c.met]
     lines.append(f"**{len(bad)} cells differ from the expectation.**" if bad else "Every cell met the expectation.")
     lines.append("")

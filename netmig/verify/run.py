@@ -12,13 +12,24 @@ LoadBalancer paths predicted under ``engine`` and every engine of ``also_engines
 from __future__ import annotations
 
 import datetime as _dt
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from netmig.errors import CheckFailed, UsageError
 from netmig.kube.gateway import KubeGateway
-from netmig.kube.probes import DEFAULT_IMAGE, BatchResult, ProbeRequest, ProbeRun, SourceSpec, raw_inventory
+from netmig.kube.probes import (
+    DEFAULT_IMAGE,
+    BatchResult,
+    ProbeRequest,
+    ProbeRun,
+    SourceSpec,
+    node_free_pods,
+    raw_inventory,
+)
 from netmig.policy import Cluster, EngineProfile, from_objects, get_engine
+from netmig.verify.budget import CostModel, all_batches, coverage, fit_prefix, mandatory_batches, optional_batches
 from netmig.verify.outcomes import Observation
 from netmig.verify.selection import CellKey, PlannedProbe, SourcePlan, live_objects, plan
 from netmig.verify.snapshot import Cell, Snapshot, expect, predict_lb, sanitize
@@ -100,36 +111,214 @@ def _apply_retry(cells: Mapping[str, Cell], results: Sequence[BatchResult], clus
     return n
 
 
+@dataclass(frozen=True)
+class ProbeStatus:
+    """Where a snapshot's probing stands (for progress displays): cumulative over every round."""
+
+    pods_done: int
+    pods_total: int
+    probes_done: int
+    probes_total: int
+    elapsed_s: float
+    budget_s: float | None
+    phase: str  # predicted | sampled | retry
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds until the planned pods are done, at the pace so far (None before the first pod)."""
+        if not self.pods_done:
+            return None
+        return self.elapsed_s / self.pods_done * (self.pods_total - self.pods_done)
+
+
+class BudgetTooSmall(UsageError):
+    """The predicted-change (or baseline) cells alone cannot be probed within the budget."""
+
+
+def _interleave(batches: Sequence[SourcePlan]) -> list[SourcePlan]:
+    """``batches`` with pods holding slow probes and pods without alternating (so the first wave measures both)."""
+    slow = [b for b in batches if any(p.slow for p in b.probes)]
+    fast = [b for b in batches if not any(p.slow for p in b.probes)]
+    out: list[SourcePlan] = []
+    for i in range(max(len(slow), len(fast))):
+        out += [x[i] for x in (fast, slow) if i < len(x)]
+    return out
+
+
+class _Runner:
+    """Runs rounds of probe pods in one ``ProbeRun``, keeping the measured samples and the progress counts."""
+
+    def __init__(self, run: ProbeRun, budget_s: float | None, on_progress: Callable[[int, int], None] | None,
+                 on_status: Callable[[ProbeStatus], None] | None, cluster: Cluster, profile: EngineProfile,
+                 t0: float) -> None:
+        self.run = run
+        self.cluster = cluster
+        self.profile = profile
+        self.cells: dict[str, Cell] = {}
+        self.retry: list[tuple[SourceSpec, list[ProbeRequest]]] = []
+        self.record_s = 0.0  # time spent recording (expectations), inside the budget
+        self.recorded = 0
+        self.budget_s = budget_s
+        self.on_progress = on_progress
+        self.on_status = on_status
+        self.t0 = t0
+        self.samples: list[tuple[int, int, float]] = []
+        self.pods_done = self.pods_total = self.probes_done = self.probes_total = 0
+        self.ran: list[tuple[SourcePlan, BatchResult]] = []
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def __call__(self, batches: Sequence[SourcePlan], phase: str, pending: int = 0) -> list[BatchResult]:
+        """Run ``batches``; ``pending``: pods planned after these (shown in the progress total)."""
+        if not batches:
+            return []
+        base_pods, base_probes = self.pods_done, self.probes_done
+        sizes = [len(b.probes) for b in batches]
+        self.pods_total = base_pods + len(batches) + pending
+        self.probes_total = max(self.probes_total, base_probes + sum(sizes))
+
+        def progress(done: int, total: int) -> None:
+            self.pods_done = base_pods + done
+            self.probes_done = base_probes + sum(sizes[:done])  # approximate: pods finish out of order
+            if self.on_progress is not None:
+                self.on_progress(self.pods_done, self.pods_total)
+            if self.on_status is not None:
+                self.on_status(ProbeStatus(self.pods_done, self.pods_total, self.probes_done, self.probes_total,
+                                           self.elapsed, self.budget_s, phase))
+
+        self.run.on_progress = progress
+        results = self.run.run([(_spec(b), _requests(b.probes)) for b in batches])
+        self.probes_done = base_probes + sum(sizes)
+        for b, r in zip(batches, results, strict=True):
+            if r.error is None:
+                slow = sum(1 for p in b.probes if p.slow)
+                self.samples.append((len(b.probes) - slow, slow, r.elapsed_s))
+            self.ran.append((b, r))
+        t = time.monotonic()
+        cells, retry = _record(batches, results, self.cluster, self.profile)
+        self.cells.update(cells)
+        self.retry += retry
+        self.record_s += time.monotonic() - t
+        self.recorded += sum(sizes)
+        return results
+
+    def record_cost(self, batches: Sequence[SourcePlan]) -> float:
+        """Estimated seconds to record ``batches``' probes, at the rate measured so far."""
+        rate = self.record_s / self.recorded if self.recorded else 0.0
+        return rate * sum(len(b.probes) for b in batches)
+
+
+def _budget_text(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
 def take_snapshot(
     gw: KubeGateway, engine: str, *, also_engines: Sequence[str] = ("npm", "cilium"), image: str = DEFAULT_IMAGE,
-    timeout_s: int = 2, concurrency: int = 8, on_progress: Callable[[int, int], None] | None = None,
-    baseline: Iterable[CellKey] = (), include_services: bool = True, network: str = "", batch_size: int = 200,
-    run_id: str | None = None,
+    timeout_s: int = 2, concurrency: int = 32, on_progress: Callable[[int, int], None] | None = None,
+    baseline: Iterable[CellKey] = (), include_services: bool = True, network: str = "", batch_size: int = 500,
+    run_id: str | None = None, target: str | None = None, budget_s: float | None = None,
+    on_status: Callable[[ProbeStatus], None] | None = None,
 ) -> Snapshot:
-    """See the module docstring. A source with more than ``batch_size`` probes gets several probe pods (a
-    sequential script of N timeouts lasts N x ``timeout_s`` at worst). ``run_id``: the probe run's id (default a
-    new random one), so that a caller can journal it first and clean up after a crash."""
+    """See the module docstring.
+
+    Risk-first under a budget: the plan's tiers (``selection``; ``target`` is the engine the cluster moves to) and
+    ``netmig.verify.budget``: every predicted and baseline cell is probed; with ``budget_s`` the first wave of pods
+    calibrates the cost model, ``BudgetTooSmall`` (after cleanup) when the mandatory cells cannot fit, then
+    path/sampled pods are run in rounds while the estimate fits what is left (a stratified prefix). The budget
+    counts from the call (inventory, planning and recording each round's cells are inside it; the final
+    snapshot's assembly is not). Without a
+    budget every cell is probed. Concurrency is ``concurrency`` bounded by the nodes' free pod capacity (summed),
+    and per node by its own. The retry round is cut to what fits the budget (``stats.retry_skipped``).
+    ``stats.coverage`` is ``budget.coverage``. A source with more than ``batch_size`` probes gets several probe
+    pods. ``run_id``: the probe run's id (default a new random one), so that a caller can journal it first and
+    clean up after a crash."""
+    t0 = time.monotonic()  # the budget counts from here: inventory and planning are part of it
     profile = get_engine(engine)
-    live = live_objects(raw_inventory(gw))
+    inventory = raw_inventory(gw)
+    live = live_objects(inventory)
+    slots = node_free_pods(inventory)
     engines = tuple(dict.fromkeys([engine, *also_engines]))
-    p = plan(live, engines, include_services=include_services, baseline=baseline)
+    p = plan(live, engines, include_services=include_services, baseline=baseline, target=target)
     cluster = from_objects(live)
-    sources = [SourcePlan(sp.source, sp.probes[i:i + batch_size])
-               for sp in p.sources for i in range(0, len(sp.probes), max(1, batch_size))]
-    with ProbeRun(gw, run_id=run_id, image=image, timeout_s=timeout_s, concurrency=concurrency,
-                  on_progress=on_progress) as run:
-        cells, retry = _record(sources, run.run([(_spec(sp), _requests(sp.probes)) for sp in sources]), cluster,
-                               profile)
-        retried = _apply_retry(cells, run.run(retry), cluster, profile) if retry else 0
+    free = sum(slots.values()) if slots else concurrency
+    conc = max(1, min(concurrency, free))
+    mandatory = _interleave(mandatory_batches(p, per_pod=batch_size))
+    optional = optional_batches(p, per_pod=min(batch_size, 200))
+    model = CostModel.prior(timeout_s, conc)
+    retry_skipped = 0
+    with ProbeRun(gw, run_id=run_id, image=image, timeout_s=timeout_s, concurrency=conc,
+                  node_slots=slots or None) as run:
+        go = _Runner(run, budget_s, on_progress, on_status, cluster, profile, t0)
+        if budget_s is None:
+            go(all_batches(p, per_pod=batch_size), "all")
+        else:
+            first, rest = mandatory[:conc], mandatory[conc:]
+            go(first, "predicted", len(rest))
+            model = model.fit(go.samples)
+            need = model.wall(rest) + go.record_cost(rest)
+            if go.elapsed + need > budget_s:
+                raise BudgetTooSmall(
+                    f"the {len(p.predicted_keys()):,} predicted-change/baseline cells need about "
+                    f"{_budget_text(go.elapsed + need)} of probing (measured on the first {len(first)} probe pods), "
+                    f"more than the budget of {_budget_text(budget_s)}",
+                    f"pass --budget {max(1, int((go.elapsed + need) * 1.2 / 60) + 1)}m or --no-budget")
+            reserve = 0.05 * budget_s
+            everything = all_batches(p, (pr.id for b in first for pr in b.probes), per_pod=batch_size)
+            # all of it fits: one source's probes share pods
+            if go.elapsed + model.wall(everything) + go.record_cost(everything) <= budget_s - reserve:
+                go(everything, "all")
+                optional = []
+            else:
+                go(rest, "predicted")
+            while optional:
+                model = model.fit(go.samples)
+                left = budget_s - go.elapsed - reserve
+                n = min(fit_prefix(optional, model, left), max(conc * 4, 1))
+                n = min(n, fit_prefix(optional, model, left - go.record_cost(optional[:n])))
+                if n == 0:
+                    break
+                chunk, optional = optional[:n], optional[n:]
+                go(chunk, "sampled")
+        cells, retry = go.cells, go.retry
+        if retry and budget_s is not None:
+            model = model.fit(go.samples)
+            keep, total = 0, 0.0
+            for _, reqs in retry:  # a retried probe is costed as slow (it disagreed)
+                total += model.pod_s + model.slow_s * len(reqs)
+                if total / conc > budget_s - go.elapsed:
+                    break
+                keep += 1
+            retry_skipped = sum(len(r) for _, r in retry[keep:])
+            retry = retry[:keep]
+        retried = 0
+        reported: set[str] = set()
+        if retry:
+            run.on_progress = None
+            again = run.run(retry)
+            reported = {pid for r in again for pid in r.observations}
+            retried = _apply_retry(cells, again, cluster, profile)
         run_id = run.run_id
+        throttled = run.throttled
+        final_conc = run.concurrency
     n = p.pods
+    # probed: the probe reported an outcome (first round or retry), not merely planned
+    probed_ids = [pr.id for b, r in go.ran for pr in b.probes if pr.id in r.observations or pr.id in reported]
+    cov = coverage(p, probed_ids, probe_pods=len(go.ran), probes=len(probed_ids), budget_s=budget_s,
+                   elapsed_s=go.elapsed)
     stats = {"pods": n, "pod_pairs": n * n, "classes": p.classes, "class_cells": p.class_cells,
-             "covered_cells": p.covered_cells, "probes": p.n_probes, "probe_pods": len(sources),
-             "sources": sum(1 for sp in p.sources if sp.probes), "aggregated_cells": p.aggregated_cells,
-             "retried": retried, "engines": list(engines), "skipped": p.skipped}
+             "covered_cells": p.covered_cells, "probes": len(probed_ids), "planned_probes": p.n_probes,
+             "probe_pods": len(go.ran), "sources": len({b.source.klass for b, _ in go.ran}),
+             "aggregated_cells": p.aggregated_cells, "retried": retried, "retry_skipped": retry_skipped,
+             "engines": list(engines), "skipped": p.skipped, "coverage": cov, "concurrency": conc,
+             "concurrency_end": final_conc, "throttled": throttled,
+             "cost_model": {"pod_s": round(model.pod_s, 3), "fast_s": round(model.fast_s, 5),
+                            "slow_s": round(model.slow_s, 4)}}
     others = [get_engine(e) for e in engines]
     return Snapshot(
         engine=profile.label, cells=list(cells.values()), objects=sanitize(live),
         predicted_only=predict_lb(cluster, p.predicted_only, profile, others), network=network,
         taken_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), run_id=run_id, stats=stats,
+        coverage=cov,
     )

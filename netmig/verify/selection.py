@@ -16,6 +16,12 @@ engine of a migration). Then:
   / Cilium short-circuit it to the backends; the source address is the pod's), so it does not show what external
   clients get. They are recorded with the engine's verdict for an external client (``External``) arriving through
   the service, and reported as predicted only.
+- risk tiers (``PlannedProbe.tier``): with ``target`` (the engine the cluster is about to move to), a cell whose
+  class verdict differs between the source engine (``engines[0]``) and ``target`` (``netmig.policy.diff_classes``)
+  is ``predicted`` (a Service cell is when any backend's cell is); Service/DNS cells and cross-namespace cells
+  that a policy names (allowed under the source engine to an isolated destination) are ``path``; the rest are
+  ``sampled``; baseline cells are ``baseline``. ``PlannedProbe.slow`` says whether the source engine predicts a
+  timeout (the probe's cost). ``netmig.verify.budget`` selects among them to fit a time budget.
 - ``baseline``: cell keys of an earlier snapshot; each is probed again when its source and destination identities
   still exist (so before/after compare cell for cell even when classes changed, e.g. pods moved out of an ipBlock);
   the others are listed in ``Plan.skipped`` (never dropped silently).
@@ -34,17 +40,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from netmig.policy import (
     Classes,
+    ClassMatrix,
     Cluster,
     Pod,
     PodClass,
     Service,
     ServicePort,
+    class_reachability,
     compute_classes,
+    diff_classes,
     from_objects,
     get_engine,
 )
@@ -82,6 +91,8 @@ class PlannedProbe:
     dst_pod: str | None = None
     port_name: str | None = None
     backends: tuple[str, ...] = ()
+    tier: str = "sampled"  # predicted | baseline | path | sampled (see the module docstring)
+    slow: bool = False  # the source engine predicts a timeout (the probe lasts its full timeout)
 
     @property
     def key(self) -> CellKey:
@@ -121,6 +132,8 @@ class Plan:
     covered_cells: int  # of those, how many some probe covers
     engines: tuple[str, ...]
     skipped: list[str] = field(default_factory=list)
+    target: str | None = None
+    predicted_unprobeable: int = 0  # predicted-change class cells from hostNetwork sources (not probe sources)
 
     @property
     def n_probes(self) -> int:
@@ -129,6 +142,10 @@ class Plan:
     def probes(self) -> Iterable[PlannedProbe]:
         for s in self.sources:
             yield from s.probes
+
+    def predicted_keys(self) -> set[CellKey]:
+        """The cell keys a budget never drops: ``predicted`` and ``baseline`` probes."""
+        return {p.key for p in self.probes() if p.tier in ("predicted", "baseline")}
 
     @property
     def aggregated_cells(self) -> int:
@@ -174,15 +191,17 @@ Ident = Callable[[Pod], str]
 
 def plan(
     objects: Iterable[Mapping[str, Any]], engines: Sequence[str] = ("npm", "cilium"), *,
-    include_services: bool = True, baseline: Iterable[CellKey] = (),
+    include_services: bool = True, baseline: Iterable[CellKey] = (), target: str | None = None,
 ) -> Plan:
-    """The probe plan for a cluster's objects (see the module docstring)."""
+    """The probe plan for a cluster's objects (see the module docstring); ``target`` joins ``engines``."""
     objs = live_objects(objects)
     ids = identities(objs)
     cluster = from_objects(objs)
-    profiles = [get_engine(e) for e in engines]
+    names = tuple(dict.fromkeys([*engines, *([target] if target else [])]))
+    profiles = [get_engine(e) for e in names]
     classes = compute_classes(cluster, profiles)
-    return plan_for(cluster, classes, ids, tuple(engines), include_services=include_services, baseline=baseline)
+    return plan_for(cluster, classes, ids, names, include_services=include_services, baseline=baseline,
+                    target=target)
 
 
 def pod_identities(cluster: Cluster, classes: Classes, ids: Mapping[str, str]) -> dict[str, str]:
@@ -196,9 +215,10 @@ def pod_identities(cluster: Cluster, classes: Classes, ids: Mapping[str, str]) -
 
 def plan_for(
     cluster: Cluster, classes: Classes, ids: Mapping[str, str], engines: tuple[str, ...] = (), *,
-    include_services: bool = True, baseline: Iterable[CellKey] = (),
+    include_services: bool = True, baseline: Iterable[CellKey] = (), target: str | None = None,
 ) -> Plan:
-    """``plan`` on an already built cluster and classes (the bench uses this)."""
+    """``plan`` on an already built cluster and classes (the bench uses this). ``classes`` must be fine enough
+    for ``engines[0]`` and ``target``."""
     qualified_ids = pod_identities(cluster, classes, ids)
 
     def ident(p: Pod) -> str:
@@ -209,6 +229,7 @@ def plan_for(
     dst_classes = [c for c in classes.classes if c.served]
     host_by_node = {c.index: _first_per_node(ordered[c.index]) for c in dst_classes if c.host_network}
     services = _services(cluster) if include_services else []
+    risk = _Risk(cluster, classes, engines[0] if engines else None, target)
     counter = _Ids()
     sources: list[SourcePlan] = []
     covered = 0
@@ -218,15 +239,71 @@ def plan_for(
         probes: list[PlannedProbe] = []
         for dc in dst_classes:
             targets = _targets(dc, rep, ordered[dc.index], host_by_node.get(dc.index, {}), ident)
-            made, ports_covered = _pod_probes(cluster, src, dc, targets, counter)
+            made, ports_covered = _pod_probes(cluster, src, dc, targets, counter, risk)
             probes += made
             covered += ports_covered
-        probes += _service_probes(src, services, counter)
+        probes += _service_probes(src, services, counter, risk)
         sources.append(SourcePlan(src, probes))
     skipped = _add_baseline(cluster, baseline, sources, ident, counter)
     predicted = _lb_paths(cluster, classes, ident) if include_services else []
     class_cells = sum(len(c.served) for c in dst_classes) * len(src_classes)
-    return Plan(sources, predicted, len(cluster.pods), len(classes), class_cells, covered, engines, skipped)
+    return Plan(sources, predicted, len(cluster.pods), len(classes), class_cells, covered, engines, skipped,
+                target, risk.unprobeable)
+
+
+class _Risk:
+    """Per-cell risk tier and cost from the class matrices of the source engine and ``target``."""
+
+    def __init__(self, cluster: Cluster, classes: Classes, source: str | None, target: str | None) -> None:
+        self.classes = classes
+        self.cluster = cluster
+        self.before: ClassMatrix | None = None
+        self.after: ClassMatrix | None = None
+        self.changed: set[tuple[int, int, int, str]] = set()
+        self.unprobeable = 0
+        if source is None:
+            return
+        self.before = class_reachability(cluster, get_engine(source), classes)
+        self.full = (1 << len(classes.classes)) - 1
+        if target is None or target == source:
+            return
+        after = self.after = class_reachability(cluster, get_engine(target), classes)
+        for d in diff_classes(self.before, after):
+            if classes.classes[d.src].host_network:
+                self.unprobeable += 1
+            else:
+                self.changed.add((d.src, d.dst, d.port, d.protocol))
+
+    def pod_cell(self, src: Source, dst: Pod, port: int, proto: str) -> tuple[str, bool]:
+        """(tier, slow) of one pod cell."""
+        d = self.classes.of_pod.get(dst.key)
+        if d is None or self.before is None:
+            return "sampled", False
+        allowed = self.before.class_allowed(src.klass, d, port, proto)
+        if (src.klass, d, port, proto) in self.changed:
+            return "predicted", not allowed
+        rep = self.cluster.pod_by_key.get(src.pod)
+        if dst.host_network and rep is not None:  # pair-specific allowances (own-node egress) of the probed pair
+            allowed = self.before.allowed(rep, dst, port, proto)
+            if self.after is not None and allowed != self.after.allowed(rep, dst, port, proto):
+                return "predicted", not allowed
+        bits = self.before.cells.get((d, port, proto), 0)
+        named = allowed and bits != self.full and dst.namespace != src.namespace
+        return ("path" if named else "sampled"), not allowed
+
+    def service_cell(self, src: Source, backends: Sequence[Pod], sp: ServicePort) -> tuple[str, bool]:
+        """(tier, slow) of one Service cell: ``predicted`` when any backend's cell is, else ``path``; slow when
+        no backend is allowed under the source engine."""
+        tier, slow = "path", True
+        for b in backends:
+            tp = _target_port(sp, b)
+            if tp is None:
+                continue
+            t, s = self.pod_cell(src, b, tp, sp.protocol)
+            slow = slow and s
+            if t == "predicted":
+                tier = "predicted"
+        return tier, slow and bool(backends) and self.before is not None
 
 
 def _first_per_node(members: Sequence[Pod]) -> dict[str, Pod]:
@@ -259,7 +336,7 @@ def _targets(dc: PodClass, rep: Pod, members: Sequence[Pod], host_by_node: Mappi
 
 
 def _pod_probes(cluster: Cluster, src: Source, dc: PodClass, targets: Sequence[tuple[Pod, str]],
-                counter: _Ids) -> tuple[list[PlannedProbe], int]:
+                counter: _Ids, risk: _Risk) -> tuple[list[PlannedProbe], int]:
     """The probes from ``src`` to every target on every port ``dc`` serves, and how many of those ports got at
     least one probe (a target without an address cannot be probed)."""
     probes: list[PlannedProbe] = []
@@ -270,18 +347,20 @@ def _pod_probes(cluster: Cluster, src: Source, dc: PodClass, targets: Sequence[t
             host = cluster.node_ip(dst.node) if dst.host_network else dst.ip
             if not host:
                 continue
+            tier, slow = risk.pod_cell(src, dst, port, proto)
             probes.append(PlannedProbe(counter.next(), src.identity, dst_id, port, proto, "pod", host, src.pod,
-                                       dst.key, _port_name(dst, port, proto)))
+                                       dst.key, _port_name(dst, port, proto), (), tier, slow))
             made += 1
         covered += 1 if made else 0
     return probes, covered
 
 
 def _service_probes(src: Source, services: Sequence[tuple[Service, ServicePort, list[Pod]]],
-                    counter: _Ids) -> list[PlannedProbe]:
+                    counter: _Ids, risk: _Risk) -> list[PlannedProbe]:
     """One probe per Service ClusterIP and port from ``src``."""
     return [PlannedProbe(counter.next(), src.identity, service_id(svc.namespace, svc.name), sp.port, sp.protocol,
-                         "service", str(svc.cluster_ip), src.pod, None, None, tuple(b.key for b in backends))
+                         "service", str(svc.cluster_ip), src.pod, None, None, tuple(b.key for b in backends),
+                         *risk.service_cell(src, backends, sp))
             for svc, sp, backends in services]
 
 
@@ -328,7 +407,12 @@ def _add_baseline(cluster: Cluster, baseline: Iterable[CellKey], sources: list[S
         pods_by_id.setdefault(ident(p), []).append(p)
     svcs = {service_id(s.namespace, s.name): s for s in cluster.services}
     skipped: list[str] = []
-    for key in baseline:
+    wanted = dict.fromkeys(baseline)
+    if wanted:  # the baseline's cells are all probed again: tier ``baseline`` (predicted cells stay predicted)
+        for s in sources:
+            s.probes = [replace(p, tier="baseline") if p.key in wanted and p.tier != "predicted" else p
+                        for p in s.probes]
+    for key in wanted:
         if key in have:
             continue
         sp = by_src.get(key[0])
@@ -352,7 +436,7 @@ def _baseline_probe(cluster: Cluster, key: CellKey, sp: SourcePlan, pods_by_id: 
             return "the service has no ClusterIP"
         backends = tuple(p.key for p in cluster.pods if svc.selects(p))
         return PlannedProbe(counter.next(), src_id, dst_id, port, proto, "service", svc.cluster_ip, sp.source.pod,
-                            None, None, backends)
+                            None, None, backends, "baseline")
     base, _, where = dst_id.partition("@")
     cands = pods_by_id.get(base, [])
     if where == "same-node":
@@ -363,5 +447,5 @@ def _baseline_probe(cluster: Cluster, key: CellKey, sp: SourcePlan, pods_by_id: 
         host = cluster.node_ip(d.node) if d.host_network else d.ip
         if host:
             return PlannedProbe(counter.next(), src_id, dst_id, port, proto, "pod", host, sp.source.pod, d.key,
-                                _port_name(d, port, proto))
+                                _port_name(d, port, proto), (), "baseline")
     return "no live destination"

@@ -111,6 +111,7 @@ class Snapshot:
     taken_at: str = ""
     run_id: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
+    coverage: dict[str, Any] = field(default_factory=dict)  # netmig.verify.budget.coverage (what was probed)
     format: str = FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +126,7 @@ class Snapshot:
             predicted_only=[PredictedOnly.from_dict(p) for p in d.get("predicted_only", [])],
             network=d.get("network", ""),
             taken_at=d.get("taken_at", ""), run_id=d.get("run_id", ""), stats=dict(d.get("stats", {})),
+            coverage=dict(d.get("coverage") or {}),
         )
 
     def by_key(self) -> dict[CellKey, list[Cell]]:

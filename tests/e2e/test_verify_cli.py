@@ -124,3 +124,53 @@ def test_sigterm_during_a_probe_run_removes_probe_pods_and_namespace(detached: P
         assert not (tmp_path / "snap.json").exists()
     finally:
         gw.close()
+
+
+def test_target_and_budget_cover_every_predicted_change_and_say_so(sandbox_factory: Any, tmp_path: Path) -> None:
+    """npm scenario, NPM -> Cilium: a roomy budget probes everything; a budget the predicted cells alone cannot fit
+    stops up front with one line (exit 2) and leaves no probe pod behind."""
+    sb = sandbox_factory("npm")
+    runner = CliRunner()
+    out = tmp_path / "s.json"
+    res = runner.invoke(cli, ["verify", "snapshot", "--sandbox", str(sb.directory), "--target", "cilium",
+                              "--budget", "10m", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    cov = snapmod.load(out).coverage
+    assert cov["predicted_changes"]["cells"] > 0
+    assert cov["predicted_changes"]["probed"] == cov["predicted_changes"]["cells"]
+    assert cov["stable"]["probed"] == cov["stable"]["cells"] and cov["stable"]["method"] == "all"
+    assert cov["probes"] == len(snapmod.load(out).cells) and cov["budget_s"] == 600
+    assert f"all {cov['predicted_changes']['cells']} predicted changes probed" in res.stdout
+    tight = runner.invoke(cli, ["verify", "snapshot", "--sandbox", str(sb.directory), "--target", "cilium",
+                                "--budget", "0.01s", "--concurrency", "1", "--out", str(tmp_path / "t.json"),
+                                "--quiet"])
+    assert tight.exit_code == 2, tight.output
+    line = tight.output.strip()
+    assert "predicted-change/baseline cells need about" in line and "--no-budget" in line
+    assert "Traceback" not in line and len(line.splitlines()) == 1
+    assert not (tmp_path / "t.json").exists()
+    gw = KubeGateway(sb.directory / "kubeconfig")
+    try:
+        assert gw.pods(label_selector=PROBE_RUN_LABEL) == []
+    finally:
+        gw.close()
+
+
+def test_api_rate_limiting_slows_probe_pod_creation_and_loses_nothing(sandbox_factory: Any, tmp_path: Path) -> None:
+    """429 + Retry-After on creating probe pods: the run waits as told, lowers its concurrency and still probes
+    every planned cell."""
+    from netmig_sandbox.faults import Fault
+
+    sb = sandbox_factory("npm")
+    sb.run(lambda ctx: ctx.faults.add(Fault("kube", status=429, code="TooManyRequests", method="POST",
+                                            path="/pods$", times=3, retry_after=0.05)))
+    out = tmp_path / "s.json"
+    res = CliRunner().invoke(cli, ["verify", "snapshot", "--sandbox", str(sb.directory), "--target", "cilium",
+                                   "--concurrency", "8", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    st = json.loads(res.stdout)["stats"]
+    assert st["throttled"] == 3 and st["concurrency_end"] == st["concurrency"] - 3
+    cov = snapmod.load(out).coverage
+    assert cov["predicted_changes"]["probed"] == cov["predicted_changes"]["cells"]
+    assert cov["stable"]["probed"] == cov["stable"]["cells"]
+    assert all(c.outcome != "error" for c in snapmod.load(out).cells)

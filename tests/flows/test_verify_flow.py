@@ -32,3 +32,6 @@ def test_verify_flow_runs_seed_demo_and_snapshot_with_artifacts(
     snapshot_artifacts = [a for a in asyncio.run(artifacts()) if a.key == "verify-snapshot"]
     assert snapshot_artifacts, "the flow published no snapshot artifact"
     assert all(sb.info["token"] not in str(a.data) for a in snapshot_artifacts)
+    probing = [a for a in asyncio.run(artifacts()) if a.key == "verify-probing"]
+    assert probing and probing[0].type == "progress", "no progress artifact while probing"
+    assert max(float(a.data) for a in probing) == 100.0

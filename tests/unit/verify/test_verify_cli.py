@@ -53,12 +53,19 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_progress_rewrites_one_line_on_a_terminal() -> None:
+def test_progress_is_a_bar_on_a_terminal_with_probes_eta_and_budget() -> None:
+    from netmig.verify.run import ProbeStatus
+
     term = _Terminal()
     with ProbeProgress(stream=term) as progress:
         progress(1, 2)
+        progress.on_status(ProbeStatus(1, 2, 150, 300, 30.0, 600.0, "predicted"))
         progress(2, 2)
-    assert term.getvalue() == "\rprobe pods 1/2\rprobe pods 2/2\n"
+        progress.on_status(ProbeStatus(2, 2, 300, 300, 60.0, 600.0, "predicted"))
+    out = term.getvalue()
+    assert "probe pods" in out and "2/2" in out
+    assert "predicted: probes 300/300, ETA 0 s; 60 s of 600 s budget" in out  # the last state stays
+    assert ProbeStatus(0, 2, 0, 300, 1.0, None, "all").eta_s is None
 
 
 def test_progress_is_plain_log_lines_when_stderr_is_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
