@@ -67,9 +67,12 @@ def process_alive(pid: int) -> bool:
 def endpoints_answer(info: dict[str, Any]) -> bool:
     """True when the ARM endpoint and the Kubernetes API both answer an authenticated HTTPS request."""
     ctx = ssl.create_default_context(cafile=info["ca_bundle"])
-    checks = [(info["arm_endpoint"] + "/_sandbox/state", info["token"])]
-    kube_token = _kube_token(Path(info["kubeconfig"]))
-    checks.append((info["kube_server"] + "/version", kube_token))
+    if info.get("kind") == "fleet":  # a fleet's front: its members started before it wrote sandbox.json
+        checks = [(info["arm_endpoint"] + "/subscriptions", info["token"])]
+    else:
+        checks = [(info["arm_endpoint"] + "/_sandbox/state", info["token"])]
+        kube_token = _kube_token(Path(info["kubeconfig"]))
+        checks.append((info["kube_server"] + "/version", kube_token))
     for url, token in checks:
         req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
         try:
@@ -88,7 +91,8 @@ def _kube_token(kubeconfig: Path) -> str:
     return str(doc["users"][0]["user"]["token"])
 
 
-def start_detached(scenario: str, directory: Path, time_scale: float, timeout: float = 180.0) -> dict[str, Any]:
+def start_detached(scenario: str, directory: Path, time_scale: float, timeout: float = 180.0,
+                   clusters: int | None = None) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     pid = running_pid(directory)
     if pid is not None:
@@ -100,6 +104,8 @@ def start_detached(scenario: str, directory: Path, time_scale: float, timeout: f
     log = (directory / "sandbox.log").open("ab")
     cmd = [sys.executable, "-m", "netmig_sandbox.serve", "--scenario", scenario, "--dir", str(directory),
            "--time-scale", str(time_scale)]
+    if clusters is not None:
+        cmd += ["--clusters", str(clusters)]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from netmig_sandbox.control import cleanup
+from netmig_sandbox.fleet import FleetSandbox
 from netmig_sandbox.runtime import DEFAULT_TIME_SCALE, Sandbox
 from netmig_sandbox.scenarios import ScenarioError
 
@@ -24,9 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", required=True)
     parser.add_argument("--dir", required=True, type=Path)
     parser.add_argument("--time-scale", type=float, default=DEFAULT_TIME_SCALE)
+    parser.add_argument("--clusters", type=int, default=None,
+                        help="fleet only: serve this many light clusters (ARM data only) instead of the full fleet")
     args = parser.parse_args(argv)
     try:
-        sandbox = Sandbox(args.scenario, args.dir, time_scale=args.time_scale)
+        sandbox: Sandbox | FleetSandbox
+        if args.scenario == "fleet":
+            sandbox = FleetSandbox(args.dir, time_scale=args.time_scale, light=args.clusters or 0,
+                                   full=args.clusters is None)
+        else:
+            sandbox = Sandbox(args.scenario, args.dir, time_scale=args.time_scale)
         sandbox.start()
     except ScenarioError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -40,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     (args.dir / "sandbox.pid").write_text(f"{os.getpid()}\n")
     info = sandbox.info
-    print(f"sandbox {info['scenario']} ready: ARM {info['arm_endpoint']}, Kubernetes {info['kube_server']}", flush=True)
+    print(f"sandbox {info['scenario']} ready: ARM {info['arm_endpoint']}, Kubernetes {info.get('kube_server')}",
+          flush=True)
     try:
         while not done.wait(1.0):
             pass
