@@ -19,6 +19,7 @@ _COMMANDS = [
     ("netmig.cli.preflight_cmd", "preflight"),
     ("netmig.cli.abort_cmd", "abort"),
     ("netmig.cli.wizard", "wizard"),
+    ("netmig.cli.fleet_cmd", "fleet"),
 ]
 
 
