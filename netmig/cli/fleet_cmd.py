@@ -57,3 +57,59 @@ def scan(sandbox: Path | None, arm_endpoint: str | None, ca_bundle: str | None, 
         click.echo(render.table(res.clusters))
         how = res.source + (f" ({res.fallback_reason})" if res.fallback_reason else "")
         click.echo(f"\n{len(res.clusters)} clusters, listed through {how}.")
+
+
+@fleet.command("plan")
+@_SANDBOX
+@_ARM
+@_CA
+@_SUBS
+@click.option("--scan", "scan_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A saved `fleet scan --json` (default: scan now).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The wave plan file.")
+@click.option("--plans-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where each cluster's plan goes (default: OUT_STEM-plans/ next to --out).")
+@click.option("--wave-size", type=click.IntRange(1, 1000), default=3, show_default=True)
+@click.option("--canary", multiple=True, help="A canary cluster (name or id; repeatable; default: tag "
+                                              "netmig-canary=true, else the smallest non-production cluster).")
+@click.option("--prod-tag", default="env=prod", show_default=True, help="KEY=VALUE marking production clusters.")
+@click.option("--failure-budget", type=click.IntRange(1, 100_000), default=1, show_default=True,
+              help="Halt the rollout after this many failed clusters (any canary failure halts it).")
+@click.option("--approval", type=click.Choice(["per-wave", "per-cluster", "none"]), default="per-wave",
+              show_default=True)
+@click.option("--exclude", multiple=True, help="Leave this cluster out (name or id; repeatable).")
+@click.option("--kind", "kinds", multiple=True, help="Only clusters whose recommended migration is this kind.")
+@click.option("--window", "windows", multiple=True, metavar="NAME=WINDOW",
+              help="A cluster's maintenance window (overrides its netmig-maintenance-window tag).")
+@click.option("--parallel", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Clusters planned at once.")
+@click.option("--accept", multiple=True, help="Accept this check / analysis rule id in every cluster's plan.")
+def plan(sandbox: Path | None, arm_endpoint: str | None, ca_bundle: str | None, subscriptions: tuple[str, ...],
+         scan_file: Path | None, out: Path, plans_dir: Path | None, wave_size: int, canary: tuple[str, ...],
+         prod_tag: str, failure_budget: int, approval: str, exclude: tuple[str, ...], kinds: tuple[str, ...],
+         windows: tuple[str, ...], parallel: int, accept: tuple[str, ...]) -> None:
+    """Write a reviewable wave plan: canary first, waves of N, non-production before production, smaller first."""
+    from netmig.cli.migrate_common import configure_logging
+    from netmig.commands.fleet_plan import FleetPlanRequest, fleet_plan
+    from netmig.fleet.waves import WaveRules
+
+    configure_logging()
+    win = {}
+    for w in windows:
+        if "=" not in w:
+            raise UsageError(f"--window {w!r} is not NAME=WINDOW", "write e.g. --window aks-prod='Sat 02:00-06:00'")
+        k, v = w.split("=", 1)
+        win[k] = v
+    try:
+        rules = WaveRules(wave_size=wave_size, canary=canary, prod_tag=prod_tag, failure_budget=failure_budget,
+                          approval=approval, exclude=exclude, kinds=kinds, windows=win)
+    except ValueError as e:
+        raise UsageError(str(e), "see aks-netmig fleet plan --help") from None
+    res = fleet_plan(FleetPlanRequest(out, rules, scan_file, sandbox, arm_endpoint, ca_bundle, subscriptions,
+                                      plans_dir, parallel, accept))
+    for w in res.plan.waves:
+        gate = "  (approval)" if w.approval_required else ""
+        click.echo(f"{w.name}{gate}: " + ", ".join(f"{c.name} [{c.kind}]" for c in w.clusters))
+    for s in res.plan.skipped:
+        click.echo(f"skipped {s['name']}: {s['reason']}")
+    click.echo(f"\nWave plan written to {out}. Review it, then: aks-netmig fleet apply {out}")
