@@ -20,6 +20,7 @@ Contract:
          a light member: GET of the cluster only
     GET  /subscriptions/{s}/providers/Microsoft.ContainerService/locations/{l}/operations|operationresults/{id}
          proxied to the member that started the operation
+- ``resource_graph = False`` (in-process) makes the Resource Graph endpoint answer 404 (clients fall back).
 - ``stop()`` stops the front and every member. Member scenario tweaks the sandbox applies after start:
   ``power_state`` (e.g. Stopped) and ``faults`` (from the member's scenario: e.g. the member scripted to fail its
   reimage carries an ``lro`` fail fault).
@@ -123,6 +124,7 @@ class FleetSandbox:
         self.info: dict[str, Any] = {}
         self.token = secrets.token_urlsafe(24)
         self._ops: dict[str, str] = {}  # operation id -> member cluster id
+        self.resource_graph = True  # False: the Resource Graph endpoint answers 404 (a tenant without it)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -270,7 +272,9 @@ class FleetSandbox:
         path = request.path.rstrip("/")
         low = path.lower()
         if request.method == "POST" and low == "/providers/microsoft.resourcegraph/resources":
-            return await self.resource_graph(request)
+            if not self.resource_graph:
+                return _error(404, "NoRegisteredProviderFound", "Resource Graph is not available here")
+            return await self.query(request)
         if request.method == "GET" and low == "/subscriptions":
             return _ok({"value": [_subscription(s) for s in (SUB_A, SUB_B)]})
         m = re.fullmatch(r"/subscriptions/([^/]+)/providers/microsoft\.containerservice/managedclusters", low)
@@ -323,7 +327,7 @@ class FleetSandbox:
                     self._ops[op.lower()] = cid
             return web.Response(body=data, status=r.status, headers=out)
 
-    async def resource_graph(self, request: web.Request) -> web.StreamResponse:
+    async def query(self, request: web.Request) -> web.StreamResponse:
         try:
             body = await request.json()
         except ValueError:

@@ -72,7 +72,7 @@ def arm_listing(target: ArmTarget, subscriptions: list[str]) -> list[dict[str, A
         client = ContainerServiceClient(credential, sub, **_client_kwargs(target))
         with translated(f"listing the clusters of subscription {sub}"):
             for mc in client.managed_clusters.list():
-                out.append(mc.serialize(keep_readonly=True))
+                out.append(dict(mc.as_dict()))  # the wire (camelCase) JSON
     return out
 
 
