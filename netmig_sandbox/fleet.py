@@ -73,7 +73,7 @@ _FULL: list[tuple[str, str, str, str, dict[str, str], dict[str, Any]]] = [
                   "message": "scripted failure: the reimage of this cluster fails", "times": None}]}),
     ("aks-kubenet-old", "kubenet-calico-k126", SUB_B, "rg-prod", {"env": "prod"}, {}),
 ]
-_LIGHT_BASES = [("kubenet-calico", {}), ("npm", {}), ("managed-calico", {}), ("npm-windows", {})]
+_LIGHT_BASES = ("kubenet-calico", "npm", "managed-calico", "npm-windows")
 
 
 def members(light: int = 0) -> list[dict[str, Any]]:
@@ -99,7 +99,7 @@ def members(light: int = 0) -> list[dict[str, Any]]:
         sc["fleet"] = {"light": False, "power_state": extra.get("power_state") or "Running"}
         out.append(sc)
     for i in range(light):
-        b, _ = _LIGHT_BASES[i % len(_LIGHT_BASES)]
+        b = _LIGHT_BASES[i % len(_LIGHT_BASES)]
         env = "prod" if i % 3 == 0 else "dev"
         sc = deep_merge(base(b), {"cluster": {
             "name": f"aks-light-{i:04d}", "subscription_id": SUB_A if i % 2 == 0 else SUB_B,
@@ -154,8 +154,7 @@ class FleetSandbox:
                     self.sandboxes[cid.lower()] = sb
                     power = m["fleet"]["power_state"]
                     if power != "Running":
-                        sb.run(lambda ctx, p=power: ctx.arm.cluster["properties"].__setitem__("powerState",
-                                                                                              {"code": p}))
+                        sb.run(_power_setter(power))
                     entry["dir"] = str(folder)
                 entries.append(entry)
             self._start_front()
@@ -257,6 +256,7 @@ class FleetSandbox:
             pass
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        resp: web.StreamResponse
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             resp = _error(401, "InvalidAuthenticationToken", "The access token is invalid.")
         else:
@@ -361,6 +361,13 @@ class FleetSandbox:
         if skip + top < len(rows):
             out["$skipToken"] = base64.urlsafe_b64encode(str(skip + top).encode()).decode()
         return _ok(out)
+
+
+def _power_setter(code: str) -> Any:
+    """A ``Sandbox.run`` function that sets the member cluster's power state (e.g. Stopped)."""
+    def apply(ctx: Any) -> None:
+        ctx.arm.cluster["properties"]["powerState"] = {"code": code}
+    return apply
 
 
 def _ok(data: Any) -> web.Response:

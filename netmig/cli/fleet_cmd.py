@@ -95,10 +95,11 @@ def plan(sandbox: Path | None, arm_endpoint: str | None, ca_bundle: str | None, 
 
     configure_logging()
     win = {}
-    for w in windows:
-        if "=" not in w:
-            raise UsageError(f"--window {w!r} is not NAME=WINDOW", "write e.g. --window aks-prod='Sat 02:00-06:00'")
-        k, v = w.split("=", 1)
+    for text in windows:
+        if "=" not in text:
+            raise UsageError(f"--window {text!r} is not NAME=WINDOW",
+                             "write e.g. --window aks-prod='Sat 02:00-06:00'")
+        k, v = text.split("=", 1)
         win[k] = v
     try:
         rules = WaveRules(wave_size=wave_size, canary=canary, prod_tag=prod_tag, failure_budget=failure_budget,

@@ -109,7 +109,8 @@ def fleet_plan(req: FleetPlanRequest) -> FleetPlanResult:
             c.connection = conn
             todo.append(c)
     with ThreadPoolExecutor(max_workers=req.parallel) as pool:
-        verdicts = dict(zip((c.id for c in todo), pool.map(lambda c: _plan_one(c, plans_dir, req.accept), todo), strict=True))
+        found = pool.map(lambda c: _plan_one(c, plans_dir, req.accept), todo)
+        verdicts = dict(zip((c.id for c in todo), found, strict=True))
     dropped = {c.id for c in wp.clusters() if c.id not in verdicts or verdicts[c.id]}
     for c in wp.clusters():
         if verdicts.get(c.id):

@@ -74,7 +74,8 @@ def test_canary_first_then_nonprod_before_prod_smaller_first() -> None:
     assert wp.waves[0].canary and not wp.waves[0].approval_required
     assert all(w.approval_required for w in wp.waves[1:])
     assert not any(c.production for c in wp.waves[2].clusters) and all(c.production for c in wp.waves[3].clusters)
-    assert wp.skipped == [{"id": _fleet()[-1]["id"], "name": "blocked", "reason": "blocked: overlay-kubernetes-version"}]
+    blocked = _fleet()[-1]["id"]
+    assert wp.skipped == [{"id": blocked, "name": "blocked", "reason": "blocked: overlay-kubernetes-version"}]
 
 
 def test_canary_by_tag_or_name_exclude_and_windows() -> None:
