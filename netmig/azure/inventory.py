@@ -56,7 +56,8 @@ def resource_graph(target: ArmTarget, subscriptions: list[str]) -> list[dict[str
     while True:
         options = QueryRequestOptions(top=PAGE_SIZE, skip_token=token, result_format="objectArray")
         res = client.resources(QueryRequest(subscriptions=subscriptions, query=CLUSTER_QUERY, options=options))
-        rows.extend(dict(r) for r in (res.data or []) if isinstance(r, dict))  # objectArray rows
+        data: Any = res.data or []  # objectArray: a list with one dict a row
+        rows.extend(dict(r) for r in data if isinstance(r, dict))
         token = res.skip_token
         if not token:
             return rows
