@@ -101,7 +101,7 @@ def _member(r: _Rollout, plan_path: Path, c: WaveCluster, deployment: str, limit
             attempt = run.attempt + (1 if fr_id else 0)  # a failed attempt is retried as a new run
             params = {"migration": c.kind, "cluster": dict(c.connection), "plan_path": c.plan_file,
                       "options": {"auto_approve": r.plan.approval != "per-cluster"}}
-            fr = run_deployment(deployment, parameters=params, timeout=0, as_subflow=False,
+            fr: Any = run_deployment(deployment, parameters=params, timeout=0, as_subflow=False,
                                 idempotency_key=_attempt_key(plan_path, c, attempt),
                                 tags=["aks-netmig", "fleet", f"fleet-cluster:{c.name}"],
                                 flow_run_name=f"{c.name}-{c.kind}-{attempt}")
@@ -109,8 +109,8 @@ def _member(r: _Rollout, plan_path: Path, c: WaveCluster, deployment: str, limit
             r.update(run, flow_run_id=fr_id, attempt=attempt, state="scheduled", message="")
         with get_client(sync_client=True) as client:
             while True:
-                fr = client.read_flow_run(fr_id)  # type: ignore[arg-type]
-                st = fr.state
+                cur = client.read_flow_run(fr_id)  # type: ignore[arg-type]
+                st = cur.state
                 new = state_of(st.type.value) if st is not None else "scheduled"
                 msg = (st.message or "") if st is not None else ""
                 step = st.name if st is not None else ""

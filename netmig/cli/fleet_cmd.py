@@ -114,3 +114,73 @@ def plan(sandbox: Path | None, arm_endpoint: str | None, ca_bundle: str | None, 
     for s in res.plan.skipped:
         click.echo(f"skipped {s['name']}: {s['reason']}")
     click.echo(f"\nWave plan written to {out}. Review it, then: aks-netmig fleet apply {out}")
+
+
+@fleet.command("apply")
+@click.argument("wave_plan", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--approve-wave", "approve_waves", type=int, multiple=True,
+              help="Approve this wave (index) to start (repeatable); a wave needing approval stops the run there.")
+@click.option("--exclude", multiple=True, help="Leave this cluster out of this run (name or id; repeatable).")
+@click.option("--max-parallel", type=click.IntRange(1, 1000), default=2, show_default=True,
+              help="Clusters migrating at once (the Prefect global concurrency limit netmig-fleet).")
+@click.option("--member-deployment", default="netmig-migrate/fleet-member", show_default=True,
+              help="The deployment each cluster's migration runs as.")
+def apply(wave_plan: Path, approve_waves: tuple[int, ...], exclude: tuple[str, ...], max_parallel: int,
+          member_deployment: str) -> None:
+    """Apply a wave plan on Prefect workers (needs PREFECT_API_URL and a worker on the netmig-process pool)."""
+    import os
+
+    from netmig.commands.fleet_plan import load_wave_plan
+    from netmig.errors import CheckFailed
+
+    load_wave_plan(wave_plan)
+    if not os.environ.get("PREFECT_API_URL"):
+        from prefect.settings import PREFECT_API_URL
+
+        if not PREFECT_API_URL.value():
+            raise UsageError("fleet apply runs each cluster on Prefect workers and no Prefect server is configured",
+                             "start one and a worker (make server; make worker; make deploy) and set "
+                             "PREFECT_API_URL, see docs/runbooks/fleet.md")
+    from flows.fleet import fleet as fleet_flow
+
+    state = fleet_flow(wave_plan=str(wave_plan.resolve()), member_deployment=member_deployment,
+                       max_parallel=max_parallel, approve_waves=list(approve_waves), exclude=list(exclude),
+                       return_state=True)
+    _print_status(wave_plan)
+    if state.is_paused():
+        click.echo(state.message or "paused")
+        raise SystemExit(3)
+    if not state.is_completed():
+        raise CheckFailed(state.message or "the fleet rollout failed",
+                          f"see aks-netmig fleet status {wave_plan}; fix or --exclude the cluster, then rerun")
+
+
+def _print_status(wave_plan: Path) -> None:
+    from netmig.commands.fleet_status import fleet_status
+
+    st = fleet_status(wave_plan)
+    cols = ("wave", "cluster", "kind", "state", "step", "message")
+    widths = {k: max([len(k), *(len(r[k][:60]) for r in st.rows)]) for k in cols}
+    click.echo("  ".join(k.upper().ljust(widths[k]) for k in cols).rstrip())
+    for r in st.rows:
+        click.echo("  ".join(r[k][:60].ljust(widths[k]) for k in cols).rstrip())
+    if st.halted:
+        click.echo(f"HALTED: {st.halted}")
+    if st.waiting_approval is not None:
+        click.echo(f"waiting for approval of wave {st.waiting_approval}: rerun with --approve-wave "
+                   f"{st.waiting_approval}")
+
+
+@fleet.command("status")
+@click.argument("wave_plan", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the dashboard as JSON.")
+def status(wave_plan: Path, as_json: bool) -> None:
+    """The fleet dashboard of a wave plan: one row per cluster (wave, state, step, message, flow run)."""
+    import json
+
+    from netmig.commands.fleet_status import fleet_status
+
+    if as_json:
+        click.echo(json.dumps(fleet_status(wave_plan).to_json(), indent=2))
+    else:
+        _print_status(wave_plan)
