@@ -38,6 +38,7 @@ from netmig.fleet.waves import WaveCluster, WavePlan
 
 MEMBER_DEPLOYMENT = "netmig-migrate/fleet-member"
 LIMIT_NAME = "netmig-fleet"
+LEASE_SECONDS = 60.0  # a killed parent's slots come back this long after it died (the holder renews while alive)
 
 
 class _Rollout:
@@ -95,7 +96,7 @@ def _member(r: _Rollout, plan_path: Path, c: WaveCluster, deployment: str, limit
     run = r.state.clusters[c.id]
     if run.state in FINAL:
         return
-    with concurrency(limit, occupy=1, strict=True):
+    with concurrency(limit, occupy=1, strict=True, lease_duration=LEASE_SECONDS):
         fr_id = run.flow_run_id
         if fr_id is None or run.state in ("failed", "cancelled"):
             attempt = run.attempt + (1 if fr_id else 0)  # a failed attempt is retried as a new run
