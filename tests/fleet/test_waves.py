@@ -99,3 +99,25 @@ def test_wave_plan_round_trips_and_rules_are_checked() -> None:
             WaveRules(**bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         WavePlan.from_json({"waves": []})
+
+
+def test_rollout_halts_on_canary_failure_budget_and_pauses() -> None:
+    from netmig.fleet.rollout import RolloutState, dashboard, halt_reason, state_of
+
+    wp = plan_waves(_fleet(), WaveRules(wave_size=2, failure_budget=2))
+    st = RolloutState.fresh(wp)
+    canary = wp.waves[0].clusters[0]
+    st.clusters[canary.id].state, st.clusters[canary.id].message = "failed", "ReimageFailed"
+    assert halt_reason(wp, st, 0) == "canary c3 failed: ReimageFailed"
+    st.clusters[canary.id].state = "completed"
+    first, second = wp.waves[1].clusters
+    st.clusters[first.id].state = "failed"
+    assert halt_reason(wp, st, 1) is None  # one failure, budget 2
+    st.clusters[second.id].state = "paused"
+    assert (halt_reason(wp, st, 1) or "").startswith(f"{second.name} paused")
+    st.clusters[second.id].state = "failed"
+    assert (halt_reason(wp, st, 1) or "").startswith("failure budget 2 spent: ")
+    again = RolloutState.from_json(st.to_json())
+    assert again.to_json() == st.to_json()
+    assert [r["cluster"] for r in dashboard(wp, again)] == [c.name for c in wp.clusters()]
+    assert (state_of("CRASHED"), state_of("COMPLETED"), state_of("PAUSED")) == ("failed", "completed", "paused")
