@@ -17,8 +17,8 @@ Contract:
   starts any cluster.
 - Resumable: the rollout state is ``WAVEPLAN.state.json`` (``netmig.fleet.rollout``); a rerun skips completed and
   excluded clusters, re-attaches to scheduled/running ones, and starts a new attempt for failed ones.
-- The dashboard: a table artifact ``netmig-fleet-<id>`` (one row per cluster: wave, state, step, message, flow
-  run), re-published at every change; ``fleet status`` reads the same state file.
+- The dashboard: a table artifact ``netmig-fleet-<id>`` (one row per cluster: wave, kind, state, the child run's
+  state name, message, a link to its flow run in the UI), re-published at every change; ``fleet status`` reads the same state file.
 """
 
 from __future__ import annotations
@@ -64,7 +64,12 @@ class _Rollout:
             tmp.replace(self.path)
             rows = dashboard(self.plan, self.state)
         from prefect.artifacts import create_table_artifact
+        from prefect.settings import PREFECT_UI_URL
 
+        ui = (PREFECT_UI_URL.value() or "").rstrip("/")
+        for row in rows:  # the dashboard links each cluster's flow run (the state file keeps the bare id)
+            if row["flow_run"] and ui:
+                row["flow_run"] = f"[{row['flow_run'][:8]}]({ui}/runs/flow-run/{row['flow_run']})"
         head = f"halted: {self.state.halted}" if self.state.halted else "running"
         create_table_artifact(table=rows, key=self.key, description=f"aks-netmig fleet dashboard ({head})")
 
