@@ -18,7 +18,8 @@ Contract:
 - Resumable: the rollout state is ``WAVEPLAN.state.json`` (``netmig.fleet.rollout``); a rerun skips completed and
   excluded clusters, re-attaches to scheduled/running ones, and starts a new attempt for failed ones.
 - The dashboard: a table artifact ``netmig-fleet-<id>`` (one row per cluster: wave, kind, state, the child run's
-  state name, message, a link to its flow run in the UI), re-published at every change; ``fleet status`` reads the same state file.
+  state name, message, a link to its flow run in the UI), re-published at every change; ``fleet status`` reads
+  the same state file.
 """
 
 from __future__ import annotations
