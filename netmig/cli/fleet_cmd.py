@@ -37,16 +37,24 @@ def fleet() -> None:
 @click.option("--json", "as_json", is_flag=True, help='Print {"clusters": [...]} as JSON.')
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one row per cluster.")
 @click.option("--markdown", "as_md", is_flag=True, help="Print a Markdown report.")
+@click.option("--deep", is_flag=True, help="Also run each recommended migration's full preflight (Kubernetes access, "
+                                           "policy analysis) on its cluster.")
+@click.option("--parallel", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Clusters preflighted at once with --deep.")
 def scan(sandbox: Path | None, arm_endpoint: str | None, ca_bundle: str | None, subscriptions: tuple[str, ...],
-         today: dt.datetime | None, as_json: bool, as_csv: bool, as_md: bool) -> None:
+         today: dt.datetime | None, as_json: bool, as_csv: bool, as_md: bool, deep: bool, parallel: int) -> None:
     """Inventory every AKS cluster (Resource Graph, else ARM listing): network, retirements, blockers, next step."""
     from netmig.commands.fleet_scan import FleetScanRequest, fleet_scan
     from netmig.fleet import render
 
     if sum((as_json, as_csv, as_md)) > 1:
         raise UsageError("--json, --csv and --markdown are exclusive", "pass only one of them")
+    if deep:
+        from netmig.cli.migrate_common import configure_logging
+
+        configure_logging()
     res = fleet_scan(FleetScanRequest(sandbox, arm_endpoint, ca_bundle, subscriptions,
-                                      today.date() if today else None))
+                                      today.date() if today else None, deep, parallel))
     if as_json:
         click.echo(render.to_json(res.clusters, res.source, res.scanned_at))
     elif as_csv:

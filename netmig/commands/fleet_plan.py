@@ -16,7 +16,6 @@ Contract:
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from netmig.commands.fleet_scan import FleetScanRequest, fleet_scan, load_scan
+from netmig.commands.fleet_scan import FleetScanRequest, connection_for, fleet_scan, load_scan, member_dirs
 from netmig.connection import Address
 from netmig.errors import NetmigError, UsageError
 from netmig.fleet.waves import WaveCluster, WavePlan, WaveRules, plan_waves
@@ -50,27 +49,8 @@ class FleetPlanResult:
     path: Path
 
 
-def _members(sandbox: Path | None) -> dict[str, str]:
-    """Lower-cased cluster id -> member folder, from a sandbox fleet's ``sandbox.json`` (empty otherwise)."""
-    if sandbox is None:
-        return {}
-    try:
-        info = json.loads((sandbox / "sandbox.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return {str(c["id"]).lower(): str(c["dir"]) for c in info.get("clusters") or [] if c.get("dir")}
-
-
 def _connection(c: WaveCluster, req: FleetPlanRequest, members: dict[str, str]) -> dict[str, Any] | None:
-    if req.sandbox is not None:
-        folder = members.get(c.id.lower())
-        return {"sandbox": folder} if folder else None
-    out: dict[str, Any] = {"cluster": c.id}
-    if req.arm_endpoint:
-        out["arm_endpoint"] = req.arm_endpoint
-    if req.ca_bundle:
-        out["ca_bundle"] = req.ca_bundle
-    return out
+    return connection_for(c.id, req.sandbox, req.arm_endpoint, req.ca_bundle, members)
 
 
 def _plan_one(c: WaveCluster, plans_dir: Path, accept: tuple[str, ...]) -> str | None:
@@ -98,7 +78,7 @@ def fleet_plan(req: FleetPlanRequest) -> FleetPlanResult:
         clusters = fleet_scan(FleetScanRequest(req.sandbox, req.arm_endpoint, req.ca_bundle,
                                                req.subscriptions)).clusters
     wp = plan_waves(clusters, req.rules)
-    members = _members(req.sandbox)
+    members = member_dirs(req.sandbox)
     plans_dir = (req.plans_dir or req.out.with_name(req.out.stem + "-plans")).resolve()
     todo: list[WaveCluster] = []
     for c in wp.clusters():

@@ -7,7 +7,9 @@ Contract:
 - ``fleet_scan(req) -> FleetScanResult``: the inventory (``netmig.azure.inventory.list_fleet``: Resource Graph, else
   ARM listing) assessed by ``netmig.fleet.scan`` (ARM data only; nothing is changed). ``clusters`` are the
   ``ClusterScan.to_json()`` dicts in id order; ``source`` says how they were listed. ARM failures are one
-  ``CheckFailed`` line (``netmig.commands.errors``).
+  ``CheckFailed`` line (``netmig.commands.errors``). ``deep``: each cluster with a recommended migration also gets
+  ``preflight`` (that kind's full preflight: Kubernetes access, policy analysis; ``parallel`` at once; see
+  ``_deep``); without it nothing but ARM is read.
 - ``load_scan(path)`` reads a saved ``fleet scan --json`` back (``UsageError`` naming the file when it is not one).
 """
 
@@ -32,6 +34,8 @@ class FleetScanRequest:
     ca_bundle: str | None = None
     subscriptions: tuple[str, ...] = ()
     today: dt.date | None = None
+    deep: bool = False  # also run the recommended migration's full preflight on each cluster
+    parallel: int = 4  # clusters preflighted at once with ``deep``
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,66 @@ def fleet_scan(req: FleetScanRequest) -> FleetScanResult:
     with translated(f"cannot list the clusters at {target.endpoint}"):
         inv = list_fleet(target, list(req.subscriptions))
     clusters = [s.to_json() for s in scan(inv.clusters, req.today or now.date())]
+    if req.deep:
+        _deep(clusters, req)
     return FleetScanResult(clusters, inv.source, now.strftime("%Y-%m-%dT%H:%M:%SZ"), inv.fallback_reason, target)
+
+
+def member_dirs(sandbox: Path | None) -> dict[str, str]:
+    """Lower-cased cluster id -> member folder, from a sandbox fleet's ``sandbox.json`` (empty otherwise)."""
+    if sandbox is None:
+        return {}
+    try:
+        info = json.loads((sandbox / "sandbox.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(c["id"]).lower(): str(c["dir"]) for c in info.get("clusters") or [] if c.get("dir")}
+
+
+def connection_for(cluster_id: str, sandbox: Path | None, arm_endpoint: str | None, ca_bundle: str | None,
+                   members: dict[str, str]) -> dict[str, Any] | None:
+    """The address of one fleet cluster (``Address`` keys): its member folder in a sandbox fleet (None for a light
+    member, which has no Kubernetes API), else its resource id at the fleet's ARM endpoint / CA bundle."""
+    if sandbox is not None:
+        folder = members.get(cluster_id.lower())
+        return {"sandbox": folder} if folder else None
+    out: dict[str, Any] = {"cluster": cluster_id}
+    if arm_endpoint:
+        out["arm_endpoint"] = arm_endpoint
+    if ca_bundle:
+        out["ca_bundle"] = ca_bundle
+    return out
+
+
+def _deep(clusters: list[dict[str, Any]], req: FleetScanRequest) -> None:
+    """Add ``preflight`` to each cluster with a recommended migration: ``{"kind", "ok", "blocking": [check ids]}``
+    from ``netmig.commands.preflight`` (Kubernetes access, the policy analysis, every check of the kind), or
+    ``{"kind", "ok": false, "error"}`` when it could not run; ``req.parallel`` clusters at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from netmig.commands.plans import PlanRequest, preflight
+    from netmig.connection import Address
+    from netmig.errors import NetmigError
+
+    if req.parallel < 1:
+        raise UsageError(f"--parallel must be >= 1, got {req.parallel}", "pass e.g. --parallel 4")
+    members = member_dirs(req.sandbox)
+
+    def one(c: dict[str, Any]) -> None:
+        kind = c["recommended"]
+        conn = connection_for(c["id"], req.sandbox, req.arm_endpoint, req.ca_bundle, members)
+        if conn is None:
+            c["preflight"] = {"kind": kind, "ok": False, "error": "light sandbox cluster: no Kubernetes API"}
+            return
+        try:
+            res = preflight(PlanRequest(kind, Address.of(conn)))
+        except NetmigError as e:
+            c["preflight"] = {"kind": kind, "ok": False, "error": str(e)}
+            return
+        c["preflight"] = {"kind": kind, "ok": not res.blocking, "blocking": [str(r["check"]) for r in res.blocking]}
+
+    with ThreadPoolExecutor(max_workers=req.parallel) as pool:
+        list(pool.map(one, [c for c in clusters if c.get("recommended")]))
 
 
 def load_scan(path: Path) -> list[dict[str, Any]]:

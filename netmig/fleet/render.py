@@ -27,20 +27,33 @@ def _row(c: dict[str, Any]) -> dict[str, str]:
         "days_left": ",".join(str(m["days_left"]) for m in ms if m["days_left"] is not None) or "-",
         "blockers": ",".join(b["id"] for m in ms for b in m["blockers"]) or "-",
         "recommended": c["recommended"] or "-",
+        **({"preflight": _preflight(c["preflight"])} if "preflight" in c else {}),
     }
+
+
+def _preflight(p: dict[str, Any]) -> str:
+    if p.get("error"):
+        return "error"
+    return "ok" if p.get("ok") else "fails: " + ",".join(p.get("blocking") or [])
+
+
+def _columns(clusters: list[dict[str, Any]]) -> tuple[str, ...]:
+    """``COLUMNS``, plus ``preflight`` when the scan was deep."""
+    return (*COLUMNS, "preflight") if any("preflight" in c for c in clusters) else COLUMNS
 
 
 def table(clusters: list[dict[str, Any]]) -> str:
     rows = [_row(c) for c in clusters]
-    widths = {k: max([len(k), *(len(r[k]) for r in rows)]) for k in COLUMNS}
-    lines = ["  ".join(k.upper().ljust(widths[k]) for k in COLUMNS).rstrip()]
-    lines += ["  ".join(r[k].ljust(widths[k]) for k in COLUMNS).rstrip() for r in rows]
+    cols = _columns(clusters)
+    widths = {k: max([len(k), *(len(r.get(k, "")) for r in rows)]) for k in cols}
+    lines = ["  ".join(k.upper().ljust(widths[k]) for k in cols).rstrip()]
+    lines += ["  ".join(r.get(k, "").ljust(widths[k]) for k in cols).rstrip() for r in rows]
     return "\n".join(lines)
 
 
 def to_csv(clusters: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["id", *COLUMNS], lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=["id", *_columns(clusters)], lineterminator="\n", restval="")
     w.writeheader()
     for c in clusters:
         w.writerow({"id": c["id"], **_row(c)})
@@ -51,10 +64,10 @@ def markdown(clusters: list[dict[str, Any]], title: str = "AKS fleet scan") -> s
     lines = [f"# {title}", "", f"{len(clusters)} clusters; "
              f"{sum(1 for c in clusters if c['migrations'])} need a migration; "
              f"{sum(1 for c in clusters if any(m['blockers'] for m in c['migrations']))} are blocked.", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+             "| " + " | ".join(_columns(clusters)) + " |", "|" + "---|" * len(_columns(clusters))]
     for c in clusters:
         r = _row(c)
-        lines.append("| " + " | ".join(r[k].replace("|", "\\|") for k in COLUMNS) + " |")
+        lines.append("| " + " | ".join(r.get(k, "").replace("|", "\\|") for k in _columns(clusters)) + " |")
     blocked = [(c, b) for c in clusters for m in c["migrations"] for b in m["blockers"]]
     if blocked:
         lines += ["", "## Blockers", ""]

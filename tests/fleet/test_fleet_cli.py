@@ -136,3 +136,15 @@ def test_fleet_plan_writes_waves_and_each_clusters_plan(fleet: FleetSandbox, tmp
     assert skipped["aks-cilium-done"] == "nothing to migrate"
     bad = _cli("fleet", "plan", "--scan", str(out), "--out", str(tmp_path / "x.yaml"))
     assert bad.returncode == 2 and "is not a fleet scan" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_deep_scan_runs_each_recommended_preflight(fleet: FleetSandbox) -> None:
+    r = _cli("fleet", "scan", "--sandbox", str(fleet.directory), "--json", "--deep", "--parallel", "3")
+    assert r.returncode == 0, r.stderr
+    by = {c["name"]: c for c in json.loads(r.stdout)["clusters"]}
+    assert by["aks-canary-dev"]["preflight"] == {"kind": "kubenet-to-overlay", "ok": True, "blocking": []}
+    npm = by["aks-npm-dev"]["preflight"]  # the npm scenario's policies change under Cilium: the analysis blocks
+    assert npm["kind"] == "npm-to-cilium" and not npm["ok"] and "policy-analysis" in npm["blocking"]
+    assert "preflight" not in by["aks-npm-windows"]  # blocked by ARM data: nothing recommended, nothing run
+    table = _cli("fleet", "scan", "--sandbox", str(fleet.directory), "--deep")
+    assert "PREFLIGHT" in table.stdout.splitlines()[0] and "fails: policy-analysis" in table.stdout
