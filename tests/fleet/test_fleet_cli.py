@@ -148,3 +148,26 @@ def test_deep_scan_runs_each_recommended_preflight(fleet: FleetSandbox) -> None:
     assert "preflight" not in by["aks-npm-windows"]  # blocked by ARM data: nothing recommended, nothing run
     table = _cli("fleet", "scan", "--sandbox", str(fleet.directory), "--deep")
     assert "PREFLIGHT" in table.stdout.splitlines()[0] and "fails: policy-analysis" in table.stdout
+
+
+def test_one_arm_endpoint_serves_a_members_long_running_put(fleet: FleetSandbox) -> None:
+    """The fleet endpoint proxies a member's cluster PUT and its operation polling (the real SDK): the change lands
+    on that member alone, logged by both the fleet endpoint and the member. (Last: it changes aks-mcalico-prod.)"""
+    from netmig.azure.gateway import AksGateway
+    from netmig.connection import ArmTarget
+    from netmig.model.cluster import ClusterRef, NetworkProfile
+
+    entry = next(c for c in fleet.info["clusters"] if c["cluster_name"] == "aks-mcalico-prod")
+    target = ArmTarget(ref=ClusterRef.parse(entry["id"]), endpoint=fleet.endpoint,
+                       ca_bundle=fleet.info["ca_bundle"], static_token=fleet.token, poll_seconds=0.05)
+    gw = AksGateway(target)
+    assert gw.cluster().network.policy == "calico"
+    op = gw.begin_network_update(NetworkProfile(plugin="azure", policy="none"))
+    gw.wait(op, timeout=120)
+    assert gw.cluster().network.policy == "none"
+    member = Path(entry["dir"]) / "arm-requests.jsonl"
+    puts = [json.loads(x) for x in member.read_text().splitlines() if json.loads(x).get("network_profile_change")]
+    assert len(puts) == 1
+    front = [json.loads(x) for x in (fleet.directory / "arm-requests.jsonl").read_text().splitlines()]
+    assert any(e["method"] == "PUT" and e["path"].endswith("/aks-mcalico-prod") for e in front)
+    assert any("/operations/" in e["path"] and e["status"] == 200 for e in front)
