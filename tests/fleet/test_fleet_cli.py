@@ -171,3 +171,20 @@ def test_one_arm_endpoint_serves_a_members_long_running_put(fleet: FleetSandbox)
     front = [json.loads(x) for x in (fleet.directory / "arm-requests.jsonl").read_text().splitlines()]
     assert any(e["method"] == "PUT" and e["path"].endswith("/aks-mcalico-prod") for e in front)
     assert any("/operations/" in e["path"] and e["status"] == 200 for e in front)
+
+
+def test_sandbox_start_fleet_detached_light_clusters(tmp_path: Path) -> None:
+    bad = _cli("sandbox", "start", "--scenario", "npm", "--clusters", "3", "--dir", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "--clusters applies to --scenario fleet" in bad.stderr
+    folder = tmp_path / "light"
+    up = _cli("sandbox", "start", "--scenario", "fleet", "--clusters", "25", "--dir", str(folder), "--detach")
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "25 clusters in 2 subscriptions" in up.stdout
+        info = json.loads((folder / "sandbox.json").read_text())
+        assert info["kind"] == "fleet" and all(c["light"] for c in info["clusters"])
+        doc = json.loads(_cli("fleet", "scan", "--sandbox", str(folder), "--json").stdout)
+        assert len(doc["clusters"]) == 25 and doc["source"] == "resource-graph"
+    finally:
+        down = _cli("sandbox", "stop", "--dir", str(folder))
+    assert down.returncode == 0 and not (folder / "sandbox.json").exists()
