@@ -16,7 +16,8 @@ Contract:
   and whose index is not in ``approve_waves`` ends the flow Paused ("rerun with approve_waves [N]") before it
   starts any cluster.
 - Resumable: the rollout state is ``WAVEPLAN.state.json`` (``netmig.fleet.rollout``); a rerun skips completed and
-  excluded clusters, re-attaches to scheduled/running ones, and starts a new attempt for failed ones.
+  excluded clusters, re-attaches to scheduled/running ones, and starts a new attempt for failed ones and for runs
+  the server does not know (recorded on a temporary server that is gone: the plan's journal resumes the migration).
 - The dashboard: a table artifact ``netmig-fleet-<id>`` (one row per cluster: wave, kind, state, the child run's
   state name, message, a link to its flow run in the UI), re-published at every change; ``fleet status`` reads
   the same state file.
@@ -90,6 +91,18 @@ def _ensure_limit(name: str, slots: int) -> None:
             client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(limit=slots))
 
 
+def _known(flow_run_id: str) -> bool:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_flow_run(flow_run_id)  # type: ignore[arg-type]
+        except ObjectNotFound:
+            return False
+    return True
+
+
 def _attempt_key(plan_path: Path, cluster: WaveCluster, attempt: int) -> str:
     return f"netmig-fleet:{plan_path.resolve()}:{cluster.id}:{attempt}"
 
@@ -104,6 +117,9 @@ def _member(r: _Rollout, plan_path: Path, c: WaveCluster, deployment: str, limit
         return
     with concurrency(limit, occupy=1, strict=True, lease_duration=LEASE_SECONDS):
         fr_id = run.flow_run_id
+        if fr_id is not None and run.state not in ("failed", "cancelled") and not _known(fr_id):
+            # recorded on a server that is gone (a temporary one): a new run; the plan's journal resumes it
+            r.update(run, state="failed", message="its flow run is unknown to this Prefect server")
         if fr_id is None or run.state in ("failed", "cancelled"):
             attempt = run.attempt + (1 if fr_id else 0)  # a failed attempt is retried as a new run
             params = {"migration": c.kind, "cluster": dict(c.connection), "plan_path": c.plan_file,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -133,27 +134,36 @@ def plan(sandbox: Path | None, arm_endpoint: str | None, ca_bundle: str | None, 
               help="Clusters migrating at once (the Prefect global concurrency limit netmig-fleet).")
 @click.option("--member-deployment", default="netmig-migrate/fleet-member", show_default=True,
               help="The deployment each cluster's migration runs as.")
+@click.option("--local-workers", type=click.IntRange(1, 16), default=2, show_default=True,
+              help="Without PREFECT_API_URL: process workers started on this machine for a temporary server.")
 def apply(wave_plan: Path, approve_waves: tuple[int, ...], exclude: tuple[str, ...], max_parallel: int,
-          member_deployment: str) -> None:
-    """Apply a wave plan on Prefect workers (needs PREFECT_API_URL and a worker on the netmig-process pool)."""
+          member_deployment: str, local_workers: int) -> None:
+    """Apply a wave plan on Prefect workers (PREFECT_API_URL and workers on the netmig-process pool; without a
+    server: a temporary one and local workers for this command)."""
     import os
 
     from netmig.commands.fleet_plan import load_wave_plan
     from netmig.errors import CheckFailed
 
     load_wave_plan(wave_plan)
-    if not os.environ.get("PREFECT_API_URL"):
-        from prefect.settings import PREFECT_API_URL
+    from prefect.settings import PREFECT_API_URL
 
-        if not PREFECT_API_URL.value():
-            raise UsageError("fleet apply runs each cluster on Prefect workers and no Prefect server is configured",
-                             "start one and a worker (make server; make worker; make deploy) and set "
-                             "PREFECT_API_URL, see docs/runbooks/fleet.md")
     from flows.fleet import fleet as fleet_flow
 
-    state = fleet_flow(wave_plan=str(wave_plan.resolve()), member_deployment=member_deployment,
-                       max_parallel=max_parallel, approve_waves=list(approve_waves), exclude=list(exclude),
-                       return_state=True)
+    def run() -> Any:
+        return fleet_flow(wave_plan=str(wave_plan.resolve()), member_deployment=member_deployment,
+                          max_parallel=max_parallel, approve_waves=list(approve_waves), exclude=list(exclude),
+                          return_state=True)
+
+    if os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value():
+        state = run()
+    else:  # a laptop: a temporary server and local workers for this command (flows/fleet_local.py, its limits)
+        from flows.fleet_local import local_fleet
+
+        click.echo("no Prefect server configured (PREFECT_API_URL): using a temporary one with "
+                   f"{local_workers} local worker(s); see docs/runbooks/fleet.md for the limits", err=True)
+        with local_fleet(wave_plan.resolve().with_name(wave_plan.stem + "-prefect"), local_workers):
+            state = run()
     _print_status(wave_plan)
     if state.is_paused():
         click.echo(state.message or "paused")

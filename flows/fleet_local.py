@@ -1,0 +1,66 @@
+"""A small fleet on a laptop: ``fleet apply`` without a Prefect server (PREFECT_API_URL unset).
+
+Contract: ``local_fleet(folder, workers)`` starts a temporary Prefect server (``flows.local_server``: SQLite, owned
+by this process, stopped with it), creates the ``netmig-process`` work pool, deploys ``fleet-member`` (the migration
+flow from this checkout, ``flow.from_source``) and starts ``workers`` process workers (subprocesses in their own
+session, their output in ``FOLDER/worker-N.log``); the block runs with PREFECT_API_URL set to that server; at the
+end the workers are stopped (SIGTERM to their process groups, SIGKILL after 15 s), then the server.
+
+Limits (docs/runbooks/fleet.md): SQLite (a few clusters at once; a large fleet wants a real server on PostgreSQL,
+docs/prefect.md), the workers run on this machine only, and the server's history is gone when the command ends,
+so a rerun re-attaches through the rollout state file only to runs that are still recorded there as done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+POOL = "netmig-process"
+
+
+@contextlib.contextmanager
+def local_fleet(folder: Path, workers: int = 2) -> Iterator[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.local_server import temporary_server
+    from flows.migrate import migrate
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with temporary_server(folder / "prefect-server.log"):
+        url = str(PREFECT_API_URL.value())
+        with get_client(sync_client=True) as client, contextlib.suppress(ObjectAlreadyExists):
+            client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
+        source = migrate.from_source(source=str(ROOT), entrypoint="flows/migrate.py:migrate")
+        source.deploy(name="fleet-member", work_pool_name=POOL, print_next_steps=False,  # type: ignore[union-attr]
+                      tags=["aks-netmig", "migration", "fleet"])
+        env = {**os.environ, "PREFECT_API_URL": url}
+        procs = []
+        try:
+            for i in range(workers):
+                with (folder / f"worker-{i}.log").open("ab") as log:
+                    procs.append(subprocess.Popen(
+                        [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--type", "process",
+                         "--name", f"netmig-local-{os.getpid()}-{i}"], stdout=log, stderr=subprocess.STDOUT,
+                        env=env, cwd=ROOT, start_new_session=True))
+            yield url
+        finally:
+            for p in procs:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGTERM)
+            for p in procs:
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(p.pid, signal.SIGKILL)
+                    p.wait(timeout=10)
