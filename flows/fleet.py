@@ -25,6 +25,7 @@ Contract:
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import threading
@@ -184,8 +185,9 @@ def fleet(wave_plan: str, member_deployment: str = MEMBER_DEPLOYMENT, limit_name
             r.update(waiting_approval=w.index)
             return Paused(message=msg, pause_key=f"{r.key}-wave-{w.index}")  # type: ignore[return-value]
         with ThreadPoolExecutor(max_workers=len(w.clusters)) as pool:
-            for f in [pool.submit(_member, r, path, c, member_deployment, limit_name, poll_seconds)
-                      for c in w.clusters]:
+            # each thread in a copy of this context: the flow run (artifacts link to it) and the Prefect settings
+            for f in [pool.submit(contextvars.copy_context().run, _member, r, path, c, member_deployment,
+                                  limit_name, poll_seconds) for c in w.clusters]:
                 f.result()
         reason = halt_reason(plan, r.state, w.index)
         if reason:
