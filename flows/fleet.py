@@ -41,6 +41,7 @@ from netmig.fleet.waves import WaveCluster, WavePlan
 
 MEMBER_DEPLOYMENT = "netmig-migrate/fleet-member"
 LIMIT_NAME = "netmig-fleet"
+ORPHANED = "its local fleet worker is gone"  # the Crashed message flows.fleet_local gives runs it orphaned
 LEASE_SECONDS = 60.0  # a killed parent's slots come back this long after it died (the holder renews while alive)
 
 
@@ -98,10 +99,10 @@ def _known(flow_run_id: str) -> bool:
 
     with get_client(sync_client=True) as client:
         try:
-            client.read_flow_run(flow_run_id)  # type: ignore[arg-type]
+            fr = client.read_flow_run(flow_run_id)  # type: ignore[arg-type]
         except ObjectNotFound:
             return False
-    return True
+    return not (fr.state is not None and fr.state.message == ORPHANED)  # a local fleet's orphan: start again
 
 
 def _attempt_key(plan_path: Path, cluster: WaveCluster, attempt: int) -> str:
@@ -119,8 +120,8 @@ def _member(r: _Rollout, plan_path: Path, c: WaveCluster, deployment: str, limit
     with concurrency(limit, occupy=1, strict=True, lease_duration=LEASE_SECONDS):
         fr_id = run.flow_run_id
         if fr_id is not None and run.state not in ("failed", "cancelled") and not _known(fr_id):
-            # recorded on a server that is gone (a temporary one): a new run; the plan's journal resumes it
-            r.update(run, state="failed", message="its flow run is unknown to this Prefect server")
+            # recorded on a server that is gone, or orphaned by a local fleet: a new run; the plan's journal resumes it
+            r.update(run, state="failed", message="its flow run is gone (restarted)")
         if fr_id is None or run.state in ("failed", "cancelled"):
             attempt = run.attempt + (1 if fr_id else 0)  # a failed attempt is retried as a new run
             params = {"migration": c.kind, "cluster": dict(c.connection), "plan_path": c.plan_file,

@@ -35,11 +35,13 @@ def _crash_orphans(client: Any) -> None:
     from prefect.client.schemas.objects import StateType
     from prefect.states import Crashed
 
+    from flows.fleet import ORPHANED
+
     alive = [StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED, StateType.CANCELLING]
     for fr in client.read_flow_runs(flow_run_filter=FlowRunFilter(
             state=FlowRunFilterState(type=FlowRunFilterStateType(any_=alive)))):
         if "fleet" in (fr.tags or []):
-            client.set_flow_run_state(fr.id, Crashed(message="its local fleet worker is gone"), force=True)
+            client.set_flow_run_state(fr.id, Crashed(message=ORPHANED), force=True)
 
 
 @contextlib.contextmanager
