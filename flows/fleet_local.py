@@ -4,7 +4,8 @@ Contract: ``local_fleet(folder, workers)`` starts a temporary Prefect server (``
 by this process, stopped with it), creates the ``netmig-process`` work pool, deploys ``fleet-member`` (the migration
 flow from this checkout, ``flow.from_source``) and starts ``workers`` process workers (subprocesses in their own
 session, their output in ``FOLDER/worker-N.log``); the block runs with PREFECT_API_URL set to that server; at the
-end the workers are stopped (SIGTERM to their process groups, SIGKILL after 15 s), then the server. The server's
+end the workers are stopped (``flows.local_server._stop_group``: SIGTERM to their process groups, then SIGKILL),
+then the server. The server's
 database is PREFECT_HOME's: member runs a previous local fleet left unfinished are marked Crashed at start (their
 workers died with that command), so the rerun starts new attempts that resume each plan's journal.
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -51,7 +51,7 @@ def local_fleet(folder: Path, workers: int = 2) -> Iterator[str]:
     from prefect.exceptions import ObjectAlreadyExists
     from prefect.settings import PREFECT_API_URL
 
-    from flows.local_server import temporary_server
+    from flows.local_server import _stop_group, temporary_server
     from flows.migrate import migrate
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -76,13 +76,5 @@ def local_fleet(folder: Path, workers: int = 2) -> Iterator[str]:
                         env=env, cwd=ROOT, start_new_session=True))
             yield url
         finally:
-            for p in procs:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGTERM)
-            for p in procs:
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(p.pid, signal.SIGKILL)
-                    p.wait(timeout=10)
+            for p in procs:  # each worker's process group: the worker and the flow runs it started
+                _stop_group(p.pid)
