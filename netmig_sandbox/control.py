@@ -92,7 +92,7 @@ def _kube_token(kubeconfig: Path) -> str:
 
 
 def start_detached(scenario: str, directory: Path, time_scale: float, timeout: float = 180.0,
-                   clusters: int | None = None) -> dict[str, Any]:
+                   role: Path | None = None, clusters: int | None = None) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     pid = running_pid(directory)
     if pid is not None:
@@ -103,7 +103,7 @@ def start_detached(scenario: str, directory: Path, time_scale: float, timeout: f
     cleanup(directory)
     log = (directory / "sandbox.log").open("ab")
     cmd = [sys.executable, "-m", "netmig_sandbox.serve", "--scenario", scenario, "--dir", str(directory),
-           "--time-scale", str(time_scale)]
+           "--time-scale", str(time_scale), *(["--role", str(Path(role).resolve())] if role else [])]
     if clusters is not None:
         cmd += ["--clusters", str(clusters)]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)

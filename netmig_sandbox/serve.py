@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from netmig_sandbox.control import cleanup
 from netmig_sandbox.fleet import FleetSandbox
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=DEFAULT_TIME_SCALE)
     parser.add_argument("--clusters", type=int, default=None,
                         help="fleet only: serve this many light clusters (ARM data only) instead of the full fleet")
+    parser.add_argument("--role", type=Path, default=None,
+                        help="run as this restricted identity (aks-netmig permissions --json output)")
     args = parser.parse_args(argv)
     try:
         sandbox: Sandbox | FleetSandbox
@@ -34,9 +37,15 @@ def main(argv: list[str] | None = None) -> int:
             sandbox = FleetSandbox(args.dir, time_scale=args.time_scale, light=args.clusters or 0,
                                    full=args.clusters is None)
         else:
-            sandbox = Sandbox(args.scenario, args.dir, time_scale=args.time_scale)
+            scenario: Any = args.scenario
+            if args.role is not None:
+                from netmig_sandbox import scenarios
+                from netmig_sandbox.kube.rbac import load_identity
+
+                scenario = {**scenarios.load(args.scenario), "identity": load_identity(args.role)}
+            sandbox = Sandbox(scenario, args.dir, time_scale=args.time_scale)
         sandbox.start()
-    except ScenarioError as e:
+    except (ScenarioError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     done = threading.Event()

@@ -18,6 +18,7 @@ _COMMANDS = [
     ("netmig.cli.restore_cmd", "restore"),
     ("netmig.cli.preflight_cmd", "preflight"),
     ("netmig.cli.abort_cmd", "abort"),
+    ("netmig.cli.permissions_cmd", "permissions"),
     ("netmig.cli.wizard", "wizard"),
     ("netmig.cli.fleet_cmd", "fleet"),
 ]

@@ -92,7 +92,7 @@ def approver(yes: bool) -> Callable[[Any], Any]:
 
 
 def progress_sink() -> Any:
-    from netmig.engine.context import ProgressSink
+    from netmig.stepkit.context import ProgressSink
 
     if sys.stderr.isatty():
         from netmig.cli.progress import RichProgress

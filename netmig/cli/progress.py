@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from netmig.engine.context import ProgressSink
+from netmig.stepkit.context import ProgressSink
 
 
 class RichProgress(ProgressSink):

@@ -45,9 +45,13 @@ def sandbox() -> None:
 @click.option("--detach", is_flag=True, help="Return once both endpoints answer; stop with `sandbox stop`.")
 @click.option("--time-scale", type=SCALE, default=0.05, show_default=True,
               help="Real seconds per simulated second (0.05: a 60 s node reimage takes 3 s).")
+@click.option("--role", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Run as a restricted identity: the JSON of `aks-netmig permissions --migration KIND --json` "
+                   "(ARM enforces its Azure role, Kubernetes its RBAC). Default: an all-powerful identity.")
 @click.option("--clusters", type=click.IntRange(1, 100_000), default=None,
               help="--scenario fleet only: a fleet of N light clusters (ARM data only, for scan benchmarks).")
-def start(scenario: str, directory: Path, detach: bool, time_scale: float, clusters: int | None) -> None:
+def start(scenario: str, directory: Path, detach: bool, time_scale: float, role: Path | None,
+          clusters: int | None) -> None:
     """Start a sandbox cluster from a scenario (``fleet``: many clusters behind one ARM endpoint)."""
     require_sandbox()
     from netmig_sandbox import control, scenarios
@@ -57,14 +61,23 @@ def start(scenario: str, directory: Path, detach: bool, time_scale: float, clust
     if clusters is not None and scenario != "fleet":
         raise UsageError(f"--clusters applies to --scenario fleet, not {scenario}",
                          "drop --clusters or pass --scenario fleet")
+    if scenario == "fleet" and role is not None:
+        raise UsageError("--role applies to a single-cluster scenario, not the fleet", "drop --role")
     if scenario != "fleet":
         try:
             scenarios.load(scenario)
         except scenarios.ScenarioError as e:
             raise UsageError(str(e)) from e
+    if role is not None:
+        from netmig_sandbox.kube.rbac import load_identity
+
+        try:
+            load_identity(role)
+        except ValueError as e:
+            raise UsageError(str(e), "write it with: aks-netmig permissions --migration KIND --json > FILE") from e
     if detach:
         try:
-            info = control.start_detached(scenario, directory, time_scale, clusters=clusters)
+            info = control.start_detached(scenario, directory, time_scale, role=role, clusters=clusters)
         except control.SandboxControlError as e:
             raise UsageError(str(e)) from e
         if info.get("kind") == "fleet":
@@ -80,7 +93,8 @@ def start(scenario: str, directory: Path, detach: bool, time_scale: float, clust
         return
     from netmig_sandbox import serve
 
-    argv = ["--scenario", scenario, "--dir", str(directory), "--time-scale", str(time_scale)]
+    argv = ["--scenario", scenario, "--dir", str(directory), "--time-scale", str(time_scale),
+            *(["--role", str(role)] if role else [])]
     raise SystemExit(serve.main(argv + (["--clusters", str(clusters)] if clusters is not None else [])))
 
 

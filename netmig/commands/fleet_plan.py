@@ -64,7 +64,7 @@ def _plan_one(c: WaveCluster, plans_dir: Path, accept: tuple[str, ...]) -> str |
         return f"plan failed: {e}"
     c.plan_file = str(out)
     if res.blocking:
-        return "preflight: " + ", ".join(str(r["check"]) for r in res.blocking)
+        return "preflight: " + ", ".join(r.check for r in res.blocking)
     return None
 
 

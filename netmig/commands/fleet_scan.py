@@ -120,7 +120,7 @@ def _deep(clusters: list[dict[str, Any]], req: FleetScanRequest) -> None:
         except NetmigError as e:
             c["preflight"] = {"kind": kind, "ok": False, "error": str(e)}
             return
-        c["preflight"] = {"kind": kind, "ok": not res.blocking, "blocking": [str(r["check"]) for r in res.blocking]}
+        c["preflight"] = {"kind": kind, "ok": not res.blocking, "blocking": [r.check for r in res.blocking]}
 
     with ThreadPoolExecutor(max_workers=req.parallel) as pool:
         list(pool.map(one, [c for c in clusters if c.get("recommended")]))

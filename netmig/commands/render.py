@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from netmig.checks.unenforced import unenforced_banner
-from netmig.model.checks import is_blocking
+from netmig.model.checks import CheckResult, is_blocking
 
 MAX_ROWS = 200
 
@@ -63,8 +63,8 @@ def plan_markdown(plan: Any) -> str:
 
 
 def preflight_rows(results: list[Any]) -> list[dict[str, Any]]:
-    return [{"check": r["check"], "outcome": r["outcome"] + (" (accepted)" if r.get("accepted") else ""),
-             "reason": r["reason"], "fix": r.get("fix") or ""} for r in results]
+    return [{"check": r.check, "outcome": r.outcome.value + (" (accepted)" if r.accepted else ""),
+             "reason": r.reason, "fix": r.fix or ""} for r in map(CheckResult.of, results)]
 
 
 def findings_rows(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -117,7 +117,8 @@ def approval_markdown(plan: Any, run_dir: Path, preflight: list[dict[str, Any]] 
         lines.append(f"\n**{unenforced_banner(plan)}**")
     lines += ["", "### Preflight", ""]
     rows = preflight_rows(preflight or plan.preflight)
-    lines += _table(["check", "outcome", "reason"], [[r["check"], r["outcome"], r["reason"]] for r in rows])
+    lines += _table(["check", "outcome", "reason"],
+                    [[r.check, r.outcome.value, r.reason] for r in map(CheckResult.of, rows)])
     lines += ["", "### Predicted connectivity changes", ""]
     try:
         lines.append(predicted_changes_markdown(plan, run_dir))

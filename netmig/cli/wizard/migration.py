@@ -31,7 +31,7 @@ def applicability(template: Any, network: Any, leftovers: Callable[[], list[str]
     """None when ``template`` starts from ``network``'s profile; else why not (one line). A cleanup template (check
     ``calico-leftovers``, no profile change) fits only when ``leftovers()`` finds Calico/Tigera leftovers (None:
     they could not be read; preflight decides)."""
-    from netmig.engine.planning import apply_spec
+    from netmig.model.plan import apply_spec
 
     have = network.to_dict()
     wrong = [f"{k} is {have.get(k)!s}, it needs {v}" for k, v in template.source.model_dump().items()

@@ -115,7 +115,9 @@ CASES: list[tuple[str, dict[str, Any], StubKube | None, list[dict[str, Any]] | N
 # tests/unit/kube/test_calico.py and tests/e2e/test_migrate_uninstall.py (leftovers)
 # the overlay pod CIDR (Microsoft.Network) and ip-masq-agent (ConfigMaps) checks: tests/e2e/test_migrate_overlay.py,
 # their verdicts in tests/unit/checks/test_overlay_checks.py
-THROUGH_THE_API = {"calico-addon-annotations", "calico-leftovers", "overlay-pod-cidr", "overlay-ip-masq-agent"}
+# the permissions check (Microsoft.Authorization permissions, SelfSubjectAccessReview): tests/e2e/test_permissions.py
+THROUGH_THE_API = {"calico-addon-annotations", "calico-leftovers", "overlay-pod-cidr", "overlay-ip-masq-agent",
+                   "permissions"}
 
 
 @pytest.mark.parametrize(("check", "changes", "kube", "found", "accepted", "outcome", "reason", "fix"), CASES,
