@@ -20,6 +20,7 @@ _COMMANDS = [
     ("netmig.cli.abort_cmd", "abort"),
     ("netmig.cli.permissions_cmd", "permissions"),
     ("netmig.cli.wizard", "wizard"),
+    ("netmig.cli.journey_cmd", "journey"),
     ("netmig.cli.fleet_cmd", "fleet"),
 ]
 

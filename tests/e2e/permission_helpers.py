@@ -36,6 +36,7 @@ KINDS = {k.case: k for k in [
     Kind("kubenet-to-overlay", "kubenet-to-overlay", "kubenet-calico"),
     Kind("kubenet-to-overlay-fallback", "kubenet-to-overlay", "kubenet-calico-blocked", ("--allow-fallback",)),
     Kind("uninstall", "uninstall", "managed-calico", ("--accept", "policies-unenforced")),
+    Kind("azure-cni-to-overlay", "azure-cni-to-overlay", "azure-cni", ("--pod-cidr", "192.168.0.0/16")),
     Kind("calico-crd-cleanup", "calico-crd-cleanup", "managed-calico", (), uninstall_first=True),
 ]}
 
