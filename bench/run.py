@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["policy_scale.py", "policy_cli.py", "verify_probes.py", "sandbox_large.py", "kubelet_scale.py"]
+BENCHES = ["policy_scale.py", "policy_cli.py", "verify_probes.py", "sandbox_large.py", "kubelet_scale.py",
+           "fleet_scan.py"]
 
 
 def main() -> int:

@@ -67,9 +67,12 @@ def process_alive(pid: int) -> bool:
 def endpoints_answer(info: dict[str, Any]) -> bool:
     """True when the ARM endpoint and the Kubernetes API both answer an authenticated HTTPS request."""
     ctx = ssl.create_default_context(cafile=info["ca_bundle"])
-    checks = [(info["arm_endpoint"] + "/_sandbox/state", info["token"])]
-    kube_token = _kube_token(Path(info["kubeconfig"]))
-    checks.append((info["kube_server"] + "/version", kube_token))
+    if info.get("kind") == "fleet":  # a fleet's front: its members started before it wrote sandbox.json
+        checks = [(info["arm_endpoint"] + "/subscriptions", info["token"])]
+    else:
+        checks = [(info["arm_endpoint"] + "/_sandbox/state", info["token"])]
+        kube_token = _kube_token(Path(info["kubeconfig"]))
+        checks.append((info["kube_server"] + "/version", kube_token))
     for url, token in checks:
         req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
         try:
@@ -89,7 +92,7 @@ def _kube_token(kubeconfig: Path) -> str:
 
 
 def start_detached(scenario: str, directory: Path, time_scale: float, timeout: float = 180.0,
-                   role: Path | None = None) -> dict[str, Any]:
+                   role: Path | None = None, clusters: int | None = None) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     pid = running_pid(directory)
     if pid is not None:
@@ -101,6 +104,8 @@ def start_detached(scenario: str, directory: Path, time_scale: float, timeout: f
     log = (directory / "sandbox.log").open("ab")
     cmd = [sys.executable, "-m", "netmig_sandbox.serve", "--scenario", scenario, "--dir", str(directory),
            "--time-scale", str(time_scale), *(["--role", str(Path(role).resolve())] if role else [])]
+    if clusters is not None:
+        cmd += ["--clusters", str(clusters)]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from netmig_sandbox.control import cleanup
+from netmig_sandbox.fleet import FleetSandbox
 from netmig_sandbox.runtime import DEFAULT_TIME_SCALE, Sandbox
 from netmig_sandbox.scenarios import ScenarioError
 
@@ -25,17 +26,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", required=True)
     parser.add_argument("--dir", required=True, type=Path)
     parser.add_argument("--time-scale", type=float, default=DEFAULT_TIME_SCALE)
+    parser.add_argument("--clusters", type=int, default=None,
+                        help="fleet only: serve this many light clusters (ARM data only) instead of the full fleet")
     parser.add_argument("--role", type=Path, default=None,
                         help="run as this restricted identity (aks-netmig permissions --json output)")
     args = parser.parse_args(argv)
     try:
-        scenario: Any = args.scenario
-        if args.role is not None:
-            from netmig_sandbox import scenarios
-            from netmig_sandbox.kube.rbac import load_identity
+        sandbox: Sandbox | FleetSandbox
+        if args.scenario == "fleet":
+            sandbox = FleetSandbox(args.dir, time_scale=args.time_scale, light=args.clusters or 0,
+                                   full=args.clusters is None)
+        else:
+            scenario: Any = args.scenario
+            if args.role is not None:
+                from netmig_sandbox import scenarios
+                from netmig_sandbox.kube.rbac import load_identity
 
-            scenario = {**scenarios.load(args.scenario), "identity": load_identity(args.role)}
-        sandbox = Sandbox(scenario, args.dir, time_scale=args.time_scale)
+                scenario = {**scenarios.load(args.scenario), "identity": load_identity(args.role)}
+            sandbox = Sandbox(scenario, args.dir, time_scale=args.time_scale)
         sandbox.start()
     except (ScenarioError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -49,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     (args.dir / "sandbox.pid").write_text(f"{os.getpid()}\n")
     info = sandbox.info
-    print(f"sandbox {info['scenario']} ready: ARM {info['arm_endpoint']}, Kubernetes {info['kube_server']}", flush=True)
+    print(f"sandbox {info['scenario']} ready: ARM {info['arm_endpoint']}, Kubernetes {info.get('kube_server')}",
+          flush=True)
     try:
         while not done.wait(1.0):
             pass

@@ -21,6 +21,7 @@ _COMMANDS = [
     ("netmig.cli.permissions_cmd", "permissions"),
     ("netmig.cli.wizard", "wizard"),
     ("netmig.cli.journey_cmd", "journey"),
+    ("netmig.cli.fleet_cmd", "fleet"),
 ]
 
 

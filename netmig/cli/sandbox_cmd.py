@@ -48,17 +48,26 @@ def sandbox() -> None:
 @click.option("--role", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Run as a restricted identity: the JSON of `aks-netmig permissions --migration KIND --json` "
                    "(ARM enforces its Azure role, Kubernetes its RBAC). Default: an all-powerful identity.")
-def start(scenario: str, directory: Path, detach: bool, time_scale: float, role: Path | None) -> None:
-    """Start a sandbox cluster from a scenario."""
+@click.option("--clusters", type=click.IntRange(1, 100_000), default=None,
+              help="--scenario fleet only: a fleet of N light clusters (ARM data only, for scan benchmarks).")
+def start(scenario: str, directory: Path, detach: bool, time_scale: float, role: Path | None,
+          clusters: int | None) -> None:
+    """Start a sandbox cluster from a scenario (``fleet``: many clusters behind one ARM endpoint)."""
     require_sandbox()
     from netmig_sandbox import control, scenarios
 
     if time_scale < 0:
         raise UsageError(f"--time-scale must be >= 0, got {time_scale}", "pass e.g. --time-scale 0.05")
-    try:
-        scenarios.load(scenario)
-    except scenarios.ScenarioError as e:
-        raise UsageError(str(e)) from e
+    if clusters is not None and scenario != "fleet":
+        raise UsageError(f"--clusters applies to --scenario fleet, not {scenario}",
+                         "drop --clusters or pass --scenario fleet")
+    if scenario == "fleet" and role is not None:
+        raise UsageError("--role applies to a single-cluster scenario, not the fleet", "drop --role")
+    if scenario != "fleet":
+        try:
+            scenarios.load(scenario)
+        except scenarios.ScenarioError as e:
+            raise UsageError(str(e)) from e
     if role is not None:
         from netmig_sandbox.kube.rbac import load_identity
 
@@ -68,18 +77,25 @@ def start(scenario: str, directory: Path, detach: bool, time_scale: float, role:
             raise UsageError(str(e), "write it with: aks-netmig permissions --migration KIND --json > FILE") from e
     if detach:
         try:
-            info = control.start_detached(scenario, directory, time_scale, role=role)
+            info = control.start_detached(scenario, directory, time_scale, role=role, clusters=clusters)
         except control.SandboxControlError as e:
             raise UsageError(str(e)) from e
-        click.echo(f"sandbox '{info['scenario']}' running: cluster {info['cluster_name']}")
-        click.echo(f"  ARM endpoint  {info['arm_endpoint']}  (CA {info['ca_bundle']})")
-        click.echo(f"  Kubernetes    kubectl --kubeconfig {info['kubeconfig']} get nodes")
+        if info.get("kind") == "fleet":
+            click.echo(f"sandbox fleet running: {len(info['clusters'])} clusters in "
+                       f"{len(info['subscriptions'])} subscriptions")
+            click.echo(f"  ARM endpoint  {info['arm_endpoint']}  (CA {info['ca_bundle']})")
+            click.echo(f"  one cluster   --sandbox {directory}/clusters/NAME")
+        else:
+            click.echo(f"sandbox '{info['scenario']}' running: cluster {info['cluster_name']}")
+            click.echo(f"  ARM endpoint  {info['arm_endpoint']}  (CA {info['ca_bundle']})")
+            click.echo(f"  Kubernetes    kubectl --kubeconfig {info['kubeconfig']} get nodes")
         click.echo(f"  stop with     aks-netmig sandbox stop --dir {directory}")
         return
     from netmig_sandbox import serve
 
-    raise SystemExit(serve.main(["--scenario", scenario, "--dir", str(directory), "--time-scale", str(time_scale),
-                                 *(["--role", str(role)] if role else [])]))
+    argv = ["--scenario", scenario, "--dir", str(directory), "--time-scale", str(time_scale),
+            *(["--role", str(role)] if role else [])]
+    raise SystemExit(serve.main(argv + (["--clusters", str(clusters)] if clusters is not None else [])))
 
 
 @sandbox.command("stop")

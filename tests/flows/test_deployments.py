@@ -35,6 +35,7 @@ from tests.e2e.migrate_helpers import make_plan, profile_puts, start_detached, s
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFECT = [sys.executable, "-m", "prefect"]
+FLEET = ("fleet-member", "fleet")
 KINDS = ("npm-to-cilium", "kubenet-to-overlay", "calico-to-self-managed", "uninstall", "calico-crd-cleanup")
 RUN_ARTIFACTS = {"plan", "preflight", "approval-request", "reimage-progress", "verification-matrix",
                  "migration-report"}
@@ -53,8 +54,14 @@ def test_prefect_yaml_has_every_kind_with_forms_inactive_schedules_and_limits() 
 
     deps = {d["name"]: d for d in _deployments()}
     assert set(KINDS) | {"any-kind", "preflight", "verify"} <= set(deps)
+    # fleet deployments: the member has no per-deployment limit (the fleet's global limit bounds it), neither has
+    # a schedule (the fleet flow starts members; a rollout is started on purpose)
+    assert "concurrency_limit" not in deps["fleet-member"] and deps["fleet"]["concurrency_limit"] == 1
+    assert deps["fleet-member"]["entrypoint"] == "flows/migrate.py:migrate"
     for name, d in deps.items():
         assert d["work_pool"]["name"] == "netmig-process", name
+        if name in FLEET:
+            continue
         assert d["concurrency_limit"] == 1, name
         assert d["schedules"], name
         for s in d["schedules"]:
@@ -351,6 +358,8 @@ async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks, env: dict[str
         assert {*KINDS, "any-kind", "preflight", "verify"} <= set(deps)
         for d in deps.values():
             assert d.work_pool_name == "netmig-process"
+            if d.name in FLEET:
+                continue
             assert d.global_concurrency_limit is not None and d.global_concurrency_limit.limit == 1
             assert d.schedules and not any(s.active for s in d.schedules)
             assert d.schedules[0].schedule.timezone == "Europe/Amsterdam"  # type: ignore[union-attr]

@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
     {"netmig.inputs", "netmig.yamlkube"},
     {"netmig.model"},  # plain typed values, no I/O
     {"netmig.policy", "netmig.journey", "netmig.backups"},  # pure engines (policy, journey planner); backup format
+    {"netmig.fleet"},  # pure fleet rules (scan assessment uses the journey planner; wave planning)
     {"netmig.connection"},  # how to reach a cluster (no SDK client)
     {"netmig.azure", "netmig.kube", "netmig.journal", "netmig.manifests"},  # gateways and records
     {"netmig.verify"},
