@@ -51,7 +51,7 @@ from pydantic import Field
 from flows.bridge import structlog_to_prefect
 from flows.params import ClusterAddress, MigrationOptions, ui_text
 from flows.runs import default_plan_path, published, register_run
-from netmig.commands.render import approval_markdown, plan_markdown
+from netmig.commands.render import FULL_CHANGES_KEY, approval_markdown, plan_markdown, predicted_changes_markdown
 from tasks.migrate import INTERRUPTED, STOPPED, PrefectProgress, RunHandle, plan_for_run, publish, run_step
 
 __all__ = ["ApprovalInput", "CliSession", "FlowInterrupted", "migrate", "run_flow", "structlog_to_prefect"]
@@ -251,7 +251,11 @@ def _wait_for_approval(ctx: Any, run_dir: Path, done_artifacts: set[str], option
     first = "approval-request" not in done_artifacts
     description = None
     if first:
-        description = approval_markdown(ctx.plan, run_dir, ctx.journal.value("preflight"))
+        link = None
+        with contextlib.suppress(Exception):  # the full table next to the short form (a report, never a failure)
+            link = publish("markdown", FULL_CHANGES_KEY, predicted_changes_markdown(ctx.plan, run_dir),
+                           "Every probed cell predicted to change under the target engine (baseline snapshot)")
+        description = approval_markdown(ctx.plan, run_dir, ctx.journal.value("preflight"), link)
         publish("markdown", "approval-request", description, "What the approver reviews")
         ctx.journal.record("awaiting-approval", via="prefect-ui", run_id=ctx.run_id)
         structlog.get_logger("netmig.flow").info("awaiting approval in the Prefect UI (resume the flow run)")

@@ -31,7 +31,8 @@ def take_snapshot(out: str, *, sandbox: str | None = None, kubeconfig: str | Non
     snap = verify_snapshot(SnapshotRequest(_conn(sandbox, kubeconfig), engine=engine, timeout_s=timeout_s,
                                            baseline=Path(baseline) if baseline else None))
     snapmod.save(snap, out)
-    create_markdown_artifact(report.snapshot_markdown(snap), key="verify-snapshot")
+    create_markdown_artifact(report.snapshot_markdown(snap), key="verify-snapshot",
+                              description="Every probed cell of the snapshot: observed vs expected")
     return dict(snap.stats)
 
 
@@ -43,7 +44,8 @@ def compare_snapshots(before: str, after: str) -> dict[str, Any]:
     from netmig.verify import report
 
     cmp = verify_compare(CompareRequest(Path(before), Path(after)))
-    create_markdown_artifact(report.comparison_markdown(cmp), key="verify-compare")
+    create_markdown_artifact(report.comparison_markdown(cmp), key="verify-compare",
+                              description="Connectivity before -> after: the cells whose outcome changed")
     return dict(cmp.to_dict())
 
 

@@ -55,6 +55,29 @@ def reimage_summaries(plan: Plan, records: Sequence[Event | Mapping[str, Any]]) 
     return list(found.values())
 
 
+def approval_lines(plan: Plan, events: list[Event]) -> list[str]:
+    """Who approved, when (UTC) and with what comment, one line per approval-gate step that finished (the latest
+    record per step wins); "not yet approved" when the plan has a gate that has not finished, "no approval gate"
+    when it has none."""
+    gates = {s.id for s in plan.steps if s.kind == "approval-gate"}
+    if not gates:
+        return ["no approval gate in this plan"]
+    found: dict[str, Event] = {}
+    for e in events:
+        if e.is_(EventKind.STEP_DONE) and e.step in gates:
+            found[str(e.step)] = e
+    if not found:
+        return ["not yet approved"]
+    out = []
+    for sid, e in found.items():
+        r = e.result
+        who = r.get("approver") or "unnamed"
+        via = f" via {r['via']}" if r.get("via") else ""
+        comment = f": \"{r['comment']}\"" if r.get("comment") else " (no comment)"
+        out.append(f"- **approved** by **{who}**{via} at {e.time[:19].replace('T', ' ')} UTC ({sid}){comment}")
+    return out
+
+
 def _reimage_section(plan: Plan, events: list[Event], chosen: str | None) -> list[str]:
     from netmig.stepkit import variants
 
@@ -157,6 +180,10 @@ def render(plan: Plan, records: Sequence[Event | Mapping[str, Any]]) -> str:
                 detail = f"run {e.get('run_id', '')}"
             lines.append(f"| {e.time[:19].replace('T', ' ')} | {(e.step or '')} | {e.kind} | "
                          f"{str(detail).replace('|', '/')[:160]} |")
+    lines += ["", "## Approval", "", *approval_lines(plan, events)]
+    from netmig.summary import summarize
+
+    lines += ["", "## Predicted connectivity changes", "", summarize(plan).markdown()]
     pre = _latest(events, "preflight") or plan.preflight
     lines += ["", "## Preflight", "", "| check | outcome | reason |", "|---|---|---|"]
     for r in pre:
