@@ -24,7 +24,7 @@ from typing import Any
 MAX_LINES = 20
 _NOT_ENGINES = {"src_class", "dst_class", "port", "protocol", "src_pods", "dst_pods", "example", "src_workload",
                 "dst_workload"}
-_ENGINE_NAMES = {"calico": "Calico", "cilium": "Cilium", "azure": "Azure NPM", "npm": "Azure NPM", "none": "none"}
+_ENGINE_NAMES = {"calico": "Calico", "cilium": "Cilium", "azure": "Azure NPM", "npm": "Azure NPM", "none": "no policy engine"}
 
 
 def workload_name(identity: str) -> str:
@@ -88,9 +88,14 @@ class ChangeSummary:
         return text
 
     def lines(self, limit: int = MAX_LINES) -> list[str]:
-        """The detail lines, at most ``limit``, then ``... and N more`` when ``total`` is larger."""
-        out = [c.line() for c in self.changes[:limit]]
-        more = self.total - len(out)
+        """The detail lines (identical ones once, with ``x N``), at most ``limit``, then ``... and N more`` (N:
+        the changes of ``total`` not shown) when ``total`` is larger."""
+        counts: dict[str, int] = {}
+        for c in self.changes:
+            counts[c.line()] = counts.get(c.line(), 0) + 1
+        shown = list(counts.items())[:limit]
+        out = [line + (f" x{n}" if n > 1 else "") for line, n in shown]
+        more = self.total - sum(n for _, n in shown)
         if more > 0:
             out.append(f"... and {more} more")
         return out
