@@ -24,7 +24,8 @@ from typing import Any
 MAX_LINES = 20
 _NOT_ENGINES = {"src_class", "dst_class", "port", "protocol", "src_pods", "dst_pods", "example", "src_workload",
                 "dst_workload"}
-_ENGINE_NAMES = {"calico": "Calico", "cilium": "Cilium", "azure": "Azure NPM", "npm": "Azure NPM", "none": "no policy engine"}
+_ENGINE_NAMES = {"calico": "Calico", "cilium": "Cilium", "azure": "Azure NPM", "npm": "Azure NPM",
+                 "none": "no policy engine"}
 
 
 def workload_name(identity: str) -> str:

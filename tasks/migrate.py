@@ -171,6 +171,8 @@ def publish_step_artifacts(ctx: StepContext, kind: str) -> None:
 
 ARTIFACT_DESCRIPTIONS = {  # the description of every artifact a step publishes through the sink
     "migration-report": "The migration report: steps, timings, reimage, verification, approval, pictures",
+    "connectivity-heatmap": "Picture: namespace x namespace connectivity before | after, changed cells outlined",
+    "reimage-timeline": "Picture: per pool, each node's phases (surge, cordoned, reimaging, ready) over time",
 }
 
 

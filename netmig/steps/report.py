@@ -217,8 +217,30 @@ def render(plan: Plan, records: Sequence[Event | Mapping[str, Any]]) -> str:
 @step("report", params=NoParams)
 def report_step(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     """Render the report from the plan and the journal; write it and publish it (rerunning rewrites it)."""
-    md = render(ctx.plan, ctx.journal.read())
+    from netmig import pictures
+    from netmig.steps.snapshot import BEFORE
+    from netmig.steps.verify import AFTER
+
+    drawn = pictures.draw_all(ctx.run_dir, BEFORE, AFTER, ctx.plan.target_profile().engine)
+    md = render(ctx.plan, ctx.journal.read()) + pictures_section(drawn)
     path = ctx.run_dir / "report.md"
     path.write_text(md)
     ctx.progress.artifact("migration-report", md)
-    return {"file": str(path)}
+    for p in drawn:
+        ctx.progress.artifact(p.stem, pictures.embedded_markdown(p, PICTURE_TITLES.get(p.name, p.stem)))
+    return {"file": str(path), "pictures": [p.name for p in drawn]}
+
+
+PICTURE_TITLES = {"connectivity-heatmap.png": "Connectivity by namespace, before and after",
+                  "reimage-timeline.png": "Reimage timeline per pool"}
+
+
+def pictures_section(drawn: Sequence[Any]) -> str:
+    """The report's ``## Pictures`` section: each PNG (in the run folder, next to report.md) by relative link;
+    the pictures that could not be drawn are named as missing."""
+    lines = ["", "## Pictures", ""]
+    names = {p.name for p in drawn}
+    for name, title in PICTURE_TITLES.items():
+        lines.append(f"![{title}]({name})" if name in names else f"- {title}: not drawn (no data in this run)")
+        lines.append("")
+    return "\n".join(lines)

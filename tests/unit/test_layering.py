@@ -34,6 +34,7 @@ LAYERS: list[set[str]] = [
     {"netmig.connection"},  # how to reach a cluster (no SDK client)
     {"netmig.azure", "netmig.kube", "netmig.journal", "netmig.manifests"},  # gateways and records
     {"netmig.verify"},
+    {"netmig.pictures"},  # matplotlib drawings of a run folder's snapshots and reimage timeline
     {"netmig.stepkit"},  # the step runtime: context, registry, test hooks, variants, reimage monitor
     {"netmig.checks"},
     {"netmig.steps"},
