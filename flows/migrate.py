@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -49,6 +50,7 @@ from prefect.input import RunInput
 from pydantic import Field
 
 from flows.bridge import structlog_to_prefect
+from flows.naming import migrate_run_name, run_name
 from flows.params import ClusterAddress, MigrationOptions, ui_text
 from flows.runs import default_plan_path, published, register_run
 from netmig.commands.render import FULL_CHANGES_KEY, approval_markdown, plan_markdown, predicted_changes_markdown
@@ -100,7 +102,7 @@ def _auto(who: str) -> Callable[[Any], dict[str, Any]]:
     return approver
 
 
-@flow(name="netmig-migrate", persist_result=True)
+@flow(name="netmig-migrate", persist_result=True, flow_run_name=migrate_run_name)
 def migrate(migration: str | None = None, cluster: ClusterAddress = ClusterAddress(), plan_path: str | None = None,
             options: MigrationOptions = MigrationOptions()) -> dict[str, Any]:
     """Apply an aks-netmig migration plan (made first when the plan file does not exist), resumably. A deployment
@@ -260,8 +262,31 @@ def _wait_for_approval(ctx: Any, run_dir: Path, done_artifacts: set[str], option
         ctx.journal.record("awaiting-approval", via="prefect-ui", run_id=ctx.run_id)
         structlog.get_logger("netmig.flow").info("awaiting approval in the Prefect UI (resume the flow run)")
     form = ApprovalInput.with_initial_data(description=description) if description else ApprovalInput
-    return suspend(wait_for_input=form, timeout=int(options.approval_timeout_hours * 3600),
-                   key=f"approval-{ctx.plan.migration_id}")
+    if first:
+        return suspend(wait_for_input=form, timeout=int(options.approval_timeout_hours * 3600),
+                       key=f"approval-{ctx.plan.migration_id}")
+    # resumed: Prefect's suspend_flow_run finds the answer and returns it, but first logs "Suspending flow run,
+    # execution will be rescheduled ..." -- misleading on a run that goes on: that line is dropped, ours says what
+    # happens
+    quiet = _DropSuspendingLine()
+    prefect_logger = logging.getLogger("prefect.flow_runs")
+    prefect_logger.addFilter(quiet)
+    try:
+        answer = suspend(wait_for_input=form, timeout=int(options.approval_timeout_hours * 3600),
+                         key=f"approval-{ctx.plan.migration_id}")
+    finally:
+        prefect_logger.removeFilter(quiet)
+    structlog.get_logger("netmig.flow").info("approval form answered; the run continues",
+                                             approved=getattr(answer, "approve", None),
+                                             approver=getattr(answer, "approver", None))
+    return answer
+
+
+class _DropSuspendingLine(logging.Filter):
+    """Drops Prefect's "Suspending flow run ..." record (used only while a resumed run reads its answer)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith("Suspending flow run")
 
 
 def run_flow(*, plan_path: str, address: dict[str, Any], run_dir: Path, yes: bool, options: Any,
@@ -294,7 +319,7 @@ def run_flow(*, plan_path: str, address: dict[str, Any], run_dir: Path, yes: boo
         token = _SESSION.set(session)
         try:
             with tags(f"migration:{plan.migration_id}", "aks-netmig"):
-                state = migrate.with_options(flow_run_name=f"{plan.migration_id}")(
+                state = migrate.with_options(flow_run_name=run_name(plan.cluster.rsplit("/", 1)[-1], plan.kind))(
                     cluster=ClusterAddress.from_mapping(address), plan_path=str(Path(plan_path).resolve()),
                     options=opts, return_state=True)
         finally:

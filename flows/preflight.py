@@ -14,13 +14,14 @@ from typing import Any
 from prefect import flow
 
 from flows.bridge import structlog_to_prefect
+from flows.naming import migrate_run_name
 from flows.params import ClusterAddress, PreflightOptions
 from netmig.commands.render import findings_rows, plan_markdown, preflight_rows
 from netmig.model.checks import is_blocking
 from tasks.migrate import make_plan, publish
 
 
-@flow(name="netmig-preflight")
+@flow(name="netmig-preflight", flow_run_name=migrate_run_name)
 def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = ClusterAddress(),
               options: PreflightOptions = PreflightOptions()) -> dict[str, Any]:
     """Run a migration kind's preflight checks and policy analysis against a cluster; change nothing.
