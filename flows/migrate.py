@@ -183,8 +183,8 @@ def _run(migration: str | None, cluster: ClusterAddress, plan_path: str | None, 
                 f"The plan this run applies ({path})")
     run = prepare(ApplyRequest(  # the address given, else the plan's own connection; the engine's options
         path, cluster.address(), run_dir=Path(options.run_dir).resolve() if options.run_dir else None,
-        stall_seconds=options.stall_seconds, pdb_block_seconds=options.pdb_block_seconds,
-        notready_seconds=options.notready_seconds, check_access=False))
+        stall_seconds=options.stall_seconds or None, pdb_block_seconds=options.pdb_block_seconds or None,
+        notready_seconds=options.notready_seconds or None, check_access=False))
     target, run_dir, engine_options = run.target, run.run_dir, run.options
     crashed = register_run(plan.migration_id, flow_run)
     approver = session.approver or (_auto(f"deployment {deployment.name or 'run'}")

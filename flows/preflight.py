@@ -39,7 +39,7 @@ def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = Cluste
         if not cluster.given():
             raise UsageError("no cluster given", "set cluster.sandbox, cluster.cluster or subscription/"
                                                  "resource_group/name")
-        plan = Plan.model_validate(make_plan(migration, cluster.model_dump(), out=options.plan_out,
+        plan = Plan.model_validate(make_plan(migration, cluster.model_dump(), out=options.plan_out or None,
                                              **options.plan_args(migration)))
         publish("table", "preflight", preflight_rows(plan.preflight), f"Preflight of {migration} on {plan.cluster}")
         if plan.findings:
@@ -48,7 +48,7 @@ def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = Cluste
         publish("markdown", "plan", plan_markdown(plan), "The plan a migration would apply"
                 + (f" (written to {options.plan_out})" if options.plan_out else " (not written)"))
         blocking = [r for r in plan.preflight if is_blocking(r)]
-        summary = {"migration": migration, "cluster": plan.cluster, "plan": options.plan_out,
+        summary = {"migration": migration, "cluster": plan.cluster, "plan": options.plan_out or None,
                    "checks": {r["check"]: r["outcome"] for r in plan.preflight},
                    "blocking": [r["check"] for r in blocking],
                    "findings": len(plan.findings),

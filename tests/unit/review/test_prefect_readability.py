@@ -55,3 +55,18 @@ def test_every_step_artifact_has_a_description() -> None:
     assert {"migration-report", "connectivity-heatmap", "reimage-timeline"} <= set(ARTIFACT_DESCRIPTIONS)
     src = (ROOT / "tasks" / "migrate.py").read_text() + (ROOT / "tasks" / "verify.py").read_text()
     assert "create_markdown_artifact(markdown, key=key)" not in src
+
+
+def test_the_run_forms_have_no_str_none_toggles() -> None:
+    """Prefect renders ``X | None`` as a type toggle ('Property is type "None"'): the forms have none."""
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.migrate import migrate
+    from flows.preflight import preflight
+
+    for fn in (migrate, preflight):
+        schema = json.dumps(parameter_schema(fn).model_dump())
+        doc = json.loads(schema)
+        for name, d in doc.get("definitions", {}).items():
+            for field, prop in d.get("properties", {}).items():
+                assert not any(x.get("type") == "null" for x in prop.get("anyOf", [])), (name, field)
