@@ -106,7 +106,7 @@ class PoolProgress:
     def describe(self) -> str:
         eng = ",".join(f"{k}={v}" for k, v in sorted(self.engines.items()))
         return (f"{self.name} {self.done}/{self.total} done, surge {self.surge}, cordoned {self.cordoned}, "
-                f"NotReady {self.not_ready} [{eng}]" + (f" ({self.state})" if self.state else ""))
+                f"NotReady {self.not_ready} [{eng or 'no node seen yet'}]" + (f" ({self.state})" if self.state else ""))
 
 
 @dataclass

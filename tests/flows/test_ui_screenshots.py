@@ -1,0 +1,156 @@
+"""The Prefect UI as an approver sees it, in headless Chromium against a real `prefect server start` (UI on) and
+`prefect worker start`: an npm-to-cilium deployment run on a detached sandbox suspends at the approval gate; the
+approval modal (Resume) is screenshotted at 1,400 x 900 and its content must not scroll sideways (scrollWidth vs
+clientWidth through the DevTools protocol); after approval through the API the run completes, every artifact of
+the run has a description (Prefect API), the run page and its Artifacts tab are screenshotted, and the picture
+artifacts render (an <img> with a decoded PNG). The PNGs stay in the test's folder (``SCREENSHOTS`` is printed)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.migrate_helpers import make_plan, start_detached, stop
+from tests.flows.cdp import CHROMIUM, Browser
+from tests.flows.test_deployments import PREFECT, ROOT, _cli, _free_port, _healthy, _stop_group, _wait
+
+MODAL_OVERFLOW = """(() => {
+  const d = document.querySelector('[role=dialog], .p-modal__card, .p-modal');
+  if (!d) return null;
+  let worst = d.scrollWidth - d.clientWidth;
+  for (const e of d.querySelectorAll('*')) {
+    const o = getComputedStyle(e).overflowX;
+    if (o === 'auto' || o === 'scroll') worst = Math.max(worst, e.scrollWidth - e.clientWidth);
+  }
+  return {worst, width: d.clientWidth, text: d.innerText.slice(0, 400)};
+})()"""
+
+
+@contextlib.contextmanager
+def ui_stack(tmp: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    home = tmp / "prefect-home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NETMIG_"))}
+    env.update(PREFECT_HOME=str(home), PREFECT_API_URL=url, PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_UI_ENABLED="true", PREFECT_LOGGING_LEVEL="INFO", PREFECT_WORKER_QUERY_SECONDS="1",
+               PREFECT_CLI_PROMPT="false", NETMIG_STATE_DIR=str(tmp / "state"))
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(name: str, *args: str) -> None:
+        with (tmp / f"{name}.log").open("wb") as log:
+            procs.append(subprocess.Popen([*PREFECT, *args], stdout=log, stderr=subprocess.STDOUT, env=env,
+                                          cwd=ROOT, start_new_session=True))
+
+    spawn("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
+    try:
+        _wait("the Prefect server", lambda: _healthy(url, tmp / "server.log"), 150, every=1)
+        _cli(env, "work-pool", "create", "netmig-process", "--type", "process")
+        _cli(env, "--no-prompt", "deploy", "--all", timeout=240)
+        spawn("worker", "worker", "start", "--pool", "netmig-process", "--type", "process")
+        yield url, env
+    finally:
+        for p in reversed(procs):
+            _stop_group(p)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (apt-get install chromium)")
+def test_approval_modal_run_page_and_artifacts_in_headless_chromium(tmp_path: Path) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    print(f"SCREENSHOTS {shots}")
+    sb, plan = tmp_path / "sb", tmp_path / "runs" / "npm.yaml"
+    start_detached(sb)
+    try:
+        make_plan(sb, plan)
+        with ui_stack(tmp_path) as (url, _env), temporary_settings(updates={PREFECT_API_URL: url}):
+            browser = Browser(tmp_path / "chromium-profile")
+            try:
+                asyncio.run(_scenario(url.removesuffix("/api"), sb, plan, browser, shots))
+            finally:
+                browser.close()
+    finally:
+        stop(sb)
+
+
+async def _poll(what: str, fn: Any, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(1)
+
+
+async def _scenario(ui: str, sb: Path, plan: Path, b: Browser, shots: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.deployments import run_deployment
+
+    async with get_client() as client:
+        run = await run_deployment("netmig-migrate/npm-to-cilium", timeout=0, parameters={
+            "cluster": {"sandbox": str(sb)}, "plan_path": str(plan)})
+
+        async def paused() -> Any:
+            fr = await client.read_flow_run(run.id)
+            assert fr.state is not None and not fr.state.is_final(), fr.state
+            return fr if fr.state.is_paused() else None
+
+        fr = await _poll("the run to suspend at the approval gate", paused, 300)
+        assert " · npm-to-cilium · " in fr.name, fr.name  # CLUSTER · KIND · DATE
+
+        b.goto(f"{ui}/runs/flow-run/{run.id}")
+        b.wait_js("the Resume button", "[...document.querySelectorAll('button')].some(x => "
+                  "x.innerText.trim() === 'Resume')", 90)
+        b.screenshot(shots / "run-page-suspended.png")
+        b.js("[...document.querySelectorAll('button')].find(x => x.innerText.trim() === 'Resume').click()")
+        b.wait_js("the approval modal", "!!document.querySelector('[role=dialog], .p-modal__card, .p-modal') && "
+                  "document.body.innerText.includes('predicted connectivity changes')", 60)
+        modal = b.js(MODAL_OVERFLOW)
+        b.screenshot(shots / "approval-modal.png")
+        assert modal is not None and modal["worst"] <= 0, modal  # nothing in the modal scrolls sideways
+
+        await client.resume_flow_run(run.id, run_input={"approve": True, "approver": "ui-test",
+                                                         "comment": "looks right"})
+
+        async def done() -> Any:
+            s = (await client.read_flow_run(run.id)).state
+            assert s is not None and not (s.is_final() and not s.is_completed()), s
+            return s if s.is_completed() else None
+
+        await _poll("the approved run to complete", done, 400)
+        arts = await client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
+        keys = {a.key: a for a in arts if a.key}
+        assert {"approval-request", "predicted-changes", "migration-report", "connectivity-heatmap",
+                "reimage-timeline", "reimage-summary"} <= set(keys), sorted(keys)
+        undescribed = sorted(str(a.key or a.type) for a in arts if not (a.description or "").strip())
+        assert undescribed == [], undescribed
+        report = str(keys["migration-report"].data)
+        assert "approved** by **ui-test**" in report and "looks right" in report
+
+        b.goto(f"{ui}/runs/flow-run/{run.id}?tab=Artifacts")
+        b.wait_js("the artifacts tab", "document.body.innerText.includes('connectivity-heatmap')", 90)
+        b.screenshot(shots / "run-artifacts.png")
+        for key in ("connectivity-heatmap", "reimage-timeline"):
+            b.goto(f"{ui}/artifacts/artifact/{keys[key].id}")
+            size = b.wait_js(f"the {key} picture", "(() => { const i = [...document.images].find(x => "
+                             "x.src.startsWith('data:image/png')); return i && i.complete && i.naturalWidth > 0 "
+                             "? [i.naturalWidth, i.naturalHeight] : null })()", 60)
+            assert size[0] > 300 and size[1] > 200, size
+            b.screenshot(shots / f"artifact-{key}.png")
