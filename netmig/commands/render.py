@@ -127,9 +127,13 @@ def approval_markdown(plan: Any, run_dir: Path, preflight: list[dict[str, Any]] 
         lines.append(f"\n**Irreversible**: {plan.irreversible_reason or 'no way back'}")
     if unenforced_banner(plan):
         lines.append(f"\n**{unenforced_banner(plan)}**")
-    lines += ["", "### Preflight", ""]
-    for r in preflight_rows(preflight or plan.preflight):
-        lines.append(f"- **{_cell(r['outcome'])}** `{_cell(r['check'])}`")
+    rows = preflight_rows(preflight or plan.preflight)
+    passed = [r for r in rows if r["outcome"] == "pass"]
+    lines += ["", f"**Preflight**: {len(passed)} of {len(rows)} checks pass"
+              + (":" if len(passed) < len(rows) else "."), ""]
+    for r in rows:
+        if r["outcome"] != "pass":
+            lines.append(f"- **{_cell(r['outcome'])}** `{_cell(r['check'])}`")
     lines += ["", "### Predicted connectivity changes", "", summarize(plan).markdown()]
     if full_table_link:
         lines.append(f"Full table (every probed cell): [{FULL_CHANGES_KEY}]({full_table_link})")

@@ -3,13 +3,15 @@
 approval modal (Resume) is screenshotted at 1,400 x 900 and its content must not scroll sideways (scrollWidth vs
 clientWidth through the DevTools protocol); after approval through the API the run completes, every artifact of
 the run has a description (Prefect API), the run page and its Artifacts tab are screenshotted, and the picture
-artifacts render (an <img> with a decoded PNG). The PNGs stay in the test's folder (``SCREENSHOTS`` is printed)."""
+artifacts render (an <img> with a decoded PNG). The PNGs stay in test-output/ui-screenshots/ (printed as
+``SCREENSHOTS``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from tests.e2e.migrate_helpers import make_plan, start_detached, stop
 from tests.flows.cdp import CHROMIUM, Browser
 from tests.flows.test_deployments import PREFECT, ROOT, _cli, _free_port, _healthy, _stop_group, _wait
 
+SHOTS = ROOT / "test-output" / "ui-screenshots"
 MODAL_OVERFLOW = """(() => {
   const d = document.querySelector('[role=dialog], .p-modal__card, .p-modal');
   if (!d) return null;
@@ -69,8 +72,9 @@ def ui_stack(tmp: Path) -> Iterator[tuple[str, dict[str, str]]]:
 def test_approval_modal_run_page_and_artifacts_in_headless_chromium(tmp_path: Path) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    shots = SHOTS  # kept after the run (pytest rotates its tmp folders)
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
     print(f"SCREENSHOTS {shots}")
     sb, plan = tmp_path / "sb", tmp_path / "runs" / "npm.yaml"
     start_detached(sb)
@@ -140,14 +144,23 @@ async def _scenario(ui: str, sb: Path, plan: Path, b: Browser, shots: Path) -> N
         assert {"approval-request", "predicted-changes", "migration-report", "connectivity-heatmap",
                 "reimage-timeline", "reimage-summary"} <= set(keys), sorted(keys)
         undescribed = sorted(f"{a.key}:{a.type}:{str(a.data)[:80]}" for a in arts
-                             if not (a.description or "").strip() and a.type != "result")  # results: Prefect's
+                             if not (a.description or "").strip() and a.type is not None)  # None: Prefect's result
+                                                                                             # records
         assert undescribed == [], undescribed
         report = str(keys["migration-report"].data)
         assert "approved** by **ui-test**" in report and "looks right" in report
 
-        b.goto(f"{ui}/runs/flow-run/{run.id}?tab=Artifacts")
-        b.wait_js("the artifacts tab", "document.body.innerText.includes('connectivity-heatmap')", 90)
-        b.screenshot(shots / "run-artifacts.png")
+        b.goto(f"{ui}/runs/flow-run/{run.id}")
+        b.wait_js("the run page", "[...document.querySelectorAll('button, [role=tab], a')].some(x => "
+                  "x.innerText.trim() === 'Artifacts')", 90)
+        b.screenshot(shots / "run-page-completed.png")
+        b.js("[...document.querySelectorAll('button, [role=tab], a')].find(x => "
+             "x.innerText.trim() === 'Artifacts').click()")
+        try:
+            b.wait_js("the artifacts tab", "document.body.innerText.includes('Picture:') || "
+                      "document.body.innerText.includes('connectivity-heatmap')", 90)
+        finally:
+            b.screenshot(shots / "run-artifacts.png")
         for key in ("connectivity-heatmap", "reimage-timeline"):
             b.goto(f"{ui}/artifacts/artifact/{keys[key].id}")
             size = b.wait_js(f"the {key} picture", "(() => { const i = [...document.images].find(x => "
