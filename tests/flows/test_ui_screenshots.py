@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ import pytest
 
 from tests.e2e.migrate_helpers import make_plan, start_detached, stop
 from tests.flows.cdp import CHROMIUM, Browser
-from tests.flows.test_deployments import PREFECT, ROOT, _cli, _free_port, _healthy, _stop_group, _wait
+from tests.flows.test_deployments import ROOT, _cli, _healthy, _poll, _wait, prefect_stack
 
 SHOTS = ROOT / "test-output" / "ui-screenshots"
 MODAL_OVERFLOW = """(() => {
@@ -39,31 +36,13 @@ MODAL_OVERFLOW = """(() => {
 
 @contextlib.contextmanager
 def ui_stack(tmp: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    home = tmp / "prefect-home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NETMIG_"))}
-    env.update(PREFECT_HOME=str(home), PREFECT_API_URL=url, PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_UI_ENABLED="true", PREFECT_LOGGING_LEVEL="INFO", PREFECT_WORKER_QUERY_SECONDS="1",
-               PREFECT_CLI_PROMPT="false", NETMIG_STATE_DIR=str(tmp / "state"))
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def spawn(name: str, *args: str) -> None:
-        with (tmp / f"{name}.log").open("wb") as log:
-            procs.append(subprocess.Popen([*PREFECT, *args], stdout=log, stderr=subprocess.STDOUT, env=env,
-                                          cwd=ROOT, start_new_session=True))
-
-    spawn("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
-    try:
+    """The server (UI on), the deployments of prefect.yaml and a worker; all stopped afterwards."""
+    with prefect_stack(tmp, ui=True) as (url, env, start_worker):
         _wait("the Prefect server", lambda: _healthy(url, tmp / "server.log"), 150, every=1)
         _cli(env, "work-pool", "create", "netmig-process", "--type", "process")
         _cli(env, "--no-prompt", "deploy", "--all", timeout=240)
-        spawn("worker", "worker", "start", "--pool", "netmig-process", "--type", "process")
+        start_worker()
         yield url, env
-    finally:
-        for p in reversed(procs):
-            _stop_group(p)
 
 
 @pytest.mark.e2e
@@ -88,17 +67,6 @@ def test_approval_modal_run_page_and_artifacts_in_headless_chromium(tmp_path: Pa
                 browser.close()
     finally:
         stop(sb)
-
-
-async def _poll(what: str, fn: Any, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(1)
 
 
 async def _scenario(ui: str, sb: Path, plan: Path, b: Browser, shots: Path) -> None:
