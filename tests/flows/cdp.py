@@ -64,7 +64,10 @@ class Browser:
     def wait_js(self, what: str, expression: str, timeout: float = 60) -> Any:
         deadline = time.monotonic() + timeout
         while True:
-            value = self.js(expression)
+            try:
+                value = self.js(expression)
+            except AssertionError:  # e.g. the page is still navigating (no document.body yet)
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:
