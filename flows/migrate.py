@@ -166,10 +166,10 @@ def _run(migration: str | None, cluster: ClusterAddress, plan_path: str | None, 
     from prefect.runtime import deployment
 
     from netmig.commands.applying import ApplyRequest, RunPlanRequest, approved, prepare, set_aside, signal_name
-    from netmig.engine.context import never_approve
     from netmig.engine.interruption import stop_run
     from netmig.engine.runner import start_run
     from netmig.engine.session import open_context
+    from netmig.stepkit.context import never_approve
     from netmig.steps.lock import KEEPER, drop
 
     flow_run = getattr(get_run_context(), "flow_run", None)
@@ -197,8 +197,8 @@ def _run(migration: str | None, cluster: ClusterAddress, plan_path: str | None, 
     storage.save("netmig-results-" + hashlib.sha1(str(run_dir).encode()).hexdigest()[:16], overwrite=True)
     if made_here:  # remembered for the same flow run resumed in a new process (after the approval form)
         ctx.journal.record("plan-made", run_id=ctx.run_id, plan=str(path))
-    made_here = made_here or any(e["event"] == "plan-made" and e.get("run_id") == ctx.run_id
-                                 for e in ctx.journal.events())
+    made_here = made_here or any(e.kind == "plan-made" and e.get("run_id") == ctx.run_id
+                                 for e in ctx.journal.read())
     results: dict[str, Any] = {"plan": str(path), "run_dir": str(run_dir), "crashed_runs_marked": crashed}
     handle = RunHandle(ctx)
     completed = interrupted = failed = False

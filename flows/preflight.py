@@ -32,8 +32,8 @@ def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = Cluste
         options: The options of aks-netmig plan (accepted check/rule ids, step parameters / operator manifest,
             pod CIDR, fallback), where to write the plan, whether blocking checks fail the run.
     """
-    from netmig.engine.planning import Plan
     from netmig.errors import CheckFailed, UsageError
+    from netmig.model.plan import Plan
 
     with structlog_to_prefect():
         if not cluster.given():
@@ -49,12 +49,12 @@ def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = Cluste
                 + (f" (written to {options.plan_out})" if options.plan_out else " (not written)"))
         blocking = [r for r in plan.preflight if is_blocking(r)]
         summary = {"migration": migration, "cluster": plan.cluster, "plan": options.plan_out or None,
-                   "checks": {r["check"]: r["outcome"] for r in plan.preflight},
-                   "blocking": [r["check"] for r in blocking],
+                   "checks": {r.check: r.outcome.value for r in plan.preflight},
+                   "blocking": [r.check for r in blocking],
                    "findings": len(plan.findings),
                    "error_findings": sum(1 for f in plan.findings if f["severity"] == "error")}
         if blocking and options.fail_on_blocking:
             raise CheckFailed(f"{len(blocking)} preflight check(s) fail: "
-                              + "; ".join(f"{r['check']}: {r['reason']}" for r in blocking),
-                              blocking[0].get("fix") or "fix them, or accept them, and run preflight again")
+                              + "; ".join(f"{r.check}: {r.reason}" for r in blocking),
+                              blocking[0].fix or "fix them, or accept them, and run preflight again")
         return summary

@@ -115,7 +115,7 @@ def sandbox_manifest(directory: str | Path, name: str) -> str | None:
 def for_plan(plan: Any, *, sandbox: str | Path | None = None, cluster: str | None = None,
              subscription: str | None = None, resource_group: str | None = None, name: str | None = None,
              arm_endpoint: str | None = None, ca_bundle: str | None = None) -> ArmTarget:
-    """The target for ``plan`` (a ``netmig.engine.planning.Plan``): see the module contract."""
+    """The target for ``plan`` (a ``netmig.model.plan.Plan``): see the module contract."""
     if sandbox or cluster or subscription or resource_group or name:
         return resolve(sandbox=sandbox, cluster=cluster, subscription=subscription, resource_group=resource_group,
                        name=name, arm_endpoint=arm_endpoint, ca_bundle=ca_bundle)

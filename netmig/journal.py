@@ -4,7 +4,7 @@ Contract:
 - ``Journal(path)`` appends one JSON object per event with ``os.fsync``, so a record survives ``kill -9`` the
   moment ``record`` returns; a torn last line (a crash mid-write) is ignored on read.
 - ONE reader: ``events(path)`` (and ``Journal.read()``) returns the typed ``Event`` list; ``Journal.events()`` is
-  the same records as the plain dicts they were written as (for callers that still read dicts). ``Event.of``
+  the same records as the plain dicts they were written as (the file's own view, for tools and tests). ``Event.of``
   turns such a dict back into an ``Event``; ``as_events`` does it for a list holding either.
 - An ``Event`` has its ``kind`` (an ``EventKind`` value; a kind this version does not know stays a plain string),
   ``time``, ``step`` (None for run-level events) and the other ``fields``; the typed accessors (``result``,
@@ -81,9 +81,6 @@ class Event:
     def get(self, name: str, default: Any = None) -> Any:
         """A field by name (``event`` / ``time`` / ``step`` too): the record as written."""
         return self.to_dict().get(name, default)
-
-    def __getitem__(self, name: str) -> Any:  # compatibility: callers that still read ``e["event"]``
-        return self.to_dict()[name]
 
     @property
     def result(self) -> dict[str, Any]:

@@ -88,7 +88,8 @@ def _kube_token(kubeconfig: Path) -> str:
     return str(doc["users"][0]["user"]["token"])
 
 
-def start_detached(scenario: str, directory: Path, time_scale: float, timeout: float = 180.0) -> dict[str, Any]:
+def start_detached(scenario: str, directory: Path, time_scale: float, timeout: float = 180.0,
+                   role: Path | None = None) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     pid = running_pid(directory)
     if pid is not None:
@@ -99,7 +100,7 @@ def start_detached(scenario: str, directory: Path, time_scale: float, timeout: f
     cleanup(directory)
     log = (directory / "sandbox.log").open("ab")
     cmd = [sys.executable, "-m", "netmig_sandbox.serve", "--scenario", scenario, "--dir", str(directory),
-           "--time-scale", str(time_scale)]
+           "--time-scale", str(time_scale), *(["--role", str(Path(role).resolve())] if role else [])]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from netmig_sandbox.control import cleanup
 from netmig_sandbox.runtime import DEFAULT_TIME_SCALE, Sandbox
@@ -24,11 +25,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", required=True)
     parser.add_argument("--dir", required=True, type=Path)
     parser.add_argument("--time-scale", type=float, default=DEFAULT_TIME_SCALE)
+    parser.add_argument("--role", type=Path, default=None,
+                        help="run as this restricted identity (aks-netmig permissions --json output)")
     args = parser.parse_args(argv)
     try:
-        sandbox = Sandbox(args.scenario, args.dir, time_scale=args.time_scale)
+        scenario: Any = args.scenario
+        if args.role is not None:
+            from netmig_sandbox import scenarios
+            from netmig_sandbox.kube.rbac import load_identity
+
+            scenario = {**scenarios.load(args.scenario), "identity": load_identity(args.role)}
+        sandbox = Sandbox(scenario, args.dir, time_scale=args.time_scale)
         sandbox.start()
-    except ScenarioError as e:
+    except (ScenarioError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     done = threading.Event()

@@ -40,8 +40,8 @@ from netmig.commands.render import (
     preflight_rows,
     verification_markdown,
 )
-from netmig.engine.context import ProgressSink, StepContext
 from netmig.logs import get_logger
+from netmig.stepkit.context import ProgressSink, StepContext
 from tasks.retries import transient
 
 __all__ = ["INTERRUPTED", "STOPPED", "PrefectProgress", "RunHandle", "approval_markdown", "findings_rows",

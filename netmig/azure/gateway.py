@@ -281,6 +281,7 @@ class AksGateway:
                 orchestrator_version=p.current_orchestrator_version or p.orchestrator_version,
                 availability_set=_pool_type(p) == "availabilityset",
                 max_pods=int(p.max_pods) if getattr(p, "max_pods", None) else None,
+                pod_subnet_id=getattr(p, "pod_subnet_id", None) or None,
             ))
         return out
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from netmig.model import permissions as perm
 from netmig.model.checks import CheckResult, Outcome
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import check
@@ -44,7 +45,7 @@ def addon_verdict(objects: list[dict[str, Any]]) -> CheckResult:
     return CheckResult(cid, Outcome.PASS, f"no {ADDON_KEY} annotation or label ({names})")
 
 
-@check("calico-addon-annotations")
+@check("calico-addon-annotations", permissions=perm.rules(perm.kube("get", "daemonsets,deployments", "apps")))
 def calico_addon_annotations(ctx: StepContext) -> CheckResult:
     from netmig.kube.resources import Rest
 
@@ -100,7 +101,7 @@ def tigera_operator_manifest(ctx: StepContext) -> CheckResult:
     return CheckResult(cid, Outcome.PASS, f"{source}: {len(docs)} objects, sha256 {sha[:16]}...")
 
 
-@check("policy-engine-stopped")
+@check("policy-engine-stopped", permissions=perm.rules(perm.kube("list", "pods")))
 def policy_engine_stopped(ctx: StepContext) -> CheckResult:
     from netmig.kube.calico import engine_pods
 
@@ -114,7 +115,7 @@ def policy_engine_stopped(ctx: StepContext) -> CheckResult:
                        "uninstall), or wait until the pods are gone")
 
 
-@check("calico-leftovers")
+@check("calico-leftovers", permissions=perm.CALICO_LEFTOVERS_READ)
 def calico_leftovers(ctx: StepContext) -> CheckResult:
     from netmig.kube.calico import inventory
     from netmig.kube.resources import Rest

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from netmig.model import permissions as perm
 from netmig.model.checks import CheckResult, Outcome
 from netmig.model.cluster import ClusterInfo
 from netmig.model.plan import surge_nodes
@@ -30,7 +31,8 @@ def pdb_verdict(pods: list[dict[str, Any]], pdbs: list[dict[str, Any]]) -> Check
                        "scale those workloads up or relax the PDBs (else the drain fails with PodDrainFailure)")
 
 
-@check("pdb-drain")
+@check("pdb-drain",
+       permissions=perm.rules(perm.kube("list", "pods"), perm.kube("list", "poddisruptionbudgets", "policy")))
 def pdb_drain(ctx: StepContext) -> CheckResult:
     return pdb_verdict(ctx.kube.pods(), ctx.kube.pdbs())
 
@@ -66,7 +68,7 @@ def surge_verdict(cluster: ClusterInfo, subnets: list[Any] | None, unreadable: s
     return CheckResult("surge-capacity", Outcome.PASS, f"{what}; {free}")
 
 
-@check("surge-capacity")
+@check("surge-capacity", permissions=perm.VNET_READ)
 def surge_capacity(ctx: StepContext) -> CheckResult:
     from netmig.azure import errors as arm
     from netmig.azure.subnets import node_subnets

@@ -23,6 +23,7 @@ import yaml
 
 from netmig.azure.vnet_ranges import VnetInfo, read_vnets
 from netmig.checks.overlay_vnet import pod_cidr_verdict
+from netmig.model import permissions as perm
 from netmig.model.checks import CheckResult, Outcome
 from netmig.model.cluster import ClusterInfo
 from netmig.model.plan import surge_nodes
@@ -243,7 +244,7 @@ def overlay_identity(ctx: StepContext) -> CheckResult:
     return identity_verdict(ctx.cluster().identity_type)
 
 
-@check("overlay-pod-cidr")
+@check("overlay-pod-cidr", permissions=perm.VNET_READ)
 def overlay_pod_cidr(ctx: StepContext) -> CheckResult:
     c = ctx.cluster()
     found, why = vnets(ctx)
@@ -266,7 +267,8 @@ def overlay_dual_stack(ctx: StepContext) -> CheckResult:
     return dual_stack_verdict(ctx.cluster().raw_network)
 
 
-@check("overlay-ip-masq-agent")
+@check("overlay-ip-masq-agent",
+       permissions=perm.VNET_READ | perm.rules(perm.kube("get", "configmaps", namespace="kube-system")))
 def overlay_ip_masq_agent(ctx: StepContext) -> CheckResult:
     from netmig.kube import errors
     from netmig.kube.client import translated
@@ -286,7 +288,7 @@ def overlay_ip_masq_agent(ctx: StepContext) -> CheckResult:
     return masq_verdict(found, own)
 
 
-@check("overlay-ipblock-pod-cidr")
+@check("overlay-ipblock-pod-cidr", permissions=perm.rules(perm.kube("list", "networkpolicies", perm.NET)))
 def overlay_ipblock_pod_cidr(ctx: StepContext) -> CheckResult:
     old, new = ctx.plan.source_profile().pod_cidr, ctx.plan.target_profile().pod_cidr
     policies = ctx.kube.network_policies() if old and new and old != new else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from netmig.model import permissions as perm
 from netmig.model.checks import CheckResult, Outcome
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import check
@@ -21,7 +22,7 @@ def findings(ctx: StepContext) -> list[dict[str, Any]]:
     return list(ctx.scratch["findings"])
 
 
-@check("policy-analysis")
+@check("policy-analysis", permissions=perm.INVENTORY)
 def policy_analysis(ctx: StepContext) -> CheckResult:
     found = findings(ctx)
     errors = [f for f in found if f["severity"] == "error"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from netmig.model import permissions as perm
 from netmig.model.checks import CheckResult, Outcome
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import check
@@ -31,7 +32,7 @@ def verdict(policies: list[dict[str, Any]], source_engine: str, target_engine: s
                        f"review them; to go ahead, accept it explicitly (plan --accept {CHECK})")
 
 
-@check(CHECK)
+@check(CHECK, permissions=perm.rules(perm.kube("list", "networkpolicies", perm.NET)))
 def policies_unenforced(ctx: StepContext) -> CheckResult:
     source, target = ctx.plan.source_profile().engine, ctx.plan.target_profile().engine
     pols = ctx.kube.network_policies() if target == "none" and source != "none" else []

@@ -18,7 +18,9 @@ _COMMANDS = [
     ("netmig.cli.restore_cmd", "restore"),
     ("netmig.cli.preflight_cmd", "preflight"),
     ("netmig.cli.abort_cmd", "abort"),
+    ("netmig.cli.permissions_cmd", "permissions"),
     ("netmig.cli.wizard", "wizard"),
+    ("netmig.cli.journey_cmd", "journey"),
 ]
 
 

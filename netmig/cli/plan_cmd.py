@@ -77,7 +77,7 @@ def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], a
     if as_json:
         import json
 
-        click.echo(json.dumps({"path": str(out), "ok": not blocking, "blocking": [r["check"] for r in blocking],
+        click.echo(json.dumps({"path": str(out), "ok": not blocking, "blocking": [r.check for r in blocking],
                                "plan": p.model_dump(mode="json")}, indent=2))
     else:
         click.echo(render_plan(p))
@@ -85,11 +85,11 @@ def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], a
     if blocking:
         refused = unacceptable(p.preflight, accept)
         if refused:
-            raise CheckFailed(f"--accept {', '.join(r['check'] for r in refused)}: a check that could not run (or "
-                              f"whose failure is not about the cluster) cannot be accepted: {refused[0]['reason']}",
-                              (refused[0].get("fix") or "fix the cause") + "; then plan again (apply would refuse "
+            raise CheckFailed(f"--accept {', '.join(r.check for r in refused)}: a check that could not run (or "
+                              f"whose failure is not about the cluster) cannot be accepted: {refused[0].reason}",
+                              (refused[0].fix or "fix the cause") + "; then plan again (apply would refuse "
                               "this plan)")
-        raise CheckFailed(f"{len(blocking)} preflight check(s) fail: {', '.join(r['check'] for r in blocking)}",
+        raise CheckFailed(f"{len(blocking)} preflight check(s) fail: {', '.join(r.check for r in blocking)}",
                           "fix them (or accept them with --accept ID) and plan again; apply would refuse this plan")
     if not as_json:
         click.echo(f"Review it, then: aks-netmig apply {out}")

@@ -19,7 +19,7 @@ from netmig.cli.migrate_common import cluster_options, configure_logging
 from netmig.commands.plans import PlanRequest
 from netmig.connection import Address
 from netmig.errors import CheckFailed
-from netmig.model.checks import is_blocking, render_mark
+from netmig.model.checks import CheckResult, is_blocking, render_mark
 from netmig.summary import summarize
 
 
@@ -43,7 +43,7 @@ def predicted_changes(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def blocking_checks(plan: Any) -> list[Any]:
+def blocking_checks(plan: Any) -> list[CheckResult]:
     return [r for r in plan.preflight if is_blocking(r)]
 
 
@@ -60,7 +60,7 @@ def report_dict(plan: Any, kind: str) -> dict[str, Any]:
     return {"cluster": plan.cluster, "migration": kind, "source": plan.source, "target": plan.target,
             "checks": [r.to_dict() for r in plan.preflight], "findings": plan.findings,
             "predicted_changes": predicted_changes(plan.findings), "change_summary": summarize(plan).to_dict(),
-            "blocking": [r["check"] for r in blocking], "accepted": list(plan.accepted), "ok": not blocking,
+            "blocking": [r.check for r in blocking], "accepted": list(plan.accepted), "ok": not blocking,
             "nodes_to_reimage": plan.nodes_to_reimage, "expected_minutes": list(plan.expected_minutes)}
 
 
@@ -73,8 +73,8 @@ def render_report(plan: Any, max_findings: int = 20, max_changes: int = 20) -> s
              "  checks:"]
     for r in plan.preflight:
         lines.append(f"    {render_mark(r)}")
-        if r["outcome"] != "pass" and r.get("fix"):
-            lines.append(f"           fix: {r['fix']}")
+        if r.outcome != "pass" and r.fix:
+            lines.append(f"           fix: {r.fix}")
     errs = [f for f in plan.findings if f["severity"] == "error"]
     lines.append(f"  policy analysis: {len(plan.findings)} findings ({len(errs)} error-severity)")
     for f in plan.findings[:max_findings]:
@@ -110,7 +110,7 @@ def preflight(kind: str, accept: tuple[str, ...], sets: tuple[str, ...], pod_cid
     else:
         click.echo(render_report(plan))
     if blocking:
-        raise CheckFailed(f"{len(blocking)} preflight check(s) fail: {', '.join(r['check'] for r in blocking)}",
+        raise CheckFailed(f"{len(blocking)} preflight check(s) fail: {', '.join(r.check for r in blocking)}",
                           "fix them, or accept them with --accept ID, and run preflight again")
     if not as_json:
         click.echo("\nPreflight passed" + (" (with accepted failures)" if plan.accepted else "") + ".")

@@ -28,8 +28,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from netmig.engine.context import ProgressSink
 from netmig.logs import get_logger
+from netmig.stepkit.context import ProgressSink
 
 
 def is_tty(stream: Any) -> bool:

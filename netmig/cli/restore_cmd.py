@@ -69,7 +69,7 @@ def restore(backup_dir: Path, only: tuple[str, ...], dry_run: bool, wait_s: floa
 
 def _progress(message: str) -> None:
     """One restore progress line on stderr (test hook point ``restore:progress`` after each)."""
-    from netmig.engine.testhooks import checkpoint
+    from netmig.stepkit.testhooks import checkpoint
 
     click.echo(f"  {message}", err=True)
     checkpoint("restore:progress")

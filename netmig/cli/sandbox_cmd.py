@@ -45,7 +45,10 @@ def sandbox() -> None:
 @click.option("--detach", is_flag=True, help="Return once both endpoints answer; stop with `sandbox stop`.")
 @click.option("--time-scale", type=SCALE, default=0.05, show_default=True,
               help="Real seconds per simulated second (0.05: a 60 s node reimage takes 3 s).")
-def start(scenario: str, directory: Path, detach: bool, time_scale: float) -> None:
+@click.option("--role", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Run as a restricted identity: the JSON of `aks-netmig permissions --migration KIND --json` "
+                   "(ARM enforces its Azure role, Kubernetes its RBAC). Default: an all-powerful identity.")
+def start(scenario: str, directory: Path, detach: bool, time_scale: float, role: Path | None) -> None:
     """Start a sandbox cluster from a scenario."""
     require_sandbox()
     from netmig_sandbox import control, scenarios
@@ -56,9 +59,16 @@ def start(scenario: str, directory: Path, detach: bool, time_scale: float) -> No
         scenarios.load(scenario)
     except scenarios.ScenarioError as e:
         raise UsageError(str(e)) from e
+    if role is not None:
+        from netmig_sandbox.kube.rbac import load_identity
+
+        try:
+            load_identity(role)
+        except ValueError as e:
+            raise UsageError(str(e), "write it with: aks-netmig permissions --migration KIND --json > FILE") from e
     if detach:
         try:
-            info = control.start_detached(scenario, directory, time_scale)
+            info = control.start_detached(scenario, directory, time_scale, role=role)
         except control.SandboxControlError as e:
             raise UsageError(str(e)) from e
         click.echo(f"sandbox '{info['scenario']}' running: cluster {info['cluster_name']}")
@@ -68,7 +78,8 @@ def start(scenario: str, directory: Path, detach: bool, time_scale: float) -> No
         return
     from netmig_sandbox import serve
 
-    raise SystemExit(serve.main(["--scenario", scenario, "--dir", str(directory), "--time-scale", str(time_scale)]))
+    raise SystemExit(serve.main(["--scenario", scenario, "--dir", str(directory), "--time-scale", str(time_scale),
+                                 *(["--role", str(role)] if role else [])]))
 
 
 @sandbox.command("stop")

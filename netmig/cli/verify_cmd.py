@@ -172,7 +172,7 @@ class ProbeProgress:
             self._saved = None
 
     def __call__(self, done: int, total: int) -> None:
-        from netmig.engine.testhooks import checkpoint
+        from netmig.stepkit.testhooks import checkpoint
 
         checkpoint("verify:probing")
         if self.quiet:

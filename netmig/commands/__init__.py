@@ -13,6 +13,7 @@ passed in as callables.
 - ``status(StatusRequest)``: the ``status --json`` document.
 - ``abort(AbortRequest) -> AbortResult``.
 - ``restore(RestoreRequest) -> RestoreResult``.
+- ``permissions(PermissionsRequest) -> PermissionsResult``: the least-privilege roles of a migration kind.
 - ``verify_snapshot(SnapshotRequest)``, ``verify_expect(ExpectRequest) -> ExpectResult``,
   ``verify_compare(CompareRequest)``.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 from netmig.commands.aborting import AbortRequest, AbortResult, abort
 from netmig.commands.applying import ApplyRequest, ApplyRun, DryRun, dry_run, run_local
 from netmig.commands.applying import prepare as prepare_apply
+from netmig.commands.permissions import PermissionsRequest, PermissionsResult, permissions
 from netmig.commands.plans import PlanRequest, PlanResult, plan, preflight
 from netmig.commands.restoring import RestoreRequest, RestoreResult, restore
 from netmig.commands.state import StatusRequest, status
@@ -37,7 +39,8 @@ from netmig.commands.verifying import (
 
 __all__ = [
     "AbortRequest", "AbortResult", "ApplyRequest", "ApplyRun", "CompareRequest", "DryRun", "ExpectRequest",
-    "ExpectResult", "PlanRequest", "PlanResult", "RestoreRequest", "RestoreResult", "SnapshotRequest",
-    "StatusRequest", "abort", "dry_run", "plan", "preflight", "prepare_apply", "restore", "run_local", "status",
+    "ExpectResult", "PermissionsRequest", "PermissionsResult", "PlanRequest", "PlanResult", "RestoreRequest",
+    "RestoreResult", "SnapshotRequest", "StatusRequest", "abort", "dry_run", "permissions", "plan", "preflight",
+    "prepare_apply", "restore", "run_local", "status",
     "verify_compare", "verify_expect", "verify_snapshot",
 ]

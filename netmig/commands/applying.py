@@ -29,9 +29,9 @@ from typing import Any, Protocol
 from netmig.commands.argv import ApplyLine
 from netmig.commands.errors import check_access
 from netmig.connection import Address, ArmTarget
-from netmig.engine.context import Options, ProgressSink
-from netmig.engine.planning import Plan
 from netmig.errors import CheckFailed, NetmigError, Paused
+from netmig.model.plan import Plan
+from netmig.stepkit.context import Options, ProgressSink
 
 
 class Interrupted(NetmigError):
@@ -104,18 +104,18 @@ def ended_with(error: NetmigError, plan: Any, run_dir: Path, rerun: list[str]) -
     the last line naming the cluster's state and the exact next command)."""
     from netmig.commands.failures import ClientFailure
     from netmig.engine.outcome import failure
-    from netmig.journal import Journal
+    from netmig.journal import events
 
     if isinstance(error, ClientFailure) and not error.cluster_changed:
         return error  # its one line already says nothing was changed and names the next command
-    return failure(error, plan, Journal(run_dir / "journal.jsonl").events(), shlex.join(rerun))
+    return failure(error, plan, events(run_dir / "journal.jsonl"), shlex.join(rerun))
 
 
 @contextlib.contextmanager
 def failures(run: ApplyRun) -> Iterator[None]:
     """See the module contract."""
     from netmig.commands.failures import client_faults
-    from netmig.engine.monitor import Stalled
+    from netmig.stepkit.monitor import Stalled
 
     try:
         with client_faults(run.plan, run.run_dir, run.rerun):
@@ -173,8 +173,8 @@ class DryRun:
 def dry_run(run: ApplyRun) -> DryRun:
     """See the module contract."""
     from netmig.azure.gateway import AksGateway
-    from netmig.engine.planning import drift
     from netmig.journal import Journal
+    from netmig.model.plan import drift
 
     aks = AksGateway(run.target)
     journal = Journal(run.run_dir / "journal.jsonl")
@@ -187,10 +187,10 @@ def dry_run(run: ApplyRun) -> DryRun:
 def planned_requests(plan: Any, aks: Any, pending: list[str], journal: Any = None) -> list[str]:
     """The network-profile PUTs the pending update-network-profile steps of the default path will send, built by
     ``AksGateway.network_update_request`` -- the function ``begin_network_update`` sends them with -- from the
-    step's own parameters (``netmig.engine.planning.step_target``), one block per request."""
+    step's own parameters (``netmig.model.plan.step_target``), one block per request."""
     import json
 
-    from netmig.engine.planning import step_target
+    from netmig.model.plan import step_target
     from netmig.steps.network import token_key
 
     out: list[str] = []
@@ -299,9 +299,9 @@ def plan_for_run(req: RunPlanRequest) -> RunPlan:
                                     reuse_existing=True, only_if_runnable=True)).blocking
         if blocking:
             raise CheckFailed(f"{len(blocking)} preflight check(s) fail: "
-                              + "; ".join(f"{r['check']}: {r['reason']}" for r in blocking)[:800],
+                              + "; ".join(f"{r.check}: {r.reason}" for r in blocking)[:800],
                               f"no plan was written to {path} and nothing was changed; fix the cause, or accept "
-                              f"them (plan --accept {' --accept '.join(r['check'] for r in blocking)}) and run "
+                              f"them (plan --accept {' --accept '.join(r.check for r in blocking)}) and run "
                               "again with the same plan_path")
         made = True
     existing = load_plan(path)

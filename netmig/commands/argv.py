@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from netmig.connection import ADDRESS_KEYS, Address
-from netmig.engine.monitor import STALL_FLAGS
+from netmig.stepkit.monitor import STALL_FLAGS
 
 PROG = "aks-netmig"
 TIMEOUT_FLAGS = STALL_FLAGS  # engine option -> apply flag (the three pauses of the reimage watch)

@@ -13,7 +13,6 @@ demo) wraps its run in.
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,37 +31,24 @@ class ClientFailure(CheckFailed):
         self.cluster_changed = cluster_changed
 
 
-def _events(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "journal.jsonl"
-    out: list[dict[str, Any]] = []
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return out
-    for line in lines:
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
 def cluster_state(plan: Any, run_dir: Path) -> tuple[bool, str]:
     """(changed, description) from the journal. "Changed" is ``netmig.engine.outcome.cluster_changed`` (the one
     definition apply's exit code 4 uses); the description says what was sent."""
-    from netmig.engine.outcome import CHANGING_KINDS, cluster_changed
+    from netmig import journal
+    from netmig.engine.outcome import changing_kinds, cluster_changed
 
-    events = _events(run_dir)
+    events = journal.events(run_dir / "journal.jsonl")
     changed = cluster_changed(plan, events)
-    puts = [e for e in events if e.get("event") == "arm-put"]
+    puts = [e for e in events if e.kind == journal.EventKind.ARM_PUT]
     if changed and puts:
         last = puts[-1]
-        return True, (f"the network-profile change of step {last.get('step')} was sent; the ARM operation goes on "
+        return True, (f"the network-profile change of step {last.step} was sent; the ARM operation goes on "
                       "without aks-netmig (its reimage is watched again on the rerun)")
     if changed:
         kinds = {s.id: s.kind for s in plan.steps}
-        started = [e.get("step") for e in events if e.get("event") == "step-start"
-                   and kinds.get(str(e.get("step"))) in CHANGING_KINDS]
+        changing = changing_kinds()
+        started = [e.step for e in events if e.kind == journal.EventKind.STEP_START
+                   and kinds.get(str(e.step)) in changing]
         return True, f"step {started[-1] if started else '?'} had started changing the cluster"
     return False, "nothing was changed on the cluster"
 

@@ -24,9 +24,9 @@ from pathlib import Path
 from netmig.commands.argv import plan_argv
 from netmig.commands.errors import cannot_read, check_access
 from netmig.connection import Address, ArmTarget
-from netmig.engine.planning import Plan
 from netmig.logs import get_logger
 from netmig.model.checks import CheckResult, is_blocking
+from netmig.model.plan import Plan
 
 log = get_logger("netmig.commands")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from netmig.checks.unenforced import unenforced_banner
-from netmig.model.checks import is_blocking
+from netmig.model.checks import CheckResult, is_blocking
 
 MAX_ROWS = 200
 
@@ -66,8 +66,8 @@ def plan_markdown(plan: Any) -> str:
 
 
 def preflight_rows(results: list[Any]) -> list[dict[str, Any]]:
-    return [{"check": r["check"], "outcome": r["outcome"] + (" (accepted)" if r.get("accepted") else ""),
-             "reason": r["reason"], "fix": r.get("fix") or ""} for r in results]
+    return [{"check": r.check, "outcome": r.outcome.value + (" (accepted)" if r.accepted else ""),
+             "reason": r.reason, "fix": r.fix or ""} for r in map(CheckResult.of, results)]
 
 
 def findings_rows(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:

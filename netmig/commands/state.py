@@ -16,6 +16,7 @@ from typing import Any
 from netmig.commands.argv import argv
 from netmig.commands.errors import cannot_read, check_access, translated
 from netmig.connection import Address
+from netmig.journal import Event, EventKind
 
 LABEL_VALUE = {"npm": "azure", "cilium": "cilium", "calico": "calico", "none": "none"}
 StatusDocument = dict[str, Any]
@@ -71,11 +72,11 @@ def migration_state(plan: Any, run_dir: Path) -> dict[str, Any]:
     A step of a path this run does not take (plan variants) is ``skipped`` with the reason: as the journal records
     it once the run reaches it, and already before that once the path is settled (``variants.path_of``). Until
     then such a step is ``pending`` and its detail says when it would run."""
-    from netmig.engine import variants
+    from netmig import journal
     from netmig.engine.runner import status as step_status
-    from netmig.journal import Journal
+    from netmig.stepkit import variants
 
-    events = Journal(run_dir / "journal.jsonl").events()
+    events = journal.events(run_dir / "journal.jsonl")
     by_id = {s.id: s for s in plan.steps}
     steps = [{"id": sid, "kind": by_id[sid].kind, "state": state, "detail": detail}
              for sid, state, detail in step_status(events, [s.id for s in plan.steps])]
@@ -95,13 +96,14 @@ def migration_state(plan: Any, run_dir: Path) -> dict[str, Any]:
                                                                     "interrupted")), None) \
         or next((s for s in steps if s["state"] == "pending"), None)
     order = {s.id: i for i, s in enumerate(plan.steps)}
-    errors = [{"time": e["time"], "step": e.get("step"), "error": e.get("error", "")} for i, e in enumerate(events)
-              if e["event"] in ("step-failed", "operation-failed") and not _succeeded_since(events, i, order)]
+    failed = (EventKind.STEP_FAILED, EventKind.OPERATION_FAILED)
+    errors = [{"time": e.time, "step": e.step, "error": e.error} for i, e in enumerate(events)
+              if e.kind in failed and not _succeeded_since(events, i, order)]
     stalls = [{k: e.get(k) for k in ("time", "step", "kind", "reason", "pdb", "node")} for i, e in enumerate(events)
-              if e["event"] == "stall" and not _succeeded_since(events, i, order)]
+              if e.kind == EventKind.STALL and not _succeeded_since(events, i, order)]
     aborts = [{k: e.get(k) for k in ("time", "step", "by", "provisioning_state")} for e in events
-              if e["event"] == "abort"]
-    from netmig.engine.report import reimage_summaries
+              if e.kind == EventKind.ABORT]
+    from netmig.steps.report import reimage_summaries
 
     summaries = reimage_summaries(plan, events)
     return {"steps": steps, "variant": active, "current_step": current,
@@ -110,27 +112,27 @@ def migration_state(plan: Any, run_dir: Path) -> dict[str, Any]:
             "aborts": aborts, "reimage_summary": summaries[-1] if summaries else None,
             "reimage_summaries": summaries, "replan_command": _replan(events, steps),
             "nodes_before": next((e.get("value") for e in reversed(events)
-                                  if e["event"] == "set" and e.get("key") == "nodes-before"), None),
+                                  if e.kind == EventKind.SET and e.key == "nodes-before"), None),
             "change_target": next((e.get("target") for e in reversed(events)
-                                   if e["event"] == "arm-put" and e.get("target")), None)}
+                                   if e.kind == EventKind.ARM_PUT and e.get("target")), None)}
 
 
-def _succeeded_since(events: list[dict[str, Any]], i: int, order: dict[str, int]) -> bool:
+def _succeeded_since(events: list[Event], i: int, order: dict[str, int]) -> bool:
     """True when the step of ``events[i]`` (a failure or a stall), or a later step of the plan, was recorded done
     after it: that error is history, not the migration's state (status no longer shows it as the last error)."""
-    where = order.get(str(events[i].get("step")), -1)
-    return any(e["event"] == "step-done" and order.get(str(e.get("step")), -1) >= where
-               and not (e.get("result") or {}).get("skipped") for e in events[i + 1:])
+    where = order.get(str(events[i].step), -1)
+    return any(e.kind == EventKind.STEP_DONE and order.get(str(e.step), -1) >= where
+               and not e.result.get("skipped") for e in events[i + 1:])
 
 
-def _replan(events: list[dict[str, Any]], steps: list[dict[str, Any]]) -> str | None:
+def _replan(events: list[Event], steps: list[dict[str, Any]]) -> str | None:
     """The re-plan command of the latest ``variant-refused`` whose step is still failed (None otherwise)."""
-    refused = [e for e in events if e["event"] == "variant-refused"]
+    refused = [e for e in events if e.kind == EventKind.VARIANT_REFUSED]
     if not refused:
         return None
     state = {s["id"]: s["state"] for s in steps}
     last = refused[-1]
-    return str(last.get("replan")) if state.get(str(last.get("step"))) == "failed" and last.get("replan") else None
+    return str(last.get("replan")) if state.get(str(last.step)) == "failed" and last.get("replan") else None
 
 
 def resume_command(plan_path: Path | None, address: dict[str, Any], state: dict[str, Any] | None) -> str | None:
@@ -156,9 +158,9 @@ def cluster_state(target: Any, plan: Any | None, nodes_before: list[str] | None,
     migration_id, run_id, host, pid, renew_time, duration_s, description}, holder_state: live | dead | expired |
     unknown, takeover: what the next apply does about it})."""
     from netmig.azure.gateway import AksGateway
-    from netmig.engine.monitor import ReimageMonitor
     from netmig.kube import lease
     from netmig.kube.gateway import KubeGateway
+    from netmig.stepkit.monitor import ReimageMonitor
 
     aks = AksGateway(target)
     with cannot_read(target):

@@ -16,64 +16,77 @@ Contract:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from netmig.errors import FailedAfterChange, NetmigError, UsageError
+from netmig.journal import Event, EventKind, as_events
 
-CHANGING_KINDS = frozenset({"install-operator", "apply-manifests", "crd-cleanup", "restore-policies",
-                            "restore-verify-policies"})
+Records = Iterable[Event | Mapping[str, Any]]  # the journal's events (or their dict form)
 
 
-def _puts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def changing_kinds() -> frozenset[str]:
+    """The step kinds that change Kubernetes objects (the registry's ``changes_cluster``; the network-profile PUT
+    is counted from its ``arm-put`` events instead)."""
+    from netmig.engine import catalog
+
+    catalog.load_builtins()
+    return frozenset(catalog.changing_kinds()) - {"update-network-profile"}
+
+
+def _puts(events: list[Event]) -> list[Event]:
     """The ``arm-put`` / ``arm-reattach`` events whose change went out (not refused by ARM)."""
-    out: list[dict[str, Any]] = []
+    out: list[Event] = []
     for e in events:
-        if e["event"] in ("arm-put", "arm-reattach"):
+        if e.kind in (EventKind.ARM_PUT, EventKind.ARM_REATTACH):
             out.append(e)
-        elif e["event"] == "arm-put-refused" and out and out[-1].get("step") == e.get("step"):
+        elif e.kind == EventKind.ARM_PUT_REFUSED and out and out[-1].step == e.step:
             out.pop()
     return out
 
 
-def cluster_changed(plan: Any, events: list[dict[str, Any]]) -> bool:
+def cluster_changed(plan: Any, records: Records) -> bool:
+    events = as_events(records)
     if _puts(events):
         return True
     kinds = {s.id: s.kind for s in plan.steps}
-    return any(e["event"] == "step-start" and kinds.get(e.get("step")) in CHANGING_KINDS for e in events)
+    changing = changing_kinds()
+    return any(e.kind == EventKind.STEP_START and kinds.get(e.step or "") in changing for e in events)
 
 
-def _profile_after(plan: Any, events: list[dict[str, Any]]) -> tuple[Any, bool]:
+def _profile_after(plan: Any, events: list[Event]) -> tuple[Any, bool]:
     """(the network profile the cluster is at or moving to, whether its reimage was watched to the end)."""
-    from netmig.engine.planning import step_target
     from netmig.model.cluster import NetworkProfile
+    from netmig.model.plan import step_target
 
     puts = _puts(events)
     if not puts:
         return plan.source_profile(), True
     last = puts[-1]
     profile = None
-    if last.get("target"):
+    if last.fields.get("target"):
         try:
-            profile = NetworkProfile(**last["target"])
+            profile = NetworkProfile(**last.fields["target"])
         except TypeError:
             profile = None
     if profile is None:
         try:
-            profile = step_target(plan.source_profile(), plan.step(str(last.get("step"))))
+            profile = step_target(plan.source_profile(), plan.step(str(last.step)))
         except KeyError:
             profile = plan.target_profile()
     after = events[events.index(last):]
     kinds = {s.id: s.kind for s in plan.steps}
-    watched = any(e["event"] == "step-done" and kinds.get(e.get("step")) == "watch-reimage" for e in after)
+    watched = any(e.kind == EventKind.STEP_DONE and kinds.get(e.step or "") == "watch-reimage" for e in after)
     return profile, watched
 
 
-def cluster_state_line(plan: Any, events: list[dict[str, Any]]) -> str:
+def cluster_state_line(plan: Any, records: Records) -> str:
+    events = as_events(records)
     if not cluster_changed(plan, events):
         return f"cluster unchanged ({plan.source_profile().describe()})"
     profile, watched = _profile_after(plan, events)
-    done = {e.get("step") for e in events if e["event"] == "step-done"}
-    started = {e.get("step") for e in events if e["event"] == "step-start"}
+    done = {e.step for e in events if e.kind == EventKind.STEP_DONE}
+    started = {e.step for e in events if e.kind == EventKind.STEP_START}
     text = ("cluster is at " if watched else "cluster is being reimaged to (or stopped on the way to) ") + \
         profile.describe()
     notes = []
@@ -90,8 +103,9 @@ def cluster_state_line(plan: Any, events: list[dict[str, Any]]) -> str:
     return text + (": " + "; ".join(notes) if notes else "")
 
 
-def failure(error: NetmigError, plan: Any, events: list[dict[str, Any]], next_command: str) -> NetmigError:
+def failure(error: NetmigError, plan: Any, events: Records, next_command: str) -> NetmigError:
     """See the module docstring. ``next_command``: the exact command to run next (e.g. the apply to resume)."""
+    events = as_events(events)
     changed = cluster_changed(plan, events)
     if isinstance(error, UsageError) and not changed:
         return error  # bad input: one line, nothing was changed

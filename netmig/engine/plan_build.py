@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from netmig.connection import ArmTarget
-from netmig.engine.planning import Plan, PlanConnection, load_template, new_plan, set_step_params
+from netmig.engine.planning import load_template, new_plan, set_step_params
+from netmig.model.plan import Plan, PlanConnection
 
 
 def make_plan(kind: str, target: ArmTarget, *, accepted: list[str] | None = None,

@@ -44,7 +44,7 @@ from netmig.engine import catalog
 from netmig.errors import UsageError
 from netmig.inputs import read_text
 from netmig.model.cluster import ClusterInfo, ClusterRef, NetworkProfile, PoolInfo
-from netmig.model.plan import (  # the plan models live in netmig.model.plan; re-exported for the callers above
+from netmig.model.plan import (
     FORMAT,
     ArmChange,
     Plan,

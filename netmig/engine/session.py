@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from netmig.connection import ArmTarget
-from netmig.engine.planning import Plan
 from netmig.errors import UsageError
 from netmig.journal import EventKind, Journal
+from netmig.model.plan import Plan
 from netmig.stepkit.context import Options, ProgressSink, StepContext, never_approve
 
 
@@ -45,7 +45,7 @@ def open_context(plan: Plan, target: ArmTarget, run_dir: Path, *, approver: Call
 
 def check_journal_owner(journal: Journal, plan: Plan, run_dir: Path) -> None:
     """``UsageError`` when the journal records runs of another migration than ``plan``'s."""
-    others = sorted({str(e["migration"]) for e in journal.read()
+    others = sorted({str(e.get("migration")) for e in journal.read()
                      if e.is_(EventKind.RUN_START) and e.get("migration") not in (None, plan.migration_id)})
     if others:
         raise UsageError(

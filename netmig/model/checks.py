@@ -63,12 +63,6 @@ class CheckResult:
                    reason=str(result.get("reason") or ""), fix=result.get("fix"),
                    accepted=bool(result.get("accepted")), acceptable=result.get("acceptable") is not False)
 
-    # Compatibility for callers that still read a result as the mapping ``to_dict`` returns (``r["check"]``).
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.to_dict().get(key, default)
 
 
 def is_blocking(result: CheckResult | dict[str, Any]) -> bool:

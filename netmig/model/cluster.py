@@ -103,6 +103,7 @@ class PoolInfo:
     orchestrator_version: str | None = None
     availability_set: bool = False
     max_pods: int | None = None
+    pod_subnet_id: str | None = None  # set: dynamic pod IP allocation (Azure CNI with a pod subnet)
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,17 @@ Contract:
   plugin modules (``NETMIG_STEP_MODULES``). Registering the same name twice with another function is a
   ``ValueError``.
 - ``@register_resume_hook``: ``fn(ctx)`` runs at the start of every run, before the first step.
+- Least privilege: ``@step(..., permissions=Permissions)`` and ``@check(id, permissions=Permissions)`` declare the
+  Azure actions and Kubernetes rules the kind / check uses (``netmig.model.permissions``); ``ALWAYS_ON`` is what
+  every run uses whatever its steps (reading the cluster and its pools, the kubeconfig, the migration Lease, which
+  a background thread renews). ``tests/e2e/test_permissions.py`` proves the declarations complete from the
+  sandbox's request logs; ``needed(kinds, checks)`` is what a plan needs (``PLANNING``: what plan / preflight read
+  besides their checks); ``netmig.engine.permissions`` turns it into roles.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -27,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from netmig.errors import UsageError
 from netmig.model.checks import CheckResult
+from netmig.model.permissions import INVENTORY, NONE, Permissions, kube, rules
 from netmig.model.plan import StepSpec
 
 if TYPE_CHECKING:
@@ -75,6 +82,7 @@ class StepKind(Generic[P]):
     params: type[P]
     changes_cluster: bool = False
     summary: str = ""
+    permissions: Permissions = NONE
 
     def parse(self, step: StepSpec) -> P:
         """``step.params`` validated into the params model; ``UsageError`` (one line naming step and param)."""
@@ -100,6 +108,7 @@ class CheckKind:
     id: str
     fn: CheckFn
     summary: str = ""
+    permissions: Permissions = NONE
 
     def __call__(self, ctx: StepContext) -> CheckResult:
         return self.fn(ctx)
@@ -114,31 +123,64 @@ def _summary(fn: Callable[..., Any]) -> str:
     return (fn.__doc__ or "").strip().split("\n", 1)[0]
 
 
-def step(kind: str, *, params: type[P], changes_cluster: bool = False) -> Callable[[StepFn[P]], StepKind[P]]:
+_CS = "Microsoft.ContainerService/managedClusters"
+ALWAYS_ON = rules(
+    # the migration Lease (netmig.kube.lease): taken, renewed by a background thread, released
+    kube("get,create,update,delete", "leases", "coordination.k8s.io", namespace="kube-system"),
+    # GET cluster + pools before and after steps (drift, progress); the kubeconfig from listClusterUserCredential
+    actions=(f"{_CS}/read", f"{_CS}/agentPools/read", f"{_CS}/listClusterUserCredential/action"),
+)
+
+# what `plan` / `preflight` read besides their checks: the cluster (ALWAYS_ON) and the inventory the policy
+# analysis reads (netmig.engine.plan_build)
+PLANNING = rules(actions=ALWAYS_ON.arm) | INVENTORY
+
+
+def needed(step_kinds: Iterable[str], check_ids: Iterable[str], *, read_only: bool = False) -> Permissions:
+    """What a run of these step kinds and checks needs: ``ALWAYS_ON`` + ``PLANNING`` + each one's declaration
+    (unknown names are skipped: template validation reports them). ``read_only``: what ``plan`` / ``preflight``
+    need (the checks and the planning reads, no step)."""
+    out = PLANNING
+    for cid in check_ids:
+        if cid in CHECKS:
+            out = out | CHECKS[cid].permissions
+    if read_only:
+        return out
+    out = out | ALWAYS_ON
+    for kind in step_kinds:
+        if kind in STEPS:
+            out = out | STEPS[kind].permissions
+    return out
+
+
+def step(kind: str, *, params: type[P], changes_cluster: bool = False,
+         permissions: Permissions = NONE) -> Callable[[StepFn[P]], StepKind[P]]:
     """Register ``fn(ctx, step, params)`` as step kind ``kind`` (see the module contract)."""
     def deco(fn: StepFn[P]) -> StepKind[P]:
         old = STEPS.get(kind)
         if old is not None and old.fn is not fn and getattr(old.fn, "__qualname__", None) != fn.__qualname__:
             raise ValueError(f"step kind {kind!r} registered twice")
-        sk = StepKind(kind=kind, fn=fn, params=params, changes_cluster=changes_cluster, summary=_summary(fn))
+        sk = StepKind(kind=kind, fn=fn, params=params, changes_cluster=changes_cluster, summary=_summary(fn),
+                      permissions=permissions)
         STEPS[kind] = sk
         return sk
     return deco
 
 
-def check(check_id: str) -> Callable[[CheckFn], CheckKind]:
+def check(check_id: str, *, permissions: Permissions = NONE) -> Callable[[CheckFn], CheckKind]:
     """Register ``fn(ctx) -> CheckResult`` as preflight check ``check_id``."""
     def deco(fn: CheckFn) -> CheckKind:
         old = CHECKS.get(check_id)
         if old is not None and old.fn is not fn and getattr(old.fn, "__qualname__", None) != fn.__qualname__:
             raise ValueError(f"check {check_id!r} registered twice")
-        ck = CheckKind(id=check_id, fn=fn, summary=_summary(fn))
+        ck = CheckKind(id=check_id, fn=fn, summary=_summary(fn), permissions=permissions)
         CHECKS[check_id] = ck
         return ck
     return deco
 
 
-def register_step(kind: str, *, changes_cluster: bool = False) -> Callable[[Callable[..., Any]], StepKind[Any]]:
+def register_step(kind: str, *, changes_cluster: bool = False,
+                  permissions: Permissions = NONE) -> Callable[[Callable[..., Any]], StepKind[Any]]:
     """Legacy form: register a two-argument ``fn(ctx, step)`` with unchecked params (tests' toy steps)."""
     def deco(fn: Callable[..., Any]) -> StepKind[Any]:
         def run(ctx: StepContext, s: StepSpec, _: AnyParams) -> dict[str, Any] | None:
@@ -146,7 +188,7 @@ def register_step(kind: str, *, changes_cluster: bool = False) -> Callable[[Call
             return result
         run.__qualname__ = fn.__qualname__
         run.__doc__ = fn.__doc__
-        return step(kind, params=AnyParams, changes_cluster=changes_cluster)(run)
+        return step(kind, params=AnyParams, changes_cluster=changes_cluster, permissions=permissions)(run)
     return deco
 
 

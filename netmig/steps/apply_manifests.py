@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from netmig.errors import CheckFailed
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import StepParams, seconds, step
@@ -24,7 +25,8 @@ class ApplyManifestsParams(StepParams):
     poll_s: float = seconds(1)
 
 
-@step("apply-manifests", params=ApplyManifestsParams, changes_cluster=True)
+@step("apply-manifests", params=ApplyManifestsParams, changes_cluster=True,
+      permissions=perm.rules(perm.kube("get,create,patch", "*", perm.TIGERA)))
 def apply_manifests(ctx: StepContext, step: PlanStep, params: ApplyManifestsParams) -> dict[str, Any]:
     from netmig.kube import errors
     from netmig.kube.resources import Rest

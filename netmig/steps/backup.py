@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import NoParams, step
 
 
-@step("backup", params=NoParams)
+@step("backup", params=NoParams,
+      permissions=perm.INVENTORY | perm.rules(
+          perm.kube("list", "poddisruptionbudgets", "policy"),
+          perm.kube("list", "ciliumnetworkpolicies", "cilium.io")))
 def backup_step(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     from netmig.kube import backup
 

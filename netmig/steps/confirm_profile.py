@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from netmig.errors import CheckFailed
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import StepParams, seconds, step
@@ -53,7 +54,7 @@ def _problems(ctx: StepContext, params: ConfirmProfileParams) -> tuple[list[str]
     return out, pods
 
 
-@step("confirm-network-profile", params=ConfirmProfileParams)
+@step("confirm-network-profile", params=ConfirmProfileParams, permissions=perm.rules(perm.kube("list", "nodes,pods")))
 def confirm_network_profile(ctx: StepContext, step: PlanStep, params: ConfirmProfileParams) -> dict[str, Any]:
     timeout, poll = params.timeout_s, params.poll_s
     t0 = ctx.clock()

@@ -20,13 +20,14 @@ from typing import Any
 from pydantic import Field
 
 from netmig.errors import CheckFailed
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import NoParams, StepParams, seconds, step
 from netmig.stepkit.testhooks import kill_point
 
 
-@step("calico-backup", params=NoParams)
+@step("calico-backup", params=NoParams, permissions=perm.CALICO_LEFTOVERS_READ)
 def calico_backup(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     from netmig.kube import calico
     from netmig.kube.resources import Rest
@@ -65,7 +66,16 @@ class CrdCleanupParams(StepParams):
     backup_step: str | None = Field(default=None, description="the calico-backup step (default: the last before)")
 
 
-@step("crd-cleanup", params=CrdCleanupParams, changes_cluster=True)
+@step("crd-cleanup", params=CrdCleanupParams, changes_cluster=True,
+      permissions=perm.CALICO_LEFTOVERS_READ | perm.rules(
+          perm.kube("list", "pods"),
+          perm.kube("get,delete", "namespaces"),
+          perm.kube("get,patch,delete", "serviceaccounts"),
+          perm.kube("get,delete", "customresourcedefinitions", "apiextensions.k8s.io"),
+          perm.kube("get,delete", "apiservices", "apiregistration.k8s.io"),
+          perm.kube("get,patch,delete", "clusterroles,clusterrolebindings", perm.RBAC),
+          perm.kube("get,patch,delete", "*", perm.CALICO),
+          perm.kube("get,patch,delete", "*", perm.TIGERA)))
 def crd_cleanup(ctx: StepContext, step: PlanStep, params: CrdCleanupParams) -> dict[str, Any]:
     from netmig.kube import calico
     from netmig.kube.resources import Rest
@@ -112,7 +122,7 @@ def crd_cleanup(ctx: StepContext, step: PlanStep, params: CrdCleanupParams) -> d
             "stripped": len(result.stripped)}
 
 
-@step("unenforced-policies", params=NoParams)
+@step("unenforced-policies", params=NoParams, permissions=perm.rules(perm.kube("list", "networkpolicies", perm.NET)))
 def unenforced_policies(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     net = ctx.cluster(fresh=True).network
     pols = sorted(f"{p['metadata'].get('namespace')}/{p['metadata'].get('name')}" for p in ctx.kube.network_policies())

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import Field
 
 from netmig.errors import CheckFailed
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import StepParams, seconds, step
@@ -42,7 +43,8 @@ class DaemonSetParams(StepParams):
     poll_s: float = seconds(1)
 
 
-@step("wait-daemonset", params=DaemonSetParams)
+@step("wait-daemonset", params=DaemonSetParams,
+      permissions=perm.rules(perm.kube("get,list", "daemonsets", "apps"), perm.kube("list", "nodes,pods")))
 def wait_daemonset(ctx: StepContext, step: PlanStep, params: DaemonSetParams) -> dict[str, Any]:
     ns, name = params.namespace, params.name
     timeout, poll = params.timeout_s, params.poll_s

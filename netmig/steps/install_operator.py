@@ -16,13 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from netmig.errors import CheckFailed
-from netmig.manifests import (  # noqa: F401  (re-exported: the manifest helpers lived here)
-    content_problem,
-    fetch_manifest,
-    load_manifest,
-    parse_manifest,
-    read_source,
-)
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import StepParams, seconds, step
@@ -53,7 +47,12 @@ class InstallOperatorParams(StepParams):
     poll_s: float = seconds(1)
 
 
-@step("install-operator", params=InstallOperatorParams, changes_cluster=True)
+@step("install-operator", params=InstallOperatorParams, changes_cluster=True,
+      permissions=perm.rules(
+          perm.kube("get,create,patch", "namespaces,serviceaccounts"),
+          perm.kube("get,create,patch", "deployments", "apps"),
+          perm.kube("get,list,create,patch", "customresourcedefinitions", "apiextensions.k8s.io"),
+          perm.kube("get,create,patch,bind,escalate", "clusterroles,clusterrolebindings", perm.RBAC)))
 def install_operator(ctx: StepContext, step: PlanStep, params: InstallOperatorParams) -> dict[str, Any]:
     from netmig.kube import errors
     from netmig.kube.resources import Rest

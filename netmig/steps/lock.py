@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from netmig.errors import CheckFailed
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import NoParams, StepParams, params_of, register_resume_hook, step
@@ -70,12 +71,14 @@ class LockParams(StepParams):
     lease_seconds: int = Field(default=60, gt=0, description="the Lease's duration; renewed while the run holds it")
 
 
-@step("acquire-lock", params=LockParams)
+@step("acquire-lock", params=LockParams,
+      permissions=perm.rules(perm.kube("get,create,update", "leases", "coordination.k8s.io", namespace="kube-system")))
 def acquire_lock(ctx: StepContext, step: PlanStep, params: LockParams) -> dict[str, Any]:
     return take(ctx)
 
 
-@step("release-lock", params=NoParams)
+@step("release-lock", params=NoParams,
+      permissions=perm.rules(perm.kube("get,delete", "leases", "coordination.k8s.io", namespace="kube-system")))
 def release_lock(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     return {"released": drop(ctx)}
 

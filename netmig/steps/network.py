@@ -23,6 +23,7 @@ from pydantic import Field
 
 from netmig.errors import CheckFailed
 from netmig.logs import get_logger
+from netmig.model import permissions as perm
 from netmig.model.cluster import NetworkProfile
 from netmig.model.plan import PlanStep, ProfileSpec, apply_spec, drift
 from netmig.stepkit import variants
@@ -68,7 +69,8 @@ class NetworkProfileParams(StepParams):
     attempts: int = Field(default=5, gt=0, description="PUT attempts while ARM answers busy / throttled")
 
 
-@step("update-network-profile", params=NetworkProfileParams, changes_cluster=True)
+@step("update-network-profile", params=NetworkProfileParams, changes_cluster=True,
+      permissions=perm.ARM_UPDATE | perm.rules(perm.kube("list", "nodes")))
 def update_network_profile(ctx: StepContext, step: PlanStep, params: NetworkProfileParams) -> dict[str, Any]:
     from netmig.azure import errors as arm
 

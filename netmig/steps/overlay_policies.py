@@ -26,6 +26,7 @@ from pydantic import Field
 from netmig import backups
 from netmig.errors import CheckFailed
 from netmig.journal import EventKind
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep, step_target
 from netmig.stepkit import variants
 from netmig.stepkit.context import StepContext
@@ -47,7 +48,10 @@ def _calico_list(ctx: StepContext, plural: str) -> list[dict[str, Any]] | None:
     return [dict(o) for o in res.get("items") or []]
 
 
-@step("backup-calico-policies", params=NoParams)
+@step("backup-calico-policies", params=NoParams,
+      permissions=perm.rules(
+          perm.kube("list", "networkpolicies", perm.NET),
+          perm.kube("list", perm.CALICO_POLICIES, perm.CALICO)))
 def backup_calico_policies(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     previous = ctx.journal.value(f"{step.id}.dir")
     if previous and not backups.verify(Path(previous)):
@@ -92,8 +96,8 @@ def _window(ctx: StepContext, step: PlanStep, after: str | None) -> dict[str, An
         return None
     ends = [e.time for e in events if e.is_(EventKind.STEP_DONE) and e.step == after]
     end = ends[-1] if ends else dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-    seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(starts[0]["time"])).total_seconds()
-    return {"from": starts[0]["time"], "to": end, "seconds": round(seconds, 1), "from_step": starts[0]["step"],
+    seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(starts[0].time)).total_seconds()
+    return {"from": starts[0].time, "to": end, "seconds": round(seconds, 1), "from_step": starts[0].step,
             "to_step": after or step.id}
 
 
@@ -103,7 +107,10 @@ class RestoreVerifyParams(StepParams):
     enforced_after: str | None = Field(default=None, description="the step after which policies are enforced")
 
 
-@step("restore-verify-policies", params=RestoreVerifyParams, changes_cluster=True)
+@step("restore-verify-policies", params=RestoreVerifyParams, changes_cluster=True,
+      permissions=perm.rules(
+          perm.kube("get,list,create,patch,update", "networkpolicies", perm.NET),
+          perm.kube("get,list,create,patch,update", perm.CALICO_POLICIES, perm.CALICO)))
 def restore_verify_policies(ctx: StepContext, step: PlanStep, params: RestoreVerifyParams) -> dict[str, Any]:
     from netmig.kube import errors
     from netmig.kube.resources import Rest

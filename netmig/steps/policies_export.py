@@ -22,6 +22,7 @@ from pydantic import Field
 
 from netmig import backups
 from netmig.errors import CheckFailed
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import NoParams, StepParams, step
@@ -41,7 +42,7 @@ def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
                 and (ea["metadata"].get("annotations") or {}) == (eb["metadata"].get("annotations") or {}))
 
 
-@step("export-policies", params=NoParams)
+@step("export-policies", params=NoParams, permissions=perm.rules(perm.kube("list", "networkpolicies", perm.NET)))
 def export_policies(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     d = ctx.run_dir / FOLDER
     previous = ctx.journal.value(f"{step.id}.dir")
@@ -75,7 +76,8 @@ class RestorePoliciesParams(StepParams):
     export_step: str | None = Field(default=None, description="the export-policies step (default: the plan's)")
 
 
-@step("restore-policies", params=RestorePoliciesParams, changes_cluster=True)
+@step("restore-policies", params=RestorePoliciesParams, changes_cluster=True,
+      permissions=perm.rules(perm.kube("get,list,create,patch,update", "networkpolicies", perm.NET)))
 def restore_policies(ctx: StepContext, step: PlanStep, params: RestorePoliciesParams) -> dict[str, Any]:
     from netmig.kube import errors
     from netmig.kube.resources import Rest

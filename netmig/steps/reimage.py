@@ -20,6 +20,7 @@ from pydantic import Field
 from netmig.errors import CheckFailed, Paused
 from netmig.journal import EventKind
 from netmig.logs import get_logger
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.monitor import STALL_OPTIONS, ReimageMonitor, Stalled
@@ -61,7 +62,12 @@ def target_labels(target: Any) -> dict[str, str]:
     return dict(OVERLAY_LABELS) if target.ipam == "azure-cni-overlay" else {}
 
 
-@step("watch-reimage", params=WatchReimageParams)
+@step("watch-reimage", params=WatchReimageParams,
+      permissions=perm.arm(f"{perm.CS}/locations/operations/read") | perm.rules(
+          perm.kube("list,watch", "nodes"),
+          perm.kube("list", "pods,namespaces"),
+          perm.kube("list", "poddisruptionbudgets", "policy"),
+          perm.kube("get,list", "daemonsets", "apps")))
 def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) -> dict[str, Any]:
     from netmig.azure import errors as arm
     from netmig.kube.watching import NodeWatch

@@ -18,6 +18,7 @@ from typing import Any
 
 from netmig.checks.unenforced import unenforced_banner
 from netmig.journal import Event, EventKind, as_events
+from netmig.model.checks import CheckResult
 from netmig.model.plan import Plan, PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import NoParams, step
@@ -186,9 +187,9 @@ def render(plan: Plan, records: Sequence[Event | Mapping[str, Any]]) -> str:
     lines += ["", "## Predicted connectivity changes", "", summarize(plan).markdown()]
     pre = _latest(events, "preflight") or plan.preflight
     lines += ["", "## Preflight", "", "| check | outcome | reason |", "|---|---|---|"]
-    for r in pre:
-        outcome = r["outcome"] + (" (accepted)" if r.get("accepted") else "")
-        lines.append(f"| {r['check']} | {outcome} | {r['reason'].replace('|', '/')} |")
+    for r in map(CheckResult.of, pre):
+        outcome = r.outcome.value + (" (accepted)" if r.accepted else "")
+        lines.append(f"| {r.check} | {outcome} | {r.reason.replace('|', '/')} |")
     chosen_path = (_latest(events, "variant") or plan.default_variant) if plan.variants else None
     lines += ["", "## Reimage", "", *_reimage_section(plan, events, chosen_path)]
     v = _latest(events, "verify-result")

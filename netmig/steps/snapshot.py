@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import StepParams, step
@@ -48,7 +49,8 @@ class SnapshotParams(StepParams):
     timeout_s: int = Field(default=2, gt=0, description="each probe's timeout")
 
 
-@step("connectivity-snapshot", params=SnapshotParams)
+@step("connectivity-snapshot", params=SnapshotParams,
+      permissions=perm.PROBES | perm.rules(perm.kube("list", "ciliumnetworkpolicies", "cilium.io")))
 def connectivity_snapshot(ctx: StepContext, step: PlanStep, params: SnapshotParams) -> dict[str, Any]:
     from netmig.verify import snapshot as snapmod
     from netmig.verify.run import take_snapshot

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import Field
 
 from netmig.errors import CheckFailed
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import StepParams, seconds, step
@@ -38,7 +39,8 @@ class VerifyParams(StepParams):
     timeout_s: int = Field(default=2, gt=0, description="each probe's timeout")
 
 
-@step("verify", params=VerifyParams)
+@step("verify", params=VerifyParams,
+      permissions=perm.PROBES | perm.rules(perm.kube("list", "ciliumnetworkpolicies", "cilium.io")))
 def verify_step(ctx: StepContext, step: PlanStep, params: VerifyParams) -> dict[str, Any]:
     from netmig.verify import snapshot as snapmod
     from netmig.verify.compare import compare, expected_vs_observed

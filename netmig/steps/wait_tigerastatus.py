@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from netmig.errors import CheckFailed
+from netmig.model import permissions as perm
 from netmig.model.plan import PlanStep
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import StepParams, seconds, step
@@ -56,7 +57,7 @@ class TigeraStatusParams(StepParams):
                               description="how long a component may stay Degraded")
 
 
-@step("wait-tigerastatus", params=TigeraStatusParams)
+@step("wait-tigerastatus", params=TigeraStatusParams, permissions=perm.rules(perm.kube("get,list", "*", perm.TIGERA)))
 def wait_tigerastatus(ctx: StepContext, step: PlanStep, params: TigeraStatusParams) -> dict[str, Any]:
     from netmig.kube.resources import Rest
 

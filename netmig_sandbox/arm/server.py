@@ -20,10 +20,14 @@ Contract:
   ``{"error": {"code", "message"}}``.
 - Admin (not ARM): ``POST /_sandbox/faults`` (a Fault as JSON, 201), ``GET /_sandbox/faults``,
   ``DELETE /_sandbox/faults``, ``GET /_sandbox/state`` (``ArmState.snapshot``).
-- Every request needs ``Authorization: Bearer <ctx.arm_token>`` (else 401 InvalidAuthenticationToken).
+    GET  {scope}/providers/Microsoft.Authorization/permissions   (the caller's actions / notActions)
+- Every request needs ``Authorization: Bearer <ctx.arm_token>`` (else 401 InvalidAuthenticationToken). With a
+  restricted identity (``netmig_sandbox.arm.authz``) an ARM request whose action its role does not grant answers
+  403 AuthorizationFailed (before faults and validation, as ARM authorizes first).
 - ARM requests (not admin ones) first consult ``ctx.faults.take("arm", method, path, kind="status")``.
 - Every request appends one JSON line to ``ctx.dir / "arm-requests.jsonl"``: ``method, path, status, time``
-  (epoch seconds), ``sim_time``, ``api_version``; cluster PUTs add ``network_profile_change`` (the PUT changes
+  (epoch seconds, when the request arrived), ``sim_time``, ``api_version``, ``action`` (the RBAC action it needs,
+  ``authz.action_for``); cluster PUTs add ``network_profile_change`` (the PUT changes
   plugin / pluginMode / policy / dataplane / podCidr), ``reimage`` (it started a reimage, including a resume),
   ``if_match`` (the If-Match header, or null) and ``network_profile`` (the body's networkProfile);
   faulted requests add ``fault: true``.
@@ -43,7 +47,7 @@ from typing import Any
 
 from aiohttp import web
 
-from netmig_sandbox.arm import operations, reimage, runcommand, versions
+from netmig_sandbox.arm import authz, operations, reimage, runcommand, versions
 from netmig_sandbox.arm.state import TENANT_ID, ArmError, ArmState, Operation, pool_resource
 from netmig_sandbox.arm.validation import merge_profile, network_changed, validate_network_update
 from netmig_sandbox.context import SandboxContext
@@ -118,6 +122,8 @@ class ArmApp:
             ("GET", re.compile(_VNET + r"/subnets"), self.list_subnets),
             ("GET", re.compile(_VNET + r"/subnets/(?P<subnet>[^/]+)"), self.get_subnet),
             ("GET", re.compile(_VNET + r"/usages"), self.vnet_usages),
+            ("GET", re.compile(r"(?P<scope>/subscriptions/.+)/providers/microsoft\.authorization/permissions"),
+             self.permissions),
         ]
 
     # ------------------------------------------------------------------ plumbing
@@ -135,6 +141,7 @@ class ArmApp:
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         extra: dict[str, Any] = {}
         _LOG_EXTRA.set(extra)
+        arrived = time.time()
         path = request.path
         admin = path.startswith("/_sandbox/")
         try:
@@ -146,6 +153,10 @@ class ArmApp:
             if admin:
                 resp = await self.admin(request)
             else:
+                action = authz.action_for(request.method, path)
+                extra["action"] = action
+                if action is not None and not authz.allowed(action, *authz.role_permissions(self.ctx)):
+                    raise ArmError(*authz.failure(action, path))
                 fault = self.ctx.faults.take("arm", request.method, path, kind="status")
                 if fault is not None:
                     extra["fault"] = True
@@ -161,7 +172,7 @@ class ArmApp:
         except ArmError as e:
             resp = _json(e.body(), e.status, e.headers)
         entry: dict[str, Any] = {
-            "method": request.method, "path": path, "status": resp.status, "time": time.time(),
+            "method": request.method, "path": path, "status": resp.status, "time": arrived,
             "sim_time": round(self.ctx.clock.sim_now(), 3), "api_version": request.query.get("api-version"),
         }
         entry.update(extra)
@@ -540,6 +551,11 @@ class ArmApp:
         if flat and self.st.pools:
             per_node += max(int(p["properties"].get("maxPods") or 0) for p in self.st.pools.values())
         return _json(net.usages_json({net.node_subnet: nodes * per_node}))
+
+    # ------------------------------------------------------------------ Microsoft.Authorization
+    async def permissions(self, request: web.Request, scope: str) -> web.StreamResponse:
+        self._scope(scope.split("/")[2])
+        return _json(authz.permissions_json(self.ctx))
 
     # ------------------------------------------------------------------ admin
     async def admin(self, request: web.Request) -> web.StreamResponse:

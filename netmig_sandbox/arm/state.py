@@ -147,6 +147,8 @@ def pool_resource(cluster_id: str, pool: dict[str, Any], k8s_version: str, image
     subnet = pool.get("vnetSubnetID") or subnet_id
     if subnet:
         props["vnetSubnetID"] = subnet
+    if pool.get("podSubnetID"):  # dynamic pod IP allocation (Azure CNI with a pod subnet)
+        props["podSubnetID"] = pool["podSubnetID"]
     return {
         "id": f"{cluster_id}/agentPools/{name}",
         "name": name,

@@ -39,6 +39,11 @@ Rules (aks-migrations.md):
                                             "NetworkProfile CIDR 10.240.100.0/24 overlaps with reserved VNET CIDR
                                             10.240.0.0/16", target networkProfile.podCIDR). Peered VNets are not
                                             checked by ARM (the docs only advise against overlapping them).
+  UndocumentedNetworkProfileChange / NetworkPluginChangeNotSupported / any code of netmig/model/transitions.yaml
+                                            after the checks above, the PUT is judged by the product's rules file
+                                            (``profile_rules.judge_put``: constraints, refusals, documented
+                                            transitions), so the sandbox refuses exactly the profile changes the
+                                            model refuses (tests/unit/journey/test_sandbox_agreement.py).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from netmig_sandbox.arm.profile_rules import judge_put
 from netmig_sandbox.arm.state import ArmError
 from netmig_sandbox.sim.topology import DEFAULT_POD_CIDR, NODE_SUBNET
 
@@ -62,6 +68,7 @@ CODES = (
     "OverlayMigrationWithNetworkPolicyNotSupported", "KubenetCalicoToOverlayMigrationNotSupported",
     "NetworkPolicyChangeNotSupported", "NetworkPolicyUpdateNotSupportedOnKubernetesVersion",
     "PodCidrChangeNotAllowed", "PodCidrOverlap", "NetworkProfileCIDROverlapVNET",
+    "UndocumentedNetworkProfileChange", "NetworkPluginChangeNotSupported",
 )
 
 
@@ -251,6 +258,11 @@ def validate_network_update(
             raise _bad("NetworkPolicyUpdateNotSupportedOnKubernetesVersion",
                        f"{action} network policy '{engine}' is not supported on Kubernetes version "
                        f"{kubernetes_version}; it requires Kubernetes 1.30 or later. Upgrade the cluster first.")
+
+    # --- the rules file (netmig/model/transitions.yaml): every profile change AKS does not document is refused
+    refused = judge_put(current, target)
+    if refused:
+        raise _bad(*refused)
 
     # --- pod CIDR
     to_overlay = ipam_changed and _ipam(new) == "overlay"

@@ -4,7 +4,9 @@ nothing above it: neither ``netmig_sandbox.context`` nor the simulators).
 Contract:
 - ``KubeHost``: the shared state the API server reads -- the object ``store``, the ``faults`` to inject, the
   static ``kube_token``, the pod ``logs`` the kubelet writes, the ``services`` simulators publish (``evict``,
-  ``list_log``, ``events``), and ``arm`` (the ARM state, for the cluster version; may be None).
+  ``list_log``, ``events``, ``identity``), ``arm`` (the ARM state, for the cluster version; may be None), the
+  ``scenario`` (its ``identity`` key: a restricted identity, ``kube.rbac``) and the sandbox's folder ``dir`` (the
+  request log ``kube-requests.jsonl``).
   ``netmig_sandbox.context.SandboxContext`` is one.
 - ``PodProcesses``: what ``kubectl exec`` / ``attach`` / ``port-forward`` reach inside a pod, bound to one
   sandbox; the simulators provide it (``netmig_sandbox.sim.processes.SimProcesses``) and the runtime passes it
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from netmig_sandbox.faults import Faults
@@ -42,6 +45,10 @@ class KubeHost(Protocol):
     def services(self) -> dict[str, Any]: ...
     @property
     def arm(self) -> Any: ...
+    @property
+    def scenario(self) -> dict[str, Any]: ...
+    @property
+    def dir(self) -> Path: ...
 
 
 class ProcessIO:

@@ -27,7 +27,9 @@ Contract of ``build_app(ctx, pods)`` (``ctx``: the ``kube.host.KubeHost`` served
   ERROR event carrying a 410 Expired ``Status``;
 - ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` -> ``meta.k8s.io/v1`` Table (see ``tables``),
   ``includeObject`` = None | Metadata (default) | Object;
-- ``Authorization: Bearer <ctx.kube_token>`` required, else 401 ``Status``;
+- ``Authorization: Bearer <ctx.kube_token>`` required, else 401 ``Status``; with a restricted identity
+  (``rbac``) a resource request its RBAC rules do not allow answers 403 Forbidden (the apiserver's ``Status``)
+  before faults; every request after authentication is appended to ``DIR/kube-requests.jsonl`` (``rbac``);
 - faults: every request first consults ``ctx.faults.take("kube", method, path, kind="status")`` (answer
   ``fault.status`` with a ``Status`` body and ``Retry-After`` if set); watches consult ``kind="cut-watch"`` and
   close after ``fault.params["after_events"]`` (default 0) events;
@@ -64,6 +66,7 @@ from netmig_sandbox.kube import (
     paging,
     patching,
     protobuf,
+    rbac,
     reviews,
     streaming,
     tables,
@@ -181,6 +184,20 @@ class KubeApi:
         auth = request.headers.get("Authorization", "")
         if not self.ctx.kube_token or auth != f"Bearer {self.ctx.kube_token}":
             return _status(401, "Unauthorized", "Unauthorized")
+        attrs = rbac.attributes(method, path, request.query)
+        entry: dict[str, Any] = {"method": method, "path": path, "verb": None, "time": time.time()}
+        if attrs is not None:
+            entry.update(verb=attrs.verb, group=attrs.group, resource=attrs.resource, namespace=attrs.namespace,
+                         name=attrs.name)
+        resp = await self._authorized(request, attrs)
+        entry["status"] = resp.status
+        rbac.log_request(self.ctx, entry)
+        return resp
+
+    async def _authorized(self, request: web.Request, attrs: rbac.Attributes | None) -> web.StreamResponse:
+        path, method = request.path, request.method
+        if attrs is not None and not rbac.allowed(rbac.rules(self.ctx), attrs):
+            return _json(rbac.forbidden(attrs), 403)
         fault = self.ctx.faults.take("kube", method, path, kind="status")
         if fault is not None:
             headers = {}
@@ -372,7 +389,7 @@ class KubeApi:
     async def _create(self, request: web.Request, req: Request) -> web.Response:
         obj = self._typed(req, self._validate_new(req, await self._body(request)))
         if req.rt.key in reviews.KEYS:
-            return _json(reviews.review(req.rt.kind, obj), 201)
+            return _json(reviews.review(req.rt.kind, obj, self.ctx), 201)
         warnings = admission.check_unknown(admission.field_validation(request.query), req.rt, obj, "create", req.gv)
         apply_defaults(req.rt.key, obj, self.store)
         meta = obj.setdefault("metadata", {})

@@ -194,7 +194,15 @@ def _new_pod_cidr_planned(env: dict[str, str], sb: Any) -> None:
 
 OVERLAY = {"FALLBACK_PLAN": "{tmp}/plans/cluster-fallback.yaml", "FALLBACK_RUN": "{tmp}/plans/cluster-fallback.run",
            "NEW_POD_CIDR": "192.168.0.0/16"}  # ({tmp}: the scene's temporary folder; as the runbook derives them)
+CNI = {"POD_CIDR": "192.168.0.0/16", "JOURNEY": "{tmp}/plans/journey.yaml"}
 SCENES = {
+    "azure-cni-to-overlay.md": [
+        Scene("happy path", HAPPY, scenario=lambda: "azure-cni", env=CNI),
+        *[replace(s, env=CNI) for s in _stall_and_lro(PLAN_ONLY, "azure-cni")],
+        Scene("a policy engine: the journey", [
+            ("section", "If preflight fails: a network policy engine is installed")], scenario=lambda: "npm",
+              env=CNI),
+    ],
     "npm-to-cilium.md": [
         Scene("happy path", HAPPY),
         *_stall_and_lro(PLAN_ONLY, "npm"),

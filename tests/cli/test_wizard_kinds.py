@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from netmig.cli.main import cli
-from tests.cli.keys import CTRL_U, ENTER, SPACE
+from tests.cli.keys import CTRL_U, DOWN, ENTER, SPACE
 from tests.cli.test_wizard import _arm_requests, _comparable, _printed, _wizard
 
 
@@ -84,7 +84,8 @@ def test_calico_crd_cleanup_is_offered_when_policy_is_none_and_calico_left_objec
     uninstall_by_hand(sb.directory)  # az aks update --network-policy none: CRDs, APIService, namespaces stay
     plans = tmp_path / "plans"
     res, typist = _wizard(["--sandbox", str(sb.directory), "--plans-dir", str(plans)], [
-        ("Migration", ENTER),  # the only one that applies, so the default
+        # azure-cni-to-overlay (first), calico-crd-cleanup and npm-to-cilium apply to Azure CNI without an engine
+        ("Migration", DOWN + ENTER),
         ("When should it run", ENTER),
         ("Approve the migration now", "n" + ENTER),
         ("Save the plan as", ENTER),

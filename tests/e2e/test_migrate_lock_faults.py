@@ -22,13 +22,13 @@ from click.testing import CliRunner
 
 from netmig.cli.main import cli
 from netmig.connection import from_sandbox_dir
-from netmig.engine.context import Options
 from netmig.engine.planning import load_plan
 from netmig.engine.runner import run_plan
 from netmig.engine.session import open_context
 from netmig.errors import CheckFailed, Paused
 from netmig.kube import lease
 from netmig.kube.gateway import KubeGateway
+from netmig.stepkit.context import Options
 from netmig_sandbox import scenarios
 from netmig_sandbox.faults import Fault
 from tests.e2e.migrate_helpers import EXE, ROOT, profile_puts, start_detached, stop

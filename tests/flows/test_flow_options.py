@@ -151,8 +151,8 @@ def test_notready_timeout_pauses_the_reimage_under_prefect(prefect_server: None,
     from flows.migrate import migrate, run_flow
     from flows.params import ClusterAddress, MigrationOptions
     from netmig.cli.main import cli
-    from netmig.engine.context import Options
-    from netmig.engine.monitor import Stalled
+    from netmig.stepkit.context import Options
+    from netmig.stepkit.monitor import Stalled
 
     sb = _stuck_notready(sandbox_factory)  # a deployment's form
     state = migrate(migration="npm-to-cilium", cluster=ClusterAddress(sandbox=str(sb.directory)),

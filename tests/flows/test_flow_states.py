@@ -38,10 +38,10 @@ def test_pause_ends_paused_rejection_cancelled_stall_paused_never_failed(
 
     from flows.migrate import run_flow
     from netmig.cli.main import cli
-    from netmig.engine.context import Options
-    from netmig.engine.monitor import Stalled
     from netmig.engine.planning import load_plan
     from netmig.errors import Paused
+    from netmig.stepkit.context import Options
+    from netmig.stepkit.monitor import Stalled
     from netmig.steps.approval import NotApproved
 
     sb = sandbox_factory("npm", time_scale=0.02)

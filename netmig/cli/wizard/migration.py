@@ -31,7 +31,7 @@ def applicability(template: Any, network: Any, leftovers: Callable[[], list[str]
     """None when ``template`` starts from ``network``'s profile; else why not (one line). A cleanup template (check
     ``calico-leftovers``, no profile change) fits only when ``leftovers()`` finds Calico/Tigera leftovers (None:
     they could not be read; preflight decides)."""
-    from netmig.engine.planning import apply_spec
+    from netmig.model.plan import apply_spec
 
     have = network.to_dict()
     wrong = [f"{k} is {have.get(k)!s}, it needs {v}" for k, v in template.source.model_dump().items()
@@ -46,7 +46,17 @@ def applicability(template: Any, network: Any, leftovers: Callable[[], list[str]
         return None
     if apply_spec(network, template.target) == network:
         return "the cluster already has the target profile"
-    return None
+    return refused_by_aks(network, apply_spec(network, template.target))
+
+
+def refused_by_aks(network: Any, target: Any) -> str | None:
+    """Why AKS refuses moving ``network`` to ``target`` (netmig/model/transitions.yaml), one line; None otherwise."""
+    from netmig.model.profiles import ProfileState, judge
+
+    verdict = judge(ProfileState.from_network(network), ProfileState.from_network(target))
+    if verdict.status != "refused" or not verdict.reasons:
+        return None
+    return f"AKS refuses it from this profile ({verdict.reasons[0].code}): {verdict.reasons[0].message}"
 
 
 def read_leftovers(aks: Any, echo: Any) -> list[str] | None:
@@ -87,10 +97,46 @@ def fallbacks(template: Any, network: Any) -> list[Any]:
     return out
 
 
+JOURNEY = "journey"  # the migration answer that picks the journey to JOURNEY_GOAL
+JOURNEY_GOAL = "overlay-cilium"
+
+
+def journey_offer(network: Any) -> list[str] | None:
+    """The journey from ``network``'s profile to Azure CNI Overlay + Cilium as lines (its first line the summary),
+    or None when the cluster is there already or no journey exists."""
+    from netmig.journey.planner import plan_journey
+    from netmig.model.profiles import ProfileState
+
+    try:
+        start, goal = ProfileState.from_network(network), ProfileState.parse(JOURNEY_GOAL)
+    except ValueError:
+        return None
+    jp = plan_journey(start, goal)
+    if jp.path is None or not jp.path.stages:
+        return None
+    w = jp.path.window
+    return [f"{jp.path.route()}: {len(jp.path.stages)} stage(s), {jp.path.reimages} reimage(s), "
+            + (f"NetworkPolicies unenforced for {w.reimages} reimage(s)" if w.reimages else "no unenforced window")]
+
+
+def journey_commands(a: Answers) -> list[list[str]]:
+    """The journey's two commands for the cluster the wizard read."""
+    from netmig.commands.argv import argv
+
+    out = str(a.out or "journey.yaml")
+    return [argv(["journey", "plan"], address=a.address, flags=[("--to", JOURNEY_GOAL), ("--pod-cidr", a.pod_cidr),
+                                                              ("--out", out)]),
+            argv(["journey", "apply"], out)]
+
+
 def choose_migration(q: Questions, a: Answers, target: Any, info: Any, echo: Any) -> Any:
-    """Phase 2: list the migrations (which fit the cluster), settle ``a.kind``; returns its template."""
+    """Phase 2: offer the journey to Azure CNI Overlay + Cilium first, then list the migrations (which fit the
+    cluster), settle ``a.kind``; returns its template, or None when the journey was chosen (``a.kind`` JOURNEY)."""
     from netmig.azure.gateway import AksGateway
 
+    offer = journey_offer(info.network)
+    if offer:
+        echo(f"\nRecommended journey to Azure CNI Overlay + Cilium (aks-netmig journey): {offer[0]}")
     templates = list_templates()
     found: list[list[str] | None] = []
 
@@ -108,9 +154,13 @@ def choose_migration(q: Questions, a: Answers, target: Any, info: Any, echo: Any
              f"  ({t.title})")
     fits = [t.kind for t in templates if why[t.kind] is None]
     if a.kind is None:
-        a.kind = q.select("Migration", [Option(f"{t.kind}: {t.title}", t.kind, why[t.kind]) for t in templates],
-                          flag="--migration KIND", default=fits[0] if len(fits) == 1 else NO_DEFAULT)
-    elif a.kind not in why:
+        journey = [Option(f"{JOURNEY}: every stage to Azure CNI Overlay + Cilium ({offer[0]})", JOURNEY)] \
+            if offer else []
+        a.kind = q.select("Migration", [Option(f"{t.kind}: {t.title}", t.kind, why[t.kind]) for t in templates]
+                          + journey, flag="--migration KIND", default=fits[0] if len(fits) == 1 else NO_DEFAULT)
+    if a.kind == JOURNEY and offer:
+        return None
+    if a.kind not in why:
         raise UsageError(f"unknown migration kind {a.kind!r}", f"choose one of: {', '.join(sorted(why))}")
     elif why[a.kind]:
         echo(f"note: {a.kind} does not fit this cluster ({why[a.kind]}); preflight will say what fails")

@@ -29,15 +29,15 @@ def preflight_and_accept(q: Questions, a: Answers, target: Any, echo: Any) -> An
     plan = make_plan(a, target)
     echo(render_report(plan))
     blocking = blocking_checks(plan)
-    acceptable = [r for r in blocking if r["outcome"] == "fail" and r.get("acceptable", True)]
+    acceptable = [r for r in blocking if not r.refused]
     for r in blocking:
-        if r not in acceptable:  # could not run, or not about the cluster: fix it, never accept it
-            echo(f"  cannot be accepted: {r['check']}: {r['reason']}" + (f" -- {r['fix']}" if r.get("fix") else ""))
+        if r.refused:  # could not run, or not about the cluster: fix it, never accept it
+            echo(f"  cannot be accepted: {r.check}: {r.reason}" + (f" -- {r.fix}" if r.fix else ""))
     if acceptable and not a.accept:
         while True:  # an empty selection asks what next, never ends the wizard after the whole preflight
             a.accept = q.checkbox("These checks fail. Accept (Space selects; the plan records it; apply goes ahead "
                                   "despite them):",
-                                  [Option(f"{r['check']}: {r['reason']}", r["check"]) for r in acceptable],
+                                  [Option(f"{r.check}: {r.reason}", r.check) for r in acceptable],
                                   flag="--accept ID", default=[])
             if a.accept or not q.interactive:
                 break
@@ -54,6 +54,6 @@ def preflight_and_accept(q: Questions, a: Answers, target: Any, echo: Any) -> An
             blocking = blocking_checks(plan)
     if blocking:
         pre = preflight_command(a)
-        raise CheckFailed(f"preflight fails ({', '.join(r['check'] for r in blocking)}); nothing was written",
+        raise CheckFailed(f"preflight fails ({', '.join(r.check for r in blocking)}); nothing was written",
                           f"fix it or accept it, then check again with: {shlex.join(pre)}")
     return plan

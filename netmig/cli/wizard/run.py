@@ -18,7 +18,7 @@ from netmig.cli.wizard.answers import (
     wizard_command,
 )
 from netmig.cli.wizard.cluster import describe_cluster, pick_cluster, read_cluster
-from netmig.cli.wizard.migration import choose_migration, plan_options
+from netmig.cli.wizard.migration import choose_migration, journey_commands, plan_options
 from netmig.cli.wizard.preflight import preflight_and_accept
 from netmig.cli.wizard.save import review_and_save
 from netmig.cli.wizard.when import DEFAULT_TZ, schedule, when_and_approval
@@ -32,7 +32,12 @@ def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, 
     target, a.address = pick_cluster(q, opts, echo)  # 1. the cluster
     info = read_cluster(target)
     echo("\n" + describe_cluster(info))
-    template = choose_migration(q, a, target, info, echo)  # 2. the migration
+    template = choose_migration(q, a, target, info, echo)  # 2. the migration (or the journey)
+    if template is None:  # the journey: its own commands plan every stage and run them with one approval
+        echo("\nThe journey, non-interactive, from any shell:")
+        for cmd in journey_commands(a):
+            echo(f"  {shlex.join(cmd)}")
+        return a
     plan_options(q, a, template, info, echo)  # 3. options that shape the plan
     try:
         plan = preflight_and_accept(q, a, target, echo)  # 4. preflight and analysis, acceptance

@@ -15,10 +15,11 @@ from netmig.checks.calico_profile import (
     policy_none_verdict,
     version_verdict,
 )
-from netmig.engine.planning import PLANS_DIR, Plan, load_plan, load_template, parse_set, set_step_params
+from netmig.engine.planning import PLANS_DIR, load_plan, load_template, parse_set, set_step_params
 from netmig.errors import UsageError
 from netmig.model.checks import Outcome
 from netmig.model.cluster import NetworkProfile
+from netmig.model.plan import Plan
 
 
 def _steps(t: object) -> list[dict]:  # type: ignore[type-arg]

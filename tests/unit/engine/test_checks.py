@@ -58,6 +58,20 @@ CASES: list[tuple[str, dict[str, Any], StubKube | None, list[dict[str, Any]] | N
     ("node-auto-provisioning-off", {}, None, None, [], Outcome.PASS, "node auto-provisioning is off", None),
     ("node-auto-provisioning-off", {"node_provisioning_mode": "Auto"}, None, None, [], Outcome.FAIL,
      "node auto-provisioning is on", "turn node auto-provisioning off"),
+    # azure-cni-to-overlay (netmig/checks/azure_cni_overlay.py; more cases in tests/unit/checks)
+    ("azure-cni-node-subnet", {"network": NetworkProfile(plugin="azure", policy="none")}, None, None, [],
+     Outcome.PASS, "Azure CNI in node-subnet mode", None),
+    ("azure-cni-node-subnet", {"network": KUBENET_CALICO}, None, None, [], Outcome.FAIL, "not Azure CNI (node subnet)",
+     "kubenet-to-overlay"),
+    ("overlay-no-policy-engine", {"network": NetworkProfile(plugin="azure", policy="none")}, None, None, [],
+     Outcome.PASS, "network policy none", None),
+    ("overlay-no-policy-engine", {}, None, None, [], Outcome.FAIL, "network policy azure", "journey plan"),
+    ("overlay-dynamic-pod-ip", {}, None, None, [], Outcome.PASS, "no pool uses dynamic pod IP allocation", None),
+    ("overlay-dynamic-pod-ip", {"pools": (pool("system"), pool("user", pod_subnet_id="/sub/pods"))}, None, None, [],
+     Outcome.FAIL, "pools with a pod subnet (dynamic pod IP allocation): user", "delete those pools"),
+    ("overlay-windows-build", {}, None, None, [], Outcome.PASS, "no Windows node pools", None),
+    ("overlay-windows-build", {"pools": (pool("system"), pool("user", name="win1", os_type="Windows"))}, None, None,
+     [], Outcome.WARN, "20348.1668", "node-image-only"),
     ("pdb-drain", {}, StubKube(DB, [pdb("db-ok", minAvailable=1)]), None, [], Outcome.PASS,
      "no PodDisruptionBudget forbids evictions now", None),
     ("pdb-drain", {}, StubKube(DB, [pdb("db-strict", minAvailable=2)]), None, [], Outcome.FAIL,
@@ -115,7 +129,9 @@ CASES: list[tuple[str, dict[str, Any], StubKube | None, list[dict[str, Any]] | N
 # tests/unit/kube/test_calico.py and tests/e2e/test_migrate_uninstall.py (leftovers)
 # the overlay pod CIDR (Microsoft.Network) and ip-masq-agent (ConfigMaps) checks: tests/e2e/test_migrate_overlay.py,
 # their verdicts in tests/unit/checks/test_overlay_checks.py
-THROUGH_THE_API = {"calico-addon-annotations", "calico-leftovers", "overlay-pod-cidr", "overlay-ip-masq-agent"}
+# the permissions check (Microsoft.Authorization permissions, SelfSubjectAccessReview): tests/e2e/test_permissions.py
+THROUGH_THE_API = {"calico-addon-annotations", "calico-leftovers", "overlay-pod-cidr", "overlay-ip-masq-agent",
+                   "permissions"}
 
 
 @pytest.mark.parametrize(("check", "changes", "kube", "found", "accepted", "outcome", "reason", "fix"), CASES,

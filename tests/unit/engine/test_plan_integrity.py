@@ -17,9 +17,10 @@ import yaml
 
 from netmig.commands.failures import client_failure
 from netmig.connection import for_plan
-from netmig.engine.planning import PlanConnection, load_plan, load_template, new_plan, set_step_params
+from netmig.engine.planning import load_plan, load_template, new_plan, set_step_params
 from netmig.errors import UsageError
 from netmig.inputs import check_seconds, cidr, read_text
+from netmig.model.plan import PlanConnection
 from tests.unit.engine.values import ENDPOINT, NOW, cluster, plan
 
 

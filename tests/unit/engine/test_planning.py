@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from netmig.engine.catalog import step_fn
-from netmig.engine.planning import drift, load_plan
+from netmig.engine.planning import load_plan
 from netmig.errors import CheckFailed, UsageError
 from netmig.model.checks import CheckResult
 from netmig.model.cluster import NetworkProfile
+from netmig.model.plan import drift
 from tests.unit.engine.values import NOW, REF, cluster, context, plan, pool
 
 PROFILE_KEYS = ["plugin", "policy", "dataplane", "plugin_mode", "pod_cidr", "service_cidr"]
@@ -38,7 +39,7 @@ def test_the_plan_names_source_target_the_exact_arm_change_pools_and_duration() 
     # all pools at once; the slowest (user: 4 batches of 1) decides: 3 + 4*4 .. 6 + 4*12, plus 2 / 10 minutes
     assert p.expected_minutes == (21, 64)
     assert p.irreversible and "no way back" in (p.irreversible_reason or "")
-    assert p.checks[0] == "cluster-succeeded" and "policy-analysis" in p.checks
+    assert p.checks[:2] == ["permissions", "cluster-succeeded"] and "policy-analysis" in p.checks
     assert [s.id for s in p.steps][:5] == ["preflight", "snapshot", "backup", "approval", "lock"]
     assert p.step("update-network").irreversible and p.step("update-network").params == {
         "policy": "cilium", "dataplane": "cilium"}
@@ -108,13 +109,13 @@ def test_plan_on_the_sandbox_records_preflight_and_findings(sandbox_factory: Any
     sb = sandbox_factory("npm", time_scale=0.002)
     p = make_plan("npm-to-cilium", from_sandbox_dir(sb.directory), accepted=["policy-analysis"],
                   polling_interval=0.1)
-    assert [r["check"] for r in p.preflight] == p.checks  # every check of the template, in order
-    outcomes = {r["check"]: r["outcome"] for r in p.preflight}
+    assert [r.check for r in p.preflight] == p.checks  # every check of the template, in order
+    outcomes = {r.check: r.outcome for r in p.preflight}
     assert outcomes["cluster-succeeded"] == outcomes["azure-cni"] == outcomes["pdb-drain"] == "pass"
     assert outcomes["kubernetes-version"] == "warn"  # the npm scenario runs 1.31: Cilium < 1.17 ignores endPort
     assert outcomes["surge-capacity"] == "pass"
-    [analysis] = [r for r in p.preflight if r["check"] == "policy-analysis"]
-    assert analysis["outcome"] == "fail" and analysis["accepted"] is True
+    [analysis] = [r for r in p.preflight if r.check == "policy-analysis"]
+    assert analysis.outcome == "fail" and analysis.accepted is True
     assert p.findings and {"severity", "rule", "kind", "namespace", "name"} <= set(p.findings[0])
     assert any(f["severity"] == "error" and f["rule"] == "ip-block" for f in p.findings)
     assert p.nodes_to_reimage == sum(x.nodes for x in p.pools) == 6

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netmig.engine.report import render
+from netmig.steps.report import render
 from tests.unit.engine.values import plan
 
 

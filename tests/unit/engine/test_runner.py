@@ -13,9 +13,9 @@ import structlog
 from structlog.testing import LogCapture
 
 from netmig.engine import runlock
-from netmig.engine.planning import Plan, PlanStep
 from netmig.engine.runner import run_plan, run_step, status
 from netmig.errors import CheckFailed, Paused
+from netmig.model.plan import Plan, PlanStep
 from netmig.stepkit.registry import register_step
 from tests.unit.engine.values import context, plan
 

@@ -15,12 +15,12 @@ import yaml
 from click.testing import CliRunner
 
 from netmig.cli.status_cmd import render_status, status_dict
-from netmig.engine.planning import Plan, PlanStep, new_plan
+from netmig.engine.planning import new_plan
 from netmig.engine.runner import run_step
 from netmig.engine.session import run_dir_for
 from netmig.errors import CheckFailed
 from netmig.journal import Journal
-from netmig.model.plan import PlanTemplate
+from netmig.model.plan import Plan, PlanStep, PlanTemplate
 from netmig.stepkit import variants
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import register_step

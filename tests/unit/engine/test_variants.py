@@ -21,18 +21,18 @@ import pytest
 
 from netmig.azure import errors as arm
 from netmig.engine import catalog
-from netmig.engine.planning import Plan, PlanStep, load_template, new_plan
-from netmig.engine.report import render
+from netmig.engine.planning import load_template, new_plan
 from netmig.engine.runner import run_step
 from netmig.errors import CheckFailed, UsageError
 from netmig.journal import Journal
 from netmig.model.cluster import ClusterInfo, ClusterRef, NetworkProfile, PoolInfo
-from netmig.model.plan import PlanTemplate
+from netmig.model.plan import Plan, PlanStep, PlanTemplate
 from netmig.model.plan import validate_order as _validate_order
 from netmig.stepkit import variants
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import register_step
 from netmig.steps.network import update_network_profile
+from netmig.steps.report import render
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 KUBENET_CALICO = NetworkProfile(plugin="kubenet", policy="calico", pod_cidr="10.244.0.0/16",

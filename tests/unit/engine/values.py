@@ -7,9 +7,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from netmig.engine.planning import Plan, load_template, new_plan
+from netmig.engine.planning import load_template, new_plan
 from netmig.journal import Journal
 from netmig.model.cluster import ClusterInfo, ClusterRef, NetworkProfile, PoolInfo
+from netmig.model.plan import Plan
 from netmig.stepkit.context import StepContext
 
 REF = ClusterRef("0000-sub", "rg-app", "aks-prod")

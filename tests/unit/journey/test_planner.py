@@ -148,14 +148,14 @@ def test_explain_states_route_window_stages_fallback_and_rejections() -> None:
     assert "AKS MAY REFUSE this update (KubenetCalicoToOverlayMigrationNotSupported)" in text
     assert "If AKS refuses kubenet-calico-to-overlay-calico: kubenet-calico -> kubenet -> overlay -> overlay-cilium" \
         in text
-    assert "its template does not accept overlay-calico yet" in text
+    assert "its template does not accept" not in text
     assert "Rejected:" in text and "kubenet-calico -> overlay-cilium in one update: AKS refuses" in text
     assert all("\n" not in line for line in lines)
 
 
 def test_explain_says_pod_cidr_and_missing_templates() -> None:
     text = "\n".join(explain(plan_journey(P("azure-cni-npm"), GOAL)))
-    assert "kind azure-cni-to-overlay (no template yet)" in text
+    assert "kind azure-cni-to-overlay]" in text and "no template yet" not in text
     assert "pod CIDR required (--pod-cidr)" in text
     impossible = explain(plan_journey(P("byo-cni"), GOAL))
     assert ": impossible: no sequence of documented AKS network-profile updates" in impossible[0]

@@ -128,15 +128,15 @@ def test_transitions_from_every_known_state() -> None:
 
 def test_transition_details_the_journey_needs() -> None:
     [to_overlay] = [t for t in transitions(P("azure-cni-cilium"))]
-    assert (to_overlay.pod_cidr, to_overlay.irreversible, to_overlay.kind_exists) == ("required", True, False)
+    assert (to_overlay.pod_cidr, to_overlay.irreversible, to_overlay.kind_exists) == ("required", True, True)
     assert "no dynamic pod IP allocation (pod subnet)" in [p.text for p in to_overlay.preconditions]
     direct = transitions(P("kubenet-calico"))[0]
     assert direct.uncertain and direct.refusal is not None
     assert direct.refusal.code == "KubenetCalicoToOverlayMigrationNotSupported"
     assert direct.pod_cidr == "optional"
-    # the npm-to-cilium template accepts policy azure only: from Calico the same PUT needs a wider template
+    # the npm-to-cilium template accepts any Azure CNI on the azure dataplane (NPM, Calico or no engine)
     swap = transitions(P("overlay-calico"))[0]
-    assert swap.kind == "npm-to-cilium" and not swap.template_covers
+    assert swap.kind == "npm-to-cilium" and swap.template_covers
     assert transitions(P("azure-cni-npm"))[0].template_covers
     self_managed = transitions(P("overlay-calico"))[2]
     assert not self_managed.journey

@@ -107,6 +107,11 @@ REFUSED = [
      {"networkPlugin": "azure", "networkPluginMode": "overlay", "podCidr": "172.31.0.0/16"}, {}, "PodCidrOverlap"),
     ("service cidr change", NPM, {"serviceCidr": "10.1.0.0/16"}, {}, "PropertyChangeNotAllowed"),
     ("unknown policy", NPM, {"networkPolicy": "weave"}, {}, "InvalidParameter"),
+    ("kubenet -> overlay + npm in one PUT (transitions.yaml: undocumented)", KUBENET,
+     {"networkPlugin": "azure", "networkPluginMode": "overlay", "networkPolicy": "azure"}, {},
+     "UndocumentedNetworkProfileChange"),
+    ("azure cni -> byo cni (transitions.yaml: no-migration-to-byo-cni)", {**NPM, "networkPolicy": "none"},
+     {"networkPlugin": "none"}, {}, "NetworkPluginChangeNotSupported"),
 ]
 
 

@@ -1,0 +1,40 @@
+"""``aks-netmig permissions --migration KIND [--json] [--read-only]``: the least-privilege roles a migration kind
+needs, built from the declarations of its step kinds and checks (``netmig.commands.permissions``; this module only
+renders).
+
+Output: an Azure custom role definition (JSON for ``az role definition create --role-definition @role.json``;
+replace the ``AssignableScopes`` placeholder) and the Kubernetes ClusterRole / Role / bindings (YAML for
+``kubectl apply -f``; replace the subject placeholder). ``--json`` prints one object ``{"azure_role": {...},
+"kubernetes": [...]}``. ``--read-only``: the roles for ``plan`` and ``preflight`` only (no write, no probe).
+Exit codes: 0; 2 unknown kind.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+import yaml
+
+
+@click.command("permissions")
+@click.option("--migration", "kind", required=True, help="the migration kind (plans/KIND.yaml)")
+@click.option("--json", "as_json", is_flag=True, help='one JSON object: {"azure_role": {...}, "kubernetes": [...]}')
+@click.option("--read-only", is_flag=True, help="the roles plan and preflight need (reads only)")
+@click.option("--verify", "verify", is_flag=True,
+              help="the roles `aks-netmig verify` needs (reads + connectivity probes, no Azure write)")
+def permissions(kind: str, as_json: bool, read_only: bool, verify: bool) -> None:
+    """Print the Azure role and Kubernetes RBAC a migration kind needs (least privilege)."""
+    from netmig.commands.permissions import PermissionsRequest
+    from netmig.commands.permissions import permissions as build
+    from netmig.engine.permissions import ASSIGNABLE_SCOPE
+
+    doc = build(PermissionsRequest(kind, read_only=read_only, verify=verify)).to_dict()
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"# Azure custom role: az role definition create --role-definition @{doc['azure_role']['Name']}.json")
+    click.echo(f"# (replace AssignableScopes: {ASSIGNABLE_SCOPE})")
+    click.echo(json.dumps(doc["azure_role"], indent=2))
+    click.echo("# Kubernetes RBAC: kubectl apply -f - (replace the subject with the identity aks-netmig runs as)")
+    click.echo(yaml.safe_dump_all(doc["kubernetes"], sort_keys=False), nl=False)
