@@ -118,13 +118,6 @@ async def _scenario(ui: str, sb: Path, plan: Path, b: Browser, shots: Path) -> N
         report = str(keys["migration-report"].data)
         assert "approved** by **ui-test**" in report and "looks right" in report
 
-        b.goto(f"{ui}/runs/flow-run/{run.id}")
-        b.wait_js("the completed run page", "document.body.innerText.includes('Completed')", 90)
-        b.screenshot(shots / "run-page-completed.png")
-        b.js("(() => { const t = [...document.querySelectorAll('button, [role=tab], a, li, span')].find(x => "
-             "x.innerText.trim().startsWith('Artifacts')); if (t) t.click(); return !!t })()")
-        b.wait_js("the artifacts tab", "document.body.innerText.includes('Picture:')", 60)
-        b.screenshot(shots / "run-artifacts.png")
         for key in ("connectivity-heatmap", "reimage-timeline"):
             b.goto(f"{ui}/artifacts/artifact/{keys[key].id}")
             size = b.wait_js(f"the {key} picture", "(() => { const i = [...document.images].find(x => "
@@ -132,3 +125,13 @@ async def _scenario(ui: str, sb: Path, plan: Path, b: Browser, shots: Path) -> N
                              "? [i.naturalWidth, i.naturalHeight] : null })()", 60)
             assert size[0] > 300 and size[1] > 200, size
             b.screenshot(shots / f"artifact-{key}.png")
+        b.goto(f"{ui}/runs/flow-run/{run.id}")
+        b.wait_js("the completed run page", "document.body.innerText.includes('Completed')", 90)
+        b.screenshot(shots / "run-page-completed.png")
+        b.js("(() => { const t = [...document.querySelectorAll('button, [role=tab], a, li, span')].find(x => "
+             "x.innerText.trim().startsWith('Artifacts')); if (t) t.click(); return !!t })()")
+        try:
+            b.wait_js("the artifacts tab", "['migration-report', 'connectivity-heatmap', 'Picture:'].some(k => "
+                      "document.body.innerText.includes(k))", 60)
+        finally:
+            b.screenshot(shots / "run-artifacts.png")
