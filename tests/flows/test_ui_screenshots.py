@@ -131,7 +131,7 @@ async def _scenario(ui: str, sb: Path, plan: Path, b: Browser, shots: Path) -> N
         b.js("(() => { const t = [...document.querySelectorAll('button, [role=tab], a, li, span')].find(x => "
              "x.innerText.trim().startsWith('Artifacts')); if (t) t.click(); return !!t })()")
         try:
-            b.wait_js("the artifacts tab", "['migration-report', 'connectivity-heatmap', 'Picture:'].some(k => "
-                      "document.body.innerText.includes(k))", 60)
+            b.wait_js("the artifacts tab", "document.body.innerText.includes('approval-request') && "
+                      "document.body.innerText.includes('What the approver reviews')", 60)  # key + description
         finally:
             b.screenshot(shots / "run-artifacts.png")
