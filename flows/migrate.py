@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -49,9 +50,10 @@ from prefect.input import RunInput
 from pydantic import Field
 
 from flows.bridge import structlog_to_prefect
+from flows.naming import migrate_run_name, run_name
 from flows.params import ClusterAddress, MigrationOptions, ui_text
 from flows.runs import default_plan_path, published, register_run
-from netmig.commands.render import approval_markdown, plan_markdown
+from netmig.commands.render import FULL_CHANGES_KEY, approval_markdown, plan_markdown, predicted_changes_markdown
 from tasks.migrate import INTERRUPTED, STOPPED, PrefectProgress, RunHandle, plan_for_run, publish, run_step
 
 __all__ = ["ApprovalInput", "CliSession", "FlowInterrupted", "migrate", "run_flow", "structlog_to_prefect"]
@@ -100,7 +102,7 @@ def _auto(who: str) -> Callable[[Any], dict[str, Any]]:
     return approver
 
 
-@flow(name="netmig-migrate", persist_result=True)
+@flow(name="netmig-migrate", persist_result=True, flow_run_name=migrate_run_name)
 def migrate(migration: str | None = None, cluster: ClusterAddress = ClusterAddress(), plan_path: str | None = None,
             options: MigrationOptions = MigrationOptions()) -> dict[str, Any]:
     """Apply an aks-netmig migration plan (made first when the plan file does not exist), resumably. A deployment
@@ -181,8 +183,8 @@ def _run(migration: str | None, cluster: ClusterAddress, plan_path: str | None, 
                 f"The plan this run applies ({path})")
     run = prepare(ApplyRequest(  # the address given, else the plan's own connection; the engine's options
         path, cluster.address(), run_dir=Path(options.run_dir).resolve() if options.run_dir else None,
-        stall_seconds=options.stall_seconds, pdb_block_seconds=options.pdb_block_seconds,
-        notready_seconds=options.notready_seconds, check_access=False))
+        stall_seconds=options.stall_seconds or None, pdb_block_seconds=options.pdb_block_seconds or None,
+        notready_seconds=options.notready_seconds or None, check_access=False))
     target, run_dir, engine_options = run.target, run.run_dir, run.options
     crashed = register_run(plan.migration_id, flow_run)
     approver = session.approver or (_auto(f"deployment {deployment.name or 'run'}")
@@ -251,13 +253,40 @@ def _wait_for_approval(ctx: Any, run_dir: Path, done_artifacts: set[str], option
     first = "approval-request" not in done_artifacts
     description = None
     if first:
-        description = approval_markdown(ctx.plan, run_dir, ctx.journal.value("preflight"))
+        link = None
+        with contextlib.suppress(Exception):  # the full table next to the short form (a report, never a failure)
+            link = publish("markdown", FULL_CHANGES_KEY, predicted_changes_markdown(ctx.plan, run_dir),
+                           "Every probed cell predicted to change under the target engine (baseline snapshot)")
+        description = approval_markdown(ctx.plan, run_dir, ctx.journal.value("preflight"), link)
         publish("markdown", "approval-request", description, "What the approver reviews")
         ctx.journal.record("awaiting-approval", via="prefect-ui", run_id=ctx.run_id)
         structlog.get_logger("netmig.flow").info("awaiting approval in the Prefect UI (resume the flow run)")
     form = ApprovalInput.with_initial_data(description=description) if description else ApprovalInput
-    return suspend(wait_for_input=form, timeout=int(options.approval_timeout_hours * 3600),
-                   key=f"approval-{ctx.plan.migration_id}")
+    if first:
+        return suspend(wait_for_input=form, timeout=int(options.approval_timeout_hours * 3600),
+                       key=f"approval-{ctx.plan.migration_id}")
+    # resumed: Prefect's suspend_flow_run finds the answer and returns it, but first logs "Suspending flow run,
+    # execution will be rescheduled ..." -- misleading on a run that goes on: that line is dropped, ours says what
+    # happens
+    quiet = _DropSuspendingLine()
+    prefect_logger = logging.getLogger("prefect.flow_runs")
+    prefect_logger.addFilter(quiet)
+    try:
+        answer = suspend(wait_for_input=form, timeout=int(options.approval_timeout_hours * 3600),
+                         key=f"approval-{ctx.plan.migration_id}")
+    finally:
+        prefect_logger.removeFilter(quiet)
+    structlog.get_logger("netmig.flow").info("approval form answered; the run continues",
+                                             approved=getattr(answer, "approve", None),
+                                             approver=getattr(answer, "approver", None))
+    return answer
+
+
+class _DropSuspendingLine(logging.Filter):
+    """Drops Prefect's "Suspending flow run ..." record (used only while a resumed run reads its answer)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith("Suspending flow run")
 
 
 def run_flow(*, plan_path: str, address: dict[str, Any], run_dir: Path, yes: bool, options: Any,
@@ -290,7 +319,7 @@ def run_flow(*, plan_path: str, address: dict[str, Any], run_dir: Path, yes: boo
         token = _SESSION.set(session)
         try:
             with tags(f"migration:{plan.migration_id}", "aks-netmig"):
-                state = migrate.with_options(flow_run_name=f"{plan.migration_id}")(
+                state = migrate.with_options(flow_run_name=run_name(plan.cluster.rsplit("/", 1)[-1], plan.kind))(
                     cluster=ClusterAddress.from_mapping(address), plan_path=str(Path(plan_path).resolve()),
                     options=opts, return_state=True)
         finally:

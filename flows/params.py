@@ -1,6 +1,8 @@
 """Flow parameters shared by the deployments: pydantic models, so the Prefect UI renders them as forms.
 
-Contract: plain values only (strings, numbers, lists); ``ClusterAddress.address()`` is the command layer's
+Contract: plain values only (strings, numbers, lists), no Optional fields -- the Prefect form renders
+``X | None`` as a type toggle ('Property is type "None"'): an empty string / 0 is "not given" (null from an API
+caller reads as that default); ``ClusterAddress.address()`` is the command layer's
 ``Address``, exactly what the CLI's ``--sandbox/--cluster/...`` flags make.
 Relative paths are relative to the worker's working directory (the project folder ``prefect deploy`` ran in):
 prefer absolute paths in deployment parameters.
@@ -11,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from netmig.connection import ADDRESS_KEYS as ADDRESS_FIELDS
 from netmig.connection import Address
@@ -23,18 +25,23 @@ class ClusterAddress(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sandbox: str | None = Field(default=None, title="Sandbox folder",
+    sandbox: str = Field(default="", title="Sandbox folder",
                                 description="A sandbox folder (aks-netmig sandbox start --dir DIR): endpoint, CA "
                                             "bundle, token and cluster come from DIR/sandbox.json.")
-    cluster: str | None = Field(default=None, title="AKS resource id",
+    cluster: str = Field(default="", title="AKS resource id",
                                 description="/subscriptions/S/resourceGroups/RG/providers/"
                                             "Microsoft.ContainerService/managedClusters/NAME")
-    subscription: str | None = Field(default=None, title="Subscription id")
-    resource_group: str | None = Field(default=None, title="Resource group")
-    name: str | None = Field(default=None, title="Cluster name")
-    arm_endpoint: str | None = Field(default=None, title="ARM endpoint", description="Default: public Azure.")
-    ca_bundle: str | None = Field(default=None, title="CA bundle",
+    subscription: str = Field(default="", title="Subscription id")
+    resource_group: str = Field(default="", title="Resource group")
+    name: str = Field(default="", title="Cluster name")
+    arm_endpoint: str = Field(default="", title="ARM endpoint", description="Default: public Azure.")
+    ca_bundle: str = Field(default="", title="CA bundle",
                                   description="A PEM file to trust for the ARM endpoint.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_is_empty(cls, values: Any) -> Any:
+        return _no_nones(values)
 
     def given(self) -> bool:
         return bool(self.sandbox or self.cluster or self.subscription)
@@ -46,7 +53,14 @@ class ClusterAddress(BaseModel):
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> ClusterAddress:
         """From the CLI's address options (paths become strings; unknown keys are ignored)."""
-        return cls(**{k: (str(v) if v is not None else None) for k, v in values.items() if k in ADDRESS_FIELDS})
+        return cls(**{k: (str(v) if v is not None else "") for k, v in values.items() if k in ADDRESS_FIELDS})
+
+
+def _no_nones(values: Any) -> Any:
+    """A form or API caller may send null for an empty field: the model's default then ("" / 0)."""
+    if isinstance(values, dict):
+        return {k: v for k, v in values.items() if v is not None}
+    return values
 
 
 SET_PATTERN = r"^[^.=\s]+\.[^=\s]+=.*$"
@@ -64,8 +78,8 @@ class PlanOptions(BaseModel):
     accept: list[str] = Field(default_factory=list, title="Accept",
                               description="Failing check ids or policy-analysis rule ids to accept (like "
                                           "`aks-netmig plan --accept`), e.g. policy-analysis.")
-    operator_manifest: str | None = Field(
-        default=None, title="tigera-operator manifest",
+    operator_manifest: str = Field(
+        default="", title="tigera-operator manifest",
         description="calico-to-self-managed: the tigera-operator manifest the install-operator step applies, a "
                     "path on the worker (absolute) or an https URL; the same as the step parameter "
                     "install-operator.manifest=... Empty: the template's default.")
@@ -73,7 +87,7 @@ class PlanOptions(BaseModel):
         default_factory=list, title="Step parameters (STEP.PARAM=VALUE)",
         description="Like `aks-netmig plan --set STEP.PARAM=VALUE` (repeatable; VALUE is read as YAML), e.g. "
                     "install-operator.manifest=/srv/netmig/tigera-operator.yaml.")
-    pod_cidr: str | None = Field(default=None, title="Overlay pod CIDR",
+    pod_cidr: str = Field(default="", title="Overlay pod CIDR",
                                  description="Migrations to Azure CNI Overlay (kubenet-to-overlay): the new pod CIDR, "
                                              "like `aks-netmig plan --pod-cidr`. Empty: keep the current one. It "
                                              "must not overlap the VNet, the service CIDR or peered networks.")
@@ -83,11 +97,16 @@ class PlanOptions(BaseModel):
                                              "enforced in between), used only if ARM refuses the direct change; "
                                              "like `aks-netmig plan --allow-fallback`.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _none_is_empty(cls, values: Any) -> Any:
+        return _no_nones(values)
+
     @field_validator("pod_cidr")
     @classmethod
-    def _cidr(cls, value: str | None) -> str | None:
+    def _cidr(cls, value: str) -> str:
         if not value or not value.strip():
-            return None
+            return ""
         try:
             ipaddress.ip_network(value.strip(), strict=True)
         except ValueError as e:
@@ -119,7 +138,7 @@ class PlanOptions(BaseModel):
     def plan_args(self, kind: str) -> dict[str, Any]:
         """Keyword arguments of ``tasks.migrate.make_plan``: ``accepted``, ``sets``, ``pod_cidr``,
         ``allow_fallback`` (the flags of ``aks-netmig plan``)."""
-        return {"accepted": list(self.accept), "sets": self.sets(kind), "pod_cidr": self.pod_cidr,
+        return {"accepted": list(self.accept), "sets": self.sets(kind), "pod_cidr": self.pod_cidr or None,
                 "allow_fallback": self.allow_fallback}
 
     def conflicts(self, plan: Any) -> list[str]:
@@ -137,17 +156,18 @@ class MigrationOptions(PlanOptions):
                                            "run in the UI after reviewing the plan and the predicted changes.")
     approval_timeout_hours: float = Field(default=72.0, gt=0, title="Approval timeout (hours)",
                                           description="A run waiting for approval longer than this fails.")
-    stall_seconds: float | None = Field(default=None, ge=0, title="Stall timeout (s)",
+    stall_seconds: float = Field(default=0, ge=0, title="Stall timeout (s)",
                                         description="Seconds without reimage progress before the run pauses (like "
-                                                    "`apply --stall-timeout`; default 1800).")
-    notready_seconds: float | None = Field(default=None, ge=0, title="NotReady timeout (s)",
+                                                    "`apply --stall-timeout`; 0: the plan's, 1800 by default).")
+    notready_seconds: float = Field(default=0, ge=0, title="NotReady timeout (s)",
                                            description="Seconds a node may stay NotReady during the reimage before "
-                                                       "the run pauses (like `apply --notready-timeout`; default "
-                                                       "1500).")
-    pdb_block_seconds: float | None = Field(default=None, ge=0, title="PDB block timeout (s)",
+                                                       "the run pauses (like `apply --notready-timeout`; 0: the "
+                                                       "plan's, 1500 by default).")
+    pdb_block_seconds: float = Field(default=0, ge=0, title="PDB block timeout (s)",
                                             description="Seconds a PodDisruptionBudget may block a drain before the "
-                                                        "run pauses (like `apply --pdb-timeout`; default 900).")
-    run_dir: str | None = Field(default=None, title="Run folder",
+                                                        "run pauses (like `apply --pdb-timeout`; 0: the plan's, 900 "
+                                                        "by default).")
+    run_dir: str = Field(default="", title="Run folder",
                                 description="Journal, backups, snapshots, report, Prefect results. Default: "
                                             "PLAN.run/ next to the plan.")
 
@@ -155,7 +175,7 @@ class MigrationOptions(PlanOptions):
 class PreflightOptions(PlanOptions):
     """The plan options (the plan the preflight makes), and what the run does with its result."""
 
-    plan_out: str | None = Field(default=None, title="Write the plan to",
+    plan_out: str = Field(default="", title="Write the plan to",
                                  description="Also write the concrete plan here (review it, then give it to the "
                                              "migration deployment as its plan path).")
     fail_on_blocking: bool = Field(default=True, title="Fail on blocking checks",

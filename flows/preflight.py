@@ -14,13 +14,14 @@ from typing import Any
 from prefect import flow
 
 from flows.bridge import structlog_to_prefect
+from flows.naming import migrate_run_name
 from flows.params import ClusterAddress, PreflightOptions
 from netmig.commands.render import findings_rows, plan_markdown, preflight_rows
 from netmig.model.checks import is_blocking
 from tasks.migrate import make_plan, publish
 
 
-@flow(name="netmig-preflight")
+@flow(name="netmig-preflight", flow_run_name=migrate_run_name)
 def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = ClusterAddress(),
               options: PreflightOptions = PreflightOptions()) -> dict[str, Any]:
     """Run a migration kind's preflight checks and policy analysis against a cluster; change nothing.
@@ -38,7 +39,7 @@ def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = Cluste
         if not cluster.given():
             raise UsageError("no cluster given", "set cluster.sandbox, cluster.cluster or subscription/"
                                                  "resource_group/name")
-        plan = Plan.model_validate(make_plan(migration, cluster.model_dump(), out=options.plan_out,
+        plan = Plan.model_validate(make_plan(migration, cluster.model_dump(), out=options.plan_out or None,
                                              **options.plan_args(migration)))
         publish("table", "preflight", preflight_rows(plan.preflight), f"Preflight of {migration} on {plan.cluster}")
         if plan.findings:
@@ -47,7 +48,7 @@ def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = Cluste
         publish("markdown", "plan", plan_markdown(plan), "The plan a migration would apply"
                 + (f" (written to {options.plan_out})" if options.plan_out else " (not written)"))
         blocking = [r for r in plan.preflight if is_blocking(r)]
-        summary = {"migration": migration, "cluster": plan.cluster, "plan": options.plan_out,
+        summary = {"migration": migration, "cluster": plan.cluster, "plan": options.plan_out or None,
                    "checks": {r.check: r.outcome.value for r in plan.preflight},
                    "blocking": [r.check for r in blocking],
                    "findings": len(plan.findings),

@@ -17,7 +17,9 @@ Contract:
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
@@ -103,10 +105,46 @@ def bridged(handler: logging.Handler, when: Callable[[], bool] | None = None) ->
     (e.g. inside a flow run; other threads' lines stay on the console only). Printed once regardless."""
     if not structlog.is_configured():
         configure()
+    readable = Readable(handler)
     if when is not None:
-        handler.addFilter(lambda _record: when())
-    with also_to(handler):
+        readable.addFilter(lambda _record: when())
+    with also_to(readable):
         yield
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_META = ("event", "level", "timestamp", "logger")
+
+
+def readable_text(rendered: str) -> tuple[str, dict[str, Any]]:
+    """A rendered line as a person reads it, and its structured fields: a JSON line ``{"event": "watch", "pool":
+    "user", ...}`` -> (``"watch · pool=user ..."``, ``{"pool": "user", ...}``); any other line (the console
+    renderer's) without its colour codes, and no fields."""
+    try:
+        doc = json.loads(rendered)
+    except ValueError:
+        return _ANSI.sub("", rendered), {}
+    if not isinstance(doc, dict):
+        return rendered, {}
+    fields = {k: v for k, v in doc.items() if k not in _META}
+    text = str(doc.get("event", ""))
+    if fields:
+        text += " · " + " ".join(f"{k}={v}" for k, v in fields.items())
+    return text, fields
+
+
+class Readable(logging.Handler):
+    """Hands ``target`` each record with a readable message (``readable_text``) and the structured fields as the
+    record's ``netmig_fields`` attribute (extra), e.g. for Prefect's log view instead of raw JSON blobs."""
+
+    def __init__(self, target: logging.Handler) -> None:
+        super().__init__()
+        self.target = target
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text, fields = readable_text(record.getMessage())
+        copy = logging.makeLogRecord({**record.__dict__, "msg": text, "args": None, "netmig_fields": fields})
+        self.target.handle(copy)
 
 
 def get_logger(name: str | None = None) -> Any:

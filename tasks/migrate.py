@@ -132,15 +132,18 @@ def plan_for_run(req: RunPlanRequest) -> RunPlan:
 # --- artifacts -------------------------------------------------------------------------------------------------
 
 
-def publish(kind: str, key: str, body: Any, description: str | None = None) -> None:
-    """An artifact on the current flow run (``kind``: markdown | table); outside a run, or on error, nothing."""
+def publish(kind: str, key: str, body: Any, description: str | None = None) -> str | None:
+    """An artifact on the current flow run (``kind``: markdown | table); outside a run, or on error, nothing.
+    Returns the UI path of the artifact's page (``/artifacts/artifact/ID``) or None."""
     try:
         if kind == "table":
-            create_table_artifact(body, key=key, description=description)
+            aid = create_table_artifact(body, key=key, description=description)
         else:
-            create_markdown_artifact(body, key=key, description=description)
+            aid = create_markdown_artifact(body, key=key, description=description)
+        return f"/artifacts/artifact/{aid}" if aid else None
     except Exception as e:
         log.warning("artifact not published", key=key, error=f"{e.__class__.__name__}: {e}"[:200])
+        return None
 
 
 def publish_step_artifacts(ctx: StepContext, kind: str) -> None:
@@ -158,11 +161,19 @@ def publish_step_artifacts(ctx: StepContext, kind: str) -> None:
                 publish("markdown", "reimage-summary",
                         f"# Reimage{label}\n\n" + f"{summary['nodes']} nodes on the target engine after "
                         f"{summary['watch_s']} s ({summary['node_events']} node events).\n\n"
-                        + "\n".join(f"- {d}" for d in summary["pools"].values()) + "\n")
+                        + "\n".join(f"- {d}" for d in summary["pools"].values()) + "\n",
+                        f"Reimage result{label}: nodes per pool on the target engine, watch time")
         elif kind == "verify":
             md = verification_markdown(ctx.run_dir)
             if md:
                 publish("markdown", "verification-matrix", md, "Connectivity before -> after, and every probed cell")
+
+
+ARTIFACT_DESCRIPTIONS = {  # the description of every artifact a step publishes through the sink
+    "migration-report": "The migration report: steps, timings, reimage, verification, approval, pictures",
+    "connectivity-heatmap": "Picture: namespace x namespace connectivity before | after, changed cells outlined",
+    "reimage-timeline": "Picture: per pool, each node's phases (surge, cordoned, reimaging, ready) over time",
+}
 
 
 class PrefectProgress(ProgressSink):
@@ -188,4 +199,4 @@ class PrefectProgress(ProgressSink):
 
     def artifact(self, key: str, markdown: str) -> None:
         with contextlib.suppress(Exception):
-            create_markdown_artifact(markdown, key=key)
+            create_markdown_artifact(markdown, key=key, description=ARTIFACT_DESCRIPTIONS.get(key, key))

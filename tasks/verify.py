@@ -56,7 +56,8 @@ def take_snapshot(out: str, *, sandbox: str | None = None, kubeconfig: str | Non
                                            baseline=Path(baseline) if baseline else None, target=target,
                                            budget_s=budget_s, on_progress=ProbeArtifact()))
     snapmod.save(snap, out)
-    create_markdown_artifact(report.snapshot_markdown(snap), key="verify-snapshot")
+    create_markdown_artifact(report.snapshot_markdown(snap), key="verify-snapshot",
+                              description="Every probed cell of the snapshot: observed vs expected")
     return dict(snap.stats)
 
 
@@ -68,7 +69,8 @@ def compare_snapshots(before: str, after: str) -> dict[str, Any]:
     from netmig.verify import report
 
     cmp = verify_compare(CompareRequest(Path(before), Path(after)))
-    create_markdown_artifact(report.comparison_markdown(cmp), key="verify-compare")
+    create_markdown_artifact(report.comparison_markdown(cmp), key="verify-compare",
+                              description="Connectivity before -> after: the cells whose outcome changed")
     return dict(cmp.to_dict())
 
 

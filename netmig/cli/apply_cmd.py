@@ -37,10 +37,13 @@ from netmig.errors import CheckFailed
 @click.option("--dry-run", is_flag=True, help="Show what would run (pending steps, the ARM change); change nothing.")
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="State folder (journal, backups, snapshots, report); default PLAN.run/ next to the plan.")
-@click.option("--stall-timeout", type=SECONDS, default=None, help="Seconds without reimage progress before pausing.")
-@click.option("--pdb-timeout", type=SECONDS, default=None, help="Seconds a PDB may block a drain before pausing.")
+@click.option("--stall-timeout", type=SECONDS, default=None,
+              help="Seconds without reimage progress before pausing  [default: the plan's stall_seconds, 1800]")
+@click.option("--pdb-timeout", type=SECONDS, default=None,
+              help="Seconds a PDB may block a drain before pausing  [default: the plan's pdb_block_seconds, 900]")
 @click.option("--notready-timeout", type=SECONDS, default=None,
-              help="Seconds a node may stay NotReady during the reimage before pausing.")
+              help="Seconds a node may stay NotReady during the reimage before pausing  [default: the plan's "
+              "notready_seconds, 1500]")
 @click.option("--prefect/--no-prefect", default=None,
               help="Run as the Prefect flow (default) or with the library runner (NETMIG_ORCHESTRATOR=local).")
 @click.option("--abort", is_flag=True, hidden=True,

@@ -121,9 +121,11 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 
 def _register() -> None:
     from netmig.cli import commands
+    from netmig.cli.help import decorate
 
     for command in commands.all_commands():
         cli.add_command(command)
+    decorate(cli)
 
 
 _register()

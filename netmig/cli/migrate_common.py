@@ -92,13 +92,10 @@ def approver(yes: bool) -> Callable[[Any], Any]:
 
 
 def progress_sink() -> Any:
-    from netmig.stepkit.context import ProgressSink
+    """Rich per-pool bars on a terminal (stderr), the plain progress log lines otherwise."""
+    from netmig.cli.progress import sink_for
 
-    if sys.stderr.isatty():
-        from netmig.cli.progress import RichProgress
-
-        return RichProgress()
-    return ProgressSink()
+    return sink_for()
 
 
 def prepare_prefect_env() -> None:

@@ -20,6 +20,7 @@ from netmig.commands.plans import PlanRequest
 from netmig.connection import Address
 from netmig.errors import CheckFailed
 from netmig.model.checks import CheckResult, is_blocking, render_mark
+from netmig.summary import summarize
 
 
 def predicted_changes(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -42,16 +43,6 @@ def predicted_changes(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _verdict(v: Any) -> str:
-    return {True: "allowed", False: "denied"}.get(v, str(v)) if isinstance(v, bool) else str(v)
-
-
-def describe_change(c: dict[str, Any]) -> str:
-    port = f"{c['port'] if c['port'] is not None else '*'}/{c['protocol']}"
-    return (f"{c['src']} -> {c['dst']} {port}: {_verdict(c['before'])} under {c['source_engine']}, "
-            f"{_verdict(c['after'])} under {c['target_engine']} (policy {c['policy']})")
-
-
 def blocking_checks(plan: Any) -> list[CheckResult]:
     return [r for r in plan.preflight if is_blocking(r)]
 
@@ -61,13 +52,14 @@ def report_dict(plan: Any, kind: str) -> dict[str, Any]:
     profiles), ``checks`` (``check``, ``outcome`` pass|warn|fail|error -- error: the check could not run, never
     acceptable --, ``reason``, ``fix``, ``accepted``, ``acceptable``),
     ``findings`` (policy-analysis findings: ``rule``, ``severity``, ``kind``, ``namespace``, ``name``, ``message``,
-    ``fix``, ``details``), ``predicted_changes`` (see ``predicted_changes``), ``blocking`` (ids of checks failing
-    unaccepted), ``accepted`` (the ids given with --accept), ``ok`` (no blocking check), ``nodes_to_reimage``,
-    ``expected_minutes`` ([low, high])."""
+    ``fix``, ``details``), ``predicted_changes`` (see ``predicted_changes``), ``change_summary``
+    (``netmig.summary.ChangeSummary.to_dict``: the count and lines every front end shows), ``blocking`` (ids of
+    checks failing unaccepted), ``accepted`` (the ids given with --accept), ``ok`` (no blocking check),
+    ``nodes_to_reimage``, ``expected_minutes`` ([low, high])."""
     blocking = blocking_checks(plan)
     return {"cluster": plan.cluster, "migration": kind, "source": plan.source, "target": plan.target,
             "checks": [r.to_dict() for r in plan.preflight], "findings": plan.findings,
-            "predicted_changes": predicted_changes(plan.findings),
+            "predicted_changes": predicted_changes(plan.findings), "change_summary": summarize(plan).to_dict(),
             "blocking": [r.check for r in blocking], "accepted": list(plan.accepted), "ok": not blocking,
             "nodes_to_reimage": plan.nodes_to_reimage, "expected_minutes": list(plan.expected_minutes)}
 
@@ -90,12 +82,7 @@ def render_report(plan: Any, max_findings: int = 20, max_changes: int = 20) -> s
         lines.append(f"    [{f['severity']}] {f['rule']} {f['kind']} {where}: {f['message']}")
     if len(plan.findings) > max_findings:
         lines.append(f"    ... and {len(plan.findings) - max_findings} more (--json shows all)")
-    changes = predicted_changes(plan.findings)
-    lines.append(f"  predicted connectivity changes: {len(changes)}")
-    for c in changes[:max_changes]:
-        lines.append(f"    {describe_change(c)}")
-    if len(changes) > max_changes:
-        lines.append(f"    ... and {len(changes) - max_changes} more (--json shows all)")
+    lines.append("  " + summarize(plan).text(max_changes, indent="    "))
     return "\n".join(lines)
 
 

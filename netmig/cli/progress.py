@@ -1,35 +1,118 @@
-"""Rich progress bars for the reimage on a TTY (one bar per pool: nodes done/total plus surge/cordoned/NotReady)."""
+"""Terminal progress with rich, on a TTY only; off a TTY (CI, runbooks) the plain log lines exactly as before.
+
+Contract:
+- ``RichProgress`` (a ``ProgressSink``): one bar per pool during the reimage watch -- nodes done/total, the
+  surge/cordoned/NotReady counts and the engines, elapsed time and an ETA; ``message`` prints above the bars.
+- ``probe_progress(stream)``: an ``on_progress(done, total)`` callable for probe runs drawing a bar with ETA on a
+  TTY, or None off a TTY (the caller keeps its plain lines). ``close()`` on it ends the bar.
+- ``spinner(text, stream)``: a context manager showing a spinner while waiting (a TTY), else one log line.
+``sink_for(stream)`` picks ``RichProgress`` on a TTY, else the plain ``ProgressSink``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
+from netmig.logs import get_logger
 from netmig.stepkit.context import ProgressSink
 
 
+def is_tty(stream: Any) -> bool:
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _pool_detail(p: Any) -> str:
+    engines = ",".join(f"{k}={v}" for k, v in sorted(p.engines.items()))
+    # escaped: "[cilium=3]" is not rich markup
+    text = f"surge {p.surge} cordoned {p.cordoned} NotReady {p.not_ready}" + (f" [{engines}]" if engines else "")
+    return escape(text)
+
+
 class RichProgress(ProgressSink):
-    def __init__(self) -> None:
+    """Per-pool bars for the reimage watch (see the module docstring)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__()
-        self.console = Console(stderr=True)
+        self.console = Console(file=stream or sys.stderr, force_terminal=True) if stream else Console(stderr=True)
         self.bars: Progress | None = None
         self.tasks: dict[str, Any] = {}
 
     def pools(self, pools: list[Any]) -> None:
         if self.bars is None:
-            self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=self.console)
+            self.bars = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+                                 TextColumn("ETA"), TimeRemainingColumn(), console=self.console)
             self.bars.start()
         for p in pools:
-            detail = (f"surge {p.surge} cordoned {p.cordoned} NotReady {p.not_ready} "
-                      + ",".join(f"{k}={v}" for k, v in sorted(p.engines.items())))
+            detail = _pool_detail(p)
             if p.name not in self.tasks:
                 self.tasks[p.name] = self.bars.add_task(f"pool {p.name}", total=p.total or 1, detail=detail)
-            self.bars.update(self.tasks[p.name], completed=p.done, detail=detail)
+            self.bars.update(self.tasks[p.name], completed=p.done, total=p.total or 1, detail=detail)
+
+    def message(self, text: str) -> None:
+        self.console.print(text)
 
     def close(self) -> None:
         if self.bars is not None:
             self.bars.stop()
             self.bars = None
+
+
+def sink_for(stream: Any = None) -> ProgressSink:
+    """``RichProgress`` on a TTY (``stream``, default stderr), else the plain ``ProgressSink`` (log lines)."""
+    stream = stream or sys.stderr
+    return RichProgress(stream if stream is not sys.stderr else None) if is_tty(stream) else ProgressSink()
+
+
+class ProbeBar:
+    """``on_progress(done, total)`` for a probe run: a bar with count, elapsed time and ETA."""
+
+    def __init__(self, stream: Any, what: str = "probes") -> None:
+        self.console = Console(file=stream, force_terminal=True)
+        self.bars = Progress(SpinnerColumn(), TextColumn(what), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=self.console)
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.task is None:
+            self.bars.start()
+            self.task = self.bars.add_task("probes", total=total or 1)
+        self.bars.update(self.task, completed=done, total=total or 1)
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.bars.stop()
+            self.task = None
+
+
+def probe_progress(stream: Any = None, what: str = "probes") -> ProbeBar | None:
+    """A ``ProbeBar`` on a TTY, else None (the caller's plain lines)."""
+    stream = stream or sys.stderr
+    return ProbeBar(stream, what) if is_tty(stream) else None
+
+
+@contextmanager
+def spinner(text: str, stream: Any = None) -> Iterator[None]:
+    """A spinner with ``text`` while inside (a TTY); off a TTY one log line ``text``."""
+    stream = stream or sys.stderr
+    if not is_tty(stream):
+        get_logger("netmig.progress").info(text)
+        yield
+        return
+    with Console(file=stream, force_terminal=True).status(text):
+        yield

@@ -75,7 +75,9 @@ def render_status(d: dict[str, Any]) -> str:
 @click.argument("plan_path", metavar="[PLAN]", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @cluster_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys: see status_dict).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: plan, migration_id, kind, run_dir, steps, current_step, done, last_error, "
+              "last_stall, aborts, cluster, reimage, target_engine, lock, resume_command.")
 def status(plan_path: Path | None, run_dir: Path | None, as_json: bool, **kwargs: Any) -> None:
     """Show a migration's progress (PLAN) and the cluster's state, reimage progress and lock; how to resume."""
     configure_logging()

@@ -4,6 +4,7 @@ Contract: every question names its flag. ``Questions(interactive=False)`` never 
 takes it, one without raises ``UsageError`` naming the flag (exit 2). Interactive questions use questionary's
 ``unsafe_ask`` so Ctrl-C raises ``KeyboardInterrupt`` (the wizard turns it into exit 130). ``asked`` records
 every question that was put to the user, with its flag (the wizard prints the equivalent command from the answers).
+Confirm prompts need Enter after y/n (no single-key answers).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class Questions:
         import questionary
 
         self.asked.append((flag, message))
-        return bool(questionary.confirm(message, default=default).unsafe_ask())
+        # auto_enter=False: y/n then Enter (a single key would leave the Enter to the next prompt)
+        return bool(questionary.confirm(message, default=default, auto_enter=False).unsafe_ask())
 
     def text(self, message: str, *, flag: str, default: str | None = None,
              validate: Callable[[str], str | None] | None = None) -> str:

@@ -226,8 +226,10 @@ class PlanOptionsLike(Protocol):
     """What shapes a plan a run makes (``flows.params.PlanOptions`` is one): the flags of ``aks-netmig plan``."""
 
     accept: list[str]
-    pod_cidr: str | None
     allow_fallback: bool
+
+    @property
+    def pod_cidr(self) -> str | None: ...  # "" or None: keep the current one
 
     def sets(self, kind: str) -> list[str]: ...
 
@@ -292,7 +294,7 @@ def plan_for_run(req: RunPlanRequest) -> RunPlan:
         path = path or req.new_plan_path
         opts = req.options
         blocking = plan(PlanRequest(req.migration, req.address, accept=tuple(opts.accept),
-                                    sets=tuple(opts.sets(req.migration)), pod_cidr=opts.pod_cidr,
+                                    sets=tuple(opts.sets(req.migration)), pod_cidr=opts.pod_cidr or None,
                                     allow_fallback=opts.allow_fallback, out=path, check_access=False,
                                     reuse_existing=True, only_if_runnable=True)).blocking
         if blocking:

@@ -55,6 +55,9 @@ def plan_markdown(plan: Any) -> str:
     lines += _table(["pool", "mode", "os", "nodes", "max surge", "surge nodes"],
                     [[p.name, p.mode, p.os_type, p.nodes, p.max_surge or "", p.surge_nodes] for p in plan.pools])
     lines += ["", "## Steps", "", " → ".join(s.id + (" ⚠" if s.irreversible else "") for s in plan.steps)]
+    from netmig.summary import summarize
+
+    lines += ["", "## Predicted connectivity changes", "", summarize(plan).markdown()]
     blocking = [r for r in plan.preflight if is_blocking(r)]
     errors = [f for f in plan.findings if f["severity"] == "error"]
     lines += ["", f"Preflight at plan time: {len(plan.preflight)} checks, {len(blocking)} blocking. "
@@ -105,33 +108,41 @@ def predicted_changes_markdown(plan: Any, run_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def approval_markdown(plan: Any, run_dir: Path, preflight: list[dict[str, Any]] | None) -> str:
-    """What the approver sees above the form: the plan summary, the preflight results, the predicted changes."""
-    lines = [f"## Approve migration `{plan.migration_id}`?", "",
-             f"`{plan.cluster.rsplit('/', 1)[-1]}`: {plan.source_profile().describe()} → "
-             f"**{plan.target_profile().describe()}**; {plan.nodes_to_reimage} nodes in {len(plan.pools)} pools "
-             "reimaged at once."]
+FULL_CHANGES_KEY = "predicted-changes"  # the artifact holding the full predicted-changes table
+
+
+def approval_markdown(plan: Any, run_dir: Path, preflight: list[dict[str, Any]] | None,
+                      full_table_link: str | None = None) -> str:
+    """What the approver sees above the form, laid out for a narrow (444 px) modal: short lines and lists, no wide
+    table -- the plan summary, the preflight outcome per check, the ONE change summary (``netmig.summary``: the same
+    count and lines as the CLI and the wizard) and, when given, a link to the full table (``full_table_link``:
+    the ``predicted-changes`` artifact, ``predicted_changes_markdown``)."""
+    from netmig.summary import summarize
+
+    lines = [f"## Approve `{plan.migration_id}`?", "",
+             f"`{plan.cluster.rsplit('/', 1)[-1]}`: {plan.source_profile().describe()} →",
+             f"**{plan.target_profile().describe()}**", "",
+             f"{plan.nodes_to_reimage} nodes in {len(plan.pools)} pools reimaged."]
     if plan.irreversible:
         lines.append(f"\n**Irreversible**: {plan.irreversible_reason or 'no way back'}")
     if unenforced_banner(plan):
         lines.append(f"\n**{unenforced_banner(plan)}**")
-    lines += ["", "### Preflight", ""]
     rows = preflight_rows(preflight or plan.preflight)
-    lines += _table(["check", "outcome", "reason"],
-                    [[r.check, r.outcome.value, r.reason] for r in map(CheckResult.of, rows)])
-    lines += ["", "### Predicted connectivity changes", ""]
-    try:
-        lines.append(predicted_changes_markdown(plan, run_dir))
-    except Exception as e:  # a report, never a reason to fail the run
-        lines.append(f"_prediction unavailable ({e.__class__.__name__}: {e})_")
+    passed = [r for r in rows if r["outcome"] == "pass"]
+    lines += ["", f"**Preflight**: {len(passed)} of {len(rows)} checks pass"
+              + (":" if len(passed) < len(rows) else "."), ""]
+    for r in rows:
+        if r["outcome"] != "pass":
+            lines.append(f"- **{_cell(r['outcome'])}** `{_cell(r['check'])}`")
+    lines += ["", "### Predicted connectivity changes", "", summarize(plan).markdown()]
+    if full_table_link:
+        lines.append(f"Full table (every probed cell): [{FULL_CHANGES_KEY}]({full_table_link})")
     errors = [f for f in plan.findings if f["severity"] == "error"]
     if plan.findings:
-        lines += [f"Policy analysis: {len(plan.findings)} findings, {len(errors)} error-severity"
-                  + (f" (accepted: {', '.join(plan.accepted)})" if plan.accepted else "") + ":", ""]
-        lines += _table(["severity", "rule", "object", "message"],
-                        [[f["severity"], f["rule"], f["object"], f["message"]] for f in findings_rows(plan.findings)])
-    lines += ["", "Set **approve**, your name as **approver** and a **comment**, then resume. Completed steps are "
-                  "not run again."]
+        lines += ["", f"Policy analysis: {len(plan.findings)} findings, {len(errors)} errors"
+                  + (f" (accepted: {', '.join(plan.accepted)})" if plan.accepted else "") + "."]
+    lines += ["", "Set **approve**, your name as **approver** and a **comment**, then resume. "
+                  "Completed steps are not run again."]
     return "\n".join(lines) + "\n"
 
 

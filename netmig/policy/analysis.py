@@ -328,7 +328,9 @@ def _connectivity(cluster: Cluster, source: EngineProfile, target: EngineProfile
                 groups[pk].append({
                     "src_class": s_cls.describe(), "dst_class": d_cls.describe(), "port": port, "protocol": proto,
                     source.name: before, target.name: not before, "src_pods": len(s_cls.members),
-                    "dst_pods": len(d_cls.members), "example": f"{sp.key} -> {dp.key}"})
+                    "dst_pods": len(d_cls.members), "example": f"{sp.key} -> {dp.key}",
+                    "src_workload": "host network" if s_cls.host_network else sp.identity,
+                    "dst_workload": "host network" if d_cls.host_network else dp.identity})
     # own-node egress (npm -> others): pods whose egress to their own node is no longer implicitly allowed
     if source.own_node_egress_allowed and not target.own_node_egress_allowed:
         for c in cls:
@@ -339,7 +341,8 @@ def _connectivity(cluster: Cluster, source: EngineProfile, target: EngineProfile
             v = ev_b.egress(rep, node, None, "TCP", pair_overrides=False)
             if not v.allowed:
                 cell = {"src_class": c.describe(), "dst_class": "own-node", "port": None, "protocol": "TCP",
-                        source.name: True, target.name: False, "src_pods": len(c.members), "example": rep.key}
+                        source.name: True, target.name: False, "src_pods": len(c.members), "example": rep.key,
+                        "src_workload": rep.identity, "dst_workload": "own node"}
                 for pk in v.selecting[:1]:
                     groups[pk].append(cell)
                     lost[pk] += 1
@@ -368,7 +371,8 @@ def _connectivity(cluster: Cluster, source: EngineProfile, target: EngineProfile
                     if not v.allowed:
                         cell = {"src_class": f"external via {svc.key}", "dst_class": cls[ci].describe(),
                                 "port": num, "protocol": sp_.protocol, source.name: True, target.name: "partial",
-                                "dst_pods": len(cls[ci].members), "example": rep.key}
+                                "dst_pods": len(cls[ci].members), "example": rep.key,
+                                "src_workload": f"external via {svc.key}", "dst_workload": rep.identity}
                         for pk in v.selecting[:1]:
                             groups[pk].append(cell)
                             lost[pk] += 1

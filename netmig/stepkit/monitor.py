@@ -106,7 +106,7 @@ class PoolProgress:
     def describe(self) -> str:
         eng = ",".join(f"{k}={v}" for k, v in sorted(self.engines.items()))
         return (f"{self.name} {self.done}/{self.total} done, surge {self.surge}, cordoned {self.cordoned}, "
-                f"NotReady {self.not_ready} [{eng}]" + (f" ({self.state})" if self.state else ""))
+                f"NotReady {self.not_ready} [{eng or 'no node seen yet'}]" + (f" ({self.state})" if self.state else ""))
 
 
 @dataclass
@@ -170,6 +170,30 @@ class ReimageMonitor:
         self.pool_states: dict[str, str] = {}
         self.last_progress = now
         self.events = 0
+        self.t0 = now
+        # (seconds since the watch began, node, pool, phase) at each change of a node's phase (see ``phase``):
+        # what the reimage timeline picture draws
+        self.timeline: list[tuple[float, str, str, str]] = []
+        self._phases: dict[str, str] = {}
+
+    def phase(self, n: _Node | None) -> str:
+        """A node's phase for the timeline: ``surge`` (a surge node), ``cordoned`` (cordoned and draining),
+        ``reimaging`` (NotReady), ``ready`` (done: on the target), ``waiting`` (Ready, not yet on the target),
+        ``removed`` (deleted)."""
+        if n is None:
+            return "removed"
+        if n.surge:
+            return "surge"
+        if not n.ready:
+            return "reimaging"
+        if n.cordoned:
+            return "cordoned"
+        return "ready" if self._done(n) else "waiting"
+
+    def _mark(self, name: str, pool: str, phase: str, now: float) -> None:
+        if self._phases.get(name) != phase:
+            self._phases[name] = phase
+            self.timeline.append((round(now - self.t0, 3), name, pool, phase))
 
     def _done(self, n: _Node) -> bool:
         return n.ready and not n.cordoned and not n.surge and n.engine == self.target and n.labels_ok
@@ -182,6 +206,8 @@ class ReimageMonitor:
         old = self.nodes.get(name)
         if event_type == "DELETED":
             self.nodes.pop(name, None)
+            if old is not None:
+                self._mark(name, old.pool, "removed", now)
             if old is not None and old.surge:
                 self.last_progress = now
                 return True
@@ -194,6 +220,7 @@ class ReimageMonitor:
         n.since_notready = (old.since_notready if old and not old.ready else now) if not n.ready else None
         n.since_cordoned = (old.since_cordoned if old and old.cordoned else now) if n.cordoned else None
         self.nodes[name] = n
+        self._mark(name, n.pool, self.phase(n), now)
         progressed = (old is None and surge) or (self._done(n) and (old is None or not self._done(old)))
         if progressed:
             self.last_progress = now

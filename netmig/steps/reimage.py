@@ -12,6 +12,7 @@ A failed operation is reported (exit 1); a rerun of apply then sends the same pr
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -150,7 +151,19 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
                "pools": {p.name: p.describe() for p in mon.progress()}, "watch_s": round(ctx.clock() - t0, 1),
                "node_events": seen}
     ctx.journal.set("reimage-summary", summary)
+    write_timeline(ctx.run_dir / f"reimage-timeline-{step.id}.json", step.id, mon)
     return {"nodes": len(nodes), "watch_s": summary["watch_s"], "node_events": seen}
+
+
+def write_timeline(path: Path, step_id: str, mon: ReimageMonitor) -> None:
+    """The node phases the watch saw (``ReimageMonitor.timeline``) as JSON for the reimage timeline picture:
+    ``{"step", "records": [[seconds, node, pool, phase], ...]}``. A watch resumed in a new process starts a new
+    timeline (the phases before the resume are not in it). Never raises: the picture is a report."""
+    import contextlib
+    import json
+
+    with contextlib.suppress(OSError):
+        path.write_text(json.dumps({"step": step_id, "records": [list(r) for r in mon.timeline]}))
 
 
 def _resync(mon: ReimageMonitor, nodes: list[Any], now: float) -> None:

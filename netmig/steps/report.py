@@ -56,6 +56,29 @@ def reimage_summaries(plan: Plan, records: Sequence[Event | Mapping[str, Any]]) 
     return list(found.values())
 
 
+def approval_lines(plan: Plan, events: list[Event]) -> list[str]:
+    """Who approved, when (UTC) and with what comment, one line per approval-gate step that finished (the latest
+    record per step wins); "not yet approved" when the plan has a gate that has not finished, "no approval gate"
+    when it has none."""
+    gates = {s.id for s in plan.steps if s.kind == "approval-gate"}
+    if not gates:
+        return ["no approval gate in this plan"]
+    found: dict[str, Event] = {}
+    for e in events:
+        if e.is_(EventKind.STEP_DONE) and e.step in gates:
+            found[str(e.step)] = e
+    if not found:
+        return ["not yet approved"]
+    out = []
+    for sid, e in found.items():
+        r = e.result
+        who = r.get("approver") or "unnamed"
+        via = f" via {r['via']}" if r.get("via") else ""
+        comment = f": \"{r['comment']}\"" if r.get("comment") else " (no comment)"
+        out.append(f"- **approved** by **{who}**{via} at {e.time[:19].replace('T', ' ')} UTC ({sid}){comment}")
+    return out
+
+
 def _reimage_section(plan: Plan, events: list[Event], chosen: str | None) -> list[str]:
     from netmig.stepkit import variants
 
@@ -158,6 +181,10 @@ def render(plan: Plan, records: Sequence[Event | Mapping[str, Any]]) -> str:
                 detail = f"run {e.get('run_id', '')}"
             lines.append(f"| {e.time[:19].replace('T', ' ')} | {(e.step or '')} | {e.kind} | "
                          f"{str(detail).replace('|', '/')[:160]} |")
+    lines += ["", "## Approval", "", *approval_lines(plan, events)]
+    from netmig.summary import summarize
+
+    lines += ["", "## Predicted connectivity changes", "", summarize(plan).markdown()]
     pre = _latest(events, "preflight") or plan.preflight
     lines += ["", "## Preflight", "", "| check | outcome | reason |", "|---|---|---|"]
     for r in map(CheckResult.of, pre):
@@ -191,8 +218,30 @@ def render(plan: Plan, records: Sequence[Event | Mapping[str, Any]]) -> str:
 @step("report", params=NoParams)
 def report_step(ctx: StepContext, step: PlanStep, params: NoParams) -> dict[str, Any]:
     """Render the report from the plan and the journal; write it and publish it (rerunning rewrites it)."""
-    md = render(ctx.plan, ctx.journal.read())
+    from netmig import pictures
+    from netmig.steps.snapshot import BEFORE
+    from netmig.steps.verify import AFTER
+
+    drawn = pictures.draw_all(ctx.run_dir, BEFORE, AFTER, ctx.plan.target_profile().engine)
+    md = render(ctx.plan, ctx.journal.read()) + pictures_section(drawn)
     path = ctx.run_dir / "report.md"
     path.write_text(md)
     ctx.progress.artifact("migration-report", md)
-    return {"file": str(path)}
+    for p in drawn:
+        ctx.progress.artifact(p.stem, pictures.embedded_markdown(p, PICTURE_TITLES.get(p.name, p.stem)))
+    return {"file": str(path), "pictures": [p.name for p in drawn]}
+
+
+PICTURE_TITLES = {"connectivity-heatmap.png": "Connectivity by namespace, before and after",
+                  "reimage-timeline.png": "Reimage timeline per pool"}
+
+
+def pictures_section(drawn: Sequence[Any]) -> str:
+    """The report's ``## Pictures`` section: each PNG (in the run folder, next to report.md) by relative link;
+    the pictures that could not be drawn are named as missing."""
+    lines = ["", "## Pictures", ""]
+    names = {p.name for p in drawn}
+    for name, title in PICTURE_TITLES.items():
+        lines.append(f"![{title}]({name})" if name in names else f"- {title}: not drawn (no data in this run)")
+        lines.append("")
+    return "\n".join(lines)

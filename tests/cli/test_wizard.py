@@ -60,9 +60,9 @@ def test_keystrokes_through_a_full_npm_to_cilium_plan_equal_to_plan_with_the_pri
     res, typist = _wizard(["--sandbox", str(sb.directory), "--plans-dir", str(plans)], [
         *ACCEPT,
         ("When should it run", ENTER),  # default: print the runbook commands
-        ("Approve the migration now", "n"),
+        ("Approve the migration now", "n" + ENTER),
         ("Save the plan as", ENTER),  # default plans/CLUSTER-KIND.yaml
-        ("Write ", "y"),
+        ("Write ", "y" + ENTER),
     ])
     assert typist.errors == [] and len(typist.typed) == 6, typist.errors
     assert res.exit_code == 0, res.output + res.stderr
@@ -71,8 +71,9 @@ def test_keystrokes_through_a_full_npm_to_cilium_plan_equal_to_plan_with_the_pri
     out = res.output
     assert "azure-cni + npm" in out and "npm-to-cilium" in out and "applies" in out  # profile + applicable kinds
     # 15 since the sandbox serves kube-dns (CoreDNS pods labelled k8s-app=kube-dns: one more class)
-    assert "[FAIL] policy-analysis" in out and "predicted connectivity changes: 15" in out
-    assert "-> C3[data:app=db] 5432/TCP: allowed under npm, denied under cilium" in out
+    assert "[FAIL] policy-analysis" in out and "15 predicted connectivity changes" in out
+    assert "web/frontend -> data/db 5432/TCP: open -> blocked (data/db-allow-pod-cidr)" in out  # workload names
+    assert "C3[" not in out  # never a class id
     assert f"aks-netmig apply {saved} --sandbox {sb.directory}" in out  # runbook commands
     assert not any(r["method"] == "PUT" for r in _arm_requests(sb.directory))
     sid = from_sandbox_dir(sb.directory).ref.subscription_id
@@ -135,9 +136,9 @@ def test_schedule_without_prefect_api_prints_the_prefect_command(sandbox_factory
         *ACCEPT,
         ("When should it run", UP + ENTER),  # from "print" up to "schedule it in Prefect"
         ("Maintenance window start", CTRL_U + "2031-01-04T02:00+01:00" + ENTER),
-        ("Approve the migration now", "n"),  # the run waits for the approval form in the Prefect UI
+        ("Approve the migration now", "n" + ENTER),  # the run waits for the approval form in the Prefect UI
         ("Save the plan as", ENTER),
-        ("Write ", "y"),
+        ("Write ", "y" + ENTER),
     ])
     assert typist.errors == [], typist.errors
     assert res.exit_code == 0, res.output + res.stderr
@@ -164,9 +165,9 @@ def test_run_now_applies_the_plan_it_just_saved(sandbox_factory: Any, tmp_path: 
     res, typist = _wizard(["--sandbox", str(sb.directory), "--plans-dir", str(plans)], [
         *ACCEPT,
         ("When should it run", UP + UP + ENTER),  # "now, from this terminal"
-        ("Approve the migration now", "y"),
+        ("Approve the migration now", "y" + ENTER),
         ("Save the plan as", ENTER),
-        ("Write ", "y"),
+        ("Write ", "y" + ENTER),
     ])
     assert typist.errors == [], typist.errors
     assert res.exit_code == 0, res.output + res.stderr
@@ -187,7 +188,7 @@ def test_ctrl_c_mid_wizard_writes_nothing_sends_no_put_and_exits_130(sandbox_fac
     sb = sandbox_factory("npm", time_scale=0.002)
     plans = tmp_path / "plans"
     script = [("Migration", ENTER), ("These checks fail", SPACE + ENTER), ("When should it run", ENTER),
-              ("Approve the migration now", "y"), ("Save the plan as", ENTER), ("Write ", "y")]
+              ("Approve the migration now", "y" + ENTER), ("Save the plan as", ENTER), ("Write ", "y" + ENTER)]
     cut = next(i for i, (prompt, _) in enumerate(script) if prompt == at)
     res, typist = _wizard(["--sandbox", str(sb.directory), "--plans-dir", str(plans)],
                           [*script[:cut], (at, CTRL_C)])

@@ -36,12 +36,12 @@ def test_keystrokes_through_kubenet_to_overlay_with_a_pod_cidr_and_the_fallback(
         ("Migration", ENTER),  # the first that applies: kubenet-to-overlay (uninstall applies too)
         ("Overlay pod CIDR", CTRL_U + "192.168.0.0/33" + ENTER),  # refused under the prompt ...
         ("does not appear to be an IPv4 or IPv6 network", CTRL_U + "192.168.0.0/16" + ENTER),  # ... corrected
-        ("Allow this fallback", "y"),
+        ("Allow this fallback", "y" + ENTER),
         ("These checks fail", SPACE + ENTER),  # accept overlay-ipblock-pod-cidr (a policy's ipBlock is the old CIDR)
         ("When should it run", ENTER),  # print the runbook commands
-        ("Approve the migration now", "n"),
+        ("Approve the migration now", "n" + ENTER),
         ("Save the plan as", ENTER),
-        ("Write ", "y"),
+        ("Write ", "y" + ENTER),
     ])
     assert typist.errors == [] and len(typist.typed) == 9, typist.errors
     assert res.exit_code == 0, res.output + res.stderr
@@ -87,9 +87,9 @@ def test_calico_crd_cleanup_is_offered_when_policy_is_none_and_calico_left_objec
         # azure-cni-to-overlay (first), calico-crd-cleanup and npm-to-cilium apply to Azure CNI without an engine
         ("Migration", DOWN + ENTER),
         ("When should it run", ENTER),
-        ("Approve the migration now", "n"),
+        ("Approve the migration now", "n" + ENTER),
         ("Save the plan as", ENTER),
-        ("Write ", "y"),
+        ("Write ", "y" + ENTER),
     ])
     assert typist.errors == [] and len(typist.typed) == 5, typist.errors
     assert res.exit_code == 0, res.output + res.stderr
@@ -118,9 +118,9 @@ def test_the_wizard_offers_the_sandboxs_bundled_manifest_and_never_offers_an_unr
                            "--migration", "calico-to-self-managed"], [
         ("tigera-operator manifest to install", ENTER),  # the default: the sandbox's bundled copy
         ("When should it run", ENTER),
-        ("Approve the migration now", "n"),
+        ("Approve the migration now", "n" + ENTER),
         ("Save the plan as", ENTER),
-        ("Write ", "y"),
+        ("Write ", "y" + ENTER),
     ])
     assert typist.errors == [] and len(typist.typed) == 5, typist.errors
     assert res.exit_code == 0, res.output + res.stderr

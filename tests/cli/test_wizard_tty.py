@@ -74,7 +74,7 @@ def test_wizard_on_a_real_terminal_then_ctrl_c_exits_130(sandbox_factory: Any, t
     pos = term.expect("When should it run", pos)
     term.type("\r")  # print the runbook commands
     pos = term.expect("Approve the migration now", pos)
-    term.type("n")
+    term.type("n\r")  # y/n needs Enter: "n" alone answers nothing
     pos = term.expect("Save the plan as", pos)
     term.type("\x03")  # Ctrl-C
     assert term.wait() == 130
@@ -90,11 +90,11 @@ def test_wizard_on_a_real_terminal_saves_the_plan(sandbox_factory: Any, tmp_path
     term = Terminal(["wizard", "--sandbox", str(sb.directory), "--plans-dir", str(plans), "--migration",
                      "npm-to-cilium", "--accept", "policy-analysis", "--then", "print"], tmp_path)
     pos = term.expect("Approve the migration now")  # the flags answered the other questions
-    term.type("y")
+    term.type("y\r")
     pos = term.expect("Save the plan as", pos)
     term.type("\r")
     pos = term.expect("Write ", pos)
-    term.type("y")
+    term.type("y\r")
     assert term.wait() == 0, term.screen[-2000:]
     assert (plans / "aks-npm-npm-to-cilium.yaml").is_file()
     assert "aks-netmig wizard --sandbox" in term.screen and "--yes" in term.screen.split("in one go:", 1)[1]

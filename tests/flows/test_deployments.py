@@ -236,15 +236,17 @@ class Hooks(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def prefect_stack(tmp: Path) -> Iterator[tuple[str, dict[str, str], Callable[[], None]]]:
-    """Yields (api url, env for prefect subprocesses, start_worker); the server starts at once (not yet ready)."""
+def prefect_stack(tmp: Path, ui: bool = False) -> Iterator[tuple[str, dict[str, str], Callable[[], None]]]:
+    """Yields (api url, env for prefect subprocesses, start_worker); the server starts at once (not yet ready);
+    ``ui``: the server serves the UI too."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     home = tmp / "prefect-home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NETMIG_"))}
     env.update(PREFECT_HOME=str(home), PREFECT_API_URL=url, PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="INFO", PREFECT_WORKER_QUERY_SECONDS="1",
+               PREFECT_UI_ENABLED="true" if ui else "false", PREFECT_LOGGING_LEVEL="INFO",
+               PREFECT_WORKER_QUERY_SECONDS="1",
                PREFECT_CLI_PROMPT="false", NETMIG_STATE_DIR=str(tmp / "state"))
     for service in ("SCHEDULER", "LATE_RUNS", "FOREMAN", "DB_VACUUM", "CANCELLATION_CLEANUP", "REPOSSESSOR",
                     "CLEANUP_RECONCILER", "EVENT_LOGGER"):  # not needed here: less load on a shared test machine

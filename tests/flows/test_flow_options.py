@@ -62,7 +62,7 @@ def test_options_become_the_plan_flags() -> None:
             "calico-to-self-managed")
     assert MigrationOptions(pod_cidr=" 192.168.0.0/16 ", allow_fallback=True).plan_args("kubenet-to-overlay")[
         "pod_cidr"] == "192.168.0.0/16"
-    assert MigrationOptions(pod_cidr="").pod_cidr is None
+    assert MigrationOptions(pod_cidr="").pod_cidr == "" and MigrationOptions(pod_cidr=None).pod_cidr == ""  # type: ignore[arg-type]
     for bad in ({"pod_cidr": "10.0.0.1/16"}, {"pod_cidr": "nonsense"}, {"step_params": ["manifest=x"]},
                 {"notready_seconds": -1}):
         with pytest.raises(ValidationError):

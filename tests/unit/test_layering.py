@@ -29,11 +29,13 @@ LAYERS: list[set[str]] = [
     {"netmig", "netmig.errors", "netmig.gcpause", "netmig.processes", "netmig.logs"},  # base utilities
     {"netmig.inputs", "netmig.yamlkube"},
     {"netmig.model"},  # plain typed values, no I/O
-    {"netmig.policy", "netmig.journey", "netmig.backups"},  # pure engines (policy, journey planner); backup format
+    # pure engines (policy, journey planner); backup format; the one change summary
+    {"netmig.policy", "netmig.journey", "netmig.backups", "netmig.summary"},
     {"netmig.fleet"},  # pure fleet rules (scan assessment uses the journey planner; wave planning)
     {"netmig.connection"},  # how to reach a cluster (no SDK client)
     {"netmig.azure", "netmig.kube", "netmig.journal", "netmig.manifests"},  # gateways and records
     {"netmig.verify"},
+    {"netmig.pictures"},  # matplotlib drawings of a run folder's snapshots and reimage timeline
     {"netmig.stepkit"},  # the step runtime: context, registry, test hooks, variants, reimage monitor
     {"netmig.checks"},
     {"netmig.steps"},

@@ -13,6 +13,10 @@ from netmig.errors import NetmigError
 THEN = ("run", "schedule", "print")
 
 
+class WizardStopped(Exception):
+    """The user chose to stop (e.g. nothing accepted at the checklist): nothing was written; exit 0."""
+
+
 class WizardInterrupted(NetmigError):
     """Ctrl-C in the wizard. Exit code 130."""
 
@@ -25,7 +29,7 @@ class Answers:
 
     address: dict[str, Any] = field(default_factory=dict)  # --sandbox, or --cluster [--arm-endpoint --ca-bundle]
     kind: str | None = None  # --migration
-    pod_cidr: str | None = None  # --pod-cidr ("" keeps the current one)
+    pod_cidr: str | None = None  # --pod-cidr ("" keeps the current one; None: not asked)
     allow_fallback: bool | None = None  # --allow-fallback / --no-fallback (templates with a fallback path)
     accept: list[str] = field(default_factory=list)  # --accept (repeatable)
     sets: list[str] = field(default_factory=list)  # --set STEP.PARAM=VALUE (repeatable), e.g. the operator manifest
@@ -59,8 +63,8 @@ def wizard_command(a: Answers) -> list[str]:
     fallback = None
     if a.allow_fallback is not None and a.fallbacks:
         fallback = "--allow-fallback" if a.allow_fallback else "--no-fallback"
-    return argv("wizard", address=a.address, flags=[
-        ("--migration", str(a.kind)), ("--pod-cidr", a.pod_cidr or None), (fallback or "", fallback is not None),
+    return argv("wizard", address=a.address, flags=[  # every answer: running it asks nothing
+        ("--migration", str(a.kind)), ("--pod-cidr", a.pod_cidr), (fallback or "", fallback is not None),
         ("--accept", tuple(a.accept)), ("--set", tuple(a.sets)), ("--out", str(a.out)), ("--then", str(a.then)),
         ("--start-at", a.start_at.isoformat(timespec="minutes") if a.then == "schedule" and a.start_at else None),
         ("--yes" if a.approve else "--approve-at-gate", True)])

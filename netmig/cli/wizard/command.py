@@ -12,7 +12,7 @@ import click
 from netmig.cli.migrate_common import cluster_options, configure_logging
 from netmig.cli.wizard.answers import THEN, Answers, WizardInterrupted, apply_command
 from netmig.cli.wizard.run import run_wizard
-from netmig.cli.wizard.when import parse_when
+from netmig.cli.wizard.when import DEFAULT_TZ, parse_when
 from netmig.cli.wizard_prompts import Questions
 from netmig.connection import ADDRESS_KEYS
 
@@ -38,13 +38,17 @@ def _interactive(ctx: click.Context) -> bool:
 @click.option("--start-at", help="With --then schedule: when (ISO 8601, e.g. 2026-12-05T02:00+01:00).")
 @click.option("--yes/--approve-at-gate", "approve", default=None,
               help="Approve now, or leave it to the approval gate (a prompt, or the Prefect UI form).")
-@click.option("--plans-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("plans"),
-              show_default=True, help="Where plans are saved (file CLUSTER-KIND.yaml unless --out).")
+@click.option("--plans-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+              show_default=True, help="Where plans are saved (file CLUSTER-KIND.yaml unless --out); not plans/, "
+              "which holds the migration templates.")
+@click.option("--tz", default=DEFAULT_TZ, show_default=True,
+              help="Time zone of the maintenance window (--start-at without an offset, the suggested default); "
+              "prefect.yaml's schedules use Europe/Amsterdam.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="The plan file to write.")
 @click.pass_context
 def wizard(ctx: click.Context, kind: str | None, pod_cidr: str | None, allow_fallback: bool | None,
            accept: tuple[str, ...], sets: tuple[str, ...], then: str | None, start_at: str | None,
-           approve: bool | None, plans_dir: Path, out: Path | None, **kwargs: Any) -> None:
+           approve: bool | None, plans_dir: Path, out: Path | None, tz: str, **kwargs: Any) -> None:
     """Guided migration: cluster, migration, preflight and predicted changes, options, plan, then run/schedule."""
     configure_logging()
     if pod_cidr:
@@ -58,7 +62,7 @@ def wizard(ctx: click.Context, kind: str | None, pod_cidr: str | None, allow_fal
     opts = {k: kwargs.get(k) for k in ADDRESS_KEYS}
     answers = Answers(kind=kind, pod_cidr=pod_cidr, allow_fallback=allow_fallback, accept=list(accept),
                       sets=list(sets), then=then,
-                      start_at=parse_when(start_at) if start_at else None, approve=approve, out=out)
+                      start_at=parse_when(start_at, tz=tz) if start_at else None, approve=approve, out=out)
     q = Questions(interactive=_interactive(ctx))
 
     def invoke_apply(a: Answers) -> None:
@@ -67,7 +71,7 @@ def wizard(ctx: click.Context, kind: str | None, pod_cidr: str | None, allow_fal
         ctx.invoke(apply, plan_path=a.out, yes=bool(a.approve), **{k: a.address.get(k) for k in ADDRESS_KEYS})
 
     try:
-        run_wizard(q, answers, opts, plans_dir, invoke_apply=invoke_apply)
+        run_wizard(q, answers, opts, plans_dir, invoke_apply=invoke_apply, tz=tz)
     except KeyboardInterrupt:
         if answers.saved:
             resume = shlex.join(apply_command(answers, *(["--yes"] if answers.approve else [])))

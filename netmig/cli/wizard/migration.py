@@ -181,7 +181,7 @@ def plan_options(q: Questions, a: Answers, template: Any, info: Any, echo: Any) 
             return None
         a.pod_cidr = q.text("Overlay pod CIDR (empty: keep the current one; must not overlap the VNet, services or "
                             "peered networks)", flag="--pod-cidr CIDR", default=template.target.pod_cidr or "",
-                            validate=lambda s: cidr_problem(s) if s else None) or None
+                            validate=lambda s: cidr_problem(s) if s else None)  # "": keep (not asked again)
     for step in template.steps:  # the operator manifest a step installs: a reviewed local copy or a URL
         if step.kind == "install-operator" and not any(x.startswith(f"{step.id}.manifest=") for x in a.sets):
             default = str(step.params.get("manifest") or "")
@@ -191,8 +191,7 @@ def plan_options(q: Questions, a: Answers, template: Any, info: Any, echo: Any) 
             answer = q.text(f"tigera-operator manifest to install (step {step.id}: a path or https URL)",
                             flag=f"--set {step.id}.manifest=PATH_OR_URL", default=bundled or default,
                             validate=lambda s: None if s else "a path or an https URL")
-            if answer != default:
-                a.sets.append(f"{step.id}.manifest={answer}")
+            a.sets.append(f"{step.id}.manifest={answer}")  # always: the one-go command then asks nothing
     a.fallbacks = fallbacks(template, info.network)
     for v in a.fallbacks:
         echo(f"\nFallback path: {v.title}")

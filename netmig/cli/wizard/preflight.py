@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from netmig.cli.wizard.answers import Answers, preflight_command
+from netmig.cli.wizard.answers import Answers, WizardStopped, preflight_command
 from netmig.cli.wizard_prompts import Option, Questions
 from netmig.commands.plans import PlanRequest
 from netmig.errors import CheckFailed
@@ -34,9 +34,20 @@ def preflight_and_accept(q: Questions, a: Answers, target: Any, echo: Any) -> An
         if r.refused:  # could not run, or not about the cluster: fix it, never accept it
             echo(f"  cannot be accepted: {r.check}: {r.reason}" + (f" -- {r.fix}" if r.fix else ""))
     if acceptable and not a.accept:
-        a.accept = q.checkbox("These checks fail. Accept (the plan records it; apply goes ahead despite them):",
-                              [Option(f"{r.check}: {r.reason}", r.check) for r in acceptable],
-                              flag="--accept ID", default=[])
+        while True:  # an empty selection asks what next, never ends the wizard after the whole preflight
+            a.accept = q.checkbox("These checks fail. Accept (Space selects; the plan records it; apply goes ahead "
+                                  "despite them):",
+                                  [Option(f"{r.check}: {r.reason}", r.check) for r in acceptable],
+                                  flag="--accept ID", default=[])
+            if a.accept or not q.interactive:
+                break
+            what = q.select("Nothing was selected, and the plan cannot be saved while these checks fail:", [
+                Option("back to the list (select with Space, then Enter)", "again"),
+                Option("stop here: nothing is written (fix the checks, then run the wizard again)", "stop")],
+                flag="--accept ID", default="again")
+            if what == "stop":
+                raise WizardStopped("Stopped: nothing was written. Check again with: "
+                                    + shlex.join(preflight_command(a)))
         if a.accept:
             echo(f"Accepting {', '.join(a.accept)}; preflight again ...")
             plan = make_plan(a, target)

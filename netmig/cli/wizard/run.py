@@ -10,6 +10,7 @@ import click
 
 from netmig.cli.wizard.answers import (
     Answers,
+    WizardStopped,
     apply_command,
     plan_command,
     runbook_commands,
@@ -20,13 +21,14 @@ from netmig.cli.wizard.cluster import describe_cluster, pick_cluster, read_clust
 from netmig.cli.wizard.migration import choose_migration, journey_commands, plan_options
 from netmig.cli.wizard.preflight import preflight_and_accept
 from netmig.cli.wizard.save import review_and_save
-from netmig.cli.wizard.when import schedule, when_and_approval
+from netmig.cli.wizard.when import DEFAULT_TZ, schedule, when_and_approval
 from netmig.cli.wizard_prompts import Questions
 
 
 def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, *, invoke_apply: Any,
-               echo: Any = click.echo) -> Answers:
-    """The wizard as a library function (the command fills ``a`` and ``opts`` from its flags)."""
+               echo: Any = click.echo, tz: str = DEFAULT_TZ) -> Answers:
+    """The wizard as a library function (the command fills ``a`` and ``opts`` from its flags); ``tz``: the time
+    zone of the maintenance window (an IANA name)."""
     target, a.address = pick_cluster(q, opts, echo)  # 1. the cluster
     info = read_cluster(target)
     echo("\n" + describe_cluster(info))
@@ -37,8 +39,12 @@ def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, 
             echo(f"  {shlex.join(cmd)}")
         return a
     plan_options(q, a, template, info, echo)  # 3. options that shape the plan
-    plan = preflight_and_accept(q, a, target, echo)  # 4. preflight and analysis, acceptance
-    when_and_approval(q, a)  # 5. when, and approval
+    try:
+        plan = preflight_and_accept(q, a, target, echo)  # 4. preflight and analysis, acceptance
+    except WizardStopped as e:
+        echo(str(e))
+        return a
+    when_and_approval(q, a, tz)  # 5. when (in the time zone ``tz``), and approval
     if not review_and_save(q, a, plan, info, plans_dir, echo):  # 6. review and save
         return a
     # 7. act

@@ -44,7 +44,8 @@ def test_a_finished_migration_report_has_every_section_filled() -> None:
     ]
     md = render(plan(), events)
     assert _sections(md) == ["# Migration report: Azure Network Policy Manager -> Azure CNI Powered by Cilium",
-                             "## Timeline", "## Preflight", "## Reimage", "## Verification"]
+                             "## Timeline", "## Approval", "## Predicted connectivity changes", "## Preflight",
+                             "## Reimage", "## Verification"]
     assert "- migration: `npm-to-cilium-aks-prod-20250301-123000`" in md
     assert "- network: azure-cni + npm -> azure-cni + cilium" in md
     assert "- nodes reimaged: 7 in 2 pools (expected 21-64 min on Azure)" in md
@@ -168,3 +169,18 @@ def test_the_direct_path_and_single_change_plans_keep_the_one_line_summary() -> 
     section = _reimage_section(render(p, [ev("set", key="reimage-summary", value=one)]))
     assert section[0] == "7 nodes on the target engine after 100.0 s of watching (40 node events)."
     assert "nodes reimaged: 7 in 2 pools (expected" in render(p, [])
+
+
+def test_the_report_names_the_approver_the_time_and_the_comment() -> None:
+    from netmig.model.plan import PlanStep
+
+    p = plan()
+    if not any(s.kind == "approval-gate" for s in p.steps):
+        assert "no approval gate in this plan" in render(p, []).split("## Approval", 1)[1]
+        p.steps.insert(1, PlanStep(id="approve", kind="approval-gate"))
+    gate = next(s.id for s in p.steps if s.kind == "approval-gate")
+    assert "not yet approved" in render(p, []).split("## Approval", 1)[1]
+    md = render(p, [ev("step-done", "2025-03-01T12:10:00.000+00:00", step=gate, duration_s=1.0,
+                       result={"approved": True, "approver": "alice", "comment": "CHG-42", "via": "prefect-ui"})])
+    section = md.split("## Approval", 1)[1].split("\n## ", 1)[0]
+    assert f'**approved** by **alice** via prefect-ui at 2025-03-01 12:10:00 UTC ({gate}): "CHG-42"' in section

@@ -1,0 +1,190 @@
+"""Pictures of a run, drawn with matplotlib (Agg backend, PNG): what people would rather look at than read.
+
+Contract: functions of the run folder's files; each writes one PNG and returns its path, or returns None (never
+raises) when its inputs are missing or cannot be drawn -- a picture is a report, never a reason to fail a run.
+- ``connectivity_heatmap(run_dir)``: ``connectivity-heatmap.png``, a namespace x namespace grid before | after.
+  A cell is the share of probed paths from the source namespace to the destination namespace that are open
+  (green 1.0 .. red 0.0), annotated ``open/probed``; a cell whose share changed is outlined in black and marked
+  with a ``*``. "before" is the baseline snapshot; "after" the after snapshot, else (before the verify step) the
+  prediction under the plan's target engine, titled so.
+- ``reimage_timeline(run_dir)``: ``reimage-timeline.png``, one panel per pool, one row per node, its phases over
+  time (surge, cordoned/draining, reimaging (NotReady), waiting, ready on the target), from the
+  ``reimage-timeline-STEP.json`` files the watch writes (``netmig.steps.reimage.write_timeline``). Missing: the
+  phases a watch saw before it was resumed in a new process, and anything between two watch events.
+- ``draw_all(run_dir, before_file, after_file, target_engine)``: both; the paths drawn.
+- ``embedded_markdown(path, title)``: the PNG as Markdown with a base64 data URI (a Prefect artifact shows it).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+HEATMAP = "connectivity-heatmap.png"
+TIMELINE = "reimage-timeline.png"
+PHASE_COLOURS = {"surge": "#7e57c2", "cordoned": "#ffb300", "reimaging": "#e53935", "waiting": "#90a4ae",
+                 "ready": "#43a047"}
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _ns(identity: str) -> str:
+    return identity.split("/", 1)[0] if "/" in identity else identity
+
+
+def _grid(cells: list[tuple[str, str, bool]]) -> dict[tuple[str, str], tuple[int, int]]:
+    acc: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for src, dst, ok in cells:
+        a = acc[(_ns(src), _ns(dst))]
+        a[0] += ok
+        a[1] += 1
+    return {k: (v[0], v[1]) for k, v in acc.items()}
+
+
+def connectivity_heatmap(run_dir: Path, before_file: str, after_file: str,
+                         target_engine: str | None = None) -> Path | None:
+    """See the module docstring (``before_file`` / ``after_file``: the snapshots' names in ``run_dir``)."""
+    try:
+        return _heatmap(run_dir, run_dir / before_file, run_dir / after_file, target_engine)
+    except Exception:
+        return None
+
+
+def _heatmap(run_dir: Path, before_path: Path, after_path: Path, target_engine: str | None) -> Path | None:
+    from netmig.verify import snapshot as snapmod
+
+    if not before_path.is_file():
+        return None
+    before = snapmod.load(before_path)
+    b = _grid([(c.src, c.dst, c.outcome == "open") for c in before.cells])
+    if after_path.is_file():
+        after = snapmod.load(after_path)
+        a = _grid([(c.src, c.dst, c.outcome == "open") for c in after.cells])
+        after_title = f"after (observed, {after.engine})"
+    elif target_engine:
+        from netmig.policy import from_objects
+        from netmig.verify.compare import engine_from_label
+
+        cluster = from_objects(before.objects)
+        engine = engine_from_label(target_engine)
+        rows = []
+        for c in before.cells:
+            predicted = snapmod.expect(cluster, c, engine)[0]
+            rows.append((c.src, c.dst, (predicted or c.outcome) == "open"))
+        a = _grid(rows)
+        after_title = f"after (predicted, {engine.label})"
+    else:
+        return None
+    spaces = sorted({k[0] for k in (*b, *a)} | {k[1] for k in (*b, *a)})
+    if not spaces:
+        return None
+    plt = _plt()
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    n = len(spaces)
+    size = max(4.0, 0.55 * n + 2.0)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1.5, size), constrained_layout=True)
+    changed = {k for k in set(a) | set(b) if (b.get(k, (0, 0))[0] / max(1, b.get(k, (0, 1))[1]))
+               != (a.get(k, (0, 0))[0] / max(1, a.get(k, (0, 1))[1]))}
+    image = None
+    for ax, grid, title in ((axes[0], b, f"before (observed, {before.engine})"), (axes[1], a, after_title)):
+        data = np.full((n, n), np.nan)
+        for (s, d), (ok, total) in grid.items():
+            data[spaces.index(s), spaces.index(d)] = ok / total if total else np.nan
+        image = ax.imshow(data, cmap="RdYlGn", vmin=0.0, vmax=1.0)
+        for (s, d), (ok, total) in grid.items():
+            i, j = spaces.index(s), spaces.index(d)
+            mark = "*" if (s, d) in changed else ""
+            ax.text(j, i, f"{ok}/{total}{mark}", ha="center", va="center", fontsize=7)
+            if (s, d) in changed:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
+        ax.set_xticks(range(n), spaces, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(n), spaces, fontsize=8)
+        ax.set_xlabel("destination namespace")
+        ax.set_ylabel("source namespace")
+        ax.set_title(title, fontsize=10)
+    fig.suptitle(f"Connectivity by namespace: open/probed paths ({len(changed)} changed cells outlined, *)",
+                 fontsize=11)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), shrink=0.7, label="share open")
+    out = run_dir / HEATMAP
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def reimage_timeline(run_dir: Path) -> Path | None:
+    """See the module docstring."""
+    try:
+        return _timeline(run_dir)
+    except Exception:
+        return None
+
+
+def _timeline(run_dir: Path) -> Path | None:
+    records: list[tuple[float, str, str, str]] = []
+    offset = 0.0
+    for f in sorted(run_dir.glob("reimage-timeline-*.json")):  # several watches: one after the other
+        doc = json.loads(f.read_text())
+        rows = [(float(t) + offset, str(node), str(pool), str(phase)) for t, node, pool, phase in doc["records"]]
+        records += rows
+        offset = max([offset, *(r[0] for r in rows)])
+    if not records:
+        return None
+    by_pool: dict[str, dict[str, list[tuple[float, str]]]] = defaultdict(lambda: defaultdict(list))
+    for t, node, pool, phase in records:
+        by_pool[pool][node].append((t, phase))
+    end = max(r[0] for r in records) or 1.0
+    plt = _plt()
+    from matplotlib.patches import Patch
+
+    n_rows = sum(len(v) for v in by_pool.values())
+    fig, axes = plt.subplots(len(by_pool), 1, figsize=(10, 1.2 + 0.35 * n_rows + 0.6 * len(by_pool)),
+                             squeeze=False, constrained_layout=True)
+    for ax, (pool, nodes) in zip(axes[:, 0], sorted(by_pool.items()), strict=True):
+        names = sorted(nodes)
+        for y, name in enumerate(names):
+            phases = nodes[name]
+            for k, (t, phase) in enumerate(phases):
+                t_next = phases[k + 1][0] if k + 1 < len(phases) else end
+                if phase == "removed":
+                    continue
+                if k + 1 == len(phases):  # the last phase seen: a marker (it lasts to the end of the watch)
+                    ax.plot([t], [y], marker="D", color=PHASE_COLOURS.get(phase, "#cccccc"), markersize=6)
+                ax.barh(y, max(t_next - t, end / 400), left=t, color=PHASE_COLOURS.get(phase, "#cccccc"),
+                        height=0.7)
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.set_xlim(0, end)
+        ax.set_title(f"pool {pool}", fontsize=10, loc="left")
+        ax.invert_yaxis()
+    axes[-1, 0].set_xlabel("seconds since the watch began (a node's phase between two watch events is not seen; "
+                           "diamond: the last phase seen)", fontsize=8)
+    fig.legend(handles=[Patch(color=c, label=p) for p, c in PHASE_COLOURS.items()], loc="outside upper right",
+               ncols=len(PHASE_COLOURS), fontsize=8)
+    out = run_dir / TIMELINE
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def draw_all(run_dir: Path, before_file: str, after_file: str, target_engine: str | None = None) -> list[Path]:
+    """Both pictures (those that can be drawn), written to ``run_dir``."""
+    return [p for p in (connectivity_heatmap(run_dir, before_file, after_file, target_engine),
+                        reimage_timeline(run_dir)) if p is not None]
+
+
+def embedded_markdown(path: Path, title: str) -> str:
+    """``# title`` and the PNG inline (``![title](data:image/png;base64,...)``)."""
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"# {title}\n\n![{title}](data:image/png;base64,{data})\n"
