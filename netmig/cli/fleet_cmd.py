@@ -78,14 +78,15 @@ def scan(sandbox: Path | None, arm_endpoint: str | None, ca_bundle: str | None, 
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The wave plan file.")
 @click.option("--plans-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where each cluster's plan goes (default: OUT_STEM-plans/ next to --out).")
-@click.option("--wave-size", type=click.IntRange(1, 1000), default=3, show_default=True)
+@click.option("--wave-size", type=click.IntRange(1, 1000), default=3, show_default=True,
+              help="Clusters per wave after the canary wave.")
 @click.option("--canary", multiple=True, help="A canary cluster (name or id; repeatable; default: tag "
                                               "netmig-canary=true, else the smallest non-production cluster).")
 @click.option("--prod-tag", default="env=prod", show_default=True, help="KEY=VALUE marking production clusters.")
 @click.option("--failure-budget", type=click.IntRange(1, 100_000), default=1, show_default=True,
               help="Halt the rollout after this many failed clusters (any canary failure halts it).")
 @click.option("--approval", type=click.Choice(["per-wave", "per-cluster", "none"]), default="per-wave",
-              show_default=True)
+              show_default=True, help="When a person approves: before each wave, before each cluster, or never.")
 @click.option("--exclude", multiple=True, help="Leave this cluster out (name or id; repeatable).")
 @click.option("--kind", "kinds", multiple=True, help="Only clusters whose recommended migration is this kind.")
 @click.option("--window", "windows", multiple=True, metavar="NAME=WINDOW",

@@ -32,6 +32,7 @@ LAYERS: list[set[str]] = [
     {"netmig_sandbox.scenarios"},  # scenario files and the builder that materialises them
     {"netmig_sandbox.arm"},  # the ARM API server
     {"netmig_sandbox.runtime", "netmig_sandbox.control"},  # start a sandbox / talk to a running one
+    {"netmig_sandbox.fleet"},  # many sandboxes behind one ARM endpoint
     {"netmig_sandbox.serve"},  # the process entry point
 ]
 
