@@ -447,7 +447,7 @@ async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks, env: dict[str
 
         description = await _poll("the approval form's description", description_input, 60)
         assert "Preflight" in description and "Predicted connectivity changes" in description
-        assert "predicted to change under cilium" in description
+        assert "predicted connectivity changes (paths whose verdict differs from Azure NPM to Cilium)" in description
 
         resumed = await client.resume_flow_run(run.id, run_input={
             "approve": True, "approver": "test-approver", "comment": "CHG-42 maintenance window"})
