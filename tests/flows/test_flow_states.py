@@ -77,7 +77,7 @@ def test_pause_ends_paused_rejection_cancelled_stall_paused_never_failed(
 
     with pytest.raises(Stalled):  # a stall: the ARM operation goes on, the run pauses
         run_flow(plan_path=str(plan), address=address, run_dir=run_dir, yes=True,
-                 options=Options(stall_seconds=0.0, poll_seconds=0.2), approver=None)
+                 options=Options(stall_seconds=0.001, poll_seconds=0.2), approver=None)
     stalled = _runs(mid)[-1]
     assert stalled.state_type.value == "PAUSED", stalled.state
     assert not any(r.state_type.value in ("FAILED", "CRASHED") for r in _runs(mid))
