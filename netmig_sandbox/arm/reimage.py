@@ -46,6 +46,7 @@ from netmig_sandbox.context import SandboxContext
 from netmig_sandbox.kube.selectors import Requirement, match_labels
 from netmig_sandbox.kube.store import ApiError, Key, Obj, now_iso
 from netmig_sandbox.sim import managed_calico, topology
+from netmig_sandbox.sim.index import INDEX_ANNOTATION
 
 NODES: Key = ("", "nodes")
 PODS: Key = ("", "pods")
@@ -53,7 +54,6 @@ EVENTS: Key = ("", "events")
 DAEMONSETS: Key = ("apps", "daemonsets")
 PDBS: Key = ("policy", "poddisruptionbudgets")
 
-INDEX_ANNOTATION = "netmig.sandbox/index"
 SURGE_ANNOTATION = "netmig.sandbox/surge"
 UPGRADE_STATUS_LABEL = "kubernetes.azure.com/upgrade-status"
 NETWORK_LABELS = (topology.LABEL_POLICY, topology.LABEL_EBPF, topology.LABEL_OVERLAY, topology.LABEL_PODNET)

@@ -15,6 +15,7 @@ from netmig_sandbox.sim.aks_objects import (
     deployment,
     key_for,
 )
+from netmig_sandbox.sim.index import INDEX_ANNOTATION
 
 IMAGE_VERSION = "AKSUbuntu-2204gen2containerd-202610.15.0"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -38,7 +39,7 @@ def _node(pool: dict[str, Any], profile: dict[str, Any], pool_index: int, global
         "metadata": {
             "name": name,
             "labels": topology.node_labels(pool, profile, pool_index, IMAGE_VERSION),
-            "annotations": {"netmig.sandbox/index": str(global_index)},
+            "annotations": {INDEX_ANNOTATION: str(global_index)},
         },
         "spec": spec,
         "status": {
