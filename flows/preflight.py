@@ -17,7 +17,6 @@ from flows.bridge import structlog_to_prefect
 from flows.naming import migrate_run_name
 from flows.params import ClusterAddress, PreflightOptions
 from netmig.commands.render import findings_rows, plan_markdown, preflight_rows
-from netmig.model.checks import is_blocking
 from tasks.migrate import make_plan, publish
 
 
@@ -47,7 +46,7 @@ def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = Cluste
                     f"Policy analysis {plan.source_profile().engine} -> {plan.target_profile().engine}")
         publish("markdown", "plan", plan_markdown(plan), "The plan a migration would apply"
                 + (f" (written to {options.plan_out})" if options.plan_out else " (not written)"))
-        blocking = [r for r in plan.preflight if is_blocking(r)]
+        blocking = plan.blocking()
         summary = {"migration": migration, "cluster": plan.cluster, "plan": options.plan_out or None,
                    "checks": {r.check: r.outcome.value for r in plan.preflight},
                    "blocking": [r.check for r in blocking],

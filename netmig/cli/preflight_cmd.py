@@ -19,7 +19,7 @@ from netmig.cli.migrate_common import cluster_options, configure_logging
 from netmig.commands.plans import PlanRequest
 from netmig.connection import Address
 from netmig.errors import CheckFailed
-from netmig.model.checks import CheckResult, is_blocking, render_mark
+from netmig.model.checks import CheckResult, render_mark
 from netmig.summary import summarize
 
 
@@ -44,7 +44,7 @@ def predicted_changes(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def blocking_checks(plan: Any) -> list[CheckResult]:
-    return [r for r in plan.preflight if is_blocking(r)]
+    return plan.blocking()
 
 
 def report_dict(plan: Any, kind: str) -> dict[str, Any]:

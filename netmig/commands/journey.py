@@ -216,9 +216,8 @@ def journey_plan(req: JourneyPlanRequest) -> JourneyPlanResult:
 
 
 def _blocking(plan: Plan) -> list[Any]:
-    from netmig.model.checks import is_blocking
 
-    return [r for r in plan.preflight if is_blocking(r)]
+    return plan.blocking()
 
 
 def _safe_address(address: Address) -> dict[str, Any]:

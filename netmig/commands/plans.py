@@ -25,7 +25,7 @@ from netmig.commands.argv import plan_argv
 from netmig.commands.errors import cannot_read, check_access
 from netmig.connection import Address, ArmTarget
 from netmig.logs import get_logger
-from netmig.model.checks import CheckResult, is_blocking
+from netmig.model.checks import CheckResult
 from netmig.model.plan import Plan
 
 log = get_logger("netmig.commands")
@@ -58,7 +58,7 @@ class PlanResult:
     @property
     def blocking(self) -> list[CheckResult]:
         """The preflight results that block the plan (a failure not accepted, or a check that could not run)."""
-        return [r for r in self.plan.preflight if is_blocking(r)]
+        return self.plan.blocking()
 
 
 def _make(req: PlanRequest, command: list[str] | None) -> tuple[Plan, ArmTarget]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from netmig.checks.unenforced import unenforced_banner
-from netmig.model.checks import CheckResult, is_blocking
+from netmig.model.checks import CheckResult
 
 MAX_ROWS = 200
 
@@ -58,7 +58,7 @@ def plan_markdown(plan: Any) -> str:
     from netmig.summary import summarize
 
     lines += ["", "## Predicted connectivity changes", "", summarize(plan).markdown()]
-    blocking = [r for r in plan.preflight if is_blocking(r)]
+    blocking = plan.blocking()
     errors = [f for f in plan.findings if f["severity"] == "error"]
     lines += ["", f"Preflight at plan time: {len(plan.preflight)} checks, {len(blocking)} blocking. "
                   f"Policy analysis: {len(plan.findings)} findings ({len(errors)} error-severity)."]

@@ -235,6 +235,10 @@ class Plan(BaseModel):
     variants: list[PlanVariant] = Field(default_factory=list)
     steps: list[PlanStep]
 
+    def blocking(self) -> list[CheckResult]:
+        """The preflight results that block this plan (``CheckResult.blocking``: apply refuses such a plan)."""
+        return [r for r in self.preflight if r.blocking]
+
     def source_profile(self) -> NetworkProfile:
         return NetworkProfile(**self.source)
 
