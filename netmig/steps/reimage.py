@@ -12,7 +12,6 @@ A failed operation is reported (exit 1); a rerun of apply then sends the same pr
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -104,12 +103,15 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
     watch = NodeWatch(ctx.kube)
     last_arm = -1e9
     seen = 0
+    phases = PhaseJournal(ctx, step.id, mon)
     while True:
         for kind, node in watch.events(timeout_s=min(arm_every, 2.0)):
             mon.on_node("ADDED" if kind == "SYNC" else kind, node, ctx.clock())
-            if kind != "SYNC":
-                seen += 1
-                checkpoint(f"{step.id}:event={seen}")
+            phases.flush()
+            if kind == "SYNC":  # a (re)list is read whole: leaving it midway would drop the nodes not yet read
+                continue
+            seen += 1
+            checkpoint(f"{step.id}:event={seen}")
             if ctx.clock() - last_arm >= arm_every:
                 break
         if ctx.stop.is_set():
@@ -139,6 +141,7 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
             raise Stalled(stall, _param(ctx, params, option))
     nodes = ctx.kube.nodes()
     _resync(mon, nodes, ctx.clock())  # the watch may lag the operation's end: the last progress shows the end state
+    phases.flush()
     ctx.progress.pools(mon.progress())
     want = LABEL_VALUE.get(target.engine, target.engine)
     wanted = {"kubernetes.azure.com/network-policy": want, **target_labels(target)}
@@ -151,19 +154,22 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
                "pools": {p.name: p.describe() for p in mon.progress()}, "watch_s": round(ctx.clock() - t0, 1),
                "node_events": seen}
     ctx.journal.set("reimage-summary", summary)
-    write_timeline(ctx.run_dir / f"reimage-timeline-{step.id}.json", step.id, mon)
     return {"nodes": len(nodes), "watch_s": summary["watch_s"], "node_events": seen}
 
 
-def write_timeline(path: Path, step_id: str, mon: ReimageMonitor) -> None:
-    """The node phases the watch saw (``ReimageMonitor.timeline``) as JSON for the reimage timeline picture:
-    ``{"step", "records": [[seconds, node, pool, phase], ...]}``. A watch resumed in a new process starts a new
-    timeline (the phases before the resume are not in it). Never raises: the picture is a report."""
-    import contextlib
-    import json
+class PhaseJournal:
+    """Journals each node phase change the monitor saw (``ReimageMonitor.timeline``) as a ``node-phase`` event
+    (step, node, pool, phase; the journal's own timestamp is when the watch saw it), as soon as it is seen: the
+    reimage timeline picture (``netmig.pictures.reimage_timeline``) draws every one of them, those of a watch resumed
+    in a new process included."""
 
-    with contextlib.suppress(OSError):
-        path.write_text(json.dumps({"step": step_id, "records": [list(r) for r in mon.timeline]}))
+    def __init__(self, ctx: StepContext, step_id: str, mon: ReimageMonitor) -> None:
+        self.ctx, self.step_id, self.mon, self.done = ctx, step_id, mon, 0
+
+    def flush(self) -> None:
+        for _, node, pool, phase in self.mon.timeline[self.done:]:
+            self.ctx.journal.record(EventKind.NODE_PHASE, step=self.step_id, node=node, pool=pool, phase=phase)
+        self.done = len(self.mon.timeline)
 
 
 def _resync(mon: ReimageMonitor, nodes: list[Any], now: float) -> None:

@@ -1,8 +1,10 @@
 """``aks-netmig demo`` leaves the pictures (``netmig.pictures``) in the run folder, linked from report.md: the
-namespace heatmap before | after and the reimage timeline per pool (valid PNGs)."""
+namespace heatmap before | after and the reimage timeline per pool (valid PNGs), the timeline drawn from every node
+phase change the watch journaled (each node: waiting, cordoned, reimaging, ready; each surge node: surge, removed)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +25,17 @@ def test_demo_draws_the_heatmap_and_the_timeline_and_the_report_links_them(tmp_p
     for name in ("connectivity-heatmap.png", "reimage-timeline.png"):
         assert (run_dir / name).read_bytes().startswith(PNG), name
         assert f"]({name})" in report, name
-    assert (run_dir / "reimage-timeline-watch-reimage.json").is_file()
+    phases: dict[str, list[str]] = {}  # every phase change the watch saw, journaled: what the timeline draws
+    for line in (run_dir / "journal.jsonl").read_text().splitlines():
+        e = json.loads(line)
+        if e["event"] == "node-phase":
+            phases.setdefault(e["node"], []).append(e["phase"])
+    originals = [n for n, seen in phases.items() if seen[0] != "surge"]
+    assert len(originals) == 6 and len(phases) == 8, phases  # 3 nodes in each of 2 pools, 1 surge node per pool
+    for node in originals:  # each node from its first listing to the end: waiting, cordon + drain, reimage, ready
+        seen = phases[node]
+        assert seen[0] == "waiting" and seen[-1] == "ready" and {"cordoned", "reimaging"} <= set(seen), (node, seen)
+        assert seen.index("cordoned") < seen.index("reimaging"), (node, seen)
+    assert all(seen == ["surge", "removed"] for n, seen in phases.items() if n not in originals), phases
     assert "## Approval" in report and "approved** by" in report
     assert "15 predicted connectivity changes" in report
