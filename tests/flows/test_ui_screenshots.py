@@ -86,10 +86,19 @@ MODAL_OVERFLOW = """(() => {
 })()"""
 
 
-def test_the_forms_migration_choice_lists_every_template() -> None:
+def test_the_forms_migration_choice_lists_every_template_and_no_top_level_field_is_optional() -> None:
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.migrate import migrate
     from netmig.engine.planning import PLANS_DIR
 
     assert sorted(MIGRATION_KINDS) == sorted(p.stem for p in PLANS_DIR.glob("*.yaml"))
+    props = parameter_schema(migrate).model_dump()["properties"]
+    assert props["migration"]["enum"] == ["", *MIGRATION_KINDS] and props["migration"]["default"] == ""
+    assert props["plan_path"]["type"] == "string" and props["plan_path"]["default"] == ""
+    assert not any(x.get("type") == "null" for p in props.values() for x in p.get("anyOf", [])), props
+    given = migrate.validate_parameters({"migration": None, "plan_path": None})  # null from an API caller: ""
+    assert given["migration"] == "" and given["plan_path"] == ""
 
 
 @contextlib.contextmanager
