@@ -31,6 +31,7 @@ from netmig.steps.network import target_of, token_key
 log = get_logger("netmig.steps.reimage")
 LABEL_VALUE = {"npm": "azure", "cilium": "cilium", "calico": "calico", "none": "none"}
 OVERLAY_LABELS = {"kubernetes.azure.com/azure-cni-overlay": "true", "kubernetes.azure.com/podnetwork-type": "overlay"}
+WATCH_SLICE_S = 0.5  # the shortest time the watch reads node events between two ARM reads
 DEFAULTS = {"stall_seconds": 1800.0, "notready_seconds": 1500.0, "pdb_block_seconds": 900.0, "poll_seconds": 10.0}
 
 
@@ -99,20 +100,29 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
                          pdb_block_seconds=_param(ctx, params, "pdb_block_seconds"),
                          originals={p.name: p.nodes for p in ctx.plan.pools}, original_names=set(originals),
                          target_labels=target_labels(target))
-    arm_every = _param(ctx, params, "poll_seconds")
+    # between two ARM reads the node watch is read for at least WATCH_SLICE_S: reading one event per ARM read (a
+    # fast poll, e.g. a sandbox's) falls behind the nodes, and the operation ends before their phases were seen
+    arm_every = max(_param(ctx, params, "poll_seconds"), WATCH_SLICE_S)
     watch = NodeWatch(ctx.kube)
     last_arm = -1e9
     seen = 0
     phases = PhaseJournal(ctx, step.id, mon)
+
+    def read(kind: str, node: Any) -> bool:
+        """One watch event to the monitor and the journal; True for a change (not a (re)list's SYNC)."""
+        nonlocal seen
+        mon.on_node("ADDED" if kind == "SYNC" else kind, node, ctx.clock())
+        phases.flush()
+        if kind == "SYNC":
+            return False
+        seen += 1
+        checkpoint(f"{step.id}:event={seen}")
+        return True
+
     while True:
         for kind, node in watch.events(timeout_s=min(arm_every, 2.0)):
-            mon.on_node("ADDED" if kind == "SYNC" else kind, node, ctx.clock())
-            phases.flush()
-            if kind == "SYNC":  # a (re)list is read whole: leaving it midway would drop the nodes not yet read
-                continue
-            seen += 1
-            checkpoint(f"{step.id}:event={seen}")
-            if ctx.clock() - last_arm >= arm_every:
+            # a (re)list is read whole: leaving it midway would drop the nodes not yet read
+            if read(kind, node) and ctx.clock() - last_arm >= arm_every:
                 break
         if ctx.stop.is_set():
             raise Paused("stopped while watching the reimage", "rerun apply to resume watching")
@@ -131,6 +141,8 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
                               "NotReady), then rerun apply: it sends the same profile again, which resumes the "
                               "reimage of the nodes left")
         if finished:
+            for kind, node in watch.events(timeout_s=WATCH_SLICE_S):  # what the watch has not read yet (it may lag
+                read(kind, node)                                     # the operation): every phase is journaled
             break
         pods, pdbs = _pdb_inputs(ctx, mon, now)
         stall = mon.stall(now, pods, pdbs)

@@ -21,6 +21,7 @@ import pytest
 from flows.params import MIGRATION_KINDS
 from netmig.engine.planning import load_plan
 from netmig.summary import summarize
+from tests.cli.test_demo_pictures import assert_every_node_phase
 from tests.e2e.migrate_helpers import make_plan, start_detached, stop
 from tests.flows.cdp import CHROMIUM, Browser
 from tests.flows.test_deployments import ROOT, _cli, _healthy, _poll, _wait, prefect_stack
@@ -209,6 +210,7 @@ async def _scenario(ui: str, sb: Path, plan: Path, b: Browser, shots: Path) -> N
                              if not (a.description or "").strip() and a.type is not None)  # None: Prefect's result
                                                                                              # records
         assert undescribed == [], undescribed
+        assert_every_node_phase(plan.parent / "npm.run" / "journal.jsonl")  # a deployment run's watch keeps up
         report = str(keys["migration-report"].data)
         assert "approved** by **ui-test**" in report and "looks right" in report
 
