@@ -7,8 +7,8 @@ writes the journey, and ``aks-netmig journey apply`` is SIGKILLed (NETMIG_TEST_K
 its reimage watch); every rerun resumes. At the end: exactly one network-profile PUT per stage in the sandbox's ARM
 log, the final profile overlay + cilium, each stage's verification PASSED with every connectivity change explained,
 and one journey report covering every stage. ``kubenet-calico-blocked`` (ARM refuses the direct kubenet+Calico ->
-overlay change) takes the journey's approved if-refused route instead. The sandbox is detached (it survives the kills) and runs at the time
-scale the other e2e tests use.
+overlay change) takes the journey's approved if-refused route instead. The sandbox is detached (it survives the
+kills) and runs at the time scale the other e2e tests use.
 """
 
 from __future__ import annotations
