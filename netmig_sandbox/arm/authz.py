@@ -3,8 +3,9 @@
 
 Contract:
 - ``action_for(method, path)`` -> the Azure RBAC action a request needs (``Microsoft.ContainerService/
-  managedClusters/write`` ...; the names of the resource providers' operations), or None for a request no action
-  governs (the caller's own permissions, the subscription list).
+  managedClusters/write`` ...; the names of the resource providers' operations, as Microsoft's lists spell them:
+  ``Microsoft.Authorization/permissions/read`` for the caller's own permissions, ``.../virtualNetworks/usages/
+  read`` for a VNet's usages), or None for a request no action governs (the subscription list).
 - The identity is ``netmig_sandbox.kube.rbac.identity(ctx)`` (the ``aks-netmig permissions --json`` document); its
   ``azure_role`` is a role definition as ``az role definition create`` takes it (``Actions`` / ``NotActions``, or
   the ARM form ``permissions[0].actions/notActions``). No identity: everything is allowed (``actions ["*"]``).
@@ -32,7 +33,7 @@ _VNET = r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.network
 
 # (method, path pattern on the lowered path, action); first match wins
 ACTIONS: list[tuple[str, re.Pattern[str], str | None]] = [(m, re.compile(p), a) for m, p, a in [
-    ("GET", r".*/providers/microsoft\.authorization/permissions", None),
+    ("GET", r".*/providers/microsoft\.authorization/permissions", "Microsoft.Authorization/permissions/read"),
     ("GET", r"/subscriptions", None),
     ("GET", r"/subscriptions/[^/]+", "Microsoft.Resources/subscriptions/read"),
     ("GET", r"/subscriptions/[^/]+/providers/microsoft\.containerservice/managedclusters",
@@ -53,7 +54,7 @@ ACTIONS: list[tuple[str, re.Pattern[str], str | None]] = [(m, re.compile(p), a) 
     ("GET", _LOC + r"/operations/[^/]+", f"{_CS}/locations/operations/read"),
     ("GET", _LOC + r"/operationresults/[^/]+", f"{_CS}/locations/operationresults/read"),
     ("GET", _VNET + r"(/[^/]+)?", "Microsoft.Network/virtualNetworks/read"),
-    ("GET", _VNET + r"/[^/]+/usages", "Microsoft.Network/virtualNetworks/read"),
+    ("GET", _VNET + r"/[^/]+/usages", "Microsoft.Network/virtualNetworks/usages/read"),
     ("GET", _VNET + r"/[^/]+/subnets(/[^/]+)?", "Microsoft.Network/virtualNetworks/subnets/read"),
 ]]
 
