@@ -12,7 +12,9 @@ Contract:
 - ``role_permissions(ctx)`` -> ``(actions, not_actions)``; ``allowed(action, actions, not_actions)`` is ARM's
   evaluation: some action pattern matches and no notAction pattern does (``*`` wildcards, case-insensitive).
 - ``failure(action, scope)`` is the ``(403, code, message)`` ARM answers (``AuthorizationFailed``).
-- ``permissions_json(ctx)`` is the body of ``GET {scope}/providers/Microsoft.Authorization/permissions``.
+- ``permissions_json(ctx)`` is the body of ``GET {scope}/providers/Microsoft.Authorization/permissions``;
+  ``role_actions(role)`` / ``permissions_body(actions, not_actions)`` the same for a role given directly (the
+  sandbox fleet's front, which has no single cluster context).
 """
 
 from __future__ import annotations
@@ -76,7 +78,11 @@ def _role(ctx: SandboxContext) -> dict[str, Any] | None:
 
 def role_permissions(ctx: SandboxContext) -> tuple[list[str], list[str]]:
     """The identity's (actions, notActions); everything for the default identity."""
-    role = _role(ctx)
+    return role_actions(_role(ctx))
+
+
+def role_actions(role: dict[str, Any] | None) -> tuple[list[str], list[str]]:
+    """(actions, notActions) of an Azure role definition (either form); everything for None."""
     if role is None:
         return ["*"], []
     if "Actions" in role or "NotActions" in role:
@@ -104,5 +110,9 @@ def failure(action: str, scope: str) -> tuple[int, str, str]:
 
 def permissions_json(ctx: SandboxContext) -> dict[str, Any]:
     """The caller's permissions at any scope (the sandbox's role applies to the whole subscription)."""
-    actions, not_actions = role_permissions(ctx)
+    return permissions_body(*role_permissions(ctx))
+
+
+def permissions_body(actions: list[str], not_actions: list[str]) -> dict[str, Any]:
+    """The body of ``GET {scope}/providers/Microsoft.Authorization/permissions`` for one role."""
     return {"value": [{"actions": actions, "notActions": not_actions, "dataActions": [], "notDataActions": []}]}
