@@ -18,7 +18,8 @@ Azure action names are spelled exactly as Microsoft's resource provider operatio
 - https://learn.microsoft.com/azure/role-based-access-control/permissions/containers -- Microsoft.ContainerService:
   ``managedClusters/read``, ``managedClusters/write``, ``managedClusters/abort/action`` ("Latest ongoing operation
   on managed cluster gets aborted"), ``managedClusters/listClusterUserCredential/action``,
-  ``managedClusters/agentPools/read``, ``locations/operations/read`` (the status of an asynchronous operation).
+  ``managedClusters/agentPools/read``, ``locations/operations/read`` and ``locations/operationresults/read`` (the
+  status of an asynchronous operation, and its result).
 - https://learn.microsoft.com/azure/role-based-access-control/permissions/networking -- Microsoft.Network:
   ``virtualNetworks/read``, ``virtualNetworks/subnets/read`` and ``virtualNetworks/usages/read`` ("Get the IP
   usages for each subnet of the virtual network": ``GET .../virtualNetworks/{name}/usages`` needs it, not
@@ -178,7 +179,9 @@ CALICO_LEFTOVERS_READ = rules(
 ARM_UPDATE = arm(f"{CS}/managedClusters/write", f"{CS}/locations/operations/read")
 # the documented recovery path of every run (`aks-netmig abort`: POST .../managedClusters/{name}/abort, then its
 # long-running operation); part of each kind's run role
-RECOVERY = arm(f"{CS}/managedClusters/abort/action", f"{CS}/locations/operations/read")
+# (its poll follows the Location header too: locations/operationresults/read, spelled in lower case by Microsoft)
+RECOVERY = arm(f"{CS}/managedClusters/abort/action", f"{CS}/locations/operations/read",
+               f"{CS}/locations/operationresults/read")
 # `aks-netmig fleet scan` (netmig.azure.inventory, netmig.commands.scan_access): the subscriptions listed, each one's
 # own permissions read (the access check), the clusters queried through Resource Graph (rows only for clusters the
 # caller may read), or listed per subscription when Resource Graph is unavailable. No Kubernetes: the node pools
