@@ -8,8 +8,8 @@ Contract:
   ARM listing) assessed by ``netmig.fleet.scan`` (ARM data only; nothing is changed). ``clusters`` are the
   ``ClusterScan.to_json()`` dicts in id order; ``source`` says how they were listed. ARM failures are one
   ``CheckFailed`` line (``netmig.commands.errors``); a credential short of the scan's role is a ``UsageError``
-  before anything is listed (``netmig.commands.scan_access``). ``deep``: each cluster with a recommended migration also gets
-  ``preflight`` (that kind's full preflight: Kubernetes access, policy analysis; ``parallel`` at once; see
+  before anything is listed (``netmig.commands.scan_access``). ``deep``: each cluster with a recommended migration
+  also gets ``preflight`` (that kind's full preflight: Kubernetes access, policy analysis; ``parallel`` at once; see
   ``_deep``); without it nothing but ARM is read.
 - ``load_scan(path)`` reads a saved ``fleet scan --json`` back (``UsageError`` naming the file when it is not one).
 """

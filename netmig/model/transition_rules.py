@@ -231,8 +231,8 @@ def parse_rules(doc: dict[str, Any]) -> RuleBook:
     und = doc["undocumented"]
     pcr = doc.get("pod_cidr_required")
     pod_cidr_required = None if pcr is None else PodCidrRequired(
-        code=_str(pcr, "code", "pod_cidr_required"), message=" ".join(_str(pcr, "message", "pod_cidr_required").split()),
-        source=_source(pcr, "pod_cidr_required"))
+        code=_str(pcr, "code", "pod_cidr_required"),
+        message=" ".join(_str(pcr, "message", "pod_cidr_required").split()), source=_source(pcr, "pod_cidr_required"))
     sources = tuple(dict.fromkeys(
         [c.source for c in constraints] + [r.source for r in refusals] + [t.source for t in transitions]
         + [t.refusal.source for t in transitions if t.refusal]

@@ -19,9 +19,10 @@ Contract:
   Azure actions and Kubernetes rules the kind / check uses (``netmig.model.permissions``); ``ALWAYS_ON`` is what
   every run uses whatever its steps (reading the cluster and its pools, the kubeconfig, the migration Lease, which
   a background thread renews); a run also needs ``RECOVERY`` (``aks-netmig abort``, the documented recovery path:
-  in every kind's run role, checked by apply's preflight). ``tests/e2e/test_permissions.py`` proves the declarations complete from the
-  sandbox's request logs; ``needed(kinds, checks)`` is what a plan needs (``PLANNING``: what plan / preflight read
-  besides their checks); ``netmig.engine.permissions`` turns it into roles.
+  in every kind's run role, checked by apply's preflight). ``tests/e2e/test_permissions.py`` proves the
+  declarations complete from the sandbox's request logs; ``needed(kinds, checks)`` is what a plan needs
+  (``PLANNING``: what plan / preflight read besides their checks); ``netmig.engine.permissions`` turns it into
+  roles.
 """
 
 from __future__ import annotations
