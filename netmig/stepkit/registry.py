@@ -148,11 +148,11 @@ def needed(step_kinds: Iterable[str], check_ids: Iterable[str], *, read_only: bo
             out = out | CHECKS[cid].permissions
     if read_only:
         return out
-    out = out | ALWAYS_ON | RECOVERY
+    out = out | ALWAYS_ON
     for kind in step_kinds:
         if kind in STEPS:
             out = out | STEPS[kind].permissions
-    return out
+    return out | RECOVERY
 
 
 def step(kind: str, *, params: type[P], changes_cluster: bool = False,
