@@ -6,7 +6,9 @@ Contract:
   (the Prefect global concurrency limit bounding how many clusters migrate at once, fleet-wide; created or resized
   at start), ``approve_waves`` (indexes of the waves approved to start), ``approver`` / ``approval_comment`` (who
   gave those approvals and why: recorded in the fleet report), ``exclude`` (cluster names or ids left out of this
-  run), ``poll_seconds`` (how often a child run's state and progress are read), ``approval_timeout_hours``.
+  run), ``poll_seconds`` (how often a child run's state and journal are read), ``cluster_read_seconds`` (how
+  often, at most, a reimaging cluster itself is read for the dashboard: ARM and Kubernetes reads count against
+  the subscription's limits), ``approval_timeout_hours``.
 - Each cluster: inside ``concurrency(limit_name)`` (a slot for as long as its migration runs) the child run is
   created by ``run_deployment(..., timeout=0, idempotency_key=KEY)`` with KEY = (wave plan, cluster, attempt): a
   parent killed after creating it gets the SAME run back on the rerun (re-attach, nothing applied twice). The
@@ -25,7 +27,8 @@ Contract:
 - The dashboard: a table artifact ``netmig-fleet-<id>`` (one row per cluster: wave, kind, state, current step,
   reimage progress per pool, verification result, message, a link to its flow run in the UI), re-published at
   every change while the wave runs: each poll reads the child run's state and ``netmig.commands.fleet_status.
-  member_progress`` (what ``aks-netmig status`` says: the journal, and the cluster itself while it reimages);
+  member_progress`` (what ``aks-netmig status`` says: the journal, and the cluster itself while it reimages, at
+  most every ``cluster_read_seconds`` and once more when its run ends);
   ``fleet status`` reads the same state file. At every cluster state change the fleet report
   ``WAVEPLAN_STEM.run/fleet-report.md`` and its picture ``fleet-progress.png`` (``netmig.pictures.fleet_progress``)
   are rewritten and published as the artifacts ``netmig-fleet-report-<id>`` and ``netmig-fleet-progress-<id>``.
@@ -43,6 +46,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -79,6 +83,8 @@ class _Rollout:
         self.run_dir = run_dir(path)
         self.lock = threading.Lock()
         self.stop = threading.Event()  # set on Ctrl-C / SIGTERM: the cluster threads stop waiting
+        self.cluster_read_seconds = 15.0
+        self.read_at: dict[str, float] = {}  # cluster id -> when the dashboard last read it (time.monotonic)
         self.key = "netmig-fleet-" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
         if self.path.is_file():
             self.state = RolloutState.from_json(json.loads(self.path.read_text()))
@@ -175,8 +181,12 @@ def _progress(r: _Rollout, run: ClusterRun, c: WaveCluster, new: str, fallback_s
     if not c.plan_file:
         return {"step": fallback_step}
     complete = bool(run.reimage) and all(p["done"] >= p["total"] for p in run.reimage or [])
-    got = member_progress(c.plan_file, c.connection, read_cluster=new in ("running", "completed", "failed")
-                          and not complete)
+    now = time.monotonic()
+    due = new in FINAL or now - r.read_at.get(c.id, -1e9) >= r.cluster_read_seconds
+    read = new in ("running", "completed", "failed") and not complete and due
+    if read:
+        r.read_at[c.id] = now
+    got = member_progress(c.plan_file, c.connection, read_cluster=read)
     return {"step": got.step or fallback_step, "reimage": got.reimage or run.reimage,
             "verification": got.verification or run.verification}
 
@@ -297,8 +307,8 @@ def _approver(given: str) -> str:
 @flow(name="netmig-fleet", persist_result=False)
 def fleet(wave_plan: str, member_deployment: str = MEMBER_DEPLOYMENT, limit_name: str = LIMIT_NAME,
           max_parallel: int = 2, approve_waves: list[int] | None = None, exclude: list[str] | None = None,
-          poll_seconds: float = 2.0, approver: str = "", approval_comment: str = "",
-          approval_timeout_hours: float = 24.0) -> dict[str, Any]:
+          poll_seconds: float = 2.0, cluster_read_seconds: float = 15.0, approver: str = "",
+          approval_comment: str = "", approval_timeout_hours: float = 24.0) -> dict[str, Any]:
     """Apply a wave plan (aks-netmig fleet plan): canary first, each cluster a run of the member migration
     deployment, bounded by a global concurrency limit, halting on the failure budget; rerun to resume.
 
@@ -310,7 +320,8 @@ def fleet(wave_plan: str, member_deployment: str = MEMBER_DEPLOYMENT, limit_name
         approve_waves: Indexes of the waves approved to start (the canary needs none unless per-cluster); a
             deployment run asks for the others in a form.
         exclude: Cluster names or ids left out of this run.
-        poll_seconds: How often a child run's state and progress are read.
+        poll_seconds: How often a child run's state and journal are read.
+        cluster_read_seconds: How often, at most, a reimaging cluster is read for the dashboard's progress.
         approver: Who approves the waves in approve_waves (default: this machine's user).
         approval_comment: Why (change ticket, remarks): in the fleet report.
         approval_timeout_hours: How long a deployment run waits for a wave's approval form.
@@ -323,6 +334,7 @@ def fleet(wave_plan: str, member_deployment: str = MEMBER_DEPLOYMENT, limit_name
     path = Path(wave_plan)
     plan = load_wave_plan(path)
     r = _Rollout(plan, path)
+    r.cluster_read_seconds = cluster_read_seconds
     out = set(exclude or [])
     for run in r.state.clusters.values():
         if (run.name in out or run.id in out) and run.state != "completed":

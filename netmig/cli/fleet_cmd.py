@@ -177,17 +177,26 @@ def apply(wave_plan: Path, approve_waves: tuple[int, ...], approver: str, commen
                           f"see aks-netmig fleet status {wave_plan}; fix or --exclude the cluster, then rerun")
 
 
+def _run_link(flow_run_id: str) -> str:
+    """The flow run's page in the Prefect UI (PREFECT_UI_URL, derived from PREFECT_API_URL), else its id."""
+    if not flow_run_id:
+        return ""
+    from prefect.settings import PREFECT_UI_URL
+
+    ui = (PREFECT_UI_URL.value() or "").rstrip("/")
+    return f"{ui}/runs/flow-run/{flow_run_id}" if ui else flow_run_id
+
+
 def _print_status(wave_plan: Path) -> None:
     from netmig.commands.fleet_status import fleet_status
-
     from netmig.fleet.rollout import run_dir
 
     st = fleet_status(wave_plan)
     cols = ("wave", "cluster", "kind", "state", "step", "reimage", "verification", "message")
     widths = {k: max([len(k), *(len(r[k][:60]) for r in st.rows)]) for k in cols}
-    click.echo("  ".join(k.upper().ljust(widths[k]) for k in cols).rstrip())
+    click.echo("  ".join(k.upper().ljust(widths[k]) for k in cols) + "  FLOW RUN")
     for r in st.rows:
-        click.echo("  ".join(r[k][:60].ljust(widths[k]) for k in cols).rstrip())
+        click.echo(("  ".join(r[k][:60].ljust(widths[k]) for k in cols) + "  " + _run_link(r["flow_run"])).rstrip())
     if st.halted:
         click.echo(f"HALTED: {st.halted}")
     if st.waiting_approval is not None:
@@ -200,7 +209,9 @@ def _print_status(wave_plan: Path) -> None:
 
 @fleet.command("status")
 @click.argument("wave_plan", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the dashboard as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the dashboard as JSON (clusters[]: wave, cluster, kind, "
+              "state, step, reimage, reimage_pools, verification, verification_counts, message, flow_run, "
+              "flow_run_url; halted, waiting_approval, approvals).")
 def status(wave_plan: Path, as_json: bool) -> None:
     """The fleet dashboard of a wave plan: one row per cluster (wave, state, step, reimage progress, verification,
     message, flow run)."""
@@ -209,6 +220,9 @@ def status(wave_plan: Path, as_json: bool) -> None:
     from netmig.commands.fleet_status import fleet_status
 
     if as_json:
-        click.echo(json.dumps(fleet_status(wave_plan).to_json(), indent=2))
+        doc = fleet_status(wave_plan).to_json()
+        for row in doc["clusters"]:
+            row["flow_run_url"] = _run_link(row["flow_run"]) if row["flow_run"] else None
+        click.echo(json.dumps(doc, indent=2))
     else:
         _print_status(wave_plan)

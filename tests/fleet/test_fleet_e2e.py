@@ -172,6 +172,8 @@ def test_fleet_rollout_on_prefect_workers(tmp_path: Path) -> None:
             assert pools and all(p["done"] == p["total"] > 0 for p in pools), (n, pools)
             assert row["reimage"] == ", ".join(f"{p['pool']} {p['done']}/{p['total']}" for p in pools)
             assert row["verification_counts"]["probes"] > 0 and row["verification_counts"]["unexplained"] == 0
+            assert row["flow_run_url"] == env["PREFECT_API_URL"].removesuffix("/api") + "/runs/flow-run/" + \
+                row["flow_run"]
         approvals = {a["wave"]: a for a in doc["approvals"]}
         assert approvals[1]["approved"] and approvals[1]["approver"] == "alice@example.com"
         assert approvals[1]["comment"] == "CHG-4711" and approvals[1]["via"] == "cli"
