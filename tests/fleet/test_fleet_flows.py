@@ -74,7 +74,7 @@ async def _scenario(sandbox: Path, waves: Path) -> None:
         assert len(rows) == 12 and {"name", "recommended", "blockers"} <= set(rows[0])
         assert len(json.loads((waves.parent / "fleet-scan.json").read_text())["clusters"]) == 12
 
-        async def ask(approve: bool, who: str, comment: str) -> Any:
+        async def ask(approve: bool, who: str, comment: str) -> tuple[Any, Any]:
             run = await run_deployment("netmig-fleet/fleet", timeout=0, parameters={
                 "wave_plan": str(waves), "exclude": ["c0"], "poll_seconds": 0.5})
 
@@ -90,16 +90,16 @@ async def _scenario(sandbox: Path, waves: Path) -> None:
             form = await _poll("the form's description", lambda: _description(client, run.id, keyset), 60)
             assert "Start wave-1 of the fleet rollout?" in form and "| c1 | npm-to-cilium |" in form
             await client.resume_flow_run(run.id, run_input={"approve": approve, "approver": who, "comment": comment})
-            return await _poll("the fleet run to end", lambda: _final(client, run.id), 300)
+            return run, await _poll("the fleet run to end", lambda: _final(client, run.id), 300)
 
-        s = await ask(False, "bob", "not this week")
+        _, s = await ask(False, "bob", "not this week")
         assert s.type == StateType.CANCELLED and "rejected by bob: not this week" in (s.message or ""), s
         state = json.loads(waves.with_name("waves.yaml.state.json").read_text())
         assert state["approvals"] == [{"wave": 1, "approved": False, "approver": "bob", "comment": "not this week",
                                        "time": state["approvals"][0]["time"], "via": "prefect-ui"}]
         assert not next(c for c in state["clusters"] if c["name"] == "c1")["flow_run_id"]
 
-        s = await ask(True, "carol", "CHG-1")
+        run, s = await ask(True, "carol", "CHG-1")
         # approved: c1 starts as a member run; it cannot reach its cluster, fails, and the failure budget halts
         assert s.type == StateType.FAILED and "halted at wave-1" in (s.message or ""), s
         state = json.loads(waves.with_name("waves.yaml.state.json").read_text())
@@ -108,6 +108,20 @@ async def _scenario(sandbox: Path, waves: Path) -> None:
         assert c1["flow_run_id"] and c1["state"] == "failed"
         report = (waves.with_name("waves.run") / "fleet-report.md").read_text()
         assert "| 1 | approved | carol |" in report and "CHG-1" in report and "**HALTED**" in report
+        # the run's artifacts: the dashboard table (latest version), the report, the picture; each described
+        arts = await client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
+        latest: dict[str, Any] = {}
+        for a in sorted(arts, key=lambda a: a.created or 0):
+            if a.key:
+                latest[a.key.split("-")[2] if a.key.count("-") > 2 else "dashboard"] = a
+        assert {"dashboard", "report", "progress"} <= set(latest), sorted(a.key or "" for a in arts)
+        assert all(a.description for a in latest.values())
+        data = latest["dashboard"].data
+        table = json.loads(data) if isinstance(data, str) else data
+        assert {"wave", "cluster", "state", "step", "reimage", "verification", "flow_run"} <= set(table[0])
+        assert "data:image/png;base64," in str(latest["progress"].data)
+        assert str(latest["report"].data).startswith("# Fleet rollout report")
 
 
 async def _description(client: Any, run_id: Any, keyset: dict[str, str]) -> Any:

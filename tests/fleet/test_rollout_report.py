@@ -88,3 +88,38 @@ def test_fleet_progress_picture_is_a_png_and_none_without_waves(tmp_path: Path) 
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
     assert not list(tmp_path.glob("*.tmp.png"))
     assert pictures.fleet_progress(tmp_path / "none", {}) is None
+
+
+def test_fleet_status_prints_the_dashboard_columns(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from netmig.commands.fleet_plan import write_wave_plan
+    from netmig.fleet.rollout import state_path
+
+    plan = _plan()
+    waves = tmp_path / "waves.yaml"
+    write_wave_plan(plan, waves)
+    st = RolloutState.fresh(plan)
+    a = st.clusters[plan.clusters()[0].id]
+    a.state, a.step, a.flow_run_id = "running", "watch-reimage (started)", "0b7e0c1e-1111-2222-3333-444455556666"
+    a.reimage = [{"pool": "system", "done": 1, "total": 3}]
+    st.approvals[1] = WaveApproval(1, True, "alice", "CHG-1", "2026-12-02T10:00:00+00:00", "cli")
+    state_path(waves).write_text(json.dumps(st.to_json()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "home")
+    cli = [sys.executable, "-m", "netmig.cli.main", "fleet", "status", str(waves)]
+    out = subprocess.run(cli, capture_output=True, text=True, check=True, env=env).stdout
+    head, first = out.splitlines()[:2]
+    assert head.split() == ["WAVE", "CLUSTER", "KIND", "STATE", "STEP", "REIMAGE", "VERIFICATION", "MESSAGE", "FLOW",
+                            "RUN"]
+    assert "watch-reimage (started)" in first and "system 1/3" in first and "not yet" in first
+    assert first.endswith("0b7e0c1e-1111-2222-3333-444455556666")  # no server configured: the id
+    env["PREFECT_API_URL"] = "http://127.0.0.1:4200/api"
+    doc = json.loads(subprocess.run([*cli, "--json"], capture_output=True, text=True, check=True, env=env).stdout)
+    row = doc["clusters"][0]
+    assert row["reimage_pools"] == [{"pool": "system", "done": 1, "total": 3}] and row["verification_counts"] is None
+    assert row["flow_run_url"] == "http://127.0.0.1:4200/runs/flow-run/0b7e0c1e-1111-2222-3333-444455556666"
+    assert doc["approvals"][0]["approver"] == "alice" and doc["clusters"][1]["flow_run_url"] is None
