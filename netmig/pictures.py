@@ -190,3 +190,55 @@ def embedded_markdown(path: Path, title: str) -> str:
     """``# title`` and the PNG inline (``![title](data:image/png;base64,...)``)."""
     data = base64.b64encode(path.read_bytes()).decode()
     return f"# {title}\n\n![{title}](data:image/png;base64,{data})\n"
+
+
+FLEET_PROGRESS = "fleet-progress.png"
+FLEET_STATE_COLOURS = {"completed": "#43a047", "running": "#1e88e5", "scheduled": "#90caf9", "paused": "#ffb300",
+                       "failed": "#e53935", "cancelled": "#8d6e63", "excluded": "#bdbdbd", "pending": "#eeeeee"}
+
+
+def fleet_progress(out_dir: Path, counts: dict[str, dict[str, int]], title: str = "") -> Path | None:
+    """``fleet-progress.png`` in ``out_dir``: one horizontal bar per wave (in the given order, the first on top),
+    split into the clusters in each state (``FLEET_STATE_COLOURS``; each segment labelled with its count), for a
+    fleet rollout (``counts``: ``netmig.fleet.rollout.wave_counts``). None (never raises) when there is no wave or
+    it cannot be drawn."""
+    if not counts:
+        return None
+    try:
+        return _fleet_progress(out_dir, counts, title)
+    except Exception:  # a picture is a report, never a reason to fail a run
+        return None
+
+
+def _fleet_progress(out_dir: Path, counts: dict[str, dict[str, int]], title: str) -> Path:
+    plt = _plt()
+    from matplotlib.patches import Patch
+
+    waves = list(counts)
+    widest = max(sum(c.values()) for c in counts.values()) or 1
+    fig, ax = plt.subplots(figsize=(8, 1.4 + 0.45 * len(waves)), constrained_layout=True)
+    for y, wave in enumerate(waves):
+        left = 0
+        for state, colour in FLEET_STATE_COLOURS.items():
+            n = counts[wave].get(state, 0)
+            if not n:
+                continue
+            ax.barh(y, n, left=left, color=colour, edgecolor="#424242", height=0.6)
+            ax.text(left + n / 2, y, str(n), ha="center", va="center", fontsize=8)
+            left += n
+    ax.set_yticks(range(len(waves)), waves, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, widest)
+    ax.set_xticks(range(widest + 1))
+    ax.set_xlabel("clusters", fontsize=8)
+    ax.set_title(title or "Fleet rollout: clusters per wave and state", fontsize=10, loc="left")
+    seen = [s for s in FLEET_STATE_COLOURS if any(c.get(s) for c in counts.values())]
+    fig.legend(handles=[Patch(facecolor=FLEET_STATE_COLOURS[s], edgecolor="#424242", label=s) for s in seen],
+               loc="outside lower center", ncols=max(1, len(seen)), fontsize=8)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / FLEET_PROGRESS
+    tmp = out.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(out)
+    return out

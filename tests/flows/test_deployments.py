@@ -35,7 +35,7 @@ from tests.e2e.migrate_helpers import make_plan, profile_puts, start_detached, s
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFECT = [sys.executable, "-m", "prefect"]
-FLEET = ("fleet-member", "fleet")
+FLEET = ("fleet-member", "fleet", "fleet-scan")
 KINDS = ("npm-to-cilium", "kubenet-to-overlay", "calico-to-self-managed", "uninstall", "calico-crd-cleanup")
 RUN_ARTIFACTS = {"plan", "preflight", "approval-request", "reimage-progress", "verification-matrix",
                  "migration-report"}
