@@ -53,6 +53,7 @@ from typing import Any
 
 from prefect import flow
 
+from flows.params import NumberList, TextList
 from netmig.fleet.rollout import (
     FINAL,
     ClusterRun,
@@ -269,25 +270,18 @@ def _wave_markdown(r: _Rollout, w: Wave) -> str:
 def _ask_wave(r: _Rollout, w: Wave, timeout_hours: float) -> WaveApproval:
     """The deployment run's approval of wave ``w``: suspend with the migration flow's approval form (the process
     exits; the resumed run gets the answer back from the same call, keyed by the wave)."""
-    import logging
 
     from prefect.flow_runs import suspend_flow_run
 
-    from flows.migrate import ApprovalInput, _DropSuspendingLine
+    from flows.migrate import ApprovalInput, without_suspending_line
 
     key = f"fleet-wave-{w.index}"
     resumed = r.state.waiting_approval == w.index
     if not resumed:
         r.update(waiting_approval=w.index)
     form = ApprovalInput.with_initial_data(description=_wave_markdown(r, w))
-    quiet = _DropSuspendingLine()  # a resumed run: Prefect's "Suspending flow run" line would be misleading
-    prefect_logger = logging.getLogger("prefect.flow_runs")
-    if resumed:
-        prefect_logger.addFilter(quiet)
-    try:
+    with without_suspending_line(resumed):
         answer: Any = suspend_flow_run(wait_for_input=form, timeout=int(timeout_hours * 3600), key=key)
-    finally:
-        prefect_logger.removeFilter(quiet)
     return WaveApproval(w.index, bool(answer.approve), str(answer.approver), str(answer.comment or ""),
                         _now(), "prefect-ui")
 
@@ -306,7 +300,7 @@ def _approver(given: str) -> str:
 
 @flow(name="netmig-fleet", persist_result=False)
 def fleet(wave_plan: str, member_deployment: str = MEMBER_DEPLOYMENT, limit_name: str = LIMIT_NAME,
-          max_parallel: int = 2, approve_waves: list[int] | None = None, exclude: list[str] | None = None,
+          max_parallel: int = 2, approve_waves: NumberList = (), exclude: TextList = (),
           poll_seconds: float = 2.0, cluster_read_seconds: float = 15.0, approver: str = "",
           approval_comment: str = "", approval_timeout_hours: float = 24.0) -> dict[str, Any]:
     """Apply a wave plan (aks-netmig fleet plan): canary first, each cluster a run of the member migration
@@ -335,13 +329,13 @@ def fleet(wave_plan: str, member_deployment: str = MEMBER_DEPLOYMENT, limit_name
     plan = load_wave_plan(path)
     r = _Rollout(plan, path)
     r.cluster_read_seconds = cluster_read_seconds
-    out = set(exclude or [])
+    out = set(exclude)
     for run in r.state.clusters.values():
         if (run.name in out or run.id in out) and run.state != "completed":
             r.update(run, state="excluded", message="excluded from this run")
     r.update(halted=None, waiting_approval=r.state.waiting_approval if deployment.id else None)
     _ensure_limit(limit_name, max_parallel)
-    approved = set(approve_waves or [])
+    approved = set(approve_waves)
     for w in plan.waves:
         runs = [r.state.clusters[c.id] for c in w.clusters]
         if all(x.state in ("completed", "excluded") for x in runs):

@@ -37,7 +37,7 @@ import hashlib
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,14 +280,9 @@ def _wait_for_approval(ctx: Any, run_dir: Path, done_artifacts: set[str], option
     # resumed: Prefect's suspend_flow_run finds the answer and returns it, but first logs "Suspending flow run,
     # execution will be rescheduled ..." -- misleading on a run that goes on: that line is dropped, ours says what
     # happens
-    quiet = _DropSuspendingLine()
-    prefect_logger = logging.getLogger("prefect.flow_runs")
-    prefect_logger.addFilter(quiet)
-    try:
+    with without_suspending_line():
         answer = suspend(wait_for_input=form, timeout=int(options.approval_timeout_hours * 3600),
                          key=f"approval-{ctx.plan.migration_id}")
-    finally:
-        prefect_logger.removeFilter(quiet)
     structlog.get_logger("netmig.flow").info("approval form answered; the run continues",
                                              approved=getattr(answer, "approve", None),
                                              approver=getattr(answer, "approver", None))
@@ -299,6 +294,22 @@ class _DropSuspendingLine(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.getMessage()).startswith("Suspending flow run")
+
+
+@contextlib.contextmanager
+def without_suspending_line(active: bool = True) -> Iterator[None]:
+    """While active, Prefect's "Suspending flow run, execution will be rescheduled" line is dropped: a resumed run
+    calls ``suspend_flow_run`` again to read its answer, and goes on, so that line would be misleading there."""
+    if not active:
+        yield
+        return
+    quiet = _DropSuspendingLine()
+    prefect_logger = logging.getLogger("prefect.flow_runs")
+    prefect_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        prefect_logger.removeFilter(quiet)
 
 
 def run_flow(*, plan_path: str, address: dict[str, Any], run_dir: Path, yes: bool, options: Any,

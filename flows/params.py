@@ -35,6 +35,19 @@ OptionalText = Annotated[str, NoneIsEmpty]
 """A top-level text parameter whose ``""`` means "not given" (e.g. ``plan_path``)."""
 
 
+def _empty_tuple_if_none(value: Any) -> Any:
+    return () if value is None else value
+
+
+TextList = Annotated[tuple[str, ...], BeforeValidator(_empty_tuple_if_none)]
+"""A top-level list parameter (an array in the form, no null toggle); ``()``: none (null reads as none)."""
+NumberList = Annotated[tuple[int, ...], BeforeValidator(_empty_tuple_if_none)]
+"""A top-level list of integers, as ``TextList``."""
+GoalChoice = Literal["azure-cni", "azure-cni-calico", "azure-cni-cilium", "azure-cni-npm", "byo-cni", "kubenet",
+                     "kubenet-calico", "overlay", "overlay-calico", "overlay-cilium", "overlay-npm"]
+"""A journey's goal: one of the network profiles ``netmig.model.profiles`` knows (a test keeps the two equal)."""
+
+
 class ClusterAddress(BaseModel):
     """Which cluster: a sandbox folder, an AKS resource id, or subscription + resource group + name. Leave it empty
     to use the cluster recorded in the plan."""
