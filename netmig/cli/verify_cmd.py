@@ -220,12 +220,14 @@ def _budget(budget: str, no_budget: bool) -> float | None:
 
 
 def _take(conn: Conn, engine: str | None, image: str | None, timeout: int, concurrency: int, services: bool,
-          baseline: Path | None, quiet: bool, target: str | None = None, budget_s: float | None = None) -> Any:
+          baseline: Path | None, quiet: bool, target: str | None = None, budget_s: float | None = None,
+          parallel: int | None = None, started: float | None = None) -> Any:
     from netmig.commands import verify_snapshot
 
     return verify_snapshot(SnapshotRequest(conn, engine=engine, image=image, timeout_s=timeout,
                                            concurrency=concurrency, services=services, baseline=baseline,
-                                           progress=ProbeProgress(quiet), target=target, budget_s=budget_s))
+                                           progress=ProbeProgress(quiet), target=target, budget_s=budget_s,
+                                           parallel=parallel, started=started))
 
 
 _ENGINES = click.Choice(["spec", "npm", "cilium", "calico"])
@@ -246,6 +248,8 @@ def _probe_options(f: F) -> F:
                      help="Probing time budget (e.g. 10m, 90s): predicted cells always, stable cells sampled "
                           "(stratified) to fit."),
         click.option("--no-budget", is_flag=True, help="Probe every cell, however long it takes."),
+        click.option("--parallel", type=click.IntRange(1, 64), default=16, show_default=True,
+                     help="Connects at a time inside one probe pod (1: one after the other)."),
         click.option("--services/--no-services", default=True, show_default=True,
                      help="Also probe Service ClusterIPs."),
     ]):
@@ -266,16 +270,21 @@ def _probe_options(f: F) -> F:
               help="Print one JSON object instead of the matrix: out, engine, differ (cells) and the stats.")
 @click.pass_context
 def snapshot(ctx: click.Context, engine: str | None, image: str | None, timeout: int, concurrency: int,
-             target: str | None, budget: str, no_budget: bool,
+             target: str | None, budget: str, no_budget: bool, parallel: int,
              services: bool, out: Path, baseline: Path | None, junit: Path | None, markdown: Path | None,
              quiet: bool, as_json: bool, **kwargs: Any) -> None:
-    """Probe the cluster's real workloads (one probe pod per class) and record reachability by identity."""
+    """Probe the cluster's real workloads (one probe pod per class) and record reachability by identity.
+
+    The budget counts from here and includes writing ``--out`` (streamed)."""
+    import time
+
     from netmig.verify import report
     from netmig.verify import snapshot as snapmod
 
+    started = time.monotonic()
     budget_s = _budget(budget, no_budget)
     snap = _take(_merge(ctx, _conn(kwargs)), engine, image, timeout, concurrency, services, baseline,
-                 quiet or as_json, target, budget_s)
+                 quiet or as_json, target, budget_s, parallel, started)
     snapmod.save(snap, out)
     _write(junit, report.snapshot_junit(snap))
     _write(markdown, report.snapshot_markdown(snap))
@@ -302,7 +311,7 @@ def snapshot(ctx: click.Context, engine: str | None, image: str | None, timeout:
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def expect(ctx: click.Context, engine: str | None, image: str | None, timeout: int, concurrency: int,
-           target: str | None, budget: str, no_budget: bool,
+           target: str | None, budget: str, no_budget: bool, parallel: int,
            services: bool, snapshot_file: Path | None, as_json: bool, junit: Path | None, **kwargs: Any) -> None:
     """Expected (policy engine) vs observed; exit 1 when any cell differs."""
     from netmig.commands import verify_expect
@@ -310,7 +319,7 @@ def expect(ctx: click.Context, engine: str | None, image: str | None, timeout: i
 
     take = None if snapshot_file is not None else SnapshotRequest(
         _merge(ctx, _conn(kwargs)), image=image, timeout_s=timeout, concurrency=concurrency, services=services,
-        progress=ProbeProgress(as_json), target=target, budget_s=_budget(budget, no_budget))
+        progress=ProbeProgress(as_json), target=target, budget_s=_budget(budget, no_budget), parallel=parallel)
     result = verify_expect(ExpectRequest(snapshot_file=snapshot_file, take=take, engine=engine))
     snap, items, label = result.snapshot, result.mismatches, result.engine
     _write(junit, report.junit(f"expected {label} vs observed", [

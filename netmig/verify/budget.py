@@ -1,11 +1,16 @@
 """Fitting a probe plan into a time budget: cost model, risk-first batching, stratified sampling, coverage.
 
 Contract: pure (no I/O, no clock; callers pass measured durations).
-- ``CostModel`` estimates a probe pod's wall time as ``pod_s + fast_s * fast + slow_s * slow`` (``slow``: probes
-  the source engine predicts to time out) and a set of pods' wall time as their sum over ``concurrency``.
-  ``CostModel.fit(samples, prior)`` refits it from measured pods ``(fast, slow, seconds)``; a parameter the samples
-  cannot tell (no slow probe measured, one pod size only) keeps the prior's value.
+- ``CostModel`` estimates a probe pod's wall time as ``pod_s + fast_s * groups(fast) + slow_s * groups(slow)``
+  (``slow``: probes the source engine predicts to time out; a pod runs its connects ``parallel`` at a time, slow
+  ones after the fast ones, so ``groups(n) = ceil(n / parallel)`` and a group lasts as long as its slowest
+  connect) and a set of pods' wall time as their sum over ``concurrency``. A ``cautious`` model counts a probe as
+  slow when the source *or* the target engine predicts a timeout (``PlannedProbe.slow_after``): what a budget
+  spends on a baseline must also pay for re-probing it after the migration. ``CostModel.fit(samples)`` refits
+  it from measured pods ``(fast, slow, seconds)`` (probe counts, by the source engine's prediction); a parameter
+  the samples cannot tell (no slow probe measured, one pod size only) keeps the prior's value.
 - ``mandatory_batches(plan)``: the pods for every ``predicted`` and ``baseline`` probe (never dropped by a budget).
+  In every pod the fast probes come first, then the slow ones (so timeouts share parallel groups).
 - ``optional_batches(plan)``: the other probes as pods, in priority order: ``path`` probes first, then
   ``sampled`` ones; each pod holds up to ``per_pod`` probes of one source spread round-robin over destination
   namespaces, and the sources take turns by (namespace, node) stratum, so any prefix of the list is a stratified
@@ -32,17 +37,23 @@ DEFAULT_BUDGET_S = 600.0
 
 @dataclass(frozen=True)
 class CostModel:
-    """Seconds per probe pod (start to log read), per fast probe, per slow probe; pods run ``concurrency`` at a
-    time."""
+    """Seconds per probe pod (start to log read), per group of fast probes, per group of slow probes; pods run
+    ``concurrency`` at a time, each ``parallel`` connects at a time (see the module docstring)."""
 
     pod_s: float
     fast_s: float
     slow_s: float
     concurrency: int
+    parallel: int = 1
+    cautious: bool = False
+
+    def groups(self, n: int) -> int:
+        """How many parallel groups ``n`` connects take."""
+        return -(-n // max(1, self.parallel))
 
     def pod(self, probes: Sequence[PlannedProbe]) -> float:
-        slow = sum(1 for p in probes if p.slow)
-        return self.pod_s + self.fast_s * (len(probes) - slow) + self.slow_s * slow
+        slow = sum(1 for p in probes if p.slow or (self.cautious and p.slow_after))
+        return self.pod_s + self.fast_s * self.groups(len(probes) - slow) + self.slow_s * self.groups(slow)
 
     def wall(self, batches: Iterable[SourcePlan]) -> float:
         """Estimated wall time of running ``batches`` (one pod each)."""
@@ -52,14 +63,15 @@ class CostModel:
         return max(sum(costs) / max(1, self.concurrency), max(costs))
 
     @classmethod
-    def prior(cls, timeout_s: int, concurrency: int) -> CostModel:
+    def prior(cls, timeout_s: int, concurrency: int, parallel: int = 1, cautious: bool = False) -> CostModel:
         """Before any measurement: a real cluster's pace (a few seconds per pod, a timeout lasts ``timeout_s``)."""
-        return cls(5.0, 0.05, float(timeout_s), concurrency)
+        return cls(5.0, 0.05, float(timeout_s), concurrency, parallel, cautious)
 
     def fit(self, samples: Sequence[tuple[int, int, float]]) -> CostModel:
         """This model refitted from measured pods ``(fast probes, slow probes, seconds)`` (see module docstring)."""
         if not samples:
             return self
+        samples = [(self.groups(f), self.groups(s), t) for f, s, t in samples]
         pod_s, fast_s, slow_s = self.pod_s, self.fast_s, self.slow_s
         quick = [(f, t) for f, s, t in samples if s == 0]
         if len(quick) >= 2 and len({f for f, _ in quick}) >= 2:
@@ -73,7 +85,7 @@ class CostModel:
             slow_s = max(statistics.fmean((t - pod_s - fast_s * f) / s for f, s, t in slowed), 0.0)
             if not quick:
                 pod_s = max(statistics.fmean(t - fast_s * f - slow_s * s for f, s, t in slowed), 0.0)
-        return CostModel(pod_s, fast_s, slow_s, self.concurrency)
+        return CostModel(pod_s, fast_s, slow_s, self.concurrency, self.parallel, self.cautious)
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
@@ -96,6 +108,11 @@ def parse_duration(text: str) -> float:
     return value
 
 
+def _pod(sp: SourcePlan, probes: list[PlannedProbe]) -> SourcePlan:
+    """One pod of ``sp``'s source: its fast probes first, then the slow ones (stable)."""
+    return SourcePlan(sp.source, sorted(probes, key=lambda p: p.slow))
+
+
 def _split(sp: SourcePlan, per_pod: int, max_slow: int) -> list[SourcePlan]:
     """``sp``'s probes as pods of at most ``per_pod`` probes and ``max_slow`` slow ones."""
     out: list[SourcePlan] = []
@@ -103,12 +120,12 @@ def _split(sp: SourcePlan, per_pod: int, max_slow: int) -> list[SourcePlan]:
     slow = 0
     for p in sp.probes:
         if cur and (len(cur) >= per_pod or (p.slow and slow >= max_slow)):
-            out.append(SourcePlan(sp.source, cur))
+            out.append(_pod(sp, cur))
             cur, slow = [], 0
         cur.append(p)
         slow += p.slow
     if cur:
-        out.append(SourcePlan(sp.source, cur))
+        out.append(_pod(sp, cur))
     return out
 
 

@@ -21,6 +21,7 @@ from netmig.errors import CheckFailed, UsageError
 from netmig.kube.gateway import KubeGateway
 from netmig.kube.probes import (
     DEFAULT_IMAGE,
+    DEFAULT_PARALLEL,
     BatchResult,
     ProbeRequest,
     ProbeRun,
@@ -28,11 +29,12 @@ from netmig.kube.probes import (
     node_free_pods,
     raw_inventory,
 )
+from netmig.model.probes import MAX_PARALLEL
 from netmig.policy import Cluster, EngineProfile, from_objects, get_engine
 from netmig.verify.budget import CostModel, all_batches, coverage, fit_prefix, mandatory_batches, optional_batches
 from netmig.verify.outcomes import Observation
-from netmig.verify.selection import CellKey, PlannedProbe, SourcePlan, live_objects, plan
-from netmig.verify.snapshot import Cell, Snapshot, expect, predict_lb, sanitize
+from netmig.verify.selection import CellKey, PlannedProbe, SourcePlan, live_objects, plan_objects
+from netmig.verify.snapshot import Cell, Snapshot, expect, predict_lb, sanitize, write_seconds_per_cell
 
 ENGINE_LABEL = "kubernetes.azure.com/network-policy"
 _LABEL_TO_ENGINE = {"azure": "npm", "npm": "npm", "cilium": "cilium", "calico": "calico"}
@@ -146,7 +148,8 @@ def _interleave(batches: Sequence[SourcePlan]) -> list[SourcePlan]:
 
 
 class _Runner:
-    """Runs rounds of probe pods in one ``ProbeRun``, keeping the measured samples and the progress counts."""
+    """Runs rounds of probe pods in one ``ProbeRun``, keeping the measured samples, the recorded cells, the ids
+    of the probes that reported, and the progress counts (not the pods' logs)."""
 
     def __init__(self, run: ProbeRun, budget_s: float | None, on_progress: Callable[[int, int], None] | None,
                  on_status: Callable[[ProbeStatus], None] | None, cluster: Cluster, profile: EngineProfile,
@@ -158,13 +161,16 @@ class _Runner:
         self.retry: list[tuple[SourceSpec, list[ProbeRequest]]] = []
         self.record_s = 0.0  # time spent recording (expectations), inside the budget
         self.recorded = 0
+        self.write_s = 0.0  # seconds per cell that writing the snapshot file will take (measured once)
         self.budget_s = budget_s
         self.on_progress = on_progress
         self.on_status = on_status
         self.t0 = t0
         self.samples: list[tuple[int, int, float]] = []
         self.pods_done = self.pods_total = self.probes_done = self.probes_total = 0
-        self.ran: list[tuple[SourcePlan, BatchResult]] = []
+        self.pods_run = 0
+        self.sources: set[int] = set()
+        self.reported: list[str] = []  # ids of the probes that reported an outcome (first round)
 
     @property
     def elapsed(self) -> float:
@@ -195,19 +201,27 @@ class _Runner:
             if r.error is None:
                 slow = sum(1 for p in b.probes if p.slow)
                 self.samples.append((len(b.probes) - slow, slow, r.elapsed_s))
-            self.ran.append((b, r))
+            self.pods_run += 1
+            self.sources.add(b.source.klass)
+            self.reported += [p.id for p in b.probes if p.id in r.observations]
         t = time.monotonic()
         cells, retry = _record(batches, results, self.cluster, self.profile)
         self.cells.update(cells)
         self.retry += retry
         self.record_s += time.monotonic() - t
         self.recorded += sum(sizes)
+        if not self.write_s:
+            self.write_s = write_seconds_per_cell(list(cells.values())[:2000])
         return results
 
     def record_cost(self, batches: Sequence[SourcePlan]) -> float:
-        """Estimated seconds to record ``batches``' probes, at the rate measured so far."""
+        """Estimated seconds to record ``batches``' probes and write their cells, at the rates measured so far."""
         rate = self.record_s / self.recorded if self.recorded else 0.0
-        return rate * sum(len(b.probes) for b in batches)
+        return (rate + self.write_s) * sum(len(b.probes) for b in batches)
+
+    def finish_cost(self) -> float:
+        """Estimated seconds to write the cells recorded so far into the snapshot file (``snapshot.write``)."""
+        return self.write_s * self.recorded
 
 
 def _budget_text(seconds: float) -> str:
@@ -219,7 +233,8 @@ def take_snapshot(
     timeout_s: int = 2, concurrency: int = 32, on_progress: Callable[[int, int], None] | None = None,
     baseline: Iterable[CellKey] = (), include_services: bool = True, network: str = "", batch_size: int = 500,
     run_id: str | None = None, target: str | None = None, budget_s: float | None = None,
-    on_status: Callable[[ProbeStatus], None] | None = None,
+    on_status: Callable[[ProbeStatus], None] | None = None, parallel: int = DEFAULT_PARALLEL,
+    started: float | None = None,
 ) -> Snapshot:
     """See the module docstring.
 
@@ -227,54 +242,69 @@ def take_snapshot(
     ``netmig.verify.budget``: every predicted and baseline cell is probed; with ``budget_s`` the first wave of pods
     calibrates the cost model, ``BudgetTooSmall`` (after cleanup) when the mandatory cells cannot fit, then
     path/sampled pods are run in rounds while the estimate fits what is left (a stratified prefix). The budget
-    counts from the call (inventory, planning and recording each round's cells are inside it; the final
-    snapshot's assembly is not). Without a
-    budget every cell is probed. Concurrency is ``concurrency`` bounded by the nodes' free pod capacity (summed),
-    and per node by its own. The retry round is cut to what fits the budget (``stats.retry_skipped``).
-    ``stats.coverage`` is ``budget.coverage``. A source with more than ``batch_size`` probes gets several probe
-    pods. ``run_id``: the probe run's id (default a new random one), so that a caller can journal it first and
-    clean up after a crash."""
-    t0 = time.monotonic()  # the budget counts from here: inventory and planning are part of it
+    counts from ``started`` (a ``time.monotonic()`` value: the caller's start, e.g. the command's) or from the
+    call: inventory, planning, recording each round's cells, and writing the snapshot file afterwards
+    (``snapshot.write``, its cost per cell measured on the first round's cells and reserved) are inside it, with
+    a margin of 5 %. With a ``target`` other than ``engine`` the budget is spent *cautiously*: a probe costs as a
+    timeout when either engine predicts one (the after-snapshot re-probes these cells under the target). Without
+    a budget every cell is probed. Each probe pod runs ``parallel`` connects at a time (``ProbeRun``).
+    Concurrency is ``concurrency`` bounded by the nodes' free pod capacity (summed), and per node by its own.
+    The retry round is cut to what fits the budget (``stats.retry_skipped``). ``stats.coverage`` is
+    ``budget.coverage``. A source with more than ``batch_size`` probes gets several probe pods. ``run_id``: the
+    probe run's id (default a new random one), so that a caller can journal it first and clean up after a crash.
+    Memory: the raw inventory is dropped once the plan, the policy model and the snapshot's sanitized objects are
+    built; the pods' logs are dropped once their cells are recorded."""
+    t0 = time.monotonic() if started is None else started  # the budget counts from here
     profile = get_engine(engine)
     inventory = raw_inventory(gw)
-    live = live_objects(inventory)
     slots = node_free_pods(inventory)
+    live = live_objects(inventory)
+    del inventory
     engines = tuple(dict.fromkeys([engine, *also_engines]))
-    p = plan(live, engines, include_services=include_services, baseline=baseline, target=target)
     cluster = from_objects(live)
+    p = plan_objects(live, cluster, engines, include_services=include_services, baseline=baseline, target=target)
+    objects = sanitize(live)
+    del live
+    others = [get_engine(e) for e in engines]
+    lb = predict_lb(cluster, p.predicted_only, profile, others)
     free = sum(slots.values()) if slots else concurrency
     conc = max(1, min(concurrency, free))
-    mandatory = _interleave(mandatory_batches(p, per_pod=batch_size))
-    optional = optional_batches(p, per_pod=min(batch_size, 200))
-    model = CostModel.prior(timeout_s, conc)
+    par = max(1, min(parallel, MAX_PARALLEL))
+    max_slow = 100 if par == 1 else 10 * par
+    mandatory = _interleave(mandatory_batches(p, per_pod=batch_size, max_slow=max_slow))
+    optional = optional_batches(p, per_pod=min(batch_size, 200), max_slow=max_slow // 2)
+    model = CostModel.prior(timeout_s, conc, par, cautious=target is not None and target != engine)
     retry_skipped = 0
     with ProbeRun(gw, run_id=run_id, image=image, timeout_s=timeout_s, concurrency=conc,
-                  node_slots=slots or None) as run:
+                  node_slots=slots or None, parallel=par) as run:
         go = _Runner(run, budget_s, on_progress, on_status, cluster, profile, t0)
         if budget_s is None:
-            go(all_batches(p, per_pod=batch_size), "all")
+            go(all_batches(p, per_pod=batch_size, max_slow=max_slow), "all")
         else:
             first, rest = mandatory[:conc], mandatory[conc:]
             go(first, "predicted", len(rest))
             model = model.fit(go.samples)
-            need = model.wall(rest) + go.record_cost(rest)
-            if go.elapsed + need > budget_s:
+            need = go.elapsed + model.wall(rest) + go.record_cost(rest) + go.finish_cost()
+            if need > budget_s:
                 raise BudgetTooSmall(
                     f"the {len(p.predicted_keys()):,} predicted-change/baseline cells need about "
-                    f"{_budget_text(go.elapsed + need)} of probing (measured on the first {len(first)} probe pods), "
+                    f"{_budget_text(need)} of probing (measured on the first {len(first)} probe pods), "
                     f"more than the budget of {_budget_text(budget_s)}",
-                    f"pass --budget {max(1, int((go.elapsed + need) * 1.2 / 60) + 1)}m or --no-budget")
+                    f"pass --budget {max(1, int(need * 1.2 / 60) + 1)}m or --no-budget")
             reserve = 0.05 * budget_s
-            everything = all_batches(p, (pr.id for b in first for pr in b.probes), per_pod=batch_size)
+            everything = all_batches(p, (pr.id for b in first for pr in b.probes), per_pod=batch_size,
+                                     max_slow=max_slow)
             # all of it fits: one source's probes share pods
-            if go.elapsed + model.wall(everything) + go.record_cost(everything) <= budget_s - reserve:
+            if go.elapsed + model.wall(everything) + go.record_cost(everything) + go.finish_cost() \
+                    <= budget_s - reserve:
                 go(everything, "all")
                 optional = []
             else:
                 go(rest, "predicted")
+            del everything
             while optional:
                 model = model.fit(go.samples)
-                left = budget_s - go.elapsed - reserve
+                left = budget_s - go.elapsed - reserve - go.finish_cost()
                 n = min(fit_prefix(optional, model, left), max(conc * 4, 1))
                 n = min(n, fit_prefix(optional, model, left - go.record_cost(optional[:n])))
                 if n == 0:
@@ -286,8 +316,8 @@ def take_snapshot(
             model = model.fit(go.samples)
             keep, total = 0, 0.0
             for _, reqs in retry:  # a retried probe is costed as slow (it disagreed)
-                total += model.pod_s + model.slow_s * len(reqs)
-                if total / conc > budget_s - go.elapsed:
+                total += model.pod_s + model.slow_s * model.groups(len(reqs))
+                if total / conc > budget_s - go.elapsed - go.finish_cost():
                     break
                 keep += 1
             retry_skipped = sum(len(r) for _, r in retry[keep:])
@@ -304,21 +334,22 @@ def take_snapshot(
         final_conc = run.concurrency
     n = p.pods
     # probed: the probe reported an outcome (first round or retry), not merely planned
-    probed_ids = [pr.id for b, r in go.ran for pr in b.probes if pr.id in r.observations or pr.id in reported]
-    cov = coverage(p, probed_ids, probe_pods=len(go.ran), probes=len(probed_ids), budget_s=budget_s,
+    first_round = set(go.reported)
+    probed_ids = go.reported + [pid for pid in reported if pid not in first_round]
+    del first_round
+    cov = coverage(p, probed_ids, probe_pods=go.pods_run, probes=len(probed_ids), budget_s=budget_s,
                    elapsed_s=go.elapsed)
     stats = {"pods": n, "pod_pairs": n * n, "classes": p.classes, "class_cells": p.class_cells,
              "covered_cells": p.covered_cells, "probes": len(probed_ids), "planned_probes": p.n_probes,
-             "probe_pods": len(go.ran), "sources": len({b.source.klass for b, _ in go.ran}),
+             "probe_pods": go.pods_run, "sources": len(go.sources),
              "aggregated_cells": p.aggregated_cells, "retried": retried, "retry_skipped": retry_skipped,
              "engines": list(engines), "skipped": p.skipped, "coverage": cov, "concurrency": conc,
-             "concurrency_end": final_conc, "throttled": throttled,
+             "concurrency_end": final_conc, "throttled": throttled, "parallel": par,
              "cost_model": {"pod_s": round(model.pod_s, 3), "fast_s": round(model.fast_s, 5),
-                            "slow_s": round(model.slow_s, 4)}}
-    others = [get_engine(e) for e in engines]
+                            "slow_s": round(model.slow_s, 4)},
+             "write_s_per_cell": round(go.write_s, 7)}
     return Snapshot(
-        engine=profile.label, cells=list(cells.values()), objects=sanitize(live),
-        predicted_only=predict_lb(cluster, p.predicted_only, profile, others), network=network,
+        engine=profile.label, cells=list(cells.values()), objects=objects, predicted_only=lb, network=network,
         taken_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), run_id=run_id, stats=stats,
         coverage=cov,
     )

@@ -21,7 +21,8 @@ engine of a migration). Then:
   is ``predicted`` (a Service cell is when any backend's cell is); Service/DNS cells and cross-namespace cells
   that a policy names (allowed under the source engine to an isolated destination) are ``path``; the rest are
   ``sampled``; baseline cells are ``baseline``. ``PlannedProbe.slow`` says whether the source engine predicts a
-  timeout (the probe's cost). ``netmig.verify.budget`` selects among them to fit a time budget.
+  timeout (the probe's cost), ``slow_after`` whether ``target`` does (its cost when re-probed after the
+  migration). ``netmig.verify.budget`` selects among them to fit a time budget.
 - ``baseline``: cell keys of an earlier snapshot; each is probed again when its source and destination identities
   still exist (so before/after compare cell for cell even when classes changed, e.g. pods moved out of an ipBlock);
   the others are listed in ``Plan.skipped`` (never dropped silently).
@@ -75,10 +76,10 @@ class Source:
     klass: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedProbe:
     """One ``agnhost connect`` from ``src`` to ``host:port``. ``dst_pod`` is the destination pod (pod targets) or
-    None (service targets, whose backends are ``backends``)."""
+    None (service targets, whose backends are ``backends``). Slotted: a plan on a large cluster holds a million."""
 
     id: str
     src: str
@@ -93,6 +94,7 @@ class PlannedProbe:
     backends: tuple[str, ...] = ()
     tier: str = "sampled"  # predicted | baseline | path | sampled (see the module docstring)
     slow: bool = False  # the source engine predicts a timeout (the probe lasts its full timeout)
+    slow_after: bool = False  # the target engine predicts a timeout (what re-probing it after a migration costs)
 
     @property
     def key(self) -> CellKey:
@@ -195,8 +197,16 @@ def plan(
 ) -> Plan:
     """The probe plan for a cluster's objects (see the module docstring); ``target`` joins ``engines``."""
     objs = live_objects(objects)
+    return plan_objects(objs, from_objects(objs), engines, include_services=include_services, baseline=baseline,
+                        target=target)
+
+
+def plan_objects(
+    objs: Sequence[Mapping[str, Any]], cluster: Cluster, engines: Sequence[str] = ("npm", "cilium"), *,
+    include_services: bool = True, baseline: Iterable[CellKey] = (), target: str | None = None,
+) -> Plan:
+    """``plan`` on live objects (``live_objects``) and the ``Cluster`` already built from them."""
     ids = identities(objs)
-    cluster = from_objects(objs)
     names = tuple(dict.fromkeys([*engines, *([target] if target else [])]))
     profiles = [get_engine(e) for e in names]
     classes = compute_classes(cluster, profiles)
@@ -274,36 +284,39 @@ class _Risk:
             else:
                 self.changed.add((d.src, d.dst, d.port, d.protocol))
 
-    def pod_cell(self, src: Source, dst: Pod, port: int, proto: str) -> tuple[str, bool]:
-        """(tier, slow) of one pod cell."""
+    def pod_cell(self, src: Source, dst: Pod, port: int, proto: str) -> tuple[str, bool, bool]:
+        """(tier, slow, slow_after) of one pod cell."""
         d = self.classes.of_pod.get(dst.key)
         if d is None or self.before is None:
-            return "sampled", False
+            return "sampled", False, False
         allowed = self.before.class_allowed(src.klass, d, port, proto)
+        after = allowed if self.after is None else self.after.class_allowed(src.klass, d, port, proto)
         if (src.klass, d, port, proto) in self.changed:
-            return "predicted", not allowed
+            return "predicted", not allowed, not after
         rep = self.cluster.pod_by_key.get(src.pod)
         if dst.host_network and rep is not None:  # pair-specific allowances (own-node egress) of the probed pair
             allowed = self.before.allowed(rep, dst, port, proto)
-            if self.after is not None and allowed != self.after.allowed(rep, dst, port, proto):
-                return "predicted", not allowed
+            after = allowed if self.after is None else self.after.allowed(rep, dst, port, proto)
+            if allowed != after:
+                return "predicted", not allowed, not after
         bits = self.before.cells.get((d, port, proto), 0)
         named = allowed and bits != self.full and dst.namespace != src.namespace
-        return ("path" if named else "sampled"), not allowed
+        return ("path" if named else "sampled"), not allowed, not after
 
-    def service_cell(self, src: Source, backends: Sequence[Pod], sp: ServicePort) -> tuple[str, bool]:
-        """(tier, slow) of one Service cell: ``predicted`` when any backend's cell is, else ``path``; slow when
-        no backend is allowed under the source engine."""
-        tier, slow = "path", True
+    def service_cell(self, src: Source, backends: Sequence[Pod], sp: ServicePort) -> tuple[str, bool, bool]:
+        """(tier, slow, slow_after) of one Service cell: ``predicted`` when any backend's cell is, else ``path``;
+        slow when no backend is allowed under the engine."""
+        tier, slow, slow_after = "path", True, True
         for b in backends:
             tp = _target_port(sp, b)
             if tp is None:
                 continue
-            t, s = self.pod_cell(src, b, tp, sp.protocol)
-            slow = slow and s
+            t, s, sa = self.pod_cell(src, b, tp, sp.protocol)
+            slow, slow_after = slow and s, slow_after and sa
             if t == "predicted":
                 tier = "predicted"
-        return tier, slow and bool(backends) and self.before is not None
+        known = bool(backends) and self.before is not None
+        return tier, slow and known, slow_after and known
 
 
 def _first_per_node(members: Sequence[Pod]) -> dict[str, Pod]:
@@ -347,9 +360,9 @@ def _pod_probes(cluster: Cluster, src: Source, dc: PodClass, targets: Sequence[t
             host = cluster.node_ip(dst.node) if dst.host_network else dst.ip
             if not host:
                 continue
-            tier, slow = risk.pod_cell(src, dst, port, proto)
             probes.append(PlannedProbe(counter.next(), src.identity, dst_id, port, proto, "pod", host, src.pod,
-                                       dst.key, _port_name(dst, port, proto), (), tier, slow))
+                                       dst.key, _port_name(dst, port, proto), (),
+                                       *risk.pod_cell(src, dst, port, proto)))
             made += 1
         covered += 1 if made else 0
     return probes, covered
