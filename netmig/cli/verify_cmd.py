@@ -141,22 +141,26 @@ def seed_demo(ctx: click.Context, image: str | None, timeout: int, time_scale: f
 
 # ---------------------------------------------------------------------------- snapshot / expect
 class ProbeProgress:
-    """``on_progress`` for a probe run: on a terminal (``stream.isatty()``) a rich progress bar (probe pods
-    started/done, probes done, ETA and the budget, fed by ``on_status``); otherwise one structlog event ``probe pods
-    finished`` (done, total) per pod, rendered by ``netmig.logs`` (JSON lines on stderr). Nothing when ``quiet``.
-    Use as a context manager: leaving it stops the bar and restores the structlog configuration it replaced."""
+    """``on_progress`` for a probe run: on a terminal (``stream.isatty()``) the ``netmig.cli.progress.ProbeBar``
+    (probe pods done/planned, probes done, ETA and the budget, fed by ``on_status``); otherwise one structlog event
+    ``probe pods finished`` (done, total) per pod, rendered by ``netmig.logs`` (JSON lines on stderr). Nothing when
+    ``quiet``. Use as a context manager: leaving it stops the bar and restores the structlog configuration it
+    replaced."""
 
     def __init__(self, quiet: bool = False, stream: TextIO | None = None) -> None:
         self.quiet = quiet
         self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._saved: dict[str, Any] | None = None
         self._log: Any = None
         self._bar: Any = None
-        self._task: Any = None
 
     def __enter__(self) -> ProbeProgress:
-        if not self.quiet and not self.tty:
+        from netmig.cli.progress import probe_progress
+
+        if self.quiet:
+            return self
+        self._bar = probe_progress(self.stream)
+        if self._bar is None:
             import structlog
 
             from netmig import logs
@@ -164,20 +168,11 @@ class ProbeProgress:
             self._saved = structlog.get_config()
             logs.configure()
             self._log = logs.get_logger("netmig.verify")
-        elif not self.quiet:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(TextColumn("probe pods"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
-                                 console=Console(file=self.stream, force_terminal=True))
-            self._task = self._bar.add_task("probe pods", total=None, detail="planning")
-            self._bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
-            self._bar.stop()
+            self._bar.close()
             self._bar = None
         if self._saved is not None:
             import structlog
@@ -189,22 +184,15 @@ class ProbeProgress:
         from netmig.stepkit.testhooks import checkpoint
 
         checkpoint("verify:probing")
-        if self.quiet:
-            return
         if self._log is not None:
             self._log.info("probe pods finished", done=done, total=total)
         elif self._bar is not None:
-            self._bar.update(self._task, completed=done, total=total)
+            self._bar(done, total)
 
     def on_status(self, st: Any) -> None:
         """A ``netmig.verify.run.ProbeStatus``: probes done, ETA against the budget (terminal only)."""
-        if self._bar is None:
-            return
-        eta = st.eta_s
-        budget = f" of {st.budget_s:.0f} s budget" if st.budget_s is not None else ""
-        left = f", ETA {eta:.0f} s" if eta is not None else ""
-        detail = f"{st.phase}: probes {st.probes_done:,}/{st.probes_total:,}{left}; {st.elapsed_s:.0f} s{budget}"
-        self._bar.update(self._task, completed=st.pods_done, total=st.pods_total, detail=detail)
+        if self._bar is not None:
+            self._bar.on_status(st)
 
 
 def _budget(budget: str, no_budget: bool) -> float | None:

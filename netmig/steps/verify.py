@@ -6,6 +6,7 @@ as workloads that must be Running."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import Field
@@ -62,13 +63,16 @@ def verify_step(ctx: StepContext, step: PlanStep, params: VerifyParams) -> dict[
                               "check the workloads, then rerun apply")
         if ctx.sleep(1.0):
             raise CheckFailed("stopped", "rerun apply")
-    before = snapmod.load(ctx.run_dir / BEFORE)
+    started = time.monotonic()  # the probing budget counts from here (settling is not probing)
+    baseline = [c.key for c in snapmod.load(ctx.run_dir / BEFORE).cells]
     engine = params.expect_engine or ctx.plan.target_profile().engine
-    after = take_snapshot(ctx.kube, engine, also_engines=(engine,), baseline=[c.key for c in before.cells],
+    after = take_snapshot(ctx.kube, engine, also_engines=(engine,), baseline=baseline,
                           timeout_s=params.timeout_s, budget_s=params.budget_s,
                           network=ctx.plan.target_profile().describe(), run_id=run_id,
-                          on_progress=probe_progress(step))
+                          on_progress=probe_progress(step), on_status=ctx.progress.probes, started=started)
+    del baseline
     snapmod.save(after, ctx.run_dir / AFTER)
+    before = snapmod.load(ctx.run_dir / BEFORE)
     cmp = compare(before, after)
     mism = expected_vs_observed(after, engine if engine != "cilium" else None)
     result = {"probes": cmp.probes, "changes": len(cmp.changes), "explained": len(cmp.changes) - len(cmp.unexplained),

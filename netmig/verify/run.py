@@ -147,6 +147,20 @@ def _interleave(batches: Sequence[SourcePlan]) -> list[SourcePlan]:
     return out
 
 
+def _calibration(first: list[SourcePlan], optional: list[SourcePlan],
+                 conc: int) -> tuple[list[SourcePlan], list[SourcePlan]]:
+    """The first wave, plus (when none of its pods holds a probe predicted to time out) up to ``conc // 8`` optional
+    pods that do, taken out of ``optional``: the cost of a timeout is measured, not assumed."""
+    if any(p.slow for b in first for p in b.probes):
+        return first, optional
+    want = max(1, conc // 8)
+    picked = [i for i, b in enumerate(optional) if any(p.slow for p in b.probes)][:want]
+    if not picked:
+        return first, optional
+    taken = set(picked)
+    return first + [optional[i] for i in picked], [b for i, b in enumerate(optional) if i not in taken]
+
+
 class _Runner:
     """Runs rounds of probe pods in one ``ProbeRun``, keeping the measured samples, the recorded cells, the ids
     of the probes that reported, and the progress counts (not the pods' logs)."""
@@ -252,19 +266,18 @@ def take_snapshot(
     The retry round is cut to what fits the budget (``stats.retry_skipped``). ``stats.coverage`` is
     ``budget.coverage``. A source with more than ``batch_size`` probes gets several probe pods. ``run_id``: the
     probe run's id (default a new random one), so that a caller can journal it first and clean up after a crash.
-    Memory: the raw inventory is dropped once the plan, the policy model and the snapshot's sanitized objects are
-    built; the pods' logs are dropped once their cells are recorded."""
+    Memory: the raw inventory is dropped once sanitized (``snapshot.sanitize``: the snapshot's objects, from which
+    the plan and the policy model are built); the pods' logs are dropped once their cells are recorded."""
     t0 = time.monotonic() if started is None else started  # the budget counts from here
     profile = get_engine(engine)
     inventory = raw_inventory(gw)
     slots = node_free_pods(inventory)
-    live = live_objects(inventory)
+    objects = sanitize(live_objects(inventory))  # what the snapshot keeps, and all that planning reads
     del inventory
     engines = tuple(dict.fromkeys([engine, *also_engines]))
-    cluster = from_objects(live)
-    p = plan_objects(live, cluster, engines, include_services=include_services, baseline=baseline, target=target)
-    objects = sanitize(live)
-    del live
+    cluster = from_objects(objects)
+    p = plan_objects(objects, cluster, engines, include_services=include_services, baseline=baseline,
+                     target=target)
     others = [get_engine(e) for e in engines]
     lb = predict_lb(cluster, p.predicted_only, profile, others)
     free = sum(slots.values()) if slots else concurrency
@@ -282,6 +295,7 @@ def take_snapshot(
             go(all_batches(p, per_pod=batch_size, max_slow=max_slow), "all")
         else:
             first, rest = mandatory[:conc], mandatory[conc:]
+            first, optional = _calibration(first, optional, conc)
             go(first, "predicted", len(rest))
             model = model.fit(go.samples)
             need = go.elapsed + model.wall(rest) + go.record_cost(rest) + go.finish_cost()
