@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from netmig.verify.selection import CellKey, Plan, PlannedProbe, SourcePlan
+from netmig.verify.selection import Plan, PlannedProbe, SourcePlan
 
 MANDATORY = ("predicted", "baseline")
 DEFAULT_BUDGET_S = 600.0
@@ -197,33 +197,39 @@ def fit_prefix(batches: Sequence[SourcePlan], model: CostModel, seconds: float) 
     return len(batches)
 
 
-def _cells(probes: Iterable[PlannedProbe]) -> tuple[set[CellKey], set[CellKey], set[CellKey]]:
-    predicted: set[CellKey] = set()
-    paths: set[CellKey] = set()
-    stable: set[CellKey] = set()
-    for p in probes:
-        if p.tier == "predicted":
-            predicted.add(p.key)
-        else:
-            stable.add(p.key)
-            if p.tier == "path":
-                paths.add(p.key)
-    return predicted, paths, stable - predicted
+_PRED, _PATH, _STABLE = 1, 2, 4
+
+
+def _count(plan: Plan, ran: set[str]) -> dict[str, int]:
+    """Cells (keys) per kind and how many of them some probe in ``ran`` covered, one source identity at a time:
+    a key is predicted when any of its probes is, a path when any is (and it is not predicted), stable otherwise."""
+    out = dict.fromkeys(("predicted", "paths", "stable", "done_predicted", "done_paths", "done_stable"), 0)
+    for group in plan.by_source_identity():
+        kinds: dict[tuple[str, int, str], int] = {}
+        done: set[tuple[str, int, str]] = set()
+        for p in group:
+            k = (p.dst, p.port, p.protocol)
+            kinds[k] = kinds.get(k, 0) | (_PRED if p.tier == "predicted" else _PATH if p.tier == "path" else _STABLE)
+            if p.id in ran:
+                done.add(k)
+        for k, bits in kinds.items():
+            name = "predicted" if bits & _PRED else "paths" if bits & _PATH else "stable"
+            out[name] += 1
+            out["done_" + name] += k in done
+    return out
 
 
 def coverage(plan: Plan, probed_ids: Iterable[str], *, probe_pods: int, probes: int, budget_s: float | None,
              elapsed_s: float) -> dict[str, Any]:
     """The coverage record (see the module docstring). ``probed_ids``: the ids of the probes that ran."""
-    ran = set(probed_ids)
-    predicted, paths, stable = _cells(plan.probes())
-    done_pred, done_paths, done_stable = _cells(p for p in plan.probes() if p.id in ran)
-    sampled = len(done_stable & stable) < len(stable)
+    n = _count(plan, set(probed_ids))
+    stable, done_stable = n["stable"] + n["paths"], n["done_stable"] + n["done_paths"]
     return {
-        "predicted_changes": {"cells": len(predicted), "probed": len(done_pred & predicted),
+        "predicted_changes": {"cells": n["predicted"], "probed": n["done_predicted"],
                               "unprobeable_host_network": plan.predicted_unprobeable},
-        "stable": {"cells": len(stable), "probed": len(done_stable & stable),
-                   "method": "stratified" if sampled else "all",
-                   "paths": {"cells": len(paths - predicted), "probed": len(done_paths & (paths - predicted))}},
+        "stable": {"cells": stable, "probed": done_stable,
+                   "method": "stratified" if done_stable < stable else "all",
+                   "paths": {"cells": n["paths"], "probed": n["done_paths"]}},
         "probe_pods": probe_pods, "probes": probes,
         "budget_s": None if budget_s is None else round(budget_s, 1), "elapsed_s": round(elapsed_s, 1),
         "target": plan.target,

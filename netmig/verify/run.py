@@ -76,11 +76,29 @@ def _observation(res: BatchResult, probe_id: str) -> Observation:
     return Observation("error", None, (res.error or "no result")[:200])
 
 
+class _Lists:
+    """One ``policies`` list per distinct list across a snapshot's cells (hundreds of thousands of cells name a
+    few policy combinations)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, ...], list[str]] = {}
+
+    def __call__(self, values: list[str]) -> list[str]:
+        return self.seen.setdefault(tuple(values), values)
+
+
+def _expect(c: Cell, cluster: Cluster, profile: EngineProfile, lists: _Lists) -> None:
+    expected, pols, _ = expect(cluster, c, profile)
+    c.expected, c.policies = expected, lists(pols)
+
+
 def _record(sources: Sequence[SourcePlan], results: Sequence[BatchResult], cluster: Cluster,
-            profile: EngineProfile) -> tuple[dict[str, Cell], list[tuple[SourceSpec, list[ProbeRequest]]]]:
-    """Probe id -> Cell for every planned probe (a probe that reported nothing is an ``error`` cell), and the
-    retry batches: per source, the probes whose outcome disagrees with ``profile``'s prediction."""
-    cells: dict[str, Cell] = {}
+            profile: EngineProfile, lists: _Lists) -> tuple[list[Cell], dict[str, Cell],
+                                                            list[tuple[SourceSpec, list[ProbeRequest]]]]:
+    """A Cell for every planned probe, in order (a probe that reported nothing is an ``error`` cell), those whose
+    outcome disagrees with ``profile``'s prediction by probe id, and their retry batches (per source)."""
+    cells: list[Cell] = []
+    unmet: dict[str, Cell] = {}
     retry: list[tuple[SourceSpec, list[ProbeRequest]]] = []
     for sp, res in zip(sources, results, strict=True):
         again = []
@@ -88,17 +106,18 @@ def _record(sources: Sequence[SourcePlan], results: Sequence[BatchResult], clust
             ob = _observation(res, pr.id)
             c = Cell(pr.src, pr.dst, pr.port, pr.protocol, pr.kind, ob.outcome, ob.detail, None, [],
                      pr.port_name, pr.src_pod, res.pod_ip, pr.dst_pod, pr.host)
-            c.expected, c.policies, _ = expect(cluster, c, profile)
-            cells[pr.id] = c
+            _expect(c, cluster, profile, lists)
+            cells.append(c)
             if not c.met:
+                unmet[pr.id] = c
                 again.append(pr)
         if again:
             retry.append((_spec(sp), _requests(again)))
-    return cells, retry
+    return cells, unmet, retry
 
 
 def _apply_retry(cells: Mapping[str, Cell], results: Sequence[BatchResult], cluster: Cluster,
-                 profile: EngineProfile) -> int:
+                 profile: EngineProfile, lists: _Lists) -> int:
     """Replace each retried cell's observation by the retry's (attempts 2); returns how many were retried."""
     n = 0
     for res in results:
@@ -108,7 +127,7 @@ def _apply_retry(cells: Mapping[str, Cell], results: Sequence[BatchResult], clus
                 continue
             c.outcome, c.detail, c.attempts = ob.outcome, ob.detail, 2
             c.src_ip = res.pod_ip or c.src_ip
-            c.expected, c.policies, _ = expect(cluster, c, profile)
+            _expect(c, cluster, profile, lists)
             n += 1
     return n
 
@@ -171,7 +190,9 @@ class _Runner:
         self.run = run
         self.cluster = cluster
         self.profile = profile
-        self.cells: dict[str, Cell] = {}
+        self.cells: list[Cell] = []
+        self.unmet: dict[str, Cell] = {}  # probe id -> cell, for the retry round
+        self.lists = _Lists()
         self.retry: list[tuple[SourceSpec, list[ProbeRequest]]] = []
         self.record_s = 0.0  # time spent recording (expectations), inside the budget
         self.recorded = 0
@@ -185,6 +206,7 @@ class _Runner:
         self.pods_run = 0
         self.sources: set[int] = set()
         self.reported: list[str] = []  # ids of the probes that reported an outcome (first round)
+        self.missing: set[str] = set()  # ids of the probes that did not
 
     @property
     def elapsed(self) -> float:
@@ -217,15 +239,17 @@ class _Runner:
                 self.samples.append((len(b.probes) - slow, slow, r.elapsed_s))
             self.pods_run += 1
             self.sources.add(b.source.klass)
-            self.reported += [p.id for p in b.probes if p.id in r.observations]
+            for p in b.probes:
+                (self.reported.append if p.id in r.observations else self.missing.add)(p.id)
         t = time.monotonic()
-        cells, retry = _record(batches, results, self.cluster, self.profile)
-        self.cells.update(cells)
+        cells, unmet, retry = _record(batches, results, self.cluster, self.profile, self.lists)
+        self.cells += cells
+        self.unmet.update(unmet)
         self.retry += retry
         self.record_s += time.monotonic() - t
         self.recorded += sum(sizes)
         if not self.write_s:
-            self.write_s = write_seconds_per_cell(list(cells.values())[:2000])
+            self.write_s = write_seconds_per_cell(cells[:2000])
         return results
 
     def record_cost(self, batches: Sequence[SourcePlan]) -> float:
@@ -325,7 +349,7 @@ def take_snapshot(
                     break
                 chunk, optional = optional[:n], optional[n:]
                 go(chunk, "sampled")
-        cells, retry = go.cells, go.retry
+        retry = go.retry
         if retry and budget_s is not None:
             model = model.fit(go.samples)
             keep, total = 0, 0.0
@@ -342,15 +366,13 @@ def take_snapshot(
             run.on_progress = None
             again = run.run(retry)
             reported = {pid for r in again for pid in r.observations}
-            retried = _apply_retry(cells, again, cluster, profile)
+            retried = _apply_retry(go.unmet, again, cluster, profile, go.lists)
         run_id = run.run_id
         throttled = run.throttled
         final_conc = run.concurrency
     n = p.pods
     # probed: the probe reported an outcome (first round or retry), not merely planned
-    first_round = set(go.reported)
-    probed_ids = go.reported + [pid for pid in reported if pid not in first_round]
-    del first_round
+    probed_ids = go.reported + [pid for pid in reported if pid in go.missing]
     cov = coverage(p, probed_ids, probe_pods=go.pods_run, probes=len(probed_ids), budget_s=budget_s,
                    elapsed_s=go.elapsed)
     stats = {"pods": n, "pod_pairs": n * n, "classes": p.classes, "class_cells": p.class_cells,
@@ -363,7 +385,7 @@ def take_snapshot(
                             "slow_s": round(model.slow_s, 4)},
              "write_s_per_cell": round(go.write_s, 7)}
     return Snapshot(
-        engine=profile.label, cells=list(cells.values()), objects=objects, predicted_only=lb, network=network,
+        engine=profile.label, cells=go.cells, objects=objects, predicted_only=lb, network=network,
         taken_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), run_id=run_id, stats=stats,
         coverage=cov,
     )

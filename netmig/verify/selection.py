@@ -40,7 +40,7 @@ into several classes:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -149,10 +149,20 @@ class Plan:
         """The cell keys a budget never drops: ``predicted`` and ``baseline`` probes."""
         return {p.key for p in self.probes() if p.tier in ("predicted", "baseline")}
 
+    def by_source_identity(self) -> Iterator[list[PlannedProbe]]:
+        """The probes grouped by source identity (a cell key's first part, so no key spans two groups): what
+        counts cells one group at a time needs, instead of an index of every key at once."""
+        groups: dict[str, list[SourcePlan]] = {}
+        for s in self.sources:
+            groups.setdefault(s.source.identity, []).append(s)
+        for plans in groups.values():
+            yield [p for s in plans for p in s.probes]
+
     @property
     def aggregated_cells(self) -> int:
         """Cell keys that hold more than one probe (see the module docstring)."""
-        return sum(1 for n in Counter(p.key for p in self.probes()).values() if n > 1)
+        return sum(sum(1 for n in Counter((p.dst, p.port, p.protocol) for p in group).values() if n > 1)
+                   for group in self.by_source_identity())
 
 
 def is_live_pod(obj: Mapping[str, Any]) -> bool:
@@ -368,24 +378,27 @@ def _pod_probes(cluster: Cluster, src: Source, dc: PodClass, targets: Sequence[t
     return probes, covered
 
 
-def _service_probes(src: Source, services: Sequence[tuple[Service, ServicePort, list[Pod]]],
-                    counter: _Ids, risk: _Risk) -> list[PlannedProbe]:
+def _service_probes(src: Source, services: Sequence[Svc], counter: _Ids, risk: _Risk) -> list[PlannedProbe]:
     """One probe per Service ClusterIP and port from ``src``."""
-    return [PlannedProbe(counter.next(), src.identity, service_id(svc.namespace, svc.name), sp.port, sp.protocol,
-                         "service", str(svc.cluster_ip), src.pod, None, None, tuple(b.key for b in backends),
-                         *risk.service_cell(src, backends, sp))
-            for svc, sp, backends in services]
+    return [PlannedProbe(counter.next(), src.identity, sid, sp.port, sp.protocol, "service", ip, src.pod, None,
+                         None, keys, *risk.service_cell(src, backends, sp))
+            for svc, sp, backends, sid, ip, keys in services]
 
 
-def _services(cluster: Cluster) -> list[tuple[Service, ServicePort, list[Pod]]]:
-    """(service, port, backends) for every Service with a ClusterIP and a selector."""
+Svc = tuple[Service, ServicePort, list[Pod], str, str, tuple[str, ...]]
+
+
+def _services(cluster: Cluster) -> list[Svc]:
+    """(service, port, backends, its identity, its ClusterIP, the backends' keys) for every Service with a
+    ClusterIP and a selector (the strings and the tuple shared by every source's probe of it)."""
     out = []
     for svc in sorted(cluster.services, key=lambda s: s.key):
         if not svc.cluster_ip or svc.cluster_ip == "None" or not svc.selector:
             continue
         backends = [p for p in cluster.pods if svc.selects(p)]
+        sid, keys = service_id(svc.namespace, svc.name), tuple(b.key for b in backends)
         for sp in svc.ports:
-            out.append((svc, sp, backends))
+            out.append((svc, sp, backends, sid, str(svc.cluster_ip), keys))
     return out
 
 
