@@ -146,7 +146,7 @@ def verify_snapshot(req: SnapshotRequest) -> Any:
     from netmig.verify import snapshot as snapmod
     from netmig.verify.run import take_snapshot
 
-    base = [c.key for c in snapmod.load(req.baseline).cells] if req.baseline else []
+    base = snapmod.cell_keys(req.baseline) if req.baseline else []
     with open_cluster(req.conn) as (gw, arm_engine, network), kube_errors(), \
             (req.progress or contextlib.nullcontext(req.on_progress)) as progress:
         eng = _engine(req.engine, arm_engine, gw)

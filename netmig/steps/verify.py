@@ -64,7 +64,7 @@ def verify_step(ctx: StepContext, step: PlanStep, params: VerifyParams) -> dict[
         if ctx.sleep(1.0):
             raise CheckFailed("stopped", "rerun apply")
     started = time.monotonic()  # the probing budget counts from here (settling is not probing)
-    baseline = [c.key for c in snapmod.load(ctx.run_dir / BEFORE).cells]
+    baseline = snapmod.cell_keys(ctx.run_dir / BEFORE)
     engine = params.expect_engine or ctx.plan.target_profile().engine
     after = take_snapshot(ctx.kube, engine, also_engines=(engine,), baseline=baseline,
                           timeout_s=params.timeout_s, budget_s=params.budget_s,

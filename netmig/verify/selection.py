@@ -424,7 +424,6 @@ def _add_baseline(cluster: Cluster, baseline: Iterable[CellKey], sources: list[S
                   counter: _Ids) -> list[str]:
     """Probe every baseline cell not already planned (from the first source plan of its source identity); returns
     the reasons for the cells that cannot be probed."""
-    have = {p.key for s in sources for p in s.probes}
     by_src: dict[str, SourcePlan] = {}
     for s in sources:
         by_src.setdefault(s.source.identity, s)
@@ -434,12 +433,20 @@ def _add_baseline(cluster: Cluster, baseline: Iterable[CellKey], sources: list[S
     svcs = {service_id(s.namespace, s.name): s for s in cluster.services}
     skipped: list[str] = []
     wanted = dict.fromkeys(baseline)
+    missing = set(wanted)  # the baseline cells no planned probe covers (no index of every planned key is built)
     if wanted:  # the baseline's cells are all probed again: tier ``baseline`` (predicted cells stay predicted)
         for s in sources:
-            s.probes = [replace(p, tier="baseline") if p.key in wanted and p.tier != "predicted" else p
-                        for p in s.probes]
+            kept: list[PlannedProbe] = []
+            for pr in s.probes:
+                k = pr.key
+                if k in wanted:
+                    missing.discard(k)
+                    if pr.tier != "predicted":
+                        pr = replace(pr, tier="baseline")
+                kept.append(pr)
+            s.probes = kept
     for key in wanted:
-        if key in have:
+        if key not in missing:
             continue
         sp = by_src.get(key[0])
         got = "no live source pod" if sp is None else _baseline_probe(cluster, key, sp, pods_by_id, svcs, counter)
@@ -448,7 +455,6 @@ def _add_baseline(cluster: Cluster, baseline: Iterable[CellKey], sources: list[S
             continue
         assert sp is not None
         sp.probes.append(got)
-        have.add(key)
     return skipped
 
 

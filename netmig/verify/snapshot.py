@@ -7,7 +7,8 @@ Contract: pure (``save``/``load``/``write`` are the only file I/O, on a path or 
   document is never built as one string. ``load`` reads that layout line by line (any other valid snapshot JSON,
   e.g. an older indented file, is parsed whole), sharing one string per distinct value across cells (loaded
   cells share equal ``policies`` lists: treat them as read-only). ``write_seconds_per_cell`` measures what
-  writing costs, for the budget's reserve.
+  writing costs, for the budget's reserve; ``cell_keys(path)`` reads only the cells' keys (an after-snapshot's
+  baseline).
 - ``sanitize(objects)`` keeps only what the policy engine reads (Namespaces, Nodes, Pods, Services,
   NetworkPolicies) and, of those, only metadata name/namespace/labels/ownerReferences/generateName and the spec and
   status fields policy evaluation needs (container *ports* only: no env, no commands, no annotations, no
@@ -218,14 +219,20 @@ class _Interner:
         return Cell(**v)
 
 
-def _streamed(f: IO[bytes]) -> Snapshot | None:
-    """The snapshot in ``write``'s layout, read line by line; None when the file is not in that layout."""
+def _key(d: Mapping[str, Any]) -> CellKey:
+    return (sys.intern(d["src"]), sys.intern(d["dst"]), int(d["port"]), sys.intern(d["protocol"]))
+
+
+def _streamed(f: IO[bytes], cell: Callable[[Any], Any]) -> tuple[dict[str, Any], dict[str, list[Any]]] | None:
+    """(header, lists) of a file in ``write``'s layout, read line by line, each cell through ``cell``; None when
+    the file is not in that layout."""
     first = f.readline().rstrip(b"\r\n")
     if not (first.startswith(b"{") and first.endswith(b",") and len(first) > 2):
         return None
     doc: dict[str, Any] = json.loads(first[:-1] + b"}")
-    interner = _Interner()
-    convert: dict[str, Callable[[Any], Any]] = {"cells": interner.cell, "predicted_only": PredictedOnly.from_dict,
+    if doc.get("format") != FORMAT:
+        raise ValueError(f"not a netmig snapshot (format {doc.get('format')!r}, expected {FORMAT})")
+    convert: dict[str, Callable[[Any], Any]] = {"cells": cell, "predicted_only": PredictedOnly.from_dict,
                                                 "objects": dict}
     lists: dict[str, list[Any]] = {}
     while True:
@@ -245,13 +252,7 @@ def _streamed(f: IO[bytes]) -> Snapshot | None:
                 items.append(conv(json.loads(line[:-1] if line.endswith(b",") else line)))
         lists[name] = items
         if line == b"]}":
-            break
-    if doc.get("format") != FORMAT:
-        raise ValueError(f"not a netmig snapshot (format {doc.get('format')!r}, expected {FORMAT})")
-    return Snapshot(engine=str(doc["engine"]), cells=lists.get("cells", []), objects=lists.get("objects", []),
-                    predicted_only=lists.get("predicted_only", []), network=doc.get("network", ""),
-                    taken_at=doc.get("taken_at", ""), run_id=doc.get("run_id", ""),
-                    stats=dict(doc.get("stats") or {}), coverage=dict(doc.get("coverage") or {}))
+            return doc, lists
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -269,24 +270,51 @@ def _open(path: Path) -> IO[bytes]:
     raise UsageError(f"snapshot {path} is not a regular file", fix)
 
 
-def load(path: str | Path) -> Snapshot:
-    """Read a snapshot file (see the module docstring); ``UsageError`` (one line) when missing or not a
-    snapshot."""
+def _read(path: str | Path, cell: Callable[[Any], Any]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """(header, lists) of a snapshot file, each cell through ``cell``; ``UsageError`` (one line) when missing
+    or not a snapshot."""
     from netmig.inputs import read_text
 
     p = Path(path)
     try:
         with _open(p) as f:
-            snap = _streamed(f)
-        if snap is not None:
-            return snap
+            got = _streamed(f, cell)
+        if got is not None:
+            return got
         text = read_text(p, "snapshot", "take a new one with: aks-netmig verify snapshot --out FILE",
                          max_bytes=MAX_BYTES, missing_fix="take one with: aks-netmig verify snapshot --out FILE")
-        return Snapshot.from_dict(json.loads(text))
+        doc = json.loads(text)
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            found = doc.get("format") if isinstance(doc, dict) else None
+            raise ValueError(f"not a netmig snapshot (format {found!r}, expected {FORMAT})")
+        lists = {k: list(doc.pop(k, None) or []) for k in ("predicted_only", "objects", "cells")}
+        lists["predicted_only"] = [PredictedOnly.from_dict(x) for x in lists["predicted_only"]]
+        lists["cells"] = [cell(x) for x in lists["cells"]]
+        return doc, lists
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         reason = " ".join(str(e).split())[:160] or e.__class__.__name__
         raise UsageError(f"{path} is not a readable snapshot ({reason})", "take a new one with verify snapshot") \
             from None
+
+
+def cell_keys(path: str | Path) -> list[CellKey]:
+    """The key of every cell of a snapshot file, in order, without building its cells (an after-snapshot's
+    baseline); ``UsageError`` as ``load``."""
+    return _read(path, _key)[1]["cells"]
+
+
+def load(path: str | Path) -> Snapshot:
+    """Read a snapshot file (see the module docstring); ``UsageError`` (one line) when missing or not a
+    snapshot."""
+    doc, lists = _read(path, _Interner().cell)
+    try:
+        return Snapshot(engine=str(doc["engine"]), cells=lists["cells"], objects=lists["objects"],
+                        predicted_only=lists["predicted_only"], network=doc.get("network", ""),
+                        taken_at=doc.get("taken_at", ""), run_id=doc.get("run_id", ""),
+                        stats=dict(doc.get("stats") or {}), coverage=dict(doc.get("coverage") or {}))
+    except (KeyError, TypeError, ValueError) as e:
+        raise UsageError(f"{path} is not a readable snapshot ({e.__class__.__name__}: {e})",
+                         "take a new one with verify snapshot") from None
 
 
 def _meta(md: Mapping[str, Any]) -> dict[str, Any]:

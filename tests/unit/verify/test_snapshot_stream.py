@@ -15,7 +15,7 @@ import pytest
 from netmig.errors import UsageError
 from netmig.verify.budget import CostModel, mandatory_batches
 from netmig.verify.selection import plan
-from netmig.verify.snapshot import Snapshot, load, save, write, write_seconds_per_cell
+from netmig.verify.snapshot import Snapshot, cell_keys, load, save, write, write_seconds_per_cell
 from tests.unit.verify.objects import lb_objects, offline_snapshot
 
 
@@ -70,6 +70,9 @@ def test_an_older_indented_file_and_an_empty_snapshot_still_load(tmp_path: Path)
     snap = _snapshot()
     (tmp_path / "old.json").write_text(json.dumps(snap.to_dict(), indent=1, sort_keys=True) + "\n")
     assert load(tmp_path / "old.json").cells == snap.cells
+    save(snap, tmp_path / "new.json")
+    keys = [c.key for c in snap.cells]
+    assert cell_keys(tmp_path / "old.json") == keys == cell_keys(tmp_path / "new.json")  # a baseline: keys only
     empty = replace(snap, cells=[], objects=[], predicted_only=[])
     save(empty, tmp_path / "empty.json")
     assert json.loads((tmp_path / "empty.json").read_text())["cells"] == []
