@@ -16,13 +16,9 @@ from netmig_sandbox.clock import SimClock
 from netmig_sandbox.sim import agnhost
 from tests.unit.sandbox.simkit import (
     AGNHOST,
-    add_node,
     add_pod,
-    make_ctx,
+    one_server,
     phase,
-    pod,
-    server_container,
-    settle,
     wait_for,
 )
 
@@ -77,11 +73,7 @@ class RecordingClock(SimClock):
 
 def test_a_parallel_group_lasts_as_long_as_its_slowest_connect() -> None:
     async def body() -> None:
-        ctx = make_ctx()
-        add_node(ctx, 0)
-        add_pod(ctx, "server", containers=[server_container(80)])
-        await settle(ctx)
-        ip = pod(ctx, "server")["status"]["podIP"]
+        ctx, ip = await one_server()
         clock = ctx.clock = RecordingClock()
         script = "\n".join([
             Q("t1", "10.9.9.9", 80, 5, "tcp", 0), Q("o1", ip, 80, 5, "tcp", 1), Q("t2", "10.9.9.8", 80, 5, "tcp", 2),
