@@ -21,6 +21,15 @@ Contract:
     GET  /subscriptions/{s}/providers/Microsoft.ContainerService/locations/{l}/operations|operationresults/{id}
          proxied to the member that started the operation
 - ``resource_graph = False`` (in-process) makes the Resource Graph endpoint answer 404 (clients fall back).
+- ``identity`` (``sandbox start --scenario fleet --role FILE``: the ``aks-netmig permissions --json`` document) makes
+  the whole fleet run as that restricted identity: every full member enforces it (its ARM app and its Kubernetes
+  RBAC, as a single sandbox does), and the front enforces its Azure role (``netmig_sandbox.arm.authz``): a request
+  whose action the role does not grant answers 403 AuthorizationFailed (Resource Graph needs
+  ``Microsoft.ResourceGraph/resources/read``); it serves ``GET /subscriptions/{s}/providers/Microsoft.Authorization/
+  permissions`` (the role, needing ``Microsoft.Authorization/permissions/read``); and, like Azure, it filters
+  without a word: the subscription list holds only subscriptions the role may read
+  (``Microsoft.Resources/subscriptions/read``), a Resource Graph answer only clusters it may read
+  (``Microsoft.ContainerService/managedClusters/read``). Every front log entry names the ``action`` it needed.
 - ``stop()`` stops the front and every member. Member scenario tweaks the sandbox applies after start:
   ``power_state`` (e.g. Stopped) and ``faults`` (from the member's scenario: e.g. the member scripted to fail its
   reimage carries an ``lro`` fail fault).
@@ -43,6 +52,7 @@ from typing import Any
 import trustme
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 
+from netmig_sandbox.arm import authz
 from netmig_sandbox.arm.state import ArmState
 from netmig_sandbox.runtime import DEFAULT_POLL_SECONDS, DEFAULT_TIME_SCALE, Sandbox
 from netmig_sandbox.scenarios import deep_merge, load, normalize
@@ -114,7 +124,8 @@ class FleetSandbox:
     """See the module docstring."""
 
     def __init__(self, directory: str | Path, time_scale: float = DEFAULT_TIME_SCALE, light: int = 0,
-                 poll_seconds: float = DEFAULT_POLL_SECONDS, full: bool = True) -> None:
+                 poll_seconds: float = DEFAULT_POLL_SECONDS, full: bool = True,
+                 identity: dict[str, Any] | None = None) -> None:
         self.directory = Path(directory).resolve()
         self.time_scale = time_scale
         self.poll_seconds = poll_seconds
@@ -125,6 +136,7 @@ class FleetSandbox:
         self.token = secrets.token_urlsafe(24)
         self._ops: dict[str, str] = {}  # operation id -> member cluster id
         self.resource_graph = True  # False: the Resource Graph endpoint answers 404 (a tenant without it)
+        self.identity = identity  # the restricted identity of every request (None: all-powerful)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -148,8 +160,10 @@ class FleetSandbox:
                     self.light[cid.lower()] = st
                 else:
                     folder = self.directory / "clusters" / c["name"]
-                    sb = Sandbox({k: v for k, v in m.items() if k != "fleet"}, folder, self.time_scale,
-                                 self.poll_seconds)
+                    member = {k: v for k, v in m.items() if k != "fleet"}
+                    if self.identity is not None:
+                        member["identity"] = self.identity
+                    sb = Sandbox(member, folder, self.time_scale, self.poll_seconds)
                     sb.start()
                     self.sandboxes[cid.lower()] = sb
                     power = m["fleet"]["power_state"]
@@ -257,16 +271,24 @@ class FleetSandbox:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         resp: web.StreamResponse
+        action = _action(request.method, request.path)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             resp = _error(401, "InvalidAuthenticationToken", "The access token is invalid.")
+        elif action is not None and not self._may(action):
+            resp = _error(*authz.failure(action, request.path.rstrip("/")))
         else:
             try:
                 resp = await self.route(request)
             except Exception as e:  # a bug here must answer, not hang the client
                 resp = _error(500, "InternalServerError", f"{e.__class__.__name__}: {e}")
         self._log({"method": request.method, "path": request.path, "status": resp.status, "time": time.time(),
-                   "api_version": request.query.get("api-version")})
+                   "api_version": request.query.get("api-version"), "action": action})
         return resp
+
+    def _may(self, action: str) -> bool:
+        """Whether the fleet's identity (if any) is granted ``action``."""
+        role = self.identity.get("azure_role") if self.identity is not None else None
+        return authz.allowed(action, *authz.role_actions(role))
 
     async def route(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/")
@@ -275,8 +297,13 @@ class FleetSandbox:
             if not self.resource_graph:
                 return _error(404, "NoRegisteredProviderFound", "Resource Graph is not available here")
             return await self.query(request)
-        if request.method == "GET" and low == "/subscriptions":
-            return _ok({"value": [_subscription(s) for s in (SUB_A, SUB_B)]})
+        if request.method == "GET" and low == "/subscriptions":  # like Azure: only what the caller may read
+            readable = self._may("Microsoft.Resources/subscriptions/read")
+            return _ok({"value": [_subscription(s) for s in (SUB_A, SUB_B) if readable]})
+        if request.method == "GET" and re.fullmatch(r"/subscriptions/[^/]+/providers/microsoft\.authorization/"
+                                                    r"permissions", low):
+            role = self.identity.get("azure_role") if self.identity is not None else None
+            return _ok(authz.permissions_body(*authz.role_actions(role)))
         m = re.fullmatch(r"/subscriptions/([^/]+)/providers/microsoft\.containerservice/managedclusters", low)
         if m and request.method == "GET":
             return _ok({"value": [c for c in await self._all_clusters() if c["id"].lower().startswith(
@@ -346,7 +373,8 @@ class FleetSandbox:
             except ValueError:
                 return _error(400, "InvalidSkipToken", "the $skipToken is not one this endpoint issued")
         rows = []
-        for c in await self._all_clusters():
+        readable = self._may("Microsoft.ContainerService/managedClusters/read")  # else no row, and no word of it
+        for c in (await self._all_clusters() if readable else []):
             sub = c["id"].split("/")[2]
             if sub.lower() not in subs:
                 continue
@@ -361,6 +389,16 @@ class FleetSandbox:
         if skip + top < len(rows):
             out["$skipToken"] = base64.urlsafe_b64encode(str(skip + top).encode()).decode()
         return _ok(out)
+
+
+def _action(method: str, path: str) -> str | None:
+    """The Azure action a front request needs (``authz.action_for`` for the cluster and listing routes)."""
+    low = path.rstrip("/").lower()
+    if method.upper() == "POST" and low == "/providers/microsoft.resourcegraph/resources":
+        return "Microsoft.ResourceGraph/resources/read"
+    if low == "/subscriptions":
+        return None  # filtered instead: the subscriptions the caller may read
+    return authz.action_for(method, path)
 
 
 def _power_setter(code: str) -> Any:

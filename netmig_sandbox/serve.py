@@ -34,8 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sandbox: Sandbox | FleetSandbox
         if args.scenario == "fleet":
+            from netmig_sandbox.kube.rbac import load_identity as load_role
+
             sandbox = FleetSandbox(args.dir, time_scale=args.time_scale, light=args.clusters or 0,
-                                   full=args.clusters is None)
+                                   full=args.clusters is None,
+                                   identity=load_role(args.role) if args.role is not None else None)
         else:
             scenario: Any = args.scenario
             if args.role is not None:

@@ -68,7 +68,7 @@ def surge_verdict(cluster: ClusterInfo, subnets: list[Any] | None, unreadable: s
     return CheckResult("surge-capacity", Outcome.PASS, f"{what}; {free}")
 
 
-@check("surge-capacity", permissions=perm.VNET_READ)
+@check("surge-capacity", permissions=perm.VNET_USAGES)
 def surge_capacity(ctx: StepContext) -> CheckResult:
     from netmig.azure import errors as arm
     from netmig.azure.subnets import node_subnets

@@ -11,10 +11,11 @@ needs, when missing, is a WARN naming it (a read-only identity may plan; apply's
 
 from __future__ import annotations
 
+from netmig.azure import errors as azerrors
 from netmig.azure import permissions as azperm
 from netmig.kube.access import can_i
 from netmig.model.checks import CheckResult, Outcome
-from netmig.model.permissions import KubeRule, Permissions
+from netmig.model.permissions import OWN_PERMISSIONS, KubeRule, Permissions
 from netmig.stepkit.context import StepContext
 from netmig.stepkit.registry import check, needed
 
@@ -55,13 +56,22 @@ def _rule_line(r: KubeRule) -> str:
     return (f"{role}: {{apiGroups: [\"{r.api_group}\"], resources: [{r.resources[0]}], verbs: [{r.verbs[0]}]}}")
 
 
-@check(CHECK)
+@check(CHECK, permissions=OWN_PERMISSIONS)
 def permissions(ctx: StepContext) -> CheckResult:
     """The caller holds every Azure action and Kubernetes permission the plan needs."""
     steps = [s.kind for s in ctx.plan.steps]
     full = needed(steps, ctx.plan.checks)
     planning = not ctx.run_id
-    arm, kube = missing(ctx, full)
+    try:
+        arm, kube = missing(ctx, full)
+    except azerrors.AuthFailed as e:
+        own = OWN_PERMISSIONS.arm[0]
+        if own.lower() not in str(e).lower():
+            raise
+        return CheckResult(CHECK, Outcome.ERROR, f"cannot read the caller's own Azure permissions: missing Azure "
+                                                 f"action {own}",
+                           f'add "{own}" to the Azure role\'s Actions (aks-netmig permissions --migration '
+                           f"{ctx.plan.kind} prints the role)")
     if not arm and not kube:
         return CheckResult(CHECK, Outcome.PASS, f"{len(full.arm)} Azure actions and {len(full.kube)} Kubernetes "
                                                 f"rules granted")

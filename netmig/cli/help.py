@@ -30,6 +30,10 @@ EXAMPLES: dict[str, list[str]] = {
     "restore": ["aks-netmig restore runs/aks-npm.yaml"],
     "verify": ["aks-netmig verify snapshot --sandbox /tmp/sb --out before.json",
                "aks-netmig verify compare before.json after.json"],
+    "permissions": ["aks-netmig permissions --migration npm-to-cilium --json > role.json",
+                    "aks-netmig permissions --migration npm-to-cilium --read-only",
+                    "aks-netmig permissions --fleet-scan --json > fleet-scan-role.json",
+                    "aks-netmig permissions --fleet-scan --deep"],
     "policy": ["aks-netmig policy analyze --sandbox /tmp/sb --target cilium",
                "aks-netmig policy diff --sandbox /tmp/sb --source npm --target cilium"],
 }

@@ -89,4 +89,4 @@ def apply_cmd(path: Path, yes: bool, **kwargs: Any) -> None:
                                progress=progress_sink())
     for o in result.stages:
         click.echo(f"stage {o.index} {o.kind}: {'already done' if o.skipped else 'done'} ({o.run_dir})")
-    click.echo(f"Journey {result.journey.journey_id} done ({result.journey.route}). Report: {result.report}")
+    click.echo(f"Journey {result.journey.journey_id} done ({result.route}). Report: {result.report}")

@@ -47,7 +47,9 @@ def sandbox() -> None:
               help="Real seconds per simulated second (0.05: a 60 s node reimage takes 3 s).")
 @click.option("--role", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Run as a restricted identity: the JSON of `aks-netmig permissions --migration KIND --json` "
-                   "(ARM enforces its Azure role, Kubernetes its RBAC). Default: an all-powerful identity.")
+                   "(ARM enforces its Azure role, Kubernetes its RBAC; --scenario fleet: every member and the "
+                   "fleet's ARM endpoint, Resource Graph included, e.g. `permissions --fleet-scan --json`). "
+                   "Default: an all-powerful identity.")
 @click.option("--clusters", type=click.IntRange(1, 100_000), default=None,
               help="--scenario fleet only: a fleet of N light clusters (ARM data only, for scan benchmarks).")
 def start(scenario: str, directory: Path, detach: bool, time_scale: float, role: Path | None,
@@ -61,8 +63,6 @@ def start(scenario: str, directory: Path, detach: bool, time_scale: float, role:
     if clusters is not None and scenario != "fleet":
         raise UsageError(f"--clusters applies to --scenario fleet, not {scenario}",
                          "drop --clusters or pass --scenario fleet")
-    if scenario == "fleet" and role is not None:
-        raise UsageError("--role applies to a single-cluster scenario, not the fleet", "drop --role")
     if scenario != "fleet":
         try:
             scenarios.load(scenario)

@@ -7,8 +7,9 @@ Contract:
 - ``fleet_scan(req) -> FleetScanResult``: the inventory (``netmig.azure.inventory.list_fleet``: Resource Graph, else
   ARM listing) assessed by ``netmig.fleet.scan`` (ARM data only; nothing is changed). ``clusters`` are the
   ``ClusterScan.to_json()`` dicts in id order; ``source`` says how they were listed. ARM failures are one
-  ``CheckFailed`` line (``netmig.commands.errors``). ``deep``: each cluster with a recommended migration also gets
-  ``preflight`` (that kind's full preflight: Kubernetes access, policy analysis; ``parallel`` at once; see
+  ``CheckFailed`` line (``netmig.commands.errors``); a credential short of the scan's role is a ``UsageError``
+  before anything is listed (``netmig.commands.scan_access``). ``deep``: each cluster with a recommended migration
+  also gets ``preflight`` (that kind's full preflight: Kubernetes access, policy analysis; ``parallel`` at once; see
   ``_deep``); without it nothing but ARM is read.
 - ``load_scan(path)`` reads a saved ``fleet scan --json`` back (``UsageError`` naming the file when it is not one).
 """
@@ -57,12 +58,14 @@ def fleet_target(sandbox: Path | None, arm_endpoint: str | None = None, ca_bundl
 def fleet_scan(req: FleetScanRequest) -> FleetScanResult:
     """See the module contract."""
     from netmig.azure.inventory import list_fleet
+    from netmig.commands.scan_access import scan_subscriptions
     from netmig.fleet.scan import scan
 
     target = fleet_target(req.sandbox, req.arm_endpoint, req.ca_bundle)
     now = dt.datetime.now(dt.UTC)
     with translated(f"cannot list the clusters at {target.endpoint}"):
-        inv = list_fleet(target, list(req.subscriptions))
+        subs = scan_subscriptions(target, req.subscriptions, req.deep)  # the role checked first: no silent gaps
+        inv = list_fleet(target, subs)
     clusters = [s.to_json() for s in scan(inv.clusters, req.today or now.date())]
     if req.deep:
         _deep(clusters, req)

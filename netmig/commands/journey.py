@@ -23,7 +23,14 @@ Contract:
     operation in flight is re-attached, never re-sent: one PUT per change);
   - a stage's failure (or pause) stops the journey: the error keeps its exit code, its line names the stage, the
     cluster's state and the journey's resume command (``aks-netmig journey apply FILE``);
-  - at the end ``FILE.run/journey-report.md`` covers every stage (route, each stage's outcome and report).
+  - ARM refusing the stage the journey's ``if_refused`` route is for (its plan journals ``variant-refused`` with
+    that code: the cluster is unchanged) switches the journey to that route -- recorded in ``state.json``
+    (``route``, ``refused``, ``done_if_refused``), covered by the one approval, which stated it -- and the run goes
+    on with its next stage (each plan made against the live cluster); any other failure stops the journey as
+    above. ``journey plan`` writes ``if_refused`` for the first stage AKS may refuse (not when ``--allow-fallback``
+    lets that stage's own plan take its fallback path);
+  - at the end ``FILE.run/journey-report.md`` covers every stage of the route taken (the planned route, the
+    refusal and the route taken when it switched; each stage's outcome and report).
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from netmig.connection import Address, ArmTarget
 from netmig.errors import CheckFailed, NetmigError, UsageError
 from netmig.logs import get_logger
 from netmig.model.cluster import ClusterInfo, NetworkProfile
-from netmig.model.journey_file import JourneyFile, JourneyStage
+from netmig.model.journey_file import JourneyFallback, JourneyFile, JourneyStage
 from netmig.model.plan import Plan
 
 log = get_logger("netmig.commands")
@@ -90,8 +97,9 @@ class StageOutcome:
 @dataclass(frozen=True)
 class JourneyApplyResult:
     journey: JourneyFile
-    stages: list[StageOutcome]
+    stages: list[StageOutcome]  # of the route taken
     report: Path
+    route: str = ""  # the route taken: the journey's, or its if_refused route after ARM refused a stage
 
 
 class JourneyStopped(NetmigError):
@@ -123,10 +131,6 @@ def predicted_network(before: NetworkProfile, target: Any, pod_cidr: str | None)
                    dataplane=target.dataplane, policy=target.policy, pod_cidr=cidr)
 
 
-def _stage_file(out: Path, index: int, kind: str) -> Path:
-    return out.with_name(f"{out.stem}.stage{index}-{kind}.plan.yaml")
-
-
 def _cidr_for(template: Any, stage: Any, pod_cidr: str | None) -> str | None:
     return pod_cidr if pod_cidr and "pod_cidr" in template.plan_options and stage.pod_cidr != "n/a" else None
 
@@ -134,11 +138,8 @@ def _cidr_for(template: Any, stage: Any, pod_cidr: str | None) -> str | None:
 def journey_plan(req: JourneyPlanRequest) -> JourneyPlanResult:
     """See the module contract."""
     from netmig.azure.gateway import AksGateway
-    from netmig.commands.plans import PlanRequest, plan
-    from netmig.engine.planning import PlanConnection, load_template, new_plan
     from netmig.inputs import cidr
     from netmig.journey.planner import explain, plan_journey
-    from netmig.model.plan import matches
     from netmig.model.profiles import ProfileState
 
     try:
@@ -159,42 +160,11 @@ def journey_plan(req: JourneyPlanRequest) -> JourneyPlanResult:
                          "choose another --to (aks-netmig journey plan --help lists the profiles)")
     if not jp.path.stages:
         raise UsageError(f"the cluster is already {goal.name} ({goal.describe()})", "nothing to do")
-    before = cluster.network
-    for i, t in enumerate(jp.path.stages, 1):  # every stage checked before anything is written
-        if not t.kind_exists:
-            raise UsageError(f"stage {i} ({t.source.name} -> {t.target.name}) needs migration kind {t.kind}, which "
-                             "has no template yet", "run the stages you can by hand (aks-netmig plan), or choose "
-                             "another --to")
-        template = load_template(t.kind)
-        if not matches(before, template.source):
-            raise UsageError(f"stage {i} ({t.source.name} -> {t.target.name}): the {t.kind} template does not accept "
-                             f"{t.source.name}", "choose another --to, or extend plans/" + t.kind + ".yaml")
-        if t.pod_cidr == "required" and not pod_cidr:
-            raise UsageError(f"stage {i} ({t.title}) needs a pod CIDR", "plan again with --pod-cidr A.B.C.D/N "
-                             "(e.g. 192.168.0.0/16, outside the VNet and the service CIDR)")
-        before = predicted_network(before, t.target, _cidr_for(template, t, pod_cidr))
-    stages: list[JourneyStage] = []
-    before = cluster.network
-    for i, t in enumerate(jp.path.stages, 1):
-        template = load_template(t.kind)
-        stage_cidr = _cidr_for(template, t, pod_cidr)
-        plan_file = _stage_file(req.out, i, t.kind)
-        allow = req.allow_fallback and any(not v.default for v in template.variants)
-        if i == 1:
-            made = plan(PlanRequest(t.kind, req.address, accept=req.accept, pod_cidr=stage_cidr,
-                                    allow_fallback=allow, out=plan_file, check_access=False, target=target)).plan
-        else:
-            assumed = replace(cluster, network=before, etag=None)
-            made = new_plan(template, assumed, arm_endpoint=target.endpoint, accepted=list(req.accept),
-                            pod_cidr=stage_cidr, allow_variants=["fallback"] if allow else [])
-            made.connection = PlanConnection(sandbox=target.sandbox,
-                                             ca_bundle=None if target.sandbox else target.ca_bundle)
-            if plan_file.exists():
-                plan_file.unlink()  # an older journey's stage plan: stage start makes it again
-        stages.append(JourneyStage(index=i, kind=t.kind, rule=t.rule, source=t.source.name, target=t.target.name,
-                                   window=t.window, uncertain=t.uncertain, provisional=i > 1,
-                                   plan_file=plan_file.name, plan=made))
-        before = predicted_network(before, t.target, stage_cidr)
+    problem = _unrunnable(jp.path.stages, cluster.network, pod_cidr)
+    if problem:
+        raise UsageError(*problem)
+    stages = _build_stages(jp.path.stages, cluster, req, target, pod_cidr, prefix=req.out.stem, concrete_first=True)
+    fallback = _fallback(jp, stages, cluster, req, target, pod_cidr, lines)
     w = jp.path.window
     lo = sum(s.plan.expected_minutes[0] for s in stages)
     hi = sum(s.plan.expected_minutes[1] for s in stages)
@@ -208,12 +178,101 @@ def journey_plan(req: JourneyPlanRequest) -> JourneyPlanResult:
         command=argv(["journey", "plan"], address=req.address,
                      flags=[("--to", goal.name), ("--accept", req.accept), ("--pod-cidr", pod_cidr),
                             ("--allow-fallback", req.allow_fallback), ("--out", req.out)]),
-        explain=lines, stages=stages)
+        explain=lines, stages=stages, if_refused=fallback)
     write_journey(journey, req.out)
     blocking = _blocking(stages[0].plan)
     log.info("journey written", journey=str(req.out), stages=len(stages))
     return JourneyPlanResult(journey, req.out, lines, blocking)
 
+
+
+def _unrunnable(path: Any, network: NetworkProfile, pod_cidr: str | None) -> tuple[str, str] | None:
+    """(problem, fix) when a stage of ``path`` (planner ``Transition``s from ``network``) can't be planned: its kind
+    has no template, its template does not accept the stage's source, or it needs a pod CIDR and none was given."""
+    from netmig.engine.planning import load_template
+    from netmig.model.plan import matches
+
+    before = network
+    for i, t in enumerate(path, 1):
+        if not t.kind_exists:
+            return (f"stage {i} ({t.source.name} -> {t.target.name}) needs migration kind {t.kind}, which has no "
+                    "template yet", "run the stages you can by hand (aks-netmig plan), or choose another --to")
+        template = load_template(t.kind)
+        if not matches(before, template.source):
+            return (f"stage {i} ({t.source.name} -> {t.target.name}): the {t.kind} template does not accept "
+                    f"{t.source.name}", "choose another --to, or extend plans/" + t.kind + ".yaml")
+        if t.pod_cidr == "required" and not pod_cidr:
+            return (f"stage {i} ({t.title}) needs a pod CIDR", "plan again with --pod-cidr A.B.C.D/N (e.g. "
+                    "192.168.0.0/16, outside the VNet and the service CIDR)")
+        before = predicted_network(before, t.target, _cidr_for(template, t, pod_cidr))
+    return None
+
+
+def _build_stages(path: Any, cluster: ClusterInfo, req: JourneyPlanRequest, target: ArmTarget,
+                  pod_cidr: str | None, *, prefix: str, concrete_first: bool) -> list[JourneyStage]:
+    """One ``JourneyStage`` per transition of ``path``: stage 1's plan made by ``aks-netmig plan``'s command when
+    ``concrete_first``, every other plan provisional (see ``netmig.model.journey_file``); plan files
+    ``PREFIX.stageN-KIND.plan.yaml`` next to ``req.out``."""
+    from netmig.commands.plans import PlanRequest, plan
+    from netmig.engine.planning import PlanConnection, load_template, new_plan
+
+    stages: list[JourneyStage] = []
+    before = cluster.network
+    for i, t in enumerate(path, 1):
+        template = load_template(t.kind)
+        stage_cidr = _cidr_for(template, t, pod_cidr)
+        plan_file = req.out.with_name(f"{prefix}.stage{i}-{t.kind}.plan.yaml")
+        allow = req.allow_fallback and any(not v.default for v in template.variants)
+        if i == 1 and concrete_first:
+            made = plan(PlanRequest(t.kind, req.address, accept=req.accept, pod_cidr=stage_cidr,
+                                    allow_fallback=allow, out=plan_file, check_access=False, target=target)).plan
+        else:
+            assumed = replace(cluster, network=before, etag=None)
+            made = new_plan(template, assumed, arm_endpoint=target.endpoint, accepted=list(req.accept),
+                            pod_cidr=stage_cidr, allow_variants=["fallback"] if allow else [])
+            made.connection = PlanConnection(sandbox=target.sandbox,
+                                             ca_bundle=None if target.sandbox else target.ca_bundle)
+            if plan_file.exists():
+                plan_file.unlink()  # an older journey's stage plan: stage start makes it again
+        stages.append(JourneyStage(index=i, kind=t.kind, rule=t.rule, source=t.source.name, target=t.target.name,
+                                   window=t.window, uncertain=t.uncertain, provisional=not (i == 1 and concrete_first),
+                                   plan_file=plan_file.name, plan=made))
+        before = predicted_network(before, t.target, stage_cidr)
+    return stages
+
+
+def _fallback(jp: Any, stages: list[JourneyStage], cluster: ClusterInfo, req: JourneyPlanRequest,
+              target: ArmTarget, pod_cidr: str | None, lines: list[str]) -> JourneyFallback | None:
+    """The ``if_refused`` route of the journey file for the first stage AKS may refuse (None: no such stage, or
+    no runnable route; ``lines`` then says why)."""
+    from netmig.engine.planning import load_template
+
+    fb = jp.if_refused
+    refusable = [(i, t) for i, t in enumerate(jp.path.stages, 1) if t.uncertain and t.refusal is not None]
+    if fb is None or not refusable:
+        return None
+    k, t = refusable[0]
+    if fb.path is None or not fb.path.stages:
+        return None
+    if req.allow_fallback and any(not v.default for v in load_template(t.kind).variants):
+        return None  # stage k's own plan takes its fallback path when ARM refuses
+    head = [(s.kind, s.source.name, s.target.name) for s in fb.path.stages[:k - 1]]
+    if head != [(s.kind, s.source, s.target) for s in stages[:k - 1]]:
+        lines.append(f"No switch to {fb.path.route()} if AKS refuses stage {k}: it does not start with the stages "
+                     "done before it.")
+        return None
+    problem = _unrunnable(fb.path.stages, cluster.network, pod_cidr)
+    if problem:
+        lines.append(f"No switch to {fb.path.route()} if AKS refuses stage {k}: {problem[0]}.")
+        return None
+    fstages = _build_stages(fb.path.stages, cluster, req, target, pod_cidr, prefix=f"{req.out.stem}.if-refused",
+                            concrete_first=False)
+    return JourneyFallback(stage=k, rule=t.rule, code=t.refusal.code, route=fb.path.route(),
+                           reimages=fb.path.reimages, unenforced_reimages=fb.path.window.reimages,
+                           unenforced_stages=list(fb.path.window.stages),
+                           expected_minutes=(sum(s.plan.expected_minutes[0] for s in fstages),
+                                             sum(s.plan.expected_minutes[1] for s in fstages)),
+                           stages=fstages)
 
 def _blocking(plan: Plan) -> list[Any]:
 
@@ -339,24 +398,69 @@ def journey_apply(req: JourneyApplyRequest, *, approve: Callable[[JourneyFile], 
                 "via": f"journey {journey.journey_id} ({state['approved']['via']})"}
 
     outcomes: list[StageOutcome] = []
-    for stage in journey.stages:
-        plan_file = folder / stage.plan_file
-        if stage.index in state["done"]:
-            outcomes.append(StageOutcome(stage.index, stage.kind, plan_file, _stage_run(plan_file), True))
-            continue
-        log.info("journey stage", stage=stage.index, kind=stage.kind, source=stage.source, target=stage.target)
-        try:
-            plan_file = _stage_plan(journey, stage, folder, address, target, resume)
-            run = prepare(ApplyRequest(plan_file, address, yes=True, check_access=False))
-            _run_stage(run, stage_approver, progress)
-        except NetmigError as e:
-            raise _stopped(e, journey, stage, target, resume) from e
-        checkpoint(f"journey:stage{stage.index}-ran")  # test hook: the stage ran, the journey has not recorded it
-        state["done"] = sorted({*state["done"], stage.index})
-        _save_state(run_dir, state)
-        outcomes.append(StageOutcome(stage.index, stage.kind, plan_file, run.run_dir, False))
-    report = _write_report(journey, outcomes, run_dir, target)
-    return JourneyApplyResult(journey, outcomes, report)
+    switched = True
+    while switched:  # once more after a switch to the if_refused route
+        switched = False
+        stages, key = _route(journey, state)
+        outcomes = []
+        for stage in stages:
+            plan_file = folder / stage.plan_file
+            if stage.index in state.get(key, []):
+                outcomes.append(StageOutcome(stage.index, stage.kind, plan_file, _stage_run(plan_file), True))
+                continue
+            log.info("journey stage", stage=stage.index, kind=stage.kind, source=stage.source, target=stage.target)
+            try:
+                plan_file = _stage_plan(journey, stage, folder, address, target, resume)
+                run = prepare(ApplyRequest(plan_file, address, yes=True, check_access=False))
+                _run_stage(run, stage_approver, progress)
+            except NetmigError as e:
+                if key == "done" and _refused_here(journey, stage, folder / stage.plan_file):
+                    _switch(journey, state, run_dir, progress)
+                    switched = True
+                    break
+                raise _stopped(e, journey, stage, len(stages), target, resume) from e
+            checkpoint(f"journey:stage{stage.index}-ran")  # test hook: the stage ran, the journey has not recorded it
+            state[key] = sorted({*state.get(key, []), stage.index})
+            _save_state(run_dir, state)
+            outcomes.append(StageOutcome(stage.index, stage.kind, plan_file, run.run_dir, False))
+    report = _write_report(journey, outcomes, run_dir, target, state)
+    return JourneyApplyResult(journey, outcomes, report, journey.if_refused.route if key != "done"
+                              and journey.if_refused is not None else journey.route)
+
+
+def _route(journey: JourneyFile, state: dict[str, Any]) -> tuple[list[JourneyStage], str]:
+    """The stages being run and the ``state.json`` key of the done ones: the main route (``done``), or the
+    ``if_refused`` route once the journey switched to it (``done_if_refused``)."""
+    if state.get("route") == "if_refused" and journey.if_refused is not None:
+        return journey.if_refused.stages, "done_if_refused"
+    return journey.stages, "done"
+
+
+def _refused_here(journey: JourneyFile, stage: JourneyStage, plan_file: Path) -> bool:
+    """True when ARM refused ``stage`` with the code the journey's ``if_refused`` route is for (the stage's journal
+    holds ``variant-refused`` with that code: the cluster is unchanged)."""
+    from netmig.journal import EventKind, events
+
+    fb = journey.if_refused
+    journal = _stage_run(plan_file) / "journal.jsonl"
+    if fb is None or fb.stage != stage.index or not journal.is_file():
+        return False
+    return any(e.is_(EventKind.VARIANT_REFUSED) and e.get("code") == fb.code for e in events(journal))
+
+
+def _switch(journey: JourneyFile, state: dict[str, Any], run_dir: Path, progress: Any) -> None:
+    """Record the switch to the ``if_refused`` route (the stages before the refused one count as done on it)."""
+    fb = journey.if_refused
+    assert fb is not None
+    state["route"] = "if_refused"
+    state["refused"] = {"stage": fb.stage, "code": fb.code, "rule": fb.rule}
+    state["done_if_refused"] = [i for i in state.get("done", []) if i < fb.stage]
+    _save_state(run_dir, state)
+    msg = (f"ARM refused journey stage {fb.stage} ({fb.code}); the cluster is unchanged. Taking the approved "
+           f"if-refused route: {fb.route}")
+    log.info("journey switched route", stage=fb.stage, code=fb.code, route=fb.route)
+    if progress is not None and hasattr(progress, "message"):
+        progress.message(msg)
 
 
 def _stage_run(plan_file: Path) -> Path:
@@ -372,7 +476,7 @@ def _run_stage(run: Any, approver: Callable[[Any], Any], progress: Any) -> None:
         run_local(run, approver=approver, progress=progress)
 
 
-def _stopped(e: NetmigError, journey: JourneyFile, stage: JourneyStage, target: ArmTarget,
+def _stopped(e: NetmigError, journey: JourneyFile, stage: JourneyStage, count: int, target: ArmTarget,
              resume: str) -> JourneyStopped:
     from netmig.azure.gateway import AksGateway
 
@@ -381,22 +485,31 @@ def _stopped(e: NetmigError, journey: JourneyFile, stage: JourneyStage, target: 
         now = f"the cluster is {_profile_of(info)} ({info.network.describe()}, {info.provisioning_state})"
     except Exception: # naming the state is best effort; the stage's own error says more
         now = "the cluster's state could not be read"
-    problem = (f"journey stage {stage.index}/{len(journey.stages)} ({stage.kind}: {stage.source} -> {stage.target}) "
+    problem = (f"journey stage {stage.index}/{count} ({stage.kind}: {stage.source} -> {stage.target}) "
                f"stopped: {e.problem}")
     fix = f"{e.fix + '; then ' if e.fix else ''}resume the journey: {resume} ({now})"
     return JourneyStopped(" ".join(problem.split()), " ".join(fix.split()), getattr(e, "exit_code", 1))
 
 
-def _write_report(journey: JourneyFile, outcomes: list[StageOutcome], run_dir: Path, target: ArmTarget) -> Path:
+def _write_report(journey: JourneyFile, outcomes: list[StageOutcome], run_dir: Path, target: ArmTarget,
+                  state: dict[str, Any]) -> Path:
     from netmig.azure.gateway import AksGateway
 
+    stages, key = _route(journey, state)
     info = AksGateway(target, polling_interval=target.arm_poll_seconds).cluster()
-    lines = [f"# Journey {journey.journey_id}", "",
-             f"- cluster: {journey.cluster}", f"- route: {journey.route}",
-             f"- final profile: {_profile_of(info)} ({info.network.describe()}, {info.provisioning_state})",
-             f"- reimages: {journey.reimages}; unenforced window: {journey.unenforced_reimages} reimage(s)", ""]
+    lines = [f"# Journey {journey.journey_id}", "", f"- cluster: {journey.cluster}"]
+    if key == "done" or journey.if_refused is None:
+        lines += [f"- route: {journey.route}",
+                  f"- reimages: {journey.reimages}; unenforced window: {journey.unenforced_reimages} reimage(s)"]
+    else:
+        fb = journey.if_refused
+        lines += [f"- planned route: {journey.route}",
+                  f"- ARM refused stage {fb.stage} ({fb.rule}: {fb.code}); the cluster was unchanged",
+                  f"- route taken (approved as the if-refused route): {fb.route}",
+                  f"- reimages: {fb.reimages}; unenforced window: {fb.unenforced_reimages} reimage(s)"]
+    lines += [f"- final profile: {_profile_of(info)} ({info.network.describe()}, {info.provisioning_state})", ""]
     for o in outcomes:
-        stage = journey.stages[o.index - 1]
+        stage = stages[o.index - 1]
         lines += [f"## Stage {o.index}: {stage.kind} ({stage.source} -> {stage.target})", "",
                   f"- plan: {o.plan_file}", f"- run folder: {o.run_dir}", ""]
         report = o.run_dir / "report.md"

@@ -15,6 +15,11 @@ or an ARM resource id, never a token):
 - ``explain``: the planner's explanation (route, stages, fallback, rejected alternatives), as printed.
 - totals: ``reimages``, ``unenforced_reimages`` / ``unenforced_stages`` (the NetworkPolicy window), the expected
   duration in minutes (the sum of the stage plans' ``expected_minutes``).
+- ``if_refused`` (``JourneyFallback``, or None): the planner's ``if_refused`` journey for a route with a stage AKS
+  may refuse -- the route to take instead when ARM refuses stage ``stage`` with ``code`` (the cluster unchanged).
+  Its stages start with the main route's stages before ``stage`` (already done when the refusal comes); every one
+  of its plans is provisional (made at stage start against the live cluster). The one approval of the journey
+  states it too (``approval_text``), so ``journey apply`` switches to it without asking again.
 """
 
 from __future__ import annotations
@@ -44,6 +49,22 @@ class JourneyStage(BaseModel):
     plan: Plan
 
 
+class JourneyFallback(BaseModel):
+    """The route to take when ARM refuses stage ``stage`` with ``code`` (see the module contract)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: int  # the main route's stage whose refusal switches to this route
+    rule: str  # the transitions.yaml rule AKS may refuse
+    code: str  # the ARM error code of that refusal
+    route: str
+    reimages: int
+    unenforced_reimages: int
+    unenforced_stages: list[int] = Field(default_factory=list)
+    expected_minutes: tuple[int, int] = (0, 0)
+    stages: list[JourneyStage]
+
+
 class JourneyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -63,6 +84,7 @@ class JourneyFile(BaseModel):
     command: list[str] = Field(default_factory=list)  # the command line that made it
     explain: list[str] = Field(default_factory=list)
     stages: list[JourneyStage]
+    if_refused: JourneyFallback | None = None
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=120)
@@ -82,4 +104,12 @@ class JourneyFile(BaseModel):
         irreversible = [s.index for s in self.stages if s.plan.irreversible]
         if irreversible:
             lines.append(f"  IRREVERSIBLE stage(s): {', '.join(str(i) for i in irreversible)}")
+        fb = self.if_refused
+        if fb is not None:
+            lo, hi = fb.expected_minutes
+            window = (f"NetworkPolicies unenforced for {fb.unenforced_reimages} reimage(s) (stage(s) "
+                      f"{', '.join(str(s) for s in fb.unenforced_stages)})" if fb.unenforced_reimages
+                      else "no unenforced window")
+            lines.append(f"  IF ARM REFUSES stage {fb.stage} ({fb.code}), this approval covers instead: {fb.route}: "
+                         f"{len(fb.stages)} stage(s), {fb.reimages} reimage(s), expected {lo}-{hi} min, {window}")
         return lines

@@ -12,6 +12,26 @@ Contract:
   covers every namespace).
 - ``rule.line()`` is the one-line form a person adds to a role (``patch clusterroles.rbac.authorization.k8s.io
   (cluster-wide)``); ``rule.as_rbac()`` the ``rules:`` entry of a (Cluster)Role.
+
+Azure action names are spelled exactly as Microsoft's resource provider operations lists spell them (checked
+2026-12-02 against the stored copies of those pages; Azure matches them case-insensitively):
+- https://learn.microsoft.com/azure/role-based-access-control/permissions/containers -- Microsoft.ContainerService:
+  ``managedClusters/read``, ``managedClusters/write``, ``managedClusters/abort/action`` ("Latest ongoing operation
+  on managed cluster gets aborted"), ``managedClusters/listClusterUserCredential/action``,
+  ``managedClusters/agentPools/read``, ``locations/operations/read`` and ``locations/operationresults/read`` (the
+  status of an asynchronous operation, and its result).
+- https://learn.microsoft.com/azure/role-based-access-control/permissions/networking -- Microsoft.Network:
+  ``virtualNetworks/read``, ``virtualNetworks/subnets/read`` and ``virtualNetworks/usages/read`` ("Get the IP
+  usages for each subnet of the virtual network": ``GET .../virtualNetworks/{name}/usages`` needs it, not
+  ``virtualNetworks/read``).
+- https://learn.microsoft.com/azure/role-based-access-control/permissions/management-and-governance --
+  ``Microsoft.Authorization/permissions/read`` ("Lists all the permissions the caller has at a given scope": the
+  permissions check and the fleet scan's access check read it), ``Microsoft.ResourceGraph/resources/read``
+  ("Submits a query on resources within specified subscriptions, management groups or tenant scope") and
+  ``Microsoft.Resources/subscriptions/read`` ("Gets the list of subscriptions").
+Resource Graph answers a query with only the resources the caller may read: without
+``Microsoft.ContainerService/managedClusters/read`` on a subscription it silently returns none of its clusters,
+which is why ``fleet scan`` checks ``FLEET_SCAN`` at each subscription before it lists anything.
 """
 
 from __future__ import annotations
@@ -139,6 +159,11 @@ TIGERA = "operator.tigera.io"
 CALICO_POLICIES = "globalnetworkpolicies,globalnetworksets,networkpolicies,networksets"  # of crd.projectcalico.org
 CS = "Microsoft.ContainerService"
 VNET_READ = arm("Microsoft.Network/virtualNetworks/read")
+# the VNet and the per-subnet IP usage (netmig.azure.subnets: GET .../virtualNetworks/{name}/usages)
+VNET_USAGES = VNET_READ | arm("Microsoft.Network/virtualNetworks/usages/read")
+# reading one's own effective permissions (netmig.azure.permissions: GET {scope}/providers/Microsoft.Authorization/
+# permissions)
+OWN_PERMISSIONS = arm("Microsoft.Authorization/permissions/read")
 # what the policy engine reads (netmig.kube.gateway.KubeGateway.inventory)
 INVENTORY = rules(kube("list", "namespaces,nodes,pods,services"), kube("list", "networkpolicies", NET))
 # connectivity probes (netmig.kube.probes): a probe namespace, probe pods and their logs, the results ConfigMap
@@ -152,3 +177,15 @@ CALICO_LEFTOVERS_READ = rules(
     kube("list", "clusterroles,clusterrolebindings", RBAC), kube("list", "*", CALICO), kube("list", "*", TIGERA))
 # an ARM network-profile PUT and its long-running operation
 ARM_UPDATE = arm(f"{CS}/managedClusters/write", f"{CS}/locations/operations/read")
+# the documented recovery path of every run (`aks-netmig abort`: POST .../managedClusters/{name}/abort, then its
+# long-running operation); part of each kind's run role
+# (its poll follows the Location header too: locations/operationresults/read, spelled in lower case by Microsoft)
+RECOVERY = arm(f"{CS}/managedClusters/abort/action", f"{CS}/locations/operations/read",
+               f"{CS}/locations/operationresults/read")
+# `aks-netmig fleet scan` (netmig.azure.inventory, netmig.commands.scan_access): the subscriptions listed, each one's
+# own permissions read (the access check), the clusters queried through Resource Graph (rows only for clusters the
+# caller may read), or listed per subscription when Resource Graph is unavailable. No Kubernetes: the node pools
+# come from each cluster's agentPoolProfiles. `fleet scan --deep` adds, for every cluster with a recommended
+# migration, that kind's read-only (plan / preflight) role (netmig.engine.permissions.for_fleet_scan).
+FLEET_SCAN = arm("Microsoft.Resources/subscriptions/read", "Microsoft.ResourceGraph/resources/read",
+                 f"{CS}/managedClusters/read") | OWN_PERMISSIONS

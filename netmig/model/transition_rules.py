@@ -63,6 +63,15 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class PodCidrRequired:
+    """How ARM refuses a PUT a ``pod_cidr: required`` transition allows when it carries no pod CIDR."""
+
+    code: str
+    message: str
+    source: Source
+
+
+@dataclass(frozen=True)
 class Precondition:
     id: str
     text: str
@@ -119,6 +128,7 @@ class RuleBook:
     undocumented_code: str
     undocumented_message: str
     all_sources: tuple[Source, ...] = field(default=())
+    pod_cidr_required: PodCidrRequired | None = None
 
 
 def _str(d: dict[str, Any], key: str, where: str) -> str:
@@ -219,13 +229,19 @@ def parse_rules(doc: dict[str, Any]) -> RuleBook:
                                 for p in t.get("preconditions") or ()),
         ))
     und = doc["undocumented"]
+    pcr = doc.get("pod_cidr_required")
+    pod_cidr_required = None if pcr is None else PodCidrRequired(
+        code=_str(pcr, "code", "pod_cidr_required"),
+        message=" ".join(_str(pcr, "message", "pod_cidr_required").split()), source=_source(pcr, "pod_cidr_required"))
     sources = tuple(dict.fromkeys(
         [c.source for c in constraints] + [r.source for r in refusals] + [t.source for t in transitions]
         + [t.refusal.source for t in transitions if t.refusal]
+        + ([pod_cidr_required.source] if pod_cidr_required else [])
     ))
     return RuleBook(fields=fields, kinds=kinds, constraints=constraints, refusals=refusals,
                     transitions=tuple(transitions), undocumented_code=_str(und, "code", "undocumented"),
-                    undocumented_message=_str(und, "message", "undocumented"), all_sources=sources)
+                    undocumented_message=_str(und, "message", "undocumented"), all_sources=sources,
+                    pod_cidr_required=pod_cidr_required)
 
 
 def rules_text() -> str:

@@ -18,9 +18,11 @@ Contract:
 - Least privilege: ``@step(..., permissions=Permissions)`` and ``@check(id, permissions=Permissions)`` declare the
   Azure actions and Kubernetes rules the kind / check uses (``netmig.model.permissions``); ``ALWAYS_ON`` is what
   every run uses whatever its steps (reading the cluster and its pools, the kubeconfig, the migration Lease, which
-  a background thread renews). ``tests/e2e/test_permissions.py`` proves the declarations complete from the
-  sandbox's request logs; ``needed(kinds, checks)`` is what a plan needs (``PLANNING``: what plan / preflight read
-  besides their checks); ``netmig.engine.permissions`` turns it into roles.
+  a background thread renews); a run also needs ``RECOVERY`` (``aks-netmig abort``, the documented recovery path:
+  in every kind's run role, checked by apply's preflight). ``tests/e2e/test_permissions.py`` proves the
+  declarations complete from the sandbox's request logs; ``needed(kinds, checks)`` is what a plan needs
+  (``PLANNING``: what plan / preflight read besides their checks); ``netmig.engine.permissions`` turns it into
+  roles.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from netmig.errors import UsageError
 from netmig.model.checks import CheckResult
-from netmig.model.permissions import INVENTORY, NONE, Permissions, kube, rules
+from netmig.model.permissions import INVENTORY, NONE, RECOVERY, Permissions, kube, rules
 from netmig.model.plan import StepSpec
 
 if TYPE_CHECKING:
@@ -150,7 +152,7 @@ def needed(step_kinds: Iterable[str], check_ids: Iterable[str], *, read_only: bo
     for kind in step_kinds:
         if kind in STEPS:
             out = out | STEPS[kind].permissions
-    return out
+    return out | RECOVERY
 
 
 def step(kind: str, *, params: type[P], changes_cluster: bool = False,

@@ -3,15 +3,18 @@
 
 Contract:
 - ``action_for(method, path)`` -> the Azure RBAC action a request needs (``Microsoft.ContainerService/
-  managedClusters/write`` ...; the names of the resource providers' operations), or None for a request no action
-  governs (the caller's own permissions, the subscription list).
+  managedClusters/write`` ...; the names of the resource providers' operations, as Microsoft's lists spell them:
+  ``Microsoft.Authorization/permissions/read`` for the caller's own permissions, ``.../virtualNetworks/usages/
+  read`` for a VNet's usages), or None for a request no action governs (the subscription list).
 - The identity is ``netmig_sandbox.kube.rbac.identity(ctx)`` (the ``aks-netmig permissions --json`` document); its
   ``azure_role`` is a role definition as ``az role definition create`` takes it (``Actions`` / ``NotActions``, or
   the ARM form ``permissions[0].actions/notActions``). No identity: everything is allowed (``actions ["*"]``).
 - ``role_permissions(ctx)`` -> ``(actions, not_actions)``; ``allowed(action, actions, not_actions)`` is ARM's
   evaluation: some action pattern matches and no notAction pattern does (``*`` wildcards, case-insensitive).
 - ``failure(action, scope)`` is the ``(403, code, message)`` ARM answers (``AuthorizationFailed``).
-- ``permissions_json(ctx)`` is the body of ``GET {scope}/providers/Microsoft.Authorization/permissions``.
+- ``permissions_json(ctx)`` is the body of ``GET {scope}/providers/Microsoft.Authorization/permissions``;
+  ``role_actions(role)`` / ``permissions_body(actions, not_actions)`` the same for a role given directly (the
+  sandbox fleet's front, which has no single cluster context).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ _VNET = r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.network
 
 # (method, path pattern on the lowered path, action); first match wins
 ACTIONS: list[tuple[str, re.Pattern[str], str | None]] = [(m, re.compile(p), a) for m, p, a in [
-    ("GET", r".*/providers/microsoft\.authorization/permissions", None),
+    ("GET", r".*/providers/microsoft\.authorization/permissions", "Microsoft.Authorization/permissions/read"),
     ("GET", r"/subscriptions", None),
     ("GET", r"/subscriptions/[^/]+", "Microsoft.Resources/subscriptions/read"),
     ("GET", r"/subscriptions/[^/]+/providers/microsoft\.containerservice/managedclusters",
@@ -53,7 +56,7 @@ ACTIONS: list[tuple[str, re.Pattern[str], str | None]] = [(m, re.compile(p), a) 
     ("GET", _LOC + r"/operations/[^/]+", f"{_CS}/locations/operations/read"),
     ("GET", _LOC + r"/operationresults/[^/]+", f"{_CS}/locations/operationresults/read"),
     ("GET", _VNET + r"(/[^/]+)?", "Microsoft.Network/virtualNetworks/read"),
-    ("GET", _VNET + r"/[^/]+/usages", "Microsoft.Network/virtualNetworks/read"),
+    ("GET", _VNET + r"/[^/]+/usages", "Microsoft.Network/virtualNetworks/usages/read"),
     ("GET", _VNET + r"/[^/]+/subnets(/[^/]+)?", "Microsoft.Network/virtualNetworks/subnets/read"),
 ]]
 
@@ -75,7 +78,11 @@ def _role(ctx: SandboxContext) -> dict[str, Any] | None:
 
 def role_permissions(ctx: SandboxContext) -> tuple[list[str], list[str]]:
     """The identity's (actions, notActions); everything for the default identity."""
-    role = _role(ctx)
+    return role_actions(_role(ctx))
+
+
+def role_actions(role: dict[str, Any] | None) -> tuple[list[str], list[str]]:
+    """(actions, notActions) of an Azure role definition (either form); everything for None."""
     if role is None:
         return ["*"], []
     if "Actions" in role or "NotActions" in role:
@@ -103,5 +110,9 @@ def failure(action: str, scope: str) -> tuple[int, str, str]:
 
 def permissions_json(ctx: SandboxContext) -> dict[str, Any]:
     """The caller's permissions at any scope (the sandbox's role applies to the whole subscription)."""
-    actions, not_actions = role_permissions(ctx)
+    return permissions_body(*role_permissions(ctx))
+
+
+def permissions_body(actions: list[str], not_actions: list[str]) -> dict[str, Any]:
+    """The body of ``GET {scope}/providers/Microsoft.Authorization/permissions`` for one role."""
     return {"value": [{"actions": actions, "notActions": not_actions, "dataActions": [], "notDataActions": []}]}

@@ -8,7 +8,9 @@ Contract:
 - ``judge_put(current, target)`` applies the file's documented matching (its header: constraints, refusals,
   transitions, undocumented) to two ARM ``networkProfile`` dicts and returns ``None`` (a documented change, or no
   change of the four fields) or ``(code, message)`` for the first reason ARM refuses the PUT. ``may-refuse``
-  transitions are allowed here; the sandbox's scenario behaviour decides whether ARM refuses them.
+  transitions are allowed here; the sandbox's scenario behaviour decides whether ARM refuses them. A transition
+  whose ``pod_cidr`` is ``required`` is refused (the file's ``pod_cidr_required`` code and message) when ``target``
+  has no ``podCidr`` (the file header, step 4).
 """
 
 from __future__ import annotations
@@ -88,6 +90,9 @@ def judge_put(current: dict[str, Any], target: dict[str, Any]) -> tuple[str, str
     for t in doc.get("transitions") or []:
         change = t.get("change") or {}
         if (_matches(t.get("from"), src) and set(change) == changed and _matches(change, dst)):
+            need = doc.get("pod_cidr_required")
+            if t.get("pod_cidr") == "required" and need and not target.get("podCidr"):
+                return str(need["code"]), _msg(need)
             return None
     und = doc.get("undocumented") or {}
     return str(und.get("code", "UndocumentedNetworkProfileChange")), _msg(und)

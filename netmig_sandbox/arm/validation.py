@@ -3,7 +3,8 @@
 Contract:
 - ``merge_profile(current, requested)``: the network profile a PUT asks for: ``current`` overlaid with the
   non-null fields of ``requested`` (a client that omits or nulls a field keeps the current value, like the
-  GET-modify-PUT of ``az aks update``).
+  GET-modify-PUT of ``az aks update``). No pod CIDR is made up: a node-subnet cluster moved to overlay without
+  one is refused by the rules file (``PodCidrRequiredForOverlayMigration``), as AKS requires ``--pod-cidr``.
 - ``reimage_fields(profile)``: the normalised fields whose change reimages every node
   (plugin, pluginMode, policy, dataplane, podCidr); ``network_changed(a, b)`` compares them.
 - ``validate_network_update(current, target, ...)`` raises ``ArmError(400, code, message)`` for the first rule the
@@ -39,7 +40,8 @@ Rules (aks-migrations.md):
                                             "NetworkProfile CIDR 10.240.100.0/24 overlaps with reserved VNET CIDR
                                             10.240.0.0/16", target networkProfile.podCIDR). Peered VNets are not
                                             checked by ARM (the docs only advise against overlapping them).
-  UndocumentedNetworkProfileChange / NetworkPluginChangeNotSupported / any code of netmig/model/transitions.yaml
+  UndocumentedNetworkProfileChange / NetworkPluginChangeNotSupported / PodCidrRequiredForOverlayMigration /
+  any code of netmig/model/transitions.yaml
                                             after the checks above, the PUT is judged by the product's rules file
                                             (``profile_rules.judge_put``: constraints, refusals, documented
                                             transitions), so the sandbox refuses exactly the profile changes the
@@ -68,7 +70,7 @@ CODES = (
     "OverlayMigrationWithNetworkPolicyNotSupported", "KubenetCalicoToOverlayMigrationNotSupported",
     "NetworkPolicyChangeNotSupported", "NetworkPolicyUpdateNotSupportedOnKubernetesVersion",
     "PodCidrChangeNotAllowed", "PodCidrOverlap", "NetworkProfileCIDROverlapVNET",
-    "UndocumentedNetworkProfileChange", "NetworkPluginChangeNotSupported",
+    "UndocumentedNetworkProfileChange", "NetworkPluginChangeNotSupported", "PodCidrRequiredForOverlayMigration",
 )
 
 
@@ -78,8 +80,6 @@ def merge_profile(current: dict[str, Any], requested: dict[str, Any] | None) -> 
     for k, v in (requested or {}).items():
         if v is not None:
             out[k] = v
-    if out.get("networkPluginMode") == "overlay" and not out.get("podCidr"):
-        out["podCidr"] = DEFAULT_POD_CIDR
     if out.get("podCidr"):
         # dual-stack: the IPv4 pod CIDR is podCidr; the other family's CIDRs are kept
         v4 = ipaddress.ip_network(str(out["podCidr"]), strict=False).version if _is_cidr(out["podCidr"]) else 4

@@ -23,7 +23,8 @@ from netmig_sandbox.runtime import Sandbox
 
 CS = "Microsoft.ContainerService/managedClusters"
 IDENTITY: dict[str, Any] = {
-    "azure_role": {"Name": "t", "IsCustom": True, "Actions": [f"{CS}/read", f"{CS}/listClusterUserCredential/action"],
+    "azure_role": {"Name": "t", "IsCustom": True, "Actions": [f"{CS}/read", f"{CS}/listClusterUserCredential/action",
+                                                           "Microsoft.Authorization/permissions/read"],
                    "NotActions": [], "AssignableScopes": ["/"]},
     "kubernetes": [
         {"kind": "ClusterRole", "metadata": {"name": "t"},

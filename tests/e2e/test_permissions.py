@@ -291,3 +291,35 @@ def test_verify_runs_under_the_printed_verify_role(sandbox: Sandbox, tmp_path: P
     assert denied == []
     assert any(e["verb"] == "create" and e["resource"] == "pods" and e["time"] >= since
                for e in requests(sandbox.directory, "kube-requests.jsonl"))  # it did probe
+
+
+def test_abort_the_documented_recovery_runs_under_the_printed_run_role(sandbox_factory: Any, tmp_path: Path) -> None:
+    """The run role of a kind includes ``managedClusters/abort/action`` (RECOVERY): a run that stalls with the
+    cluster's reimage in flight is aborted by ``aks-netmig abort`` under exactly that role, nothing denied."""
+    from netmig_sandbox import scenarios
+    from netmig_sandbox.faults import Fault
+
+    doc = role("npm-to-cilium")
+    assert "Microsoft.ContainerService/managedClusters/abort/action" in doc["azure_role"]["Actions"]
+    scenario = scenarios.load("npm")
+    scenario["arm_behaviour"] = {"node_ready_timeout_seconds": 1e7}  # ARM would give up much later than apply
+    sb = sandbox_factory(scenario, time_scale=0.002)
+    restrict(sb, doc)
+    plan = tmp_path / "p.yaml"
+    res = run_cli("plan", "--sandbox", sb.directory, "--out", plan, "--accept", "policy-analysis")
+    assert res.exit_code == 0, res.output
+    sb.run(lambda ctx: ctx.faults.add(Fault("node", kind="stuck-notready", params={"pool": "user"})))
+    res = run_cli("apply", plan, "--sandbox", sb.directory, "--yes", "--no-prefect", "--stall-timeout", "3")
+    assert res.exit_code == 3, res.output[-2000:]  # stalled, the reimage still in flight
+    since = time.time()
+    res = run_cli("abort", plan, "--sandbox", sb.directory, "--yes", "--json")
+    assert res.exit_code == 0, res.output[-2000:]
+    out = json.loads(res.output)
+    assert out["in_flight"] and out["aborted"], out
+    entries = [e for log in ("arm-requests.jsonl", "kube-requests.jsonl") for e in requests(sb.directory, log)
+               if e["time"] >= since]
+    assert [e for e in entries if e["status"] in (401, 403)] == []
+    sent = [e for e in entries if e.get("action") == "Microsoft.ContainerService/managedClusters/abort/action"]
+    assert sent and all(e["status"] < 300 for e in sent), sent
+    assert all(e.get("action") is None or Permissions(arm=tuple(doc["azure_role"]["Actions"])).covers_arm(
+        e["action"]) for e in entries if "action" in e)

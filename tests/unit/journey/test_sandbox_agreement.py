@@ -65,3 +65,43 @@ def test_the_sandbox_reads_the_products_rules_file_by_path() -> None:
     from netmig_sandbox.arm.profile_rules import rules_path
 
     assert rules_path().read_text(encoding="utf-8") == transition_rules.rules_text()
+
+
+def _sandbox_put(a: ProfileState, requested: dict[str, Any]) -> str | None:
+    """The sandbox's verdict on a PUT sending ``requested`` to a cluster at ``a`` (merged the way its ARM merges)."""
+    from netmig_sandbox.arm.validation import merge_profile
+
+    current = _arm(a)
+    try:
+        validate_network_update(current, merge_profile(current, requested), kubernetes_version="1.31.0",
+                                pools=[{"name": "np1"}], behaviour={})
+    except ArmError as e:
+        return e.code
+    return None
+
+
+def test_a_put_without_a_pod_cidr_is_refused_exactly_where_the_model_requires_one() -> None:
+    """Every allowed pair sent WITHOUT a pod CIDR: refused with the rules' ``pod_cidr_required`` code exactly when
+    the model's transition says ``pod_cidr: required`` (node subnet -> overlay); accepted otherwise (kubenet keeps its
+    own pod CIDR, and no other change needs one)."""
+    from netmig.model.transition_rules import load_rules
+
+    need = load_rules().pod_cidr_required
+    assert need is not None and need.code == "PodCidrRequiredForOverlayMigration"
+    assert need.source.url.startswith("https://learn.microsoft.com/azure/aks/update-azure-cni")
+    required = []
+    disagree = []
+    for a, b in PAIRS:
+        verdict = judge(a, b)
+        if verdict.status not in ("allowed", "may-refuse"):
+            continue
+        requested = {k: v for k, v in _arm(b).items() if k not in ("podCidr", "podCidrs")}
+        code = _sandbox_put(a, requested)
+        wants = need.code if verdict.transitions[0].pod_cidr == "required" else None
+        if wants:
+            required.append(f"{a.name} -> {b.name}")
+            assert _sandbox_put(a, _arm(b)) is None, f"{a.name} -> {b.name} with a pod CIDR"
+        if code != wants:
+            disagree.append(f"{a.name} -> {b.name}: model wants {wants}, sandbox {code}")
+    assert disagree == []
+    assert "azure-cni -> overlay" in required and "azure-cni-cilium -> overlay-cilium" in required

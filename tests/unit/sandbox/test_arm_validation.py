@@ -43,6 +43,8 @@ def check(current: dict[str, Any], change: dict[str, Any], *, version: str = "1.
 ACCEPTED = [
     ("npm -> cilium", NPM, {"networkDataplane": "cilium", "networkPolicy": "cilium"}, {}),
     ("kubenet -> overlay", KUBENET, {"networkPlugin": "azure", "networkPluginMode": "overlay"}, {}),
+    ("node subnet -> overlay with a pod cidr", {**NPM, "networkPolicy": "none"},
+     {"networkPluginMode": "overlay", "podCidr": "192.168.0.0/16"}, {}),
     ("kubenet -> overlay new pod cidr", KUBENET,
      {"networkPlugin": "azure", "networkPluginMode": "overlay", "podCidr": "192.168.0.0/16"}, {}),
     ("kubenet -> overlay new pod cidr outside an overlapping vnet", KUBENET,
@@ -96,6 +98,8 @@ REFUSED = [
      {"version": "1.29.9"}, "NetworkPolicyUpdateNotSupportedOnKubernetesVersion"),
     ("azure -> calico directly", NPM, {"networkPolicy": "calico"}, {}, "NetworkPolicyChangeNotSupported"),
     ("pod cidr change without migration", OVERLAY, {"podCidr": "192.168.0.0/16"}, {}, "PodCidrChangeNotAllowed"),
+    ("node subnet -> overlay without a pod cidr (transitions.yaml: pod_cidr_required)",
+     {**NPM, "networkPolicy": "none"}, {"networkPluginMode": "overlay"}, {}, "PodCidrRequiredForOverlayMigration"),
     ("pod cidr overlapping the node subnet", KUBENET,
      {"networkPlugin": "azure", "networkPluginMode": "overlay", "podCidr": "10.224.0.0/12"}, {},
      "NetworkProfileCIDROverlapVNET"),

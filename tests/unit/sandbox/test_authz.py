@@ -23,10 +23,11 @@ CS = "Microsoft.ContainerService"
     ("POST", f"{MC}/runCommand", f"{CS}/managedClusters/runCommand/action"),
     ("GET", f"/subscriptions/s/providers/{CS}/locations/westeurope/operations/x", f"{CS}/locations/operations/read"),
     ("GET", "/subscriptions/s/resourceGroups/MC_rg/providers/Microsoft.Network/virtualNetworks/v/usages",
-     "Microsoft.Network/virtualNetworks/read"),
+     "Microsoft.Network/virtualNetworks/usages/read"),
     ("GET", "/subscriptions/s/resourceGroups/MC_rg/providers/Microsoft.Network/virtualNetworks/v/subnets/a",
      "Microsoft.Network/virtualNetworks/subnets/read"),
-    ("GET", f"{MC}/providers/Microsoft.Authorization/permissions", None),
+    ("GET", f"{MC}/providers/Microsoft.Authorization/permissions", "Microsoft.Authorization/permissions/read"),
+    ("GET", "/subscriptions", None),
     ("DELETE", MC, f"DELETE {MC}"),
 ])
 def test_arm_actions(method: str, path: str, action: str | None) -> None:
