@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 from netmig.errors import UsageError
-from netmig.policy import Cluster, EngineProfile, Evaluator, External, Pod
+from netmig.policy import Cluster, EngineProfile, Evaluator, External, Pod, Service
 from netmig.verify.outcomes import Outcome, predicted
 from netmig.verify.selection import CellKey, PredictedPath
 
@@ -362,6 +362,17 @@ def source_pod(cluster: Cluster, cell: Cell) -> Pod | None:
     return Pod(rep.namespace, rep.name + "~probe", rep.labels, cell.src_ip or rep.ip, rep.node, False, ())
 
 
+def _services(cluster: Cluster) -> dict[str, tuple[Service, list[Pod]]]:
+    """Service identity -> (the Service, its backend pods), built once per cluster (a ``Cluster`` does not change
+    once built; the index is kept on it, as the policy engine keeps its own)."""
+    cache = cluster.__dict__.get("_netmig_services")
+    if cache is None:
+        cache = cluster.__dict__["_netmig_services"] = {
+            f"{s.namespace}/service/{s.name}": (s, [p for p in cluster.pods if s.selects(p)])
+            for s in cluster.services}
+    return cache
+
+
 def expect(cluster: Cluster, cell: Cell, engine: EngineProfile) -> tuple[Outcome | None, list[str], str]:
     """(predicted outcome, responsible policies, notes) for one cell under ``engine`` (see module docstring)."""
     src = source_pod(cluster, cell)
@@ -374,11 +385,11 @@ def expect(cluster: Cluster, cell: Cell, engine: EngineProfile) -> tuple[Outcome
             return None, [], "destination not in the recorded objects"
         v = ev.allowed(src, dst, cell.port, cell.protocol)
         return predicted(v.allowed), list(v.responsible), f"egress {v.egress.note}, ingress {v.ingress.note}"
-    svc = next((s for s in cluster.services if f"{s.namespace}/service/{s.name}" == cell.dst), None)
-    if svc is None:
+    found = _services(cluster).get(cell.dst)
+    if found is None:
         return None, [], "service not in the recorded objects"
+    svc, backends = found
     sp = next((p for p in svc.ports if p.port == cell.port and p.protocol == cell.protocol), None)
-    backends = [p for p in cluster.pods if svc.selects(p)]
     if sp is None or not backends:
         return None, [], "no backends"
     outs: set[str] = set()
