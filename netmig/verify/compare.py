@@ -27,8 +27,10 @@ Contract: pure; works offline on two ``Snapshot``s (each carries the objects it 
 the snapshot's own engine the expectation each cell recorded when it was probed is used, so only the differing
 cells are evaluated again).
 
-Memory: both snapshots' cells are walked in key order (a merge of two sorted views), never indexed by key as a
-whole; the work is proportional to the cells, the extra memory to the changes.
+Explaining reuses the expectation each cell recorded under its snapshot's engine (same engine, same objects)
+instead of evaluating it again (a cell that recorded none is evaluated). Memory: both snapshots' cells are walked
+in key order (a merge of two sorted views), never indexed by key as a whole; the work is proportional to the
+cells, the extra memory to the changes.
 """
 
 from __future__ import annotations
@@ -207,6 +209,14 @@ class Sides:
     after: Cluster
     before_engine: EngineProfile
     after_engine: EngineProfile
+    recorded: tuple[bool, bool] = (False, False)  # each side's cells recorded that side's engine's expectation
+
+    def expected(self, cells: Sequence[Cell], side: int) -> list[tuple[Outcome | None, list[str]]]:
+        """(predicted outcome, responsible policies) of each cell under its own side's engine and objects: what
+        the cell recorded when it was probed (the same engine and objects) when it did, else evaluated."""
+        cluster, engine = (self.before, self.before_engine) if side == 0 else (self.after, self.after_engine)
+        return [(c.expected, c.policies) if self.recorded[side] and c.expected is not None
+                else expect(cluster, c, engine)[:2] for c in cells]
 
     def knob_flips(self) -> list[tuple[str, EngineProfile]]:
         """(cause name, the before engine with that one knob set as in the after engine) per differing knob."""
@@ -226,8 +236,7 @@ def explain(bs: Sequence[Cell], as_: Sequence[Cell], sides: Sides) -> str | None
     """Why the cells ``bs`` (before) became ``as_`` (after), or None when the engine does not predict every
     observation (see the module docstring)."""
     ea, eb = sides.before_engine, sides.after_engine
-    pb = [expect(sides.before, c, ea) for c in bs]
-    pa = [expect(sides.after, c, eb) for c in as_]
+    pb, pa = sides.expected(bs, 0), sides.expected(as_, 1)
     if any(p[0] != c.outcome for p, c in zip(pb, bs, strict=True)) or \
             any(p[0] != c.outcome for p, c in zip(pa, as_, strict=True)):
         return None
@@ -343,7 +352,8 @@ def _predicted_changes(before: Snapshot, after: Snapshot, sides: Sides) -> list[
 def compare(before: Snapshot, after: Snapshot) -> Comparison:
     """See the module docstring."""
     ea, eb = engine_from_label(before.engine), engine_from_label(after.engine)
-    sides = Sides(from_objects(before.objects), from_objects(after.objects), ea, eb)
+    sides = Sides(from_objects(before.objects), from_objects(after.objects), ea, eb,
+                  (before.engine == ea.label, after.engine == eb.label))
     changes, both, only_b, only_a = _merge(before, after, sides)
     return Comparison(ea.label, eb.label, changes, both, only_b, only_a, _predicted_changes(before, after, sides))
 
