@@ -279,7 +279,9 @@ def take_snapshot(
     Risk-first under a budget: the plan's tiers (``selection``; ``target`` is the engine the cluster moves to) and
     ``netmig.verify.budget``: every predicted and baseline cell is probed; with ``budget_s`` the first wave of pods
     calibrates the cost model, ``BudgetTooSmall`` (after cleanup) when the mandatory cells cannot fit, then
-    path/sampled pods are run in rounds while the estimate fits what is left (a stratified prefix). The budget
+    the rest of the mandatory pods, then path/sampled pods in rounds of at most ``4 * concurrency`` pods while
+    the estimate fits what is left (a stratified prefix), each round costed at the pace of the latest
+    ``2 * concurrency`` pods (the pace drifts when the cluster or this machine gets busier). The budget
     counts from ``started`` (a ``time.monotonic()`` value: the caller's start, e.g. the command's) or from the
     call: inventory, planning, recording each round's cells, and writing the snapshot file afterwards
     (``snapshot.write``, its cost per cell measured on the first round's cells and reserved) are inside it, with
@@ -330,18 +332,9 @@ def take_snapshot(
                     f"more than the budget of {_budget_text(budget_s)}",
                     f"pass --budget {max(1, int(need * 1.2 / 60) + 1)}m or --no-budget")
             reserve = 0.05 * budget_s
-            everything = all_batches(p, (pr.id for b in first for pr in b.probes), per_pod=batch_size,
-                                     max_slow=max_slow)
-            # all of it fits: one source's probes share pods
-            if go.elapsed + model.wall(everything) + go.record_cost(everything) + go.finish_cost() \
-                    <= budget_s - reserve:
-                go(everything, "all")
-                optional = []
-            else:
-                go(rest, "predicted")
-            del everything
-            while optional:
-                model = model.fit(go.samples)
+            go(rest, "predicted")
+            while optional:  # rounds, each costed at the pace of the latest pods (the pace drifts under load)
+                model = model.fit(go.samples[-2 * conc:])
                 left = budget_s - go.elapsed - reserve - go.finish_cost()
                 n = min(fit_prefix(optional, model, left), max(conc * 4, 1))
                 n = min(n, fit_prefix(optional, model, left - go.record_cost(optional[:n])))
@@ -351,7 +344,7 @@ def take_snapshot(
                 go(chunk, "sampled")
         retry = go.retry
         if retry and budget_s is not None:
-            model = model.fit(go.samples)
+            model = model.fit(go.samples[-2 * conc:])
             keep, total = 0, 0.0
             for _, reqs in retry:  # a retried probe is costed as slow (it disagreed)
                 total += model.pod_s + model.slow_s * model.groups(len(reqs))
