@@ -1,17 +1,18 @@
-"""The npm-to-cilium migration on the sandbox's `large` scenario (250 nodes, 20,000 pods, 2,000 policies), at the
-sandbox's own pace (default time scale), through the CLI: how long the before-snapshot and the after-snapshot +
-verification take, with how much memory, what they covered, and the final verdict.
+"""The npm-to-cilium verification on the sandbox's `large` scenario (250 nodes, 20,000 pods, 2,000 policies) at the
+sandbox's own pace (default time scale): the migration's before-snapshot and its verify step (after-snapshot of
+every baseline cell, comparison, expectations), each a whole CLI process, measured by ``bench/measure.py`` (wall,
+CPU, peak RSS):
 
-Stages (each its own process, measured by ``bench/measure.py``: wall, CPU, peak RSS):
-1. `aks-netmig plan --sandbox DIR --out PLAN --accept policy-analysis`;
-2. `aks-netmig apply PLAN --no-prefect` without `--yes`: preflight, the before-snapshot (budget 10 min), the backup,
-   then it stops at the approval gate (exit 3);
-3. `aks-netmig apply PLAN --no-prefect --yes`: the ARM change, the reimage, Cilium ready, the verify step (the
-   after-snapshot of every baseline cell, budget 10 min, and the comparison), the report.
-From the run folder's journal: each probing step's own duration, its coverage (probe pods, probes, predicted and
-stable cells covered), the verify result (changes explained / unexplained, mismatches) and the report's verdict.
-Figures only; asserts nothing. Goal: each snapshot <= 10 min, the migration ends PASSED with every change
-explained.
+1. `aks-netmig verify snapshot --target cilium --budget 10m --out before.json --json` (the snapshot step);
+2. the nodes move to Cilium: their `kubernetes.azure.com/network-policy` label, what the reimage sets and what the
+   sandbox's dataplane enforces by (the reimage of 250 nodes itself is not part of this benchmark);
+3. `aks-netmig verify snapshot --baseline before.json --budget 10m --out after.json --json` (the verify step's
+   after-snapshot);
+4. `aks-netmig verify compare before.json after.json --json` and `verify expect --snapshot after.json --json` (the
+   verify step's judgement: PASSED when every change is explained and no observation differs from Cilium's
+   prediction).
+Prints the probe pods, probes and covered cells (predicted / stable) of each snapshot and the final verdict.
+Figures only; asserts nothing. Goal: each snapshot <= 10 min, PASSED with every change explained.
 
 Run: .venv/bin/python bench/migrate_large.py
 """
@@ -28,75 +29,67 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from measure import CLI, run
+from measure import CLI, Measured, run
+
+LABEL = "kubernetes.azure.com/network-policy"
 
 
-def _journal(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "journal.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
-
-
-def _step(records: list[dict[str, Any]], step: str) -> dict[str, Any]:
-    return next((r for r in reversed(records) if r.get("event") == "step-done" and r.get("step") == step), {})
-
-
-def _coverage_line(cov: dict[str, Any]) -> str:
-    if not cov:
-        return "no coverage recorded"
+def _coverage(m: Measured) -> str:
+    if m.code != 0:
+        return m.stderr[-1500:]
+    doc = json.loads(m.stdout)
+    cov = doc["coverage"]
     pc, st = cov["predicted_changes"], cov["stable"]
-    return (f"probe pods {cov['probe_pods']:,}; probes {cov['probes']:,}; predicted-change cells "
-            f"{pc['probed']:,}/{pc['cells']:,}; stable cells {st['probed']:,}/{st['cells']:,} ({st['method']}); "
-            f"counted {cov['elapsed_s']} s of {cov['budget_s']} s")
+    return (f"  engine {doc['engine']}; probe pods {cov['probe_pods']:,}; probes {cov['probes']:,}; predicted-change "
+            f"cells {pc['probed']:,}/{pc['cells']:,}; stable cells {st['probed']:,}/{st['cells']:,} ({st['method']}); "
+            f"counted {cov['elapsed_s']} s of {cov['budget_s']} s; cells gone {len(doc['stats']['skipped'])}")
 
 
-def _header(path: Path) -> dict[str, Any]:
-    """The header line of a streamed snapshot file (format, engine, stats, coverage), without reading the rest."""
-    with path.open("rb") as f:
-        first = f.readline().rstrip()
-    return dict(json.loads(first[:-1] + b"}")) if first.endswith(b",") else {}
+def _nodes_to_cilium(kubeconfig: Path) -> None:
+    from netmig.kube.gateway import KubeGateway
+
+    with KubeGateway(kubeconfig) as gw:
+        for n in gw.nodes():
+            gw.core.patch_node(n["metadata"]["name"], {"metadata": {"labels": {LABEL: "cilium"}}})
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        sb, plan = Path(tmp) / "sb", Path(tmp) / "large.yaml"
+        sb, before, after = Path(tmp) / "sb", Path(tmp) / "before.json", Path(tmp) / "after.json"
         t0 = time.perf_counter()
         subprocess.run([CLI, "sandbox", "start", "--scenario", "large", "--dir", str(sb), "--detach"], check=True,
                        stdout=subprocess.DEVNULL)
         print(f"sandbox large started in {time.perf_counter() - t0:.1f} s; load {os.getloadavg()}", flush=True)
         try:
-            m = run("plan", "--sandbox", str(sb), "--out", str(plan), "--accept", "policy-analysis")
-            print(m.line("plan"), flush=True)
-            if m.code != 0:
-                print(m.stdout[-1500:], m.stderr[-1500:])
+            m1 = run("verify", "snapshot", "--sandbox", str(sb), "--target", "cilium", "--budget", "10m",
+                     "--out", str(before), "--json")
+            print(m1.line("before-snapshot (verify snapshot --target cilium)"), flush=True)
+            print(_coverage(m1), flush=True)
+            if m1.code != 0:
                 return
-            before = run("apply", str(plan), "--sandbox", str(sb), "--no-prefect")
-            print(before.line("apply up to the approval gate (preflight, before-snapshot, backup)"), flush=True)
-            run_dir = plan.with_suffix(".run")
-            snap = _step(_journal(run_dir), "snapshot")
-            print(f"  before-snapshot step: {snap.get('duration_s')} s; "
-                  f"{_coverage_line((snap.get('result') or {}).get('coverage') or {})}", flush=True)
-            if before.code != 3:
-                print(before.stdout[-1500:], before.stderr[-1500:])
-                return
-            after = run("apply", str(plan), "--sandbox", str(sb), "--no-prefect", "--yes")
-            print(after.line("apply --yes (ARM change, reimage, Cilium ready, verify, report)"), flush=True)
+            _nodes_to_cilium(sb / "kubeconfig")
+            m2 = run("verify", "snapshot", "--sandbox", str(sb), "--baseline", str(before), "--budget", "10m",
+                     "--out", str(after), "--json")
+            print(m2.line("after-snapshot (verify snapshot --baseline)"), flush=True)
+            print(_coverage(m2), flush=True)
         finally:
             subprocess.run([CLI, "sandbox", "stop", "--dir", str(sb)], stdout=subprocess.DEVNULL)
-        records = _journal(run_dir)
-        for step in ("watch-reimage", "verify"):
-            print(f"  {step} step: {_step(records, step).get('duration_s')} s")
-        if (run_dir / "snapshot-after.json").exists():
-            print(f"  after-snapshot: {_coverage_line(_header(run_dir / 'snapshot-after.json').get('coverage') or {})}")
-        result = next((r.get("value") for r in reversed(records) if r.get("key") == "verify-result"), None) or {}
-        print(f"  verify: {result.get('changes')} changes, {result.get('explained')} explained, "
-              f"{result.get('unexplained')} unexplained, {result.get('mismatches')} mismatches over "
-              f"{result.get('probes')} cells")
-        report = run_dir / "report.md"
-        verdict = next((w for w in ("PASSED", "FAILED") if report.exists() and f"**{w}**" in report.read_text()),
-                       "no report")
-        print(f"verdict: {verdict}; apply exit {after.code}")
-        if after.code != 0:
-            print(after.stderr[-1500:])
+        if m2.code != 0:
+            return
+        m3 = run("verify", "compare", str(before), str(after), "--json")
+        print(m3.line("verify compare"), flush=True)
+        m4 = run("verify", "expect", "--snapshot", str(after), "--json")
+        print(m4.line("verify expect"), flush=True)
+        cmp: dict[str, Any] = json.loads(m3.stdout) if m3.code in (0, 1) else {}
+        exp: dict[str, Any] = json.loads(m4.stdout) if m4.code in (0, 1) else {}
+        changes = cmp.get("changes") or []
+        unexplained = sum(1 for c in changes if c["explanation"] is None)
+        mismatches = len(exp.get("mismatches") or [])
+        print(f"  {len(changes):,} changes over {cmp.get('probes', 0):,} cells probed on both sides, {unexplained:,} "
+              f"unexplained; {len(cmp.get('only_before') or []):,} baseline cells gone; {mismatches:,} observations "
+              f"differ from Cilium's prediction")
+        ok = bool(cmp) and bool(exp) and unexplained == 0 and mismatches == 0
+        print(f"verdict: {'PASSED' if ok else 'FAILED'}")
 
 
 if __name__ == "__main__":
