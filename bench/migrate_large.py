@@ -6,8 +6,8 @@ CPU, peak RSS):
 1. `aks-netmig verify snapshot --target cilium --budget 10m --out before.json --json` (the snapshot step);
 2. the nodes move to Cilium: their `kubernetes.azure.com/network-policy` label, what the reimage sets and what the
    sandbox's dataplane enforces by (the reimage of 250 nodes itself is not part of this benchmark);
-3. `aks-netmig verify snapshot --baseline before.json --budget 10m --out after.json --json` (the verify step's
-   after-snapshot);
+3. `aks-netmig verify snapshot --baseline before.json --engine cilium --budget 10m --out after.json --json`
+   (the verify step's after-snapshot);
 4. `aks-netmig verify compare before.json after.json --json` and `verify expect --snapshot after.json --json` (the
    verify step's judgement: PASSED when every change is explained and no observation differs from Cilium's
    prediction).
@@ -68,8 +68,8 @@ def main() -> None:
             if m1.code != 0:
                 return
             _nodes_to_cilium(sb / "kubeconfig")
-            m2 = run("verify", "snapshot", "--sandbox", str(sb), "--baseline", str(before), "--budget", "10m",
-                     "--out", str(after), "--json")
+            m2 = run("verify", "snapshot", "--sandbox", str(sb), "--baseline", str(before), "--engine", "cilium",
+                     "--budget", "10m", "--out", str(after), "--json")
             print(m2.line("after-snapshot (verify snapshot --baseline)"), flush=True)
             print(_coverage(m2), flush=True)
         finally:

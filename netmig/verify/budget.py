@@ -173,14 +173,16 @@ def _spread(probes: Sequence[PlannedProbe]) -> list[PlannedProbe]:
     return _round_robin(groups.values())
 
 
-def optional_batches(plan: Plan, per_pod: int = 200, max_slow: int = 50) -> list[SourcePlan]:
-    """The non-mandatory probes as pods in priority order (see the module docstring): one pod per (namespace,
-    node) stratum in turn, so a source's later pods come after every stratum's first."""
+def optional_batches(plan: Plan, per_pod: int = 200, max_slow: int = 50,
+                     keep: Callable[[PlannedProbe], bool] | None = None) -> list[SourcePlan]:
+    """The non-mandatory probes (those ``keep`` accepts, default all) as pods in priority order (see the module
+    docstring): one pod per (namespace, node) stratum in turn, so a source's later pods come after every
+    stratum's first."""
     out: list[SourcePlan] = []
     for tier in ("path", "sampled"):
         strata: dict[tuple[str, str], deque[SourcePlan]] = defaultdict(deque)
         for sp in plan.sources:
-            picked = _spread([p for p in sp.probes if p.tier == tier])
+            picked = _spread([p for p in sp.probes if p.tier == tier and (keep is None or keep(p))])
             for b in _split(SourcePlan(sp.source, picked), per_pod, max_slow):
                 strata[(sp.source.namespace, sp.source.node or "")].append(b)
         out += _round_robin(strata[k] for k in sorted(strata))

@@ -166,6 +166,14 @@ def _interleave(batches: Sequence[SourcePlan]) -> list[SourcePlan]:
     return out
 
 
+def _new(base_keys: Sequence[CellKey]) -> Callable[[PlannedProbe], bool] | None:
+    """With a baseline: accepts the probes from or to an identity the baseline has no cell of (None: no baseline)."""
+    if not base_keys:
+        return None
+    srcs, dsts = {k[0] for k in base_keys}, {k[1] for k in base_keys}
+    return lambda p: p.src not in srcs or p.dst not in dsts
+
+
 def _calibration(first: list[SourcePlan], optional: list[SourcePlan],
                  conc: int) -> tuple[list[SourcePlan], list[SourcePlan]]:
     """The first wave, plus (when none of its pods holds a probe predicted to time out) up to ``conc // 8`` optional
@@ -285,9 +293,12 @@ def take_snapshot(
     counts from ``started`` (a ``time.monotonic()`` value: the caller's start, e.g. the command's) or from the
     call: inventory, planning, recording each round's cells, and writing the snapshot file afterwards
     (``snapshot.write``, its cost per cell measured on the first round's cells and reserved) are inside it, with
-    a margin of 5 %. With a ``target`` other than ``engine`` the budget is spent *cautiously*: a probe costs as a
-    timeout when either engine predicts one (the after-snapshot re-probes these cells under the target). Without
-    a budget every cell is probed. Each probe pod runs ``parallel`` connects at a time (``ProbeRun``).
+    a margin of 5 %. With a ``baseline`` its cells are probed, and of the others only those from or to an identity
+    the baseline has not seen (a new workload or class), budget or not: a cell between known identities that the
+    baseline did not sample could not be compared with anything. With a ``target`` other than ``engine`` the budget is
+    spent *cautiously*: a probe costs as a timeout when either engine predicts one (the after-snapshot re-probes
+    these cells under the target). Without a budget (and a baseline) every cell is probed. Each probe pod runs
+    ``parallel`` connects at a time (``ProbeRun``).
     Concurrency is ``concurrency`` bounded by the nodes' free pod capacity (summed), and per node by its own.
     The retry round is cut to what fits the budget (``stats.retry_skipped``). ``stats.coverage`` is
     ``budget.coverage``. A source with more than ``batch_size`` probes gets several probe pods. ``run_id``: the
@@ -302,7 +313,8 @@ def take_snapshot(
     del inventory
     engines = tuple(dict.fromkeys([engine, *also_engines]))
     cluster = from_objects(objects)
-    p = plan_objects(objects, cluster, engines, include_services=include_services, baseline=baseline,
+    base_keys = list(baseline)
+    p = plan_objects(objects, cluster, engines, include_services=include_services, baseline=base_keys,
                      target=target)
     others = [get_engine(e) for e in engines]
     lb = predict_lb(cluster, p.predicted_only, profile, others)
@@ -311,13 +323,15 @@ def take_snapshot(
     par = max(1, min(parallel, MAX_PARALLEL))
     max_slow = 100 if par == 1 else 10 * par
     mandatory = _interleave(mandatory_batches(p, per_pod=batch_size, max_slow=max_slow))
-    optional = optional_batches(p, per_pod=min(batch_size, 200), max_slow=max_slow // 2)
+    optional = optional_batches(p, per_pod=min(batch_size, 200), max_slow=max_slow // 2, keep=_new(base_keys))
     model = CostModel.prior(timeout_s, conc, par, cautious=target is not None and target != engine)
     retry_skipped = 0
     with ProbeRun(gw, run_id=run_id, image=image, timeout_s=timeout_s, concurrency=conc,
                   node_slots=slots or None, parallel=par) as run:
         go = _Runner(run, budget_s, on_progress, on_status, cluster, profile, t0)
-        if budget_s is None:
+        if budget_s is None and base_keys:
+            go(mandatory + optional, "baseline")
+        elif budget_s is None:
             go(all_batches(p, per_pod=batch_size, max_slow=max_slow), "all")
         else:
             first, rest = mandatory[:conc], mandatory[conc:]

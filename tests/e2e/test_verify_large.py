@@ -6,7 +6,8 @@ the migration's snapshot and verify steps through the real CLI against a detache
 2. the nodes move to Cilium (their ``kubernetes.azure.com/network-policy`` label, what the reimage sets and what
    the sandbox's dataplane enforces by; the reimage itself is covered on the npm scenario, and on 250 nodes it
    takes far longer than a test may);
-3. ``verify snapshot --baseline before.json``: every baseline cell probed again under Cilium, or named as gone;
+3. ``verify snapshot --baseline before.json --engine cilium`` (the engine the verify step expects): every
+   baseline cell probed again under Cilium, or named as gone;
 4. ``verify compare`` and ``verify expect``: every change explained, no observation differing from Cilium's
    prediction -- the verify step's PASSED.
 Minutes long (CPU-bound: a million cells): marked e2e, with its own timeout."""
@@ -54,8 +55,8 @@ def test_npm_to_cilium_verification_on_large_passes_with_every_change_explained(
         snap = _json(_cli("verify", "snapshot", "--sandbox", sb, "--target", "cilium", "--budget", "3m",
                           "--out", before, "--json"))
         _nodes_to_cilium(sb / "kubeconfig")
-        again = _json(_cli("verify", "snapshot", "--sandbox", sb, "--baseline", before, "--budget", "10m",
-                           "--out", after, "--json"))
+        again = _json(_cli("verify", "snapshot", "--sandbox", sb, "--baseline", before, "--engine", "cilium",
+                           "--budget", "10m", "--out", after, "--json"))
     finally:
         _cli("sandbox", "stop", "--dir", sb, timeout=120)
     cov = snap["coverage"]
