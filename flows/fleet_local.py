@@ -4,8 +4,10 @@ Contract: ``local_fleet(folder, workers)`` starts a temporary Prefect server (``
 by this process, stopped with it), creates the ``netmig-process`` work pool, deploys ``fleet-member`` (the migration
 flow from this checkout, ``flow.from_source``) and starts ``workers`` process workers (subprocesses in their own
 session, their output in ``FOLDER/worker-N.log``); the block runs with PREFECT_API_URL set to that server; at the
-end the workers are stopped (``flows.local_server._stop_group``: SIGTERM to their process groups, then SIGKILL),
-then the server. The server's
+end, whatever ended it (Ctrl-C and SIGTERM arrive as a ``KeyboardInterrupt``, ``netmig.cli.interrupts``), the
+workers are stopped (``flows.local_server._stop_group``: SIGTERM to their process groups, which hold the flow runs
+they started, then SIGKILL), then the server. Like the server, each worker gets the kernel's parent-death signal
+(``flows.local_server._die_with_parent``): a command killed outright (SIGKILL) takes its workers with it. The server's
 database is PREFECT_HOME's: member runs a previous local fleet left unfinished are marked Crashed at start (their
 workers died with that command), so the rerun starts new attempts that resume each plan's journal.
 
@@ -51,7 +53,7 @@ def local_fleet(folder: Path, workers: int = 2) -> Iterator[str]:
     from prefect.exceptions import ObjectAlreadyExists
     from prefect.settings import PREFECT_API_URL
 
-    from flows.local_server import _stop_group, temporary_server
+    from flows.local_server import _die_with_parent, _stop_group, temporary_server
     from flows.migrate import migrate
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,7 +75,7 @@ def local_fleet(folder: Path, workers: int = 2) -> Iterator[str]:
                     procs.append(subprocess.Popen(
                         [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--type", "process",
                          "--name", f"netmig-local-{os.getpid()}-{i}"], stdout=log, stderr=subprocess.STDOUT,
-                        env=env, cwd=ROOT, start_new_session=True))
+                        env=env, cwd=ROOT, start_new_session=True, preexec_fn=_die_with_parent()))
             yield url
         finally:
             for p in procs:  # each worker's process group: the worker and the flow runs it started

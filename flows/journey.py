@@ -15,13 +15,13 @@ from prefect import flow
 from prefect.flow_runs import suspend_flow_run
 
 from flows.migrate import ApprovalInput
-from flows.params import ClusterAddress
+from flows.params import ClusterAddress, GoalChoice, OptionalText, TextList
 from tasks.journey import apply_journey, approval_text, plan_journey
 
 
 @flow(name="netmig-journey", persist_result=True)
-def journey(journey_path: str, cluster: ClusterAddress = ClusterAddress(), goal: str = "overlay-cilium",
-            pod_cidr: str | None = None, accept: list[str] | None = None,
+def journey(journey_path: str, cluster: ClusterAddress = ClusterAddress(), goal: GoalChoice = "overlay-cilium",
+            pod_cidr: OptionalText = "", accept: TextList = (),
             allow_fallback: bool = False, auto_approve: bool = False,
             approval_timeout_hours: float = 72.0) -> dict[str, Any]:
     """Run a journey (``aks-netmig journey apply``), planning it first when ``journey_path`` does not exist.
@@ -30,7 +30,7 @@ def journey(journey_path: str, cluster: ClusterAddress = ClusterAddress(), goal:
         journey_path: The journey file on the worker (written by ``aks-netmig journey plan`` or by this flow).
         cluster: The cluster (needed to plan; else the journey's own).
         goal: The goal profile when planning (e.g. overlay-cilium).
-        pod_cidr: The overlay pod CIDR when planning (required from Azure CNI node subnet).
+        pod_cidr: The overlay pod CIDR when planning (required from Azure CNI node subnet); "": none given.
         accept: Check ids / analysis rule ids accepted when planning.
         allow_fallback: Allow a stage's fallback path when planning.
         auto_approve: Approve the whole journey without the form.
@@ -39,7 +39,7 @@ def journey(journey_path: str, cluster: ClusterAddress = ClusterAddress(), goal:
     address = cluster.model_dump()
     result: dict[str, Any] = {}
     if not Path(journey_path).is_file():
-        result["plan"] = plan_journey(address, goal, journey_path, accept=list(accept or []), pod_cidr=pod_cidr,
+        result["plan"] = plan_journey(address, goal, journey_path, accept=list(accept), pod_cidr=pod_cidr or None,
                                       allow_fallback=allow_fallback)
     approved = auto_approve
     if not approved:

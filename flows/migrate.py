@@ -37,7 +37,7 @@ import hashlib
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +51,15 @@ from pydantic import Field
 
 from flows.bridge import structlog_to_prefect
 from flows.naming import migrate_run_name, run_name
-from flows.params import ClusterAddress, MigrationOptions, ui_text
+from flows.params import ClusterAddress, MigrationKind, MigrationOptions, OptionalText, ui_text
 from flows.runs import default_plan_path, published, register_run
-from netmig.commands.render import FULL_CHANGES_KEY, approval_markdown, plan_markdown, predicted_changes_markdown
+from netmig.commands.render import (
+    FULL_CHANGES_KEY,
+    MODAL_LINES,
+    approval_markdown,
+    plan_markdown,
+    predicted_changes_markdown,
+)
 from tasks.migrate import INTERRUPTED, STOPPED, PrefectProgress, RunHandle, plan_for_run, publish, run_step
 
 __all__ = ["ApprovalInput", "CliSession", "FlowInterrupted", "migrate", "run_flow", "structlog_to_prefect"]
@@ -103,14 +109,17 @@ def _auto(who: str) -> Callable[[Any], dict[str, Any]]:
 
 
 @flow(name="netmig-migrate", persist_result=True, flow_run_name=migrate_run_name)
-def migrate(migration: str | None = None, cluster: ClusterAddress = ClusterAddress(), plan_path: str | None = None,
+def migrate(migration: MigrationKind = "", cluster: ClusterAddress = ClusterAddress(), plan_path: OptionalText = "",
             options: MigrationOptions = MigrationOptions()) -> dict[str, Any]:
     """Apply an aks-netmig migration plan (made first when the plan file does not exist), resumably. A deployment
     run waits for approval in the UI (a form with the preflight results and the predicted changes).
 
+    No parameter is optional-with-None (the Prefect form would show a 'Property is type "None"' toggle): an empty
+    string means "not given" (null from an API caller reads as "").
+
     Args:
-        migration: The migration kind, a template in plans/ (npm-to-cilium, kubenet-to-overlay, ...). Empty: the
-            plan's kind.
+        migration: The migration kind, one of the templates in plans/ (a choice in the form). Empty: the plan's
+            kind.
         cluster: A sandbox folder or an AKS address. Empty: the cluster recorded in the plan.
         plan_path: The reviewed plan to apply (absolute path), or where to write a new one. Empty: a new plan under
             .netmig/plans/.
@@ -157,7 +166,7 @@ def migrate(migration: str | None = None, cluster: ClusterAddress = ClusterAddre
             return Failed(message=say(str(e)))  # type: ignore[return-value]
 
 
-def _run(migration: str | None, cluster: ClusterAddress, plan_path: str | None, options: MigrationOptions,
+def _run(migration: str, cluster: ClusterAddress, plan_path: str, options: MigrationOptions,
          session: CliSession) -> dict[str, Any]:
     """The flow's work; exceptions are the flow's outcome (mapped to a final state by ``migrate``)."""
     from prefect.context import get_run_context
@@ -175,7 +184,7 @@ def _run(migration: str | None, cluster: ClusterAddress, plan_path: str | None, 
     flow_run = getattr(get_run_context(), "flow_run", None)
     done_artifacts = published(flow_run.id) if flow_run is not None else set()
     chosen = plan_for_run(RunPlanRequest(
-        migration, cluster.address(), Path(plan_path) if plan_path else None,
+        migration or None, cluster.address(), Path(plan_path) if plan_path else None,
         default_plan_path(migration or "plan", flow_run), options))
     plan, path, made_here = chosen.plan, chosen.path, chosen.made
     if "plan" not in done_artifacts:
@@ -257,8 +266,11 @@ def _wait_for_approval(ctx: Any, run_dir: Path, done_artifacts: set[str], option
         with contextlib.suppress(Exception):  # the full table next to the short form (a report, never a failure)
             link = publish("markdown", FULL_CHANGES_KEY, predicted_changes_markdown(ctx.plan, run_dir),
                            "Every probed cell predicted to change under the target engine (baseline snapshot)")
-        description = approval_markdown(ctx.plan, run_dir, ctx.journal.value("preflight"), link)
-        publish("markdown", "approval-request", description, "What the approver reviews")
+        preflight = ctx.journal.value("preflight")
+        review = publish("markdown", "approval-request", approval_markdown(ctx.plan, run_dir, preflight, link),
+                         "What the approver reviews: every predicted change line and every check")
+        # the modal's description box has a fixed height: the decision first, the rest behind the two links
+        description = approval_markdown(ctx.plan, run_dir, preflight, link, limit=MODAL_LINES, review_link=review)
         ctx.journal.record("awaiting-approval", via="prefect-ui", run_id=ctx.run_id)
         structlog.get_logger("netmig.flow").info("awaiting approval in the Prefect UI (resume the flow run)")
     form = ApprovalInput.with_initial_data(description=description) if description else ApprovalInput
@@ -268,14 +280,9 @@ def _wait_for_approval(ctx: Any, run_dir: Path, done_artifacts: set[str], option
     # resumed: Prefect's suspend_flow_run finds the answer and returns it, but first logs "Suspending flow run,
     # execution will be rescheduled ..." -- misleading on a run that goes on: that line is dropped, ours says what
     # happens
-    quiet = _DropSuspendingLine()
-    prefect_logger = logging.getLogger("prefect.flow_runs")
-    prefect_logger.addFilter(quiet)
-    try:
+    with without_suspending_line():
         answer = suspend(wait_for_input=form, timeout=int(options.approval_timeout_hours * 3600),
                          key=f"approval-{ctx.plan.migration_id}")
-    finally:
-        prefect_logger.removeFilter(quiet)
     structlog.get_logger("netmig.flow").info("approval form answered; the run continues",
                                              approved=getattr(answer, "approve", None),
                                              approver=getattr(answer, "approver", None))
@@ -287,6 +294,22 @@ class _DropSuspendingLine(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.getMessage()).startswith("Suspending flow run")
+
+
+@contextlib.contextmanager
+def without_suspending_line(active: bool = True) -> Iterator[None]:
+    """While active, Prefect's "Suspending flow run, execution will be rescheduled" line is dropped: a resumed run
+    calls ``suspend_flow_run`` again to read its answer, and goes on, so that line would be misleading there."""
+    if not active:
+        yield
+        return
+    quiet = _DropSuspendingLine()
+    prefect_logger = logging.getLogger("prefect.flow_runs")
+    prefect_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        prefect_logger.removeFilter(quiet)
 
 
 def run_flow(*, plan_path: str, address: dict[str, Any], run_dir: Path, yes: bool, options: Any,

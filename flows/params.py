@@ -11,12 +11,41 @@ prefer absolute paths in deployment parameters.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from netmig.connection import ADDRESS_KEYS as ADDRESS_FIELDS
 from netmig.connection import Address
+
+KindChoice = Literal["", "azure-cni-to-overlay", "calico-crd-cleanup", "calico-to-self-managed", "kubenet-to-overlay",
+                     "npm-to-cilium", "uninstall"]
+MIGRATION_KINDS: tuple[str, ...] = get_args(KindChoice)[1:]
+
+
+def _empty_if_none(value: Any) -> Any:
+    return "" if value is None else value
+
+
+NoneIsEmpty = BeforeValidator(_empty_if_none)  # a top-level parameter given null by an API caller: "" (not given)
+MigrationKind = Annotated[KindChoice, NoneIsEmpty]
+"""The ``migration`` parameter: a choice (the Prefect form renders an enum as a select) of the templates in plans/
+(a test keeps the list equal to them); ``""``: not given (the kind of the plan at ``plan_path``)."""
+OptionalText = Annotated[str, NoneIsEmpty]
+"""A top-level text parameter whose ``""`` means "not given" (e.g. ``plan_path``)."""
+
+
+def _empty_tuple_if_none(value: Any) -> Any:
+    return () if value is None else value
+
+
+TextList = Annotated[tuple[str, ...], BeforeValidator(_empty_tuple_if_none)]
+"""A top-level list parameter (an array in the form, no null toggle); ``()``: none (null reads as none)."""
+NumberList = Annotated[tuple[int, ...], BeforeValidator(_empty_tuple_if_none)]
+"""A top-level list of integers, as ``TextList``."""
+GoalChoice = Literal["azure-cni", "azure-cni-calico", "azure-cni-cilium", "azure-cni-npm", "byo-cni", "kubenet",
+                     "kubenet-calico", "overlay", "overlay-calico", "overlay-cilium", "overlay-npm"]
+"""A journey's goal: one of the network profiles ``netmig.model.profiles`` knows (a test keeps the two equal)."""
 
 
 class ClusterAddress(BaseModel):

@@ -15,13 +15,13 @@ from prefect import flow
 
 from flows.bridge import structlog_to_prefect
 from flows.naming import migrate_run_name
-from flows.params import ClusterAddress, PreflightOptions
+from flows.params import ClusterAddress, MigrationKind, PreflightOptions
 from netmig.commands.render import findings_rows, plan_markdown, preflight_rows
 from tasks.migrate import make_plan, publish
 
 
 @flow(name="netmig-preflight", flow_run_name=migrate_run_name)
-def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = ClusterAddress(),
+def preflight(migration: MigrationKind = "npm-to-cilium", cluster: ClusterAddress = ClusterAddress(),
               options: PreflightOptions = PreflightOptions()) -> dict[str, Any]:
     """Run a migration kind's preflight checks and policy analysis against a cluster; change nothing.
 
@@ -35,6 +35,8 @@ def preflight(migration: str = "npm-to-cilium", cluster: ClusterAddress = Cluste
     from netmig.model.plan import Plan
 
     with structlog_to_prefect():
+        if not migration:
+            raise UsageError("no migration kind given", "choose one in the migration field (a template in plans/)")
         if not cluster.given():
             raise UsageError("no cluster given", "set cluster.sandbox, cluster.cluster or subscription/"
                                                  "resource_group/name")

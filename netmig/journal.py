@@ -44,6 +44,7 @@ class EventKind(StrEnum):
     ARM_REATTACH = "arm-reattach"  # step
     OPERATION_FAILED = "operation-failed"  # step, error, aborted
     STALL = "stall"  # step, kind, reason, pdb
+    NODE_PHASE = "node-phase"  # step, node, pool, phase: a node's phase changed as the reimage watch saw it
     REPORT_NOTE = "report-note"  # title, lines
     VARIANT_SWITCH = "variant-switch"  # step, variant, code, message
     VARIANT_REFUSED = "variant-refused"  # step, variant, code, replan

@@ -8,9 +8,11 @@ raises) when its inputs are missing or cannot be drawn -- a picture is a report,
   with a ``*``. "before" is the baseline snapshot; "after" the after snapshot, else (before the verify step) the
   prediction under the plan's target engine, titled so.
 - ``reimage_timeline(run_dir)``: ``reimage-timeline.png``, one panel per pool, one row per node, its phases over
-  time (surge, cordoned/draining, reimaging (NotReady), waiting, ready on the target), from the
-  ``reimage-timeline-STEP.json`` files the watch writes (``netmig.steps.reimage.write_timeline``). Missing: the
-  phases a watch saw before it was resumed in a new process, and anything between two watch events.
+  time (surge, cordoned/draining, reimaging (NotReady), waiting, ready on the target), from every ``node-phase``
+  event of the run's journal (``journal.jsonl``: each phase change the reimage watch saw, journaled as it saw it,
+  ``netmig.steps.reimage.PhaseJournal``), on the journal's clock: seconds since the first one. Every watch of the
+  run is drawn, one resumed in a new process included; a node's phase between two observations is not seen (a
+  watch that was not running -- the process was stopped -- shows as the phase last seen).
 - ``draw_all(run_dir, before_file, after_file, target_engine)``: both; the paths drawn.
 - ``embedded_markdown(path, title)``: the PNG as Markdown with a base64 data URI (a Prefect artifact shows it).
 """
@@ -18,7 +20,6 @@ raises) when its inputs are missing or cannot be drawn -- a picture is a report,
 from __future__ import annotations
 
 import base64
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -133,15 +134,16 @@ def reimage_timeline(run_dir: Path) -> Path | None:
 
 
 def _timeline(run_dir: Path) -> Path | None:
-    records: list[tuple[float, str, str, str]] = []
-    offset = 0.0
-    for f in sorted(run_dir.glob("reimage-timeline-*.json")):  # several watches: one after the other
-        doc = json.loads(f.read_text())
-        rows = [(float(t) + offset, str(node), str(pool), str(phase)) for t, node, pool, phase in doc["records"]]
-        records += rows
-        offset = max([offset, *(r[0] for r in rows)])
-    if not records:
+    import datetime as dt
+
+    from netmig.journal import EventKind, events
+
+    seen = [e for e in events(run_dir / "journal.jsonl") if e.is_(EventKind.NODE_PHASE)]
+    if not seen:
         return None
+    start = dt.datetime.fromisoformat(seen[0].time)
+    records = [((dt.datetime.fromisoformat(e.time) - start).total_seconds(), str(e.fields.get("node")),
+                str(e.fields.get("pool")), str(e.fields.get("phase"))) for e in seen]
     by_pool: dict[str, dict[str, list[tuple[float, str]]]] = defaultdict(lambda: defaultdict(list))
     for t, node, pool, phase in records:
         by_pool[pool][node].append((t, phase))
@@ -168,8 +170,8 @@ def _timeline(run_dir: Path) -> Path | None:
         ax.set_xlim(0, end)
         ax.set_title(f"pool {pool}", fontsize=10, loc="left")
         ax.invert_yaxis()
-    axes[-1, 0].set_xlabel("seconds since the watch began (a node's phase between two watch events is not seen; "
-                           "diamond: the last phase seen)", fontsize=8)
+    axes[-1, 0].set_xlabel(f"seconds since the first node phase change seen ({len(records)} changes journaled by "
+                           "the watch; diamond: the last phase seen)", fontsize=8)
     fig.legend(handles=[Patch(color=c, label=p) for p, c in PHASE_COLOURS.items()], loc="outside upper right",
                ncols=len(PHASE_COLOURS), fontsize=8)
     out = run_dir / TIMELINE
@@ -188,3 +190,55 @@ def embedded_markdown(path: Path, title: str) -> str:
     """``# title`` and the PNG inline (``![title](data:image/png;base64,...)``)."""
     data = base64.b64encode(path.read_bytes()).decode()
     return f"# {title}\n\n![{title}](data:image/png;base64,{data})\n"
+
+
+FLEET_PROGRESS = "fleet-progress.png"
+FLEET_STATE_COLOURS = {"completed": "#43a047", "running": "#1e88e5", "scheduled": "#90caf9", "paused": "#ffb300",
+                       "failed": "#e53935", "cancelled": "#8d6e63", "excluded": "#bdbdbd", "pending": "#eeeeee"}
+
+
+def fleet_progress(out_dir: Path, counts: dict[str, dict[str, int]], title: str = "") -> Path | None:
+    """``fleet-progress.png`` in ``out_dir``: one horizontal bar per wave (in the given order, the first on top),
+    split into the clusters in each state (``FLEET_STATE_COLOURS``; each segment labelled with its count), for a
+    fleet rollout (``counts``: ``netmig.fleet.rollout.wave_counts``). None (never raises) when there is no wave or
+    it cannot be drawn."""
+    if not counts:
+        return None
+    try:
+        return _fleet_progress(out_dir, counts, title)
+    except Exception:  # a picture is a report, never a reason to fail a run
+        return None
+
+
+def _fleet_progress(out_dir: Path, counts: dict[str, dict[str, int]], title: str) -> Path:
+    plt = _plt()
+    from matplotlib.patches import Patch
+
+    waves = list(counts)
+    widest = max(sum(c.values()) for c in counts.values()) or 1
+    fig, ax = plt.subplots(figsize=(8, 1.4 + 0.45 * len(waves)), constrained_layout=True)
+    for y, wave in enumerate(waves):
+        left = 0
+        for state, colour in FLEET_STATE_COLOURS.items():
+            n = counts[wave].get(state, 0)
+            if not n:
+                continue
+            ax.barh(y, n, left=left, color=colour, edgecolor="#424242", height=0.6)
+            ax.text(left + n / 2, y, str(n), ha="center", va="center", fontsize=8)
+            left += n
+    ax.set_yticks(range(len(waves)), waves, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, widest)
+    ax.set_xticks(range(widest + 1))
+    ax.set_xlabel("clusters", fontsize=8)
+    ax.set_title(title or "Fleet rollout: clusters per wave and state", fontsize=10, loc="left")
+    seen = [s for s in FLEET_STATE_COLOURS if any(c.get(s) for c in counts.values())]
+    fig.legend(handles=[Patch(facecolor=FLEET_STATE_COLOURS[s], edgecolor="#424242", label=s) for s in seen],
+               loc="outside lower center", ncols=max(1, len(seen)), fontsize=8)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / FLEET_PROGRESS
+    tmp = out.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(out)
+    return out

@@ -130,6 +130,9 @@ def plan(sandbox: Path | None, arm_endpoint: str | None, ca_bundle: str | None, 
 @click.argument("wave_plan", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--approve-wave", "approve_waves", type=int, multiple=True,
               help="Approve this wave (index) to start (repeatable); a wave needing approval stops the run there.")
+@click.option("--approver", default="", help="Who approves the --approve-wave waves (default: this machine's user); "
+                                             "in the fleet report.")
+@click.option("--comment", default="", help="Why the waves are approved (change ticket, remarks); in the fleet report.")
 @click.option("--exclude", multiple=True, help="Leave this cluster out of this run (name or id; repeatable).")
 @click.option("--max-parallel", type=click.IntRange(1, 1000), default=2, show_default=True,
               help="Clusters migrating at once (the Prefect global concurrency limit netmig-fleet).")
@@ -137,8 +140,8 @@ def plan(sandbox: Path | None, arm_endpoint: str | None, ca_bundle: str | None, 
               help="The deployment each cluster's migration runs as.")
 @click.option("--local-workers", type=click.IntRange(1, 16), default=2, show_default=True,
               help="Without PREFECT_API_URL: process workers started on this machine for a temporary server.")
-def apply(wave_plan: Path, approve_waves: tuple[int, ...], exclude: tuple[str, ...], max_parallel: int,
-          member_deployment: str, local_workers: int) -> None:
+def apply(wave_plan: Path, approve_waves: tuple[int, ...], approver: str, comment: str, exclude: tuple[str, ...],
+          max_parallel: int, member_deployment: str, local_workers: int) -> None:
     """Apply a wave plan on Prefect workers (PREFECT_API_URL and workers on the netmig-process pool; without a
     server: a temporary one and local workers for this command)."""
     import os
@@ -154,7 +157,7 @@ def apply(wave_plan: Path, approve_waves: tuple[int, ...], exclude: tuple[str, .
     def run() -> Any:
         return fleet_flow(wave_plan=str(wave_plan.resolve()), member_deployment=member_deployment,
                           max_parallel=max_parallel, approve_waves=list(approve_waves), exclude=list(exclude),
-                          return_state=True)
+                          approver=approver, approval_comment=comment, return_state=True)
 
     if os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value():
         state = run()
@@ -174,32 +177,52 @@ def apply(wave_plan: Path, approve_waves: tuple[int, ...], exclude: tuple[str, .
                           f"see aks-netmig fleet status {wave_plan}; fix or --exclude the cluster, then rerun")
 
 
+def _run_link(flow_run_id: str) -> str:
+    """The flow run's page in the Prefect UI (PREFECT_UI_URL, derived from PREFECT_API_URL), else its id."""
+    if not flow_run_id:
+        return ""
+    from prefect.settings import PREFECT_UI_URL
+
+    ui = (PREFECT_UI_URL.value() or "").rstrip("/")
+    return f"{ui}/runs/flow-run/{flow_run_id}" if ui else flow_run_id
+
+
 def _print_status(wave_plan: Path) -> None:
     from netmig.commands.fleet_status import fleet_status
+    from netmig.fleet.rollout import run_dir
 
     st = fleet_status(wave_plan)
-    cols = ("wave", "cluster", "kind", "state", "step", "message")
+    cols = ("wave", "cluster", "kind", "state", "step", "reimage", "verification", "message")
     widths = {k: max([len(k), *(len(r[k][:60]) for r in st.rows)]) for k in cols}
-    click.echo("  ".join(k.upper().ljust(widths[k]) for k in cols).rstrip())
+    click.echo("  ".join(k.upper().ljust(widths[k]) for k in cols) + "  FLOW RUN")
     for r in st.rows:
-        click.echo("  ".join(r[k][:60].ljust(widths[k]) for k in cols).rstrip())
+        click.echo(("  ".join(r[k][:60].ljust(widths[k]) for k in cols) + "  " + _run_link(r["flow_run"])).rstrip())
     if st.halted:
         click.echo(f"HALTED: {st.halted}")
     if st.waiting_approval is not None:
         click.echo(f"waiting for approval of wave {st.waiting_approval}: rerun with --approve-wave "
                    f"{st.waiting_approval}")
+    report = run_dir(wave_plan) / "fleet-report.md"
+    if report.is_file():
+        click.echo(f"Fleet report: {report}")
 
 
 @fleet.command("status")
 @click.argument("wave_plan", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the dashboard as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the dashboard as JSON (clusters[]: wave, cluster, kind, "
+              "state, step, reimage, reimage_pools, verification, verification_counts, message, flow_run, "
+              "flow_run_url; halted, waiting_approval, approvals).")
 def status(wave_plan: Path, as_json: bool) -> None:
-    """The fleet dashboard of a wave plan: one row per cluster (wave, state, step, message, flow run)."""
+    """The fleet dashboard of a wave plan: one row per cluster (wave, state, step, reimage progress, verification,
+    message, flow run)."""
     import json
 
     from netmig.commands.fleet_status import fleet_status
 
     if as_json:
-        click.echo(json.dumps(fleet_status(wave_plan).to_json(), indent=2))
+        doc = fleet_status(wave_plan).to_json()
+        for row in doc["clusters"]:
+            row["flow_run_url"] = _run_link(row["flow_run"]) if row["flow_run"] else None
+        click.echo(json.dumps(doc, indent=2))
     else:
         _print_status(wave_plan)

@@ -163,6 +163,7 @@ def journey_plan(req: JourneyPlanRequest) -> JourneyPlanResult:
     problem = _unrunnable(jp.path.stages, cluster.network, pod_cidr)
     if problem:
         raise UsageError(*problem)
+    _check_state_owner(run_dir_of(req.out), None)
     stages = _build_stages(jp.path.stages, cluster, req, target, pod_cidr, prefix=req.out.stem, concrete_first=True)
     fallback = _fallback(jp, stages, cluster, req, target, pod_cidr, lines)
     w = jp.path.window
@@ -315,6 +316,22 @@ def _state(run_dir: Path) -> dict[str, Any]:
     return data
 
 
+def _check_state_owner(run_dir: Path, journey_id: str | None) -> None:
+    """``UsageError`` when ``run_dir/state.json`` records another journey than ``journey_id`` (``None``: any
+    journey's record there is another's -- ``journey plan`` writing a new journey over an old one's file). The
+    record (approval, stages done) belongs to that journey: reusing it would carry its approval over or skip
+    stages of the new journey."""
+    p = run_dir / "state.json"
+    if not p.is_file():
+        return
+    owner = json.loads(p.read_text()).get("journey_id")
+    if journey_id is not None and owner == journey_id:
+        return
+    named = f"journey {owner}" if owner else "an earlier journey"
+    raise UsageError(f"{run_dir} holds the record of {named} (its approval and finished stages)",
+                     f"move {run_dir} aside (it is that journey's record) or use another --out / journey file")
+
+
 def _save_state(run_dir: Path, state: dict[str, Any]) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = run_dir / "state.json.tmp"
@@ -381,7 +398,9 @@ def journey_apply(req: JourneyApplyRequest, *, approve: Callable[[JourneyFile], 
         check_access(target)
     folder = req.path.resolve().parent
     run_dir = run_dir_of(req.path)
+    _check_state_owner(run_dir, journey.journey_id)
     state = _state(run_dir)
+    state["journey_id"] = journey.journey_id
     resume = shlex.join(journey_argv(req.path, req.address if req.address != Address() else None, yes=req.yes))
     if not state.get("approved"):
         if req.yes:

@@ -111,38 +111,54 @@ def predicted_changes_markdown(plan: Any, run_dir: Path) -> str:
 FULL_CHANGES_KEY = "predicted-changes"  # the artifact holding the full predicted-changes table
 
 
-def approval_markdown(plan: Any, run_dir: Path, preflight: list[dict[str, Any]] | None,
-                      full_table_link: str | None = None) -> str:
-    """What the approver sees above the form, laid out for a narrow (444 px) modal: short lines and lists, no wide
-    table -- the plan summary, the preflight outcome per check, the ONE change summary (``netmig.summary``: the same
-    count and lines as the CLI and the wizard) and, when given, a link to the full table (``full_table_link``:
-    the ``predicted-changes`` artifact, ``predicted_changes_markdown``)."""
-    from netmig.summary import summarize
+MODAL_LINES = 4  # change lines in the approval modal (its description box has a fixed height of about 360 px)
 
-    lines = [f"## Approve `{plan.migration_id}`?", "",
-             f"`{plan.cluster.rsplit('/', 1)[-1]}`: {plan.source_profile().describe()} →",
-             f"**{plan.target_profile().describe()}**", "",
-             f"{plan.nodes_to_reimage} nodes in {len(plan.pools)} pools reimaged."]
-    if plan.irreversible:
-        lines.append(f"\n**Irreversible**: {plan.irreversible_reason or 'no way back'}")
-    if unenforced_banner(plan):
-        lines.append(f"\n**{unenforced_banner(plan)}**")
+
+def _preflight_line(plan: Any, preflight: list[dict[str, Any]] | None) -> str:
+    """One short line: ``Preflight: 8 of 10 pass; warn kubernetes-version; fail (accepted) policy-analysis.``"""
     rows = preflight_rows(preflight or plan.preflight)
-    passed = [r for r in rows if r["outcome"] == "pass"]
-    lines += ["", f"**Preflight**: {len(passed)} of {len(rows)} checks pass"
-              + (":" if len(passed) < len(rows) else "."), ""]
-    for r in rows:
-        if r["outcome"] != "pass":
-            lines.append(f"- **{_cell(r['outcome'])}** `{_cell(r['check'])}`")
-    lines += ["", "### Predicted connectivity changes", "", summarize(plan).markdown()]
-    if full_table_link:
-        lines.append(f"Full table (every probed cell): [{FULL_CHANGES_KEY}]({full_table_link})")
+    others = [f"{_cell(r['outcome'])} `{_cell(r['check'])}`" for r in rows if r["outcome"] != "pass"]
+    passed = len(rows) - len(others)
+    return f"Preflight: {passed} of {len(rows)} pass" + ("; " + "; ".join(others) if others else "") + "."
+
+
+def approval_markdown(plan: Any, run_dir: Path, preflight: list[dict[str, Any]] | None,
+                      full_table_link: str | None = None, *, limit: int | None = None,
+                      review_link: str | None = None) -> str:
+    """What the approver sees, decision first, laid out for the narrow (444 px) modal: short lines and lists, no
+    wide table. In this order: the headline (kind, cluster, from -> to, reimages, irreversible), the UNENFORCED
+    banner when there is one, the ONE change summary (``netmig.summary``: the same count and lines as the CLI and
+    the wizard; at most ``limit`` lines, then "... and N more"), the preflight as one line, the policy analysis, the
+    irreversibility reason, the links and what to do.
+
+    ``limit`` None: every line of the summary (the ``approval-request`` artifact); ``MODAL_LINES``: the modal's
+    description, whose box has a fixed height -- there the headline, the count and the first change lines are
+    visible without scrolling, and ``review_link`` (the ``approval-request`` artifact) has the rest.
+    ``full_table_link``: the ``predicted-changes`` artifact (``predicted_changes_markdown``)."""
+    from netmig.summary import MAX_LINES, summarize
+
+    summary = summarize(plan)
+    name = plan.cluster.rsplit("/", 1)[-1]
+    lines = [f"**Approve {plan.kind} on `{name}`?** {plan.source_profile().describe()} → "
+             f"**{plan.target_profile().describe()}**; {plan.nodes_to_reimage} nodes in {len(plan.pools)} pools "
+             "reimaged" + ("; **irreversible**." if plan.irreversible else ".")]
+    banner = unenforced_banner(plan)
+    if banner:
+        lines += ["", f"**{banner}**"]
+    lines += ["", summary.markdown(limit if limit is not None else MAX_LINES).rstrip()]
+    more = [f"[every line and check]({review_link})" if review_link else "",
+            f"[every probed cell]({full_table_link})" if full_table_link else ""]
+    if any(more):
+        lines.append("\nThe full review: " + ", ".join(x for x in more if x) + ".")
+    lines += ["", _preflight_line(plan, preflight)]
     errors = [f for f in plan.findings if f["severity"] == "error"]
     if plan.findings:
-        lines += ["", f"Policy analysis: {len(plan.findings)} findings, {len(errors)} errors"
-                  + (f" (accepted: {', '.join(plan.accepted)})" if plan.accepted else "") + "."]
-    lines += ["", "Set **approve**, your name as **approver** and a **comment**, then resume. "
-                  "Completed steps are not run again."]
+        lines[-1] += (f" Policy analysis: {len(plan.findings)} findings, {len(errors)} errors"
+                      + (f" (accepted: {', '.join(plan.accepted)})" if plan.accepted else "") + ".")
+    if plan.irreversible:
+        lines += ["", f"Irreversible: {plan.irreversible_reason or 'no way back'}"]
+    lines += ["", f"Plan `{plan.migration_id}`. Set **approve**, your name as **approver** and a **comment**, then "
+                  "submit. Completed steps are not run again."]
     return "\n".join(lines) + "\n"
 
 

@@ -42,6 +42,12 @@ def _columns(clusters: list[dict[str, Any]]) -> tuple[str, ...]:
     return (*COLUMNS, "preflight") if any("preflight" in c for c in clusters) else COLUMNS
 
 
+def rows(clusters: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One flat row per cluster (``id`` and the table's columns): a Prefect table artifact, CSV."""
+    return [{"id": c["id"], **{k: r.get(k, "") for k in _columns(clusters)}}
+            for c, r in zip(clusters, map(_row, clusters), strict=True)]
+
+
 def table(clusters: list[dict[str, Any]]) -> str:
     rows = [_row(c) for c in clusters]
     cols = _columns(clusters)
@@ -55,8 +61,7 @@ def to_csv(clusters: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=["id", *_columns(clusters)], lineterminator="\n", restval="")
     w.writeheader()
-    for c in clusters:
-        w.writerow({"id": c["id"], **_row(c)})
+    w.writerows(rows(clusters))
     return buf.getvalue()
 
 

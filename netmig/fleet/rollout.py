@@ -3,13 +3,20 @@
 Contract:
 - ``RolloutState`` is the file ``WAVEPLAN.state.json`` (``state_path``) the fleet flow keeps: one ``ClusterRun`` per
   cluster (wave, kind, ``state``: one of ``STATES``, the child ``flow_run_id``, ``message``, current ``step``),
-  ``halted`` (why the rollout stopped, or None), ``waiting_approval`` (the wave index waiting, or None).
-  ``to_json`` / ``from_json`` round-trip it.
+  ``halted`` (why the rollout stopped, or None), ``waiting_approval`` (the wave index waiting, or None),
+  ``approvals`` (one ``WaveApproval`` per wave answered: approved or not, by whom, when, the comment, how).
+  Each ``ClusterRun`` also carries what its migration's journal and cluster last said (``netmig.commands.fleet_status.
+  member_progress``): ``reimage`` ([{pool, done, total}] nodes on the target engine per pool, None before the
+  network-profile change) and ``verification`` ({probes, changes, explained, unexplained, mismatches} of its
+  connectivity verification, None before it ran). ``to_json`` / ``from_json`` round-trip it (older files too).
+- ``run_dir(wave_plan)``: the fleet run folder ``STEM.run/`` (``fleet-report.md``, ``fleet-progress.png``).
 - ``state_of(prefect_state_type)`` maps a Prefect state type name (COMPLETED, FAILED, CRASHED, ...) to ``STATES``.
 - ``halt_reason(plan, state, wave)`` after a wave ends: any failure in the canary wave halts; so does the fleet's
   failed count reaching ``plan.failure_budget``; else None. Paused clusters halt too (someone must look).
-- ``dashboard(plan, state)``: one row per cluster (wave, cluster, kind, state, step, message, flow run) for the fleet
-  dashboard artifact and ``fleet status``.
+- ``dashboard(plan, state)``: one row per cluster (wave, cluster, kind, state, step, ``reimage`` ("system 3/3, user
+  1/2"; "not started"), ``verification`` ("PASSED (...)", "FAILED (...)", "not yet"), message, flow run) for the
+  fleet dashboard artifact and ``fleet status``; ``reimage_text`` / ``verification_text`` render one run's.
+- ``wave_counts(plan, state)``: {wave name: {state: clusters}} in wave order (the fleet progress chart).
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ def state_path(wave_plan: Path) -> Path:
     return wave_plan.with_name(wave_plan.name + ".state.json")
 
 
+def run_dir(wave_plan: Path) -> Path:
+    """The fleet run folder ``STEM.run/`` next to the wave plan (the fleet report and its picture)."""
+    return wave_plan.with_name(wave_plan.stem + ".run")
+
+
 def state_of(prefect_type: str) -> str:
     return _PREFECT.get(prefect_type.upper(), "running")
 
@@ -46,6 +58,18 @@ class ClusterRun:
     message: str = ""
     step: str = ""
     attempt: int = 0  # the child run's attempt (a failed cluster retried on a rerun gets a new one)
+    reimage: list[dict[str, Any]] | None = None  # [{pool, done, total}]: nodes on the target engine per pool
+    verification: dict[str, Any] | None = None  # the journal's verify-result counts (None: not run yet)
+
+
+@dataclass
+class WaveApproval:
+    wave: int
+    approved: bool
+    approver: str
+    comment: str = ""
+    time: str = ""  # ISO 8601, UTC
+    via: str = ""  # prefect-ui (the flow run's input form) | cli (--approve-wave)
 
 
 @dataclass
@@ -53,6 +77,7 @@ class RolloutState:
     clusters: dict[str, ClusterRun] = field(default_factory=dict)
     halted: str | None = None
     waiting_approval: int | None = None
+    approvals: dict[int, WaveApproval] = field(default_factory=dict)
 
     @classmethod
     def fresh(cls, plan: WavePlan) -> RolloutState:
@@ -69,12 +94,14 @@ class RolloutState:
 
     def to_json(self) -> dict[str, Any]:
         return {"halted": self.halted, "waiting_approval": self.waiting_approval,
+                "approvals": [asdict(a) for a in self.approvals.values()],
                 "clusters": [asdict(r) for r in self.clusters.values()]}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RolloutState:
         runs = {str(r["id"]): ClusterRun(**r) for r in d.get("clusters") or []}
-        return cls(runs, d.get("halted"), d.get("waiting_approval"))
+        approvals = {int(a["wave"]): WaveApproval(**a) for a in d.get("approvals") or []}
+        return cls(runs, d.get("halted"), d.get("waiting_approval"), approvals)
 
 
 def halt_reason(plan: WavePlan, state: RolloutState, wave: int) -> str | None:
@@ -94,11 +121,41 @@ def halt_reason(plan: WavePlan, state: RolloutState, wave: int) -> str | None:
     return None
 
 
+def reimage_text(run: ClusterRun) -> str:
+    """Nodes on the target engine per pool (``system 3/3, user 1/2``); ``not started`` before the change."""
+    if not run.reimage:
+        return "not started"
+    return ", ".join(f"{p['pool']} {p['done']}/{p['total']}" for p in run.reimage)
+
+
+def verification_text(run: ClusterRun) -> str:
+    """``PASSED (N probes, M changes, all explained)``, ``FAILED (...)`` with the counts, or ``not yet``."""
+    v = run.verification
+    if not v:
+        return "not yet"
+    if not v.get("unexplained") and not v.get("mismatches"):
+        return f"PASSED ({v.get('probes', 0)} probes, {v.get('changes', 0)} changes, all explained)"
+    return (f"FAILED ({v.get('probes', 0)} probes, {v.get('changes', 0)} changes, {v.get('unexplained', 0)} "
+            f"unexplained, {v.get('mismatches', 0)} differ from the prediction)")
+
+
 def dashboard(plan: WavePlan, state: RolloutState) -> list[dict[str, str]]:
     rows = []
     for w in plan.waves:
         for c in w.clusters:
             r = state.clusters.get(c.id) or ClusterRun(c.id, c.name, w.index, c.kind)
             rows.append({"wave": w.name, "cluster": c.name, "kind": c.kind, "state": r.state, "step": r.step,
+                         "reimage": reimage_text(r), "verification": verification_text(r),
                          "message": r.message, "flow_run": r.flow_run_id or ""})
     return rows
+
+
+def wave_counts(plan: WavePlan, state: RolloutState) -> dict[str, dict[str, int]]:
+    """See the module contract."""
+    out: dict[str, dict[str, int]] = {}
+    for w in plan.waves:
+        counts = out.setdefault(w.name, {})
+        for c in w.clusters:
+            s = state.clusters[c.id].state if c.id in state.clusters else "pending"
+            counts[s] = counts.get(s, 0) + 1
+    return out

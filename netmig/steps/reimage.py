@@ -12,7 +12,6 @@ A failed operation is reported (exit 1); a rerun of apply then sends the same pr
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -32,6 +31,7 @@ from netmig.steps.network import target_of, token_key
 log = get_logger("netmig.steps.reimage")
 LABEL_VALUE = {"npm": "azure", "cilium": "cilium", "calico": "calico", "none": "none"}
 OVERLAY_LABELS = {"kubernetes.azure.com/azure-cni-overlay": "true", "kubernetes.azure.com/podnetwork-type": "overlay"}
+WATCH_SLICE_S = 0.5  # the shortest time the watch reads node events between two ARM reads
 DEFAULTS = {"stall_seconds": 1800.0, "notready_seconds": 1500.0, "pdb_block_seconds": 900.0, "poll_seconds": 10.0}
 
 
@@ -100,17 +100,29 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
                          pdb_block_seconds=_param(ctx, params, "pdb_block_seconds"),
                          originals={p.name: p.nodes for p in ctx.plan.pools}, original_names=set(originals),
                          target_labels=target_labels(target))
-    arm_every = _param(ctx, params, "poll_seconds")
+    # between two ARM reads the node watch is read for at least WATCH_SLICE_S: reading one event per ARM read (a
+    # fast poll, e.g. a sandbox's) falls behind the nodes, and the operation ends before their phases were seen
+    arm_every = max(_param(ctx, params, "poll_seconds"), WATCH_SLICE_S)
     watch = NodeWatch(ctx.kube)
     last_arm = -1e9
     seen = 0
+    phases = PhaseJournal(ctx, step.id, mon)
+
+    def read(kind: str, node: Any) -> bool:
+        """One watch event to the monitor and the journal; True for a change (not a (re)list's SYNC)."""
+        nonlocal seen
+        mon.on_node("ADDED" if kind == "SYNC" else kind, node, ctx.clock())
+        phases.flush()
+        if kind == "SYNC":
+            return False
+        seen += 1
+        checkpoint(f"{step.id}:event={seen}")
+        return True
+
     while True:
         for kind, node in watch.events(timeout_s=min(arm_every, 2.0)):
-            mon.on_node("ADDED" if kind == "SYNC" else kind, node, ctx.clock())
-            if kind != "SYNC":
-                seen += 1
-                checkpoint(f"{step.id}:event={seen}")
-            if ctx.clock() - last_arm >= arm_every:
+            # a (re)list is read whole: leaving it midway would drop the nodes not yet read
+            if read(kind, node) and ctx.clock() - last_arm >= arm_every:
                 break
         if ctx.stop.is_set():
             raise Paused("stopped while watching the reimage", "rerun apply to resume watching")
@@ -129,6 +141,8 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
                               "NotReady), then rerun apply: it sends the same profile again, which resumes the "
                               "reimage of the nodes left")
         if finished:
+            for kind, node in watch.events(timeout_s=WATCH_SLICE_S):  # what the watch has not read yet (it may lag
+                read(kind, node)                                     # the operation): every phase is journaled
             break
         pods, pdbs = _pdb_inputs(ctx, mon, now)
         stall = mon.stall(now, pods, pdbs)
@@ -139,6 +153,7 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
             raise Stalled(stall, _param(ctx, params, option))
     nodes = ctx.kube.nodes()
     _resync(mon, nodes, ctx.clock())  # the watch may lag the operation's end: the last progress shows the end state
+    phases.flush()
     ctx.progress.pools(mon.progress())
     want = LABEL_VALUE.get(target.engine, target.engine)
     wanted = {"kubernetes.azure.com/network-policy": want, **target_labels(target)}
@@ -151,19 +166,22 @@ def watch_reimage(ctx: StepContext, step: PlanStep, params: WatchReimageParams) 
                "pools": {p.name: p.describe() for p in mon.progress()}, "watch_s": round(ctx.clock() - t0, 1),
                "node_events": seen}
     ctx.journal.set("reimage-summary", summary)
-    write_timeline(ctx.run_dir / f"reimage-timeline-{step.id}.json", step.id, mon)
     return {"nodes": len(nodes), "watch_s": summary["watch_s"], "node_events": seen}
 
 
-def write_timeline(path: Path, step_id: str, mon: ReimageMonitor) -> None:
-    """The node phases the watch saw (``ReimageMonitor.timeline``) as JSON for the reimage timeline picture:
-    ``{"step", "records": [[seconds, node, pool, phase], ...]}``. A watch resumed in a new process starts a new
-    timeline (the phases before the resume are not in it). Never raises: the picture is a report."""
-    import contextlib
-    import json
+class PhaseJournal:
+    """Journals each node phase change the monitor saw (``ReimageMonitor.timeline``) as a ``node-phase`` event
+    (step, node, pool, phase; the journal's own timestamp is when the watch saw it), as soon as it is seen: the
+    reimage timeline picture (``netmig.pictures.reimage_timeline``) draws every one of them, those of a watch resumed
+    in a new process included."""
 
-    with contextlib.suppress(OSError):
-        path.write_text(json.dumps({"step": step_id, "records": [list(r) for r in mon.timeline]}))
+    def __init__(self, ctx: StepContext, step_id: str, mon: ReimageMonitor) -> None:
+        self.ctx, self.step_id, self.mon, self.done = ctx, step_id, mon, 0
+
+    def flush(self) -> None:
+        for _, node, pool, phase in self.mon.timeline[self.done:]:
+            self.ctx.journal.record(EventKind.NODE_PHASE, step=self.step_id, node=node, pool=pool, phase=phase)
+        self.done = len(self.mon.timeline)
 
 
 def _resync(mon: ReimageMonitor, nodes: list[Any], now: float) -> None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from netmig.commands.render import approval_markdown, plan_markdown
+from netmig.commands.render import MODAL_LINES, approval_markdown, plan_markdown
 from netmig.engine.planning import load_plan
 from netmig.steps.report import render
 from netmig.summary import summarize
@@ -70,6 +70,16 @@ def test_same_count_and_lines_in_every_front_end(sandbox_factory: Any, tmp_path:
         for line in NPM_LINES:
             assert line in body, (name, line)
     assert doc["change_summary"]["total"] == 15 and doc["change_summary"]["headline"] == NPM_HEADLINE
+
+    # the modal's description (fixed-height box): the decision first -- the same headline and the first lines, in
+    # the same order, then "... and N more" with the links to every line and every probed cell
+    modal = approval_markdown(plan, tmp_path, None, "/artifacts/artifact/T", limit=MODAL_LINES,
+                              review_link="/artifacts/artifact/R")
+    at = [modal.index(x) for x in ("**Approve npm-to-cilium on `aks-npm`?**", NPM_HEADLINE, *NPM_LINES[:MODAL_LINES],
+                                   f"... and {15 - MODAL_LINES} more", "[every line and check](/artifacts/artifact/R)",
+                                   "[every probed cell](/artifacts/artifact/T)", "Preflight: ")]
+    assert at == sorted(at), modal
+    assert NPM_LINES[MODAL_LINES] not in modal
     assert [c["line"] for c in doc["change_summary"]["changes"]][:5] == NPM_LINES[:5]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,3 +36,30 @@ def test_journey_user_errors(sandbox_factory: Any, tmp_path: Path) -> None:
                     "no journey from azure-cni-npm to byo-cni")
     assert not out.exists() and not list(tmp_path.glob("*.plan.yaml"))
     _one_line_error(_cli("journey", "apply", str(out), "--yes"), "does not exist", "journey plan")
+
+
+def test_journey_record_of_another_journey_is_never_reused(sandbox_factory: Any, tmp_path: Path) -> None:
+    """A journey file's run folder records one journey's approval and finished stages: planning a new journey over
+    it, or applying a file whose folder records another journey, is refused and changes nothing."""
+    from netmig.commands.journey import _save_state, load_journey, run_dir_of
+
+    sb = sandbox_factory("npm", time_scale=0.002)
+    out = tmp_path / "j.yaml"
+    made = _cli("journey", "plan", "--sandbox", str(sb.directory), "--to", "overlay-cilium",
+                "--pod-cidr", "192.168.0.0/16", "--accept", "policy-analysis", "--out", str(out))
+    assert made.returncode == 0, made.stdout + made.stderr
+    before = out.read_bytes()
+    journey_id = load_journey(out).journey_id
+    run_dir = run_dir_of(out)
+    _save_state(run_dir, {"journey_id": "journey-older", "done": [1], "approved": {"approver": "x", "via": "--yes"}})
+    _one_line_error(_cli("journey", "plan", "--sandbox", str(sb.directory), "--to", "overlay-cilium",
+                         "--pod-cidr", "192.168.0.0/16", "--accept", "policy-analysis", "--out", str(out)),
+                    "holds the record of journey journey-older", "move")
+    assert out.read_bytes() == before
+    _one_line_error(_cli("journey", "apply", str(out), "--yes"), "holds the record of journey journey-older")
+    assert journey_id != "journey-older"
+    log = sb.directory / "arm-requests.jsonl"
+    sent = [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
+    writes = [r for r in sent if r.get("method") in ("PUT", "POST", "DELETE")
+              and not str(r.get("path", "")).endswith("Credential")]  # listClusterUserCredential is a read
+    assert not writes, writes

@@ -20,7 +20,7 @@ from netmig.azure import gateway
 from netmig.cli.main import cli
 from netmig.connection import from_sandbox_dir
 from netmig_sandbox.faults import Fault
-from tests.cli.keys import CTRL_C, CTRL_U, ENTER, SPACE, UP, keyboard
+from tests.cli.keys import CTRL_C, CTRL_U, DOWN, ENTER, SPACE, UP, keyboard
 
 ROOT = Path(__file__).resolve().parents[2]
 LABEL = "kubernetes.azure.com/network-policy"
@@ -49,7 +49,9 @@ def _comparable(path: Path) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in VOLATILE}
 
 
-ACCEPT = [("Migration", ENTER),  # the first that applies (npm-to-cilium; uninstall applies too)
+# the first choice is the recommended journey; one down: the first migration that applies (npm-to-cilium; uninstall
+# applies too)
+ACCEPT = [("Migration", DOWN + ENTER),
           ("These checks fail", SPACE + ENTER)]  # accept policy-analysis (the predicted connectivity changes)
 
 
@@ -74,6 +76,8 @@ def test_keystrokes_through_a_full_npm_to_cilium_plan_equal_to_plan_with_the_pri
     assert "[FAIL] policy-analysis" in out and "15 predicted connectivity changes" in out
     assert "web/frontend -> data/db 5432/TCP: open -> blocked (data/db-allow-pod-cidr)" in out  # workload names
     assert "C3[" not in out  # never a class id
+    screen = typist.screen_text  # the selection: the journey first, then the migrations
+    assert screen.index("journey (recommended)") < screen.index("npm-to-cilium: ") < screen.index("uninstall: ")
     assert f"aks-netmig apply {saved} --sandbox {sb.directory}" in out  # runbook commands
     assert not any(r["method"] == "PUT" for r in _arm_requests(sb.directory))
     sid = from_sandbox_dir(sb.directory).ref.subscription_id
@@ -187,7 +191,7 @@ def test_ctrl_c_mid_wizard_writes_nothing_sends_no_put_and_exits_130(sandbox_fac
                                                                       at: str) -> None:
     sb = sandbox_factory("npm", time_scale=0.002)
     plans = tmp_path / "plans"
-    script = [("Migration", ENTER), ("These checks fail", SPACE + ENTER), ("When should it run", ENTER),
+    script = [("Migration", DOWN + ENTER), ("These checks fail", SPACE + ENTER), ("When should it run", ENTER),
               ("Approve the migration now", "y" + ENTER), ("Save the plan as", ENTER), ("Write ", "y" + ENTER)]
     cut = next(i for i, (prompt, _) in enumerate(script) if prompt == at)
     res, typist = _wizard(["--sandbox", str(sb.directory), "--plans-dir", str(plans)],

@@ -33,7 +33,7 @@ def test_keystrokes_through_kubenet_to_overlay_with_a_pod_cidr_and_the_fallback(
     sb = sandbox_factory("kubenet-calico", time_scale=0.002)
     plans = tmp_path / "plans"
     res, typist = _wizard(["--sandbox", str(sb.directory), "--plans-dir", str(plans)], [
-        ("Migration", ENTER),  # the first that applies: kubenet-to-overlay (uninstall applies too)
+        ("Migration", DOWN + ENTER),  # below the journey, the first that applies: kubenet-to-overlay
         ("Overlay pod CIDR", CTRL_U + "192.168.0.0/33" + ENTER),  # refused under the prompt ...
         ("does not appear to be an IPv4 or IPv6 network", CTRL_U + "192.168.0.0/16" + ENTER),  # ... corrected
         ("Allow this fallback", "y" + ENTER),
@@ -84,8 +84,9 @@ def test_calico_crd_cleanup_is_offered_when_policy_is_none_and_calico_left_objec
     uninstall_by_hand(sb.directory)  # az aks update --network-policy none: CRDs, APIService, namespaces stay
     plans = tmp_path / "plans"
     res, typist = _wizard(["--sandbox", str(sb.directory), "--plans-dir", str(plans)], [
-        # azure-cni-to-overlay (first), calico-crd-cleanup and npm-to-cilium apply to Azure CNI without an engine
-        ("Migration", DOWN + ENTER),
+        # the journey (first), then azure-cni-to-overlay, calico-crd-cleanup and npm-to-cilium apply to Azure CNI
+        # without an engine
+        ("Migration", DOWN + DOWN + ENTER),
         ("When should it run", ENTER),
         ("Approve the migration now", "n" + ENTER),
         ("Save the plan as", ENTER),

@@ -68,7 +68,7 @@ def test_wizard_on_a_real_terminal_then_ctrl_c_exits_130(sandbox_factory: Any, t
     plans = tmp_path / "plans"
     term = Terminal(["wizard", "--sandbox", str(sb.directory), "--plans-dir", str(plans)], tmp_path)
     pos = term.expect("Migration")
-    term.type("\r")  # npm-to-cilium
+    term.type("\x1b[B\r")  # one below the recommended journey (the first choice): npm-to-cilium
     pos = term.expect("These checks fail", pos)
     term.type(" \r")  # accept policy-analysis
     pos = term.expect("When should it run", pos)

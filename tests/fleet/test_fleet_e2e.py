@@ -4,7 +4,9 @@ scan -> plan (canary, waves of 3) -> apply: the canary runs alone and first; wav
 parent (the CLI process running the netmig-fleet flow) is killed mid-wave and the rerun re-attaches to the same
 child runs; two clusters' reimage windows overlap (their arm-requests.jsonl); the scripted failure (aks-npm-flaky)
 halts the rollout at its wave with the dashboard saying why; a rerun excluding it finishes the rest; every cluster
-got exactly one network PUT and has its report. Every wait is bounded.
+got exactly one network PUT and has its report. The dashboard follows each cluster while it runs (its migration
+step), and ends with each one's reimage progress per pool and verification result; the fleet report names the
+wave approvals (approver, comment) and links its progress picture. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def _status(env: dict[str, str], waves: Path) -> dict[str, Any]:
     return dict(json.loads(res.stdout))
 
 
-def _rows(doc: dict[str, Any]) -> dict[str, dict[str, str]]:
+def _rows(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["cluster"]: r for r in doc["clusters"]}
 
 
@@ -119,13 +121,15 @@ def test_fleet_rollout_on_prefect_workers(tmp_path: Path) -> None:
         assert all(not r["flow_run"] for n, r in rows.items() if n != "aks-canary-dev")
 
         # 2. wave 1 approved; the parent is killed once its clusters run
-        proc = subprocess.Popen([*CLI, "fleet", "apply", str(waves), "--approve-wave", "1", "--max-parallel", "2"],
+        proc = subprocess.Popen([*CLI, "fleet", "apply", str(waves), "--approve-wave", "1", "--max-parallel", "2",
+                                 "--approver", "alice@example.com", "--comment", "CHG-4711"],
                                 env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         try:
-            def running() -> bool:
+            def running() -> bool:  # two clusters running, the dashboard showing a migration step of each
                 rs = _rows(_status(env, waves))
-                return sum(1 for r in rs.values() if r["wave"] == "wave-1" and r["state"] == "running") >= 2
+                live = [r for r in rs.values() if r["wave"] == "wave-1" and r["state"] == "running"]
+                return len(live) >= 2 and all(r["step"].endswith(("(started)", "(pending)")) for r in live)
             _wait("two wave-1 clusters running", running, 400)
         finally:
             with contextlib.suppress(ProcessLookupError):
@@ -156,10 +160,27 @@ def test_fleet_rollout_on_prefect_workers(tmp_path: Path) -> None:
         last = _cli(env, "fleet", "apply", str(waves), "--approve-wave", "2", "--exclude", "aks-npm-flaky",
                     "--max-parallel", "2")
         assert last.returncode == 0, last.stdout[-3000:] + last.stderr[-3000:]
-        rows = _rows(_status(env, waves))
+        doc = _status(env, waves)
+        rows = _rows(doc)
         assert rows["aks-npm-flaky"]["state"] == "excluded"
         done = [n for n, r in rows.items() if n != "aks-npm-flaky"]
         assert all(rows[n]["state"] == "completed" for n in done), rows
+        for n in done:  # the dashboard's end: every pool reimaged, the verification's verdict with its counts
+            row = rows[n]
+            assert row["step"] == "done" and row["verification"].startswith("PASSED ("), (n, row)
+            pools = row["reimage_pools"]
+            assert pools and all(p["done"] == p["total"] > 0 for p in pools), (n, pools)
+            assert row["reimage"] == ", ".join(f"{p['pool']} {p['done']}/{p['total']}" for p in pools)
+            assert row["verification_counts"]["probes"] > 0 and row["verification_counts"]["unexplained"] == 0
+            assert row["flow_run_url"] == env["PREFECT_API_URL"].removesuffix("/api") + "/runs/flow-run/" + \
+                row["flow_run"]
+        approvals = {a["wave"]: a for a in doc["approvals"]}
+        assert approvals[1]["approved"] and approvals[1]["approver"] == "alice@example.com"
+        assert approvals[1]["comment"] == "CHG-4711" and approvals[1]["via"] == "cli"
+        report = (waves.with_name("waves.run") / "fleet-report.md").read_text()
+        assert "**Done**" in report and "alice@example.com" in report and "CHG-4711" in report
+        assert "![Fleet progress" in report and (waves.with_name("waves.run") / "fleet-progress.png").is_file()
+        assert report.count("[report.md](") == len(done)
         plans = waves.with_name("waves-plans")
         for n in done:
             puts = [json.loads(x) for x in (members[n] / "arm-requests.jsonl").read_text().splitlines()

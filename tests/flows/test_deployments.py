@@ -35,7 +35,7 @@ from tests.e2e.migrate_helpers import make_plan, profile_puts, start_detached, s
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFECT = [sys.executable, "-m", "prefect"]
-FLEET = ("fleet-member", "fleet")
+FLEET = ("fleet-member", "fleet", "fleet-scan")
 KINDS = ("npm-to-cilium", "kubenet-to-overlay", "calico-to-self-managed", "uninstall", "calico-crd-cleanup")
 RUN_ARTIFACTS = {"plan", "preflight", "approval-request", "reimage-progress", "verification-matrix",
                  "migration-report"}
@@ -446,8 +446,9 @@ async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks, env: dict[str
                 raise
 
         description = await _poll("the approval form's description", description_input, 60)
-        assert "Preflight" in description and "Predicted connectivity changes" in description
-        assert "predicted connectivity changes (paths whose verdict differs from Azure NPM to Cilium)" in description
+        headline = "predicted connectivity changes (paths whose verdict differs from Azure NPM to Cilium)"
+        assert headline in description and "Preflight: " in description
+        assert description.index(headline) < description.index("Preflight: ")  # the decision first (modal box)
 
         resumed = await client.resume_flow_run(run.id, run_input={
             "approve": True, "approver": "test-approver", "comment": "CHG-42 maintenance window"})

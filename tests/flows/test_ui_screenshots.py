@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +18,63 @@ from typing import Any
 
 import pytest
 
+from flows.params import MIGRATION_KINDS
+from netmig.engine.planning import load_plan
+from netmig.summary import summarize
+from tests.cli.test_demo_pictures import assert_every_node_phase
 from tests.e2e.migrate_helpers import make_plan, start_detached, stop
 from tests.flows.cdp import CHROMIUM, Browser
 from tests.flows.test_deployments import ROOT, _cli, _healthy, _poll, _wait, prefect_stack
 
 SHOTS = ROOT / "test-output" / "ui-screenshots"
+IN_VIEW = """((needles) => {
+  const d = document.querySelector('[role=dialog], .p-modal__card, .p-modal');
+  if (!d) return null;
+  const out = {};
+  for (const needle of needles) {
+    const hits = [...d.querySelectorAll('*')].filter(e => (e.innerText || '').includes(needle));
+    const e = hits.find(h => ![...h.children].some(c => (c.innerText || '').includes(needle)));
+    if (!e) { out[needle] = null; continue; }
+    const r = e.getBoundingClientRect();
+    let top = 0, bottom = window.innerHeight, box = null;
+    for (let a = e.parentElement; a; a = a.parentElement) {
+      if (getComputedStyle(a).overflowY !== 'visible') {
+        const ar = a.getBoundingClientRect();
+        if (!box && a.scrollHeight > a.clientHeight) box = {top: ar.top, bottom: ar.bottom, height: a.clientHeight,
+                                                            content: a.scrollHeight, scrolled: a.scrollTop};
+        top = Math.max(top, ar.top); bottom = Math.min(bottom, ar.bottom);
+      }
+    }
+    out[needle] = {top: r.top, bottom: r.bottom, visibleTop: top, visibleBottom: bottom, box,
+                   inside: r.height > 0 && r.top >= top - 0.5 && r.bottom <= bottom + 0.5};
+  }
+  return out;
+})"""
+OFF_TAG = "with-schedule-off"  # prefect.yaml: the list shows no schedule names and no on/off state
+LIST_ROWS = """(() => Object.fromEntries([...document.querySelectorAll('tbody tr')].map(r => {
+  const cells = [...r.querySelectorAll('td')].map(c => c.innerText.trim());
+  const name = (cells.find(c => c) || '').split('\\n')[0];
+  return [name, r.innerText];
+})))()"""
+SCHEDULE_PANEL = """(() => {
+  const panel = [...document.querySelectorAll('*')].find(e => e.children.length > 0 &&
+    (e.innerText || '').startsWith('Schedules') && e.querySelector('[role=switch], input[type=checkbox]'));
+  if (!panel) return null;
+  const names = [...panel.querySelectorAll('*')].filter(e => e.children.length === 0 &&
+    /off-until-switched-on/.test(e.innerText || '')).map(e => e.innerText.replace(/\\s+/g, ''));
+  const boxes = [...panel.querySelectorAll('input[type=checkbox]')];
+  const on = (boxes.length ? boxes : [...panel.querySelectorAll('[role=switch]')]).map(t =>
+    t.checked === true || t.getAttribute('aria-checked') === 'true');
+  return {names, on};
+})()"""
+RUN_FORM = """(() => {
+  const field = (name) => [...document.querySelectorAll('.p-label')].find(l =>
+    (l.querySelector('label')?.innerText || '').trim().startsWith(name + ' '));
+  const select = field('migration')?.querySelector('select');
+  return {migration: select ? [...select.options].map(o => o.value) : null,
+          plan_path: field('plan_path')?.querySelector('select, input, textarea')?.tagName.toLowerCase() ?? null,
+          none_toggles: (document.body.innerText.match(/Property is type "None"/g) || []).length};
+})()"""
 MODAL_OVERFLOW = """(() => {
   const d = document.querySelector('[role=dialog], .p-modal__card, .p-modal');
   if (!d) return null;
@@ -32,6 +85,21 @@ MODAL_OVERFLOW = """(() => {
   }
   return {worst, width: d.clientWidth, text: d.innerText.slice(0, 400)};
 })()"""
+
+
+def test_the_forms_migration_choice_lists_every_template_and_no_top_level_field_is_optional() -> None:
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.migrate import migrate
+    from netmig.engine.planning import PLANS_DIR
+
+    assert sorted(MIGRATION_KINDS) == sorted(p.stem for p in PLANS_DIR.glob("*.yaml"))
+    props = parameter_schema(migrate).model_dump()["properties"]
+    assert props["migration"]["enum"] == ["", *MIGRATION_KINDS] and props["migration"]["default"] == ""
+    assert props["plan_path"]["type"] == "string" and props["plan_path"]["default"] == ""
+    assert not any(x.get("type") == "null" for p in props.values() for x in p.get("anyOf", [])), props
+    given = migrate.validate_parameters({"migration": None, "plan_path": None})  # null from an API caller: ""
+    assert given["migration"] == "" and given["plan_path"] == ""
 
 
 @contextlib.contextmanager
@@ -75,6 +143,34 @@ async def _scenario(ui: str, sb: Path, plan: Path, b: Browser, shots: Path) -> N
     from prefect.deployments import run_deployment
 
     async with get_client() as client:
+        any_kind = await client.read_deployment_by_name("netmig-migrate/any-kind")
+        off = {d.name: d for d in await client.read_deployments() if d.schedules}
+        assert off and all(not s.active for d in off.values() for s in d.schedules), off  # all start inactive
+        assert all(OFF_TAG in d.tags for d in off.values()), {n: d.tags for n, d in off.items()}
+        b.goto(f"{ui}/deployments")
+        b.wait_js("the deployments list", "document.body.innerText.includes('calico-crd-cleanup')", 90)
+        b.screenshot(shots / "deployments-list.png")
+        rows = b.js(LIST_ROWS)  # the visible text of each row (a tag that does not fit is "+N", not its name)
+        shown = {n: t for n, t in rows.items() if n in off}
+        assert {"any-kind", "npm-to-cilium", "kubenet-to-overlay", "preflight"} <= set(shown), rows  # page 1
+        assert all(OFF_TAG in t for t in shown.values()), shown  # the off state is visible in the list
+        for name in ("uninstall", "verify"):  # kind tags that sort late (the list shows the last tags that fit)
+            b.js(f"(() => {{ const i = document.querySelector('input[type=search], input[placeholder^=Search]'); "
+                 f"i.value = {json.dumps(name)}; i.dispatchEvent(new Event('input', {{bubbles: true}})); }})()")
+            row = b.wait_js(f"the {name} row", f"(() => {{ const r = {LIST_ROWS}; const k = Object.keys(r); "
+                            f"return k.length === 1 && k[0] === {json.dumps(name)} ? r[k[0]] : null }})()", 60)
+            assert OFF_TAG in row, (name, row)
+        b.goto(f"{ui}/deployments/deployment/{any_kind.id}")
+        b.wait_js("the deployment page", "document.body.innerText.includes('any-kind')", 90)
+        b.screenshot(shots / "deployment-page.png")
+        page = b.js(SCHEDULE_PANEL)
+        assert page["names"] == ["sat-0200-amsterdam-off-until-switched-on"] and page["on"] == [False], page
+        b.goto(f"{ui}/deployments/deployment/{any_kind.id}/run")
+        b.wait_js("the run form", "document.body.innerText.includes('plan_path')", 90)
+        b.screenshot(shots / "run-form.png")
+        form = b.js(RUN_FORM)
+        assert form["migration"] == ["", *MIGRATION_KINDS], form  # a choice ("": the plan's kind), not free text
+        assert form["none_toggles"] == 0 and form["plan_path"] == "textarea", form  # plain text, no None toggle
         run = await run_deployment("netmig-migrate/npm-to-cilium", timeout=0, parameters={
             "cluster": {"sandbox": str(sb)}, "plan_path": str(plan)})
 
@@ -96,6 +192,11 @@ async def _scenario(ui: str, sb: Path, plan: Path, b: Browser, shots: Path) -> N
         modal = b.js(MODAL_OVERFLOW)
         b.screenshot(shots / "approval-modal.png")
         assert modal is not None and modal["worst"] <= 0, modal  # nothing in the modal scrolls sideways
+        summary = summarize(load_plan(plan))
+        decision = ["Approve npm-to-cilium on", summary.headline(), summary.lines()[0]]
+        seen = b.js(f"{IN_VIEW}({json.dumps(decision)})")
+        print("MODAL-IN-VIEW", json.dumps(seen, indent=1))
+        assert seen is not None and all(seen[x] and seen[x]["inside"] for x in decision), seen  # no scrolling
 
         await client.resume_flow_run(run.id, run_input={"approve": True, "approver": "ui-test",
                                                          "comment": "looks right"})
@@ -115,6 +216,7 @@ async def _scenario(ui: str, sb: Path, plan: Path, b: Browser, shots: Path) -> N
                              if not (a.description or "").strip() and a.type is not None)  # None: Prefect's result
                                                                                              # records
         assert undescribed == [], undescribed
+        assert_every_node_phase(plan.parent / "npm.run" / "journal.jsonl")  # a deployment run's watch keeps up
         report = str(keys["migration-report"].data)
         assert "approved** by **ui-test**" in report and "looks right" in report
 

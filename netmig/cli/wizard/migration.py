@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from netmig.cli.wizard.answers import Answers
@@ -101,9 +102,9 @@ JOURNEY = "journey"  # the migration answer that picks the journey to JOURNEY_GO
 JOURNEY_GOAL = "overlay-cilium"
 
 
-def journey_offer(network: Any) -> list[str] | None:
-    """The journey from ``network``'s profile to Azure CNI Overlay + Cilium as lines (its first line the summary),
-    or None when the cluster is there already or no journey exists."""
+def _journey_path(network: Any) -> Any:
+    """The planner's chosen path from ``network``'s profile to JOURNEY_GOAL; None when there is none (or nothing to
+    do)."""
     from netmig.journey.planner import plan_journey
     from netmig.model.profiles import ProfileState
 
@@ -112,26 +113,46 @@ def journey_offer(network: Any) -> list[str] | None:
     except ValueError:
         return None
     jp = plan_journey(start, goal)
-    if jp.path is None or not jp.path.stages:
+    return jp.path if jp.path is not None and jp.path.stages else None
+
+
+def journey_offer(network: Any) -> list[str] | None:
+    """The journey from ``network``'s profile to Azure CNI Overlay + Cilium as lines (its first line the summary),
+    or None when the cluster is there already or no journey exists."""
+    path = _journey_path(network)
+    if path is None:
         return None
-    w = jp.path.window
-    return [f"{jp.path.route()}: {len(jp.path.stages)} stage(s), {jp.path.reimages} reimage(s), "
+    w = path.window
+    return [f"{path.route()}: {len(path.stages)} stage(s), {path.reimages} reimage(s), "
             + (f"NetworkPolicies unenforced for {w.reimages} reimage(s)" if w.reimages else "no unenforced window")]
 
 
 def journey_commands(a: Answers) -> list[list[str]]:
-    """The journey's two commands for the cluster the wizard read."""
+    """The journey's two commands for the cluster the wizard read (with the pod CIDR and the checks accepted)."""
     from netmig.commands.argv import argv
 
     out = str(a.out or "journey.yaml")
-    return [argv(["journey", "plan"], address=a.address, flags=[("--to", JOURNEY_GOAL), ("--pod-cidr", a.pod_cidr),
-                                                              ("--out", out)]),
+    return [argv(["journey", "plan"], address=a.address, flags=[("--to", JOURNEY_GOAL), ("--accept", tuple(a.accept)),
+                                                              ("--pod-cidr", a.pod_cidr), ("--out", out)]),
             argv(["journey", "apply"], out)]
+
+
+def first_stage(a: Answers, info: Any) -> Answers:
+    """The answers for the journey's stage 1 as a single migration (its kind, the pod CIDR when that stage takes
+    one): ``journey plan`` makes stage 1's plan with its full preflight exactly like this, so the wizard runs that
+    preflight first and the checks accepted there go into the printed journey command."""
+    from netmig.engine.planning import load_template
+
+    stage = _journey_path(info.network).stages[0]
+    takes_cidr = "pod_cidr" in (load_template(stage.kind).plan_options or []) and stage.pod_cidr != "n/a"
+    return replace(a, kind=stage.kind, pod_cidr=a.pod_cidr if takes_cidr else None, accept=list(a.accept))
 
 
 def choose_migration(q: Questions, a: Answers, target: Any, info: Any, echo: Any) -> Any:
     """Phase 2: offer the journey to Azure CNI Overlay + Cilium first, then list the migrations (which fit the
-    cluster), settle ``a.kind``; returns its template, or None when the journey was chosen (``a.kind`` JOURNEY)."""
+    cluster), settle ``a.kind``; returns its template, or None when the journey was chosen (``a.kind`` JOURNEY).
+    On a terminal the journey (when there is one) is the first choice of the selection and the one Enter takes;
+    without a terminal the default stays the only migration that fits (the journey is never taken unasked)."""
     from netmig.azure.gateway import AksGateway
 
     offer = journey_offer(info.network)
@@ -153,11 +174,13 @@ def choose_migration(q: Questions, a: Answers, target: Any, info: Any, echo: Any
         echo(f"  {t.kind:<24} {'applies' + detail if why[t.kind] is None else 'n/a: ' + str(why[t.kind])}"
              f"  ({t.title})")
     fits = [t.kind for t in templates if why[t.kind] is None]
-    if a.kind is None:
-        journey = [Option(f"{JOURNEY}: every stage to Azure CNI Overlay + Cilium ({offer[0]})", JOURNEY)] \
-            if offer else []
-        a.kind = q.select("Migration", [Option(f"{t.kind}: {t.title}", t.kind, why[t.kind]) for t in templates]
-                          + journey, flag="--migration KIND", default=fits[0] if len(fits) == 1 else NO_DEFAULT)
+    if a.kind is None:  # the recommended journey is the first choice, and where the pointer starts on a terminal
+        journey = [Option(f"{JOURNEY} (recommended): every stage to Azure CNI Overlay + Cilium ({offer[0]})",
+                          JOURNEY)] if offer else []
+        default: Any = fits[0] if len(fits) == 1 else NO_DEFAULT  # without a terminal: never the journey unasked
+        a.kind = q.select("Migration", journey + [Option(f"{t.kind}: {t.title}", t.kind, why[t.kind])
+                                                  for t in templates],
+                          flag="--migration KIND", default=JOURNEY if journey and q.interactive else default)
     if a.kind == JOURNEY and offer:
         return None
     if a.kind not in why:
@@ -170,18 +193,30 @@ def choose_migration(q: Questions, a: Answers, target: Any, info: Any, echo: Any
     return template
 
 
+def _cidr_problem(s: str) -> str | None:
+    try:
+        ipaddress.ip_network(s, strict=True)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def journey_options(q: Questions, a: Answers, info: Any) -> None:
+    """Phase 3 for the journey: the pod CIDR when a stage needs one (a move to Azure CNI Overlay from a node-subnet
+    profile: ``journey plan`` refuses to plan without it), so the printed journey commands ask nothing more."""
+    path = _journey_path(info.network)
+    if a.pod_cidr is None and path is not None and any(t.pod_cidr == "required" for t in path.stages):
+        a.pod_cidr = q.text("Overlay pod CIDR for the journey's move to Azure CNI Overlay (must not overlap the VNet, "
+                            "services or peered networks)", flag="--pod-cidr CIDR", default=None,
+                            validate=lambda s: _cidr_problem(s) if s else "a CIDR such as 192.168.0.0/16")
+
+
 def plan_options(q: Questions, a: Answers, template: Any, info: Any, echo: Any) -> None:
     """Phase 3: the pod CIDR, the operator manifest, the fallback path (each asked only when it applies)."""
     if a.pod_cidr is None and supports_pod_cidr(template):
-        def cidr_problem(s: str) -> str | None:
-            try:
-                ipaddress.ip_network(s, strict=True)
-            except ValueError as e:
-                return str(e)
-            return None
         a.pod_cidr = q.text("Overlay pod CIDR (empty: keep the current one; must not overlap the VNet, services or "
                             "peered networks)", flag="--pod-cidr CIDR", default=template.target.pod_cidr or "",
-                            validate=lambda s: cidr_problem(s) if s else None)  # "": keep (not asked again)
+                            validate=lambda s: _cidr_problem(s) if s else None)  # "": keep (not asked again)
     for step in template.steps:  # the operator manifest a step installs: a reviewed local copy or a URL
         if step.kind == "install-operator" and not any(x.startswith(f"{step.id}.manifest=") for x in a.sets):
             default = str(step.params.get("manifest") or "")

@@ -18,7 +18,13 @@ from netmig.cli.wizard.answers import (
     wizard_command,
 )
 from netmig.cli.wizard.cluster import describe_cluster, pick_cluster, read_cluster
-from netmig.cli.wizard.migration import choose_migration, journey_commands, plan_options
+from netmig.cli.wizard.migration import (
+    choose_migration,
+    first_stage,
+    journey_commands,
+    journey_options,
+    plan_options,
+)
 from netmig.cli.wizard.preflight import preflight_and_accept
 from netmig.cli.wizard.save import review_and_save
 from netmig.cli.wizard.when import DEFAULT_TZ, schedule, when_and_approval
@@ -34,6 +40,15 @@ def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, 
     echo("\n" + describe_cluster(info))
     template = choose_migration(q, a, target, info, echo)  # 2. the migration (or the journey)
     if template is None:  # the journey: its own commands plan every stage and run them with one approval
+        journey_options(q, a, info)  # 3. its pod CIDR, when a stage needs one
+        first = first_stage(a, info)  # 4. stage 1's preflight (journey plan runs it too) and acceptance
+        echo(f"\nStage 1 of the journey: {first.kind}")
+        try:
+            preflight_and_accept(q, first, target, echo)
+        except WizardStopped as e:
+            echo(str(e))
+            return a
+        a.accept = first.accept
         echo("\nThe journey, non-interactive, from any shell:")
         for cmd in journey_commands(a):
             echo(f"  {shlex.join(cmd)}")
