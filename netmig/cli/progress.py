@@ -2,9 +2,13 @@
 
 Contract:
 - ``RichProgress`` (a ``ProgressSink``): one bar per pool during the reimage watch -- nodes done/total, the
-  surge/cordoned/NotReady counts and the engines, elapsed time and an ETA; ``message`` prints above the bars.
-- ``probe_progress(stream)``: an ``on_progress(done, total)`` callable for probe runs drawing a bar with ETA on a
-  TTY, or None off a TTY (the caller keeps its plain lines). ``close()`` on it ends the bar.
+  surge/cordoned/NotReady counts and the engines, elapsed time and an ETA; ``message`` prints above the bars;
+  ``probes(status)`` (the migration's snapshot/verify steps) draws a ``ProbeBar``.
+- ``ProbeBar``: the one probe-run bar (``verify snapshot|expect`` and the migration's probing steps): probe pods
+  done/planned, then ``on_status`` (a ``netmig.verify.run.ProbeStatus``) adds the phase, probes done/planned,
+  the ETA at the pace so far and the elapsed time against the budget. ``probe_progress(stream)``: a ``ProbeBar``
+  on a TTY, or None off a TTY (the caller keeps its plain lines). ``close()`` ends the bar, leaving its last
+  state on the terminal.
 - ``spinner(text, stream)``: a context manager showing a spinner while waiting (a TTY), else one log line.
 ``sink_for(stream)`` picks ``RichProgress`` on a TTY, else the plain ``ProgressSink``.
 """
@@ -51,6 +55,7 @@ class RichProgress(ProgressSink):
         self.console = Console(file=stream or sys.stderr, force_terminal=True) if stream else Console(stderr=True)
         self.bars: Progress | None = None
         self.tasks: dict[str, Any] = {}
+        self.probe_bar: ProbeBar | None = None
 
     def pools(self, pools: list[Any]) -> None:
         if self.bars is None:
@@ -67,10 +72,18 @@ class RichProgress(ProgressSink):
     def message(self, text: str) -> None:
         self.console.print(text)
 
+    def probes(self, status: Any) -> None:
+        if self.probe_bar is None:
+            self.probe_bar = ProbeBar(console=self.console)
+        self.probe_bar.on_status(status)
+
     def close(self) -> None:
         if self.bars is not None:
             self.bars.stop()
             self.bars = None
+        if self.probe_bar is not None:
+            self.probe_bar.close()
+            self.probe_bar = None
 
 
 def sink_for(stream: Any = None) -> ProgressSink:
@@ -79,20 +92,38 @@ def sink_for(stream: Any = None) -> ProgressSink:
     return RichProgress(stream if stream is not sys.stderr else None) if is_tty(stream) else ProgressSink()
 
 
-class ProbeBar:
-    """``on_progress(done, total)`` for a probe run: a bar with count, elapsed time and ETA."""
+def probe_detail(st: Any) -> str:
+    """A ``ProbeStatus`` in words: phase, probes done, ETA at the pace so far, elapsed against the budget."""
+    eta = st.eta_s
+    budget = f" of {st.budget_s:.0f} s budget" if st.budget_s is not None else " (no budget)"
+    left = f", ETA {eta:.0f} s" if eta is not None else ""
+    return f"{st.phase}: probes {st.probes_done:,}/{st.probes_total:,}{left}; {st.elapsed_s:.0f} s{budget}"
 
-    def __init__(self, stream: Any, what: str = "probes") -> None:
-        self.console = Console(file=stream, force_terminal=True)
+
+class ProbeBar:
+    """A probe run's bar (see the module docstring): ``__call__(done, total)`` is an ``on_progress`` callback,
+    ``on_status(status)`` an ``on_status`` one."""
+
+    def __init__(self, stream: Any = None, what: str = "probe pods", console: Console | None = None) -> None:
+        self.console = console or Console(file=stream or sys.stderr, force_terminal=True)
         self.bars = Progress(SpinnerColumn(), TextColumn(what), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=self.console)
+                             TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=self.console)
         self.task: Any = None
 
-    def __call__(self, done: int, total: int) -> None:
+    def _update(self, done: int, total: int, detail: str | None = None) -> None:
         if self.task is None:
             self.bars.start()
-            self.task = self.bars.add_task("probes", total=total or 1)
-        self.bars.update(self.task, completed=done, total=total or 1)
+            self.task = self.bars.add_task("probes", total=total or 1, detail="")
+        if detail is None:
+            self.bars.update(self.task, completed=done, total=total or 1)
+        else:
+            self.bars.update(self.task, completed=done, total=total or 1, detail=escape(detail))
+
+    def __call__(self, done: int, total: int) -> None:
+        self._update(done, total)
+
+    def on_status(self, st: Any) -> None:
+        self._update(st.pods_done, st.pods_total, probe_detail(st))
 
     def close(self) -> None:
         if self.task is not None:
@@ -100,7 +131,7 @@ class ProbeBar:
             self.task = None
 
 
-def probe_progress(stream: Any = None, what: str = "probes") -> ProbeBar | None:
+def probe_progress(stream: Any = None, what: str = "probe pods") -> ProbeBar | None:
     """A ``ProbeBar`` on a TTY, else None (the caller's plain lines)."""
     stream = stream or sys.stderr
     return ProbeBar(stream, what) if is_tty(stream) else None

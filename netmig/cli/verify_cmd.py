@@ -141,22 +141,26 @@ def seed_demo(ctx: click.Context, image: str | None, timeout: int, time_scale: f
 
 # ---------------------------------------------------------------------------- snapshot / expect
 class ProbeProgress:
-    """``on_progress`` for a probe run: on a terminal (``stream.isatty()``) a rich progress bar (probe pods
-    started/done, probes done, ETA and the budget, fed by ``on_status``); otherwise one structlog event ``probe pods
-    finished`` (done, total) per pod, rendered by ``netmig.logs`` (JSON lines on stderr). Nothing when ``quiet``.
-    Use as a context manager: leaving it stops the bar and restores the structlog configuration it replaced."""
+    """``on_progress`` for a probe run: on a terminal (``stream.isatty()``) the ``netmig.cli.progress.ProbeBar``
+    (probe pods done/planned, probes done, ETA and the budget, fed by ``on_status``); otherwise one structlog event
+    ``probe pods finished`` (done, total) per pod, rendered by ``netmig.logs`` (JSON lines on stderr). Nothing when
+    ``quiet``. Use as a context manager: leaving it stops the bar and restores the structlog configuration it
+    replaced."""
 
     def __init__(self, quiet: bool = False, stream: TextIO | None = None) -> None:
         self.quiet = quiet
         self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._saved: dict[str, Any] | None = None
         self._log: Any = None
         self._bar: Any = None
-        self._task: Any = None
 
     def __enter__(self) -> ProbeProgress:
-        if not self.quiet and not self.tty:
+        from netmig.cli.progress import probe_progress
+
+        if self.quiet:
+            return self
+        self._bar = probe_progress(self.stream)
+        if self._bar is None:
             import structlog
 
             from netmig import logs
@@ -164,20 +168,11 @@ class ProbeProgress:
             self._saved = structlog.get_config()
             logs.configure()
             self._log = logs.get_logger("netmig.verify")
-        elif not self.quiet:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(TextColumn("probe pods"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
-                                 console=Console(file=self.stream, force_terminal=True))
-            self._task = self._bar.add_task("probe pods", total=None, detail="planning")
-            self._bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
-            self._bar.stop()
+            self._bar.close()
             self._bar = None
         if self._saved is not None:
             import structlog
@@ -189,22 +184,15 @@ class ProbeProgress:
         from netmig.stepkit.testhooks import checkpoint
 
         checkpoint("verify:probing")
-        if self.quiet:
-            return
         if self._log is not None:
             self._log.info("probe pods finished", done=done, total=total)
         elif self._bar is not None:
-            self._bar.update(self._task, completed=done, total=total)
+            self._bar(done, total)
 
     def on_status(self, st: Any) -> None:
         """A ``netmig.verify.run.ProbeStatus``: probes done, ETA against the budget (terminal only)."""
-        if self._bar is None:
-            return
-        eta = st.eta_s
-        budget = f" of {st.budget_s:.0f} s budget" if st.budget_s is not None else ""
-        left = f", ETA {eta:.0f} s" if eta is not None else ""
-        detail = f"{st.phase}: probes {st.probes_done:,}/{st.probes_total:,}{left}; {st.elapsed_s:.0f} s{budget}"
-        self._bar.update(self._task, completed=st.pods_done, total=st.pods_total, detail=detail)
+        if self._bar is not None:
+            self._bar.on_status(st)
 
 
 def _budget(budget: str, no_budget: bool) -> float | None:
@@ -220,12 +208,14 @@ def _budget(budget: str, no_budget: bool) -> float | None:
 
 
 def _take(conn: Conn, engine: str | None, image: str | None, timeout: int, concurrency: int, services: bool,
-          baseline: Path | None, quiet: bool, target: str | None = None, budget_s: float | None = None) -> Any:
+          baseline: Path | None, quiet: bool, target: str | None = None, budget_s: float | None = None,
+          parallel: int | None = None, started: float | None = None) -> Any:
     from netmig.commands import verify_snapshot
 
     return verify_snapshot(SnapshotRequest(conn, engine=engine, image=image, timeout_s=timeout,
                                            concurrency=concurrency, services=services, baseline=baseline,
-                                           progress=ProbeProgress(quiet), target=target, budget_s=budget_s))
+                                           progress=ProbeProgress(quiet), target=target, budget_s=budget_s,
+                                           parallel=parallel, started=started))
 
 
 _ENGINES = click.Choice(["spec", "npm", "cilium", "calico"])
@@ -246,6 +236,8 @@ def _probe_options(f: F) -> F:
                      help="Probing time budget (e.g. 10m, 90s): predicted cells always, stable cells sampled "
                           "(stratified) to fit."),
         click.option("--no-budget", is_flag=True, help="Probe every cell, however long it takes."),
+        click.option("--parallel", type=click.IntRange(1, 64), default=16, show_default=True,
+                     help="Connects at a time inside one probe pod (1: one after the other)."),
         click.option("--services/--no-services", default=True, show_default=True,
                      help="Also probe Service ClusterIPs."),
     ]):
@@ -266,16 +258,21 @@ def _probe_options(f: F) -> F:
               help="Print one JSON object instead of the matrix: out, engine, differ (cells) and the stats.")
 @click.pass_context
 def snapshot(ctx: click.Context, engine: str | None, image: str | None, timeout: int, concurrency: int,
-             target: str | None, budget: str, no_budget: bool,
+             target: str | None, budget: str, no_budget: bool, parallel: int,
              services: bool, out: Path, baseline: Path | None, junit: Path | None, markdown: Path | None,
              quiet: bool, as_json: bool, **kwargs: Any) -> None:
-    """Probe the cluster's real workloads (one probe pod per class) and record reachability by identity."""
+    """Probe the cluster's real workloads (one probe pod per class) and record reachability by identity.
+
+    The budget counts from here and includes writing ``--out`` (streamed)."""
+    import time
+
     from netmig.verify import report
     from netmig.verify import snapshot as snapmod
 
+    started = time.monotonic()
     budget_s = _budget(budget, no_budget)
     snap = _take(_merge(ctx, _conn(kwargs)), engine, image, timeout, concurrency, services, baseline,
-                 quiet or as_json, target, budget_s)
+                 quiet or as_json, target, budget_s, parallel, started)
     snapmod.save(snap, out)
     _write(junit, report.snapshot_junit(snap))
     _write(markdown, report.snapshot_markdown(snap))
@@ -302,7 +299,7 @@ def snapshot(ctx: click.Context, engine: str | None, image: str | None, timeout:
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def expect(ctx: click.Context, engine: str | None, image: str | None, timeout: int, concurrency: int,
-           target: str | None, budget: str, no_budget: bool,
+           target: str | None, budget: str, no_budget: bool, parallel: int,
            services: bool, snapshot_file: Path | None, as_json: bool, junit: Path | None, **kwargs: Any) -> None:
     """Expected (policy engine) vs observed; exit 1 when any cell differs."""
     from netmig.commands import verify_expect
@@ -310,7 +307,7 @@ def expect(ctx: click.Context, engine: str | None, image: str | None, timeout: i
 
     take = None if snapshot_file is not None else SnapshotRequest(
         _merge(ctx, _conn(kwargs)), image=image, timeout_s=timeout, concurrency=concurrency, services=services,
-        progress=ProbeProgress(as_json), target=target, budget_s=_budget(budget, no_budget))
+        progress=ProbeProgress(as_json), target=target, budget_s=_budget(budget, no_budget), parallel=parallel)
     result = verify_expect(ExpectRequest(snapshot_file=snapshot_file, take=take, engine=engine))
     snap, items, label = result.snapshot, result.mismatches, result.engine
     _write(junit, report.junit(f"expected {label} vs observed", [

@@ -134,17 +134,19 @@ class SnapshotRequest:
     baseline: Path | None = None  # an earlier snapshot whose cells are probed again
     target: str | None = None  # the engine the cluster moves to: its predicted-change cells are all probed
     budget_s: float | None = 600.0  # the probing time budget (None: no budget, every cell)
+    parallel: int | None = None  # connects at a time in one probe pod (None: netmig.kube.probes.DEFAULT_PARALLEL)
+    started: float | None = None  # time.monotonic() when the command started: the budget counts from then
     on_progress: Callable[[int, int], None] | None = None
     progress: Any = field(default=None, repr=False)  # a context manager yielding on_progress (entered with the run)
 
 
 def verify_snapshot(req: SnapshotRequest) -> Any:
     """Take a snapshot (``netmig.verify.run.take_snapshot``); see the module contract."""
-    from netmig.kube.probes import DEFAULT_IMAGE
+    from netmig.kube.probes import DEFAULT_IMAGE, DEFAULT_PARALLEL
     from netmig.verify import snapshot as snapmod
     from netmig.verify.run import take_snapshot
 
-    base = [c.key for c in snapmod.load(req.baseline).cells] if req.baseline else []
+    base = snapmod.cell_keys(req.baseline) if req.baseline else []
     with open_cluster(req.conn) as (gw, arm_engine, network), kube_errors(), \
             (req.progress or contextlib.nullcontext(req.on_progress)) as progress:
         eng = _engine(req.engine, arm_engine, gw)
@@ -152,7 +154,8 @@ def verify_snapshot(req: SnapshotRequest) -> Any:
             return take_snapshot(gw, eng, image=req.image or DEFAULT_IMAGE, timeout_s=req.timeout_s,
                                  concurrency=req.concurrency, on_progress=progress, baseline=base,
                                  include_services=req.services, network=network, target=req.target,
-                                 budget_s=req.budget_s, on_status=getattr(progress, "on_status", None))
+                                 budget_s=req.budget_s, on_status=getattr(progress, "on_status", None),
+                                 parallel=req.parallel or DEFAULT_PARALLEL, started=req.started)
         except KeyboardInterrupt as e:
             raise interrupted(e, gw) from None
 

@@ -1,7 +1,8 @@
 """Build an API client from a kubeconfig, and translate client errors.
 
 Contract: ``api_client(kubeconfig_bytes_or_path)`` never writes the kubeconfig anywhere but a private temporary
-file that is removed at once; ``translated`` turns ``ApiException``/urllib3 errors into ``netmig.kube.errors``.
+file that is removed at once, and keeps up to ``POOL`` connections alive (the probe runner's parallel threads);
+``translated`` turns ``ApiException``/urllib3 errors into ``netmig.kube.errors``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from kubernetes.client.exceptions import ApiException
 
 from netmig.kube import errors
 
+POOL = 72  # kept-alive connections: the probe runner's threads (``--concurrency`` at most 64) plus a few
+
+
+def _configuration() -> client.Configuration:
+    conf = client.Configuration()
+    conf.connection_pool_maxsize = POOL  # the default (5 per CPU) makes parallel callers reconnect (TLS) each time
+    return conf
+
 
 def api_client(kubeconfig: bytes | str | Path) -> client.ApiClient:
     if isinstance(kubeconfig, bytes):
@@ -26,10 +35,10 @@ def api_client(kubeconfig: bytes | str | Path) -> client.ApiClient:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(kubeconfig)
-            return config.new_client_from_config(config_file=name)
+            return config.new_client_from_config(config_file=name, client_configuration=_configuration())
         finally:
             os.unlink(name)
-    return config.new_client_from_config(config_file=str(kubeconfig))
+    return config.new_client_from_config(config_file=str(kubeconfig), client_configuration=_configuration())
 
 
 @contextmanager

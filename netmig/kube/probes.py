@@ -4,7 +4,10 @@ Contract
 - ``ProbeRun(gateway, ...)`` is a context manager. Entering creates the run's bookkeeping namespace
   ``netmig-probe-<run id>`` (labelled ``netmig.io/probe-run=<run id>``). ``run(batches)`` runs one pod per
   ``(SourceSpec, [ProbeRequest])`` batch, at most ``concurrency`` at a time, each executing a POSIX ``sh`` script of
-  ``agnhost connect`` lines (``netmig.model.probes.probe_line``) and reporting every outcome through its log.
+  ``agnhost connect`` lines (``netmig.model.probes.probe_script``) and reporting every outcome through its log.
+  ``parallel`` (default ``DEFAULT_PARALLEL``): connects a pod runs at a time, as groups of backgrounded lines each
+  ended by ``wait`` (1: one after the other), so a group of timeouts costs one timeout; the pod's deadline
+  (``activeDeadlineSeconds``) allows one timeout + 1 s per group, plus 120 s.
   ``run`` may be called several times in one ``ProbeRun`` (the verifier's single retry round).
 - BEFORE any probe pod is created, the ConfigMap ``netmig-probe-pods`` in the bookkeeping namespace is written with
   the namespace/name of every pod the round will create.
@@ -57,12 +60,13 @@ from typing import Any
 from netmig.kube import errors
 from netmig.kube.client import translated
 from netmig.kube.gateway import KubeGateway
-from netmig.model.probes import Observation, classify, parse_log, probe_line
+from netmig.model.probes import Observation, classify, parse_log, probe_script
 from netmig.policy.identity import PROBE_RUN_LABEL, workload_labels
 
 DEFAULT_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 NAMESPACE_PREFIX = "netmig-probe-"
 CONFIGMAP = "netmig-probe-pods"
+DEFAULT_PARALLEL = 16  # connects at a time in one probe pod (16 short-lived agnhost processes)
 Progress = Callable[[int, int], None]
 
 
@@ -175,7 +179,7 @@ class ProbeRun:
     def __init__(
         self, gateway: KubeGateway, *, run_id: str | None = None, image: str = DEFAULT_IMAGE, timeout_s: int = 2,
         concurrency: int = 8, on_progress: Progress | None = None, poll_interval: float = 0.05,
-        pod_timeout_s: float = 300.0, node_slots: dict[str, int] | None = None,
+        pod_timeout_s: float = 300.0, node_slots: dict[str, int] | None = None, parallel: int = DEFAULT_PARALLEL,
     ) -> None:
         if not 1 <= timeout_s <= 60:
             raise ValueError("the probe timeout must be between 1 and 60 seconds")
@@ -185,6 +189,7 @@ class ProbeRun:
         self.image = image
         self.timeout_s = timeout_s
         self.concurrency = max(1, concurrency)
+        self.parallel = max(1, parallel)
         self.on_progress = on_progress
         self.poll_interval = poll_interval
         self.pod_timeout_s = pod_timeout_s
@@ -268,14 +273,14 @@ class ProbeRun:
         return [results[i] for i in range(len(named))]
 
     def _pod_body(self, name: str, src: SourceSpec, reqs: Sequence[ProbeRequest]) -> Any:
-        script = "\n".join(probe_line(r.id, r.host, r.port, self.timeout_s, r.protocol) for r in reqs)
+        script = probe_script(((r.id, r.host, r.port, r.protocol) for r in reqs), self.timeout_s, self.parallel)
         labels = workload_labels(src.labels)
         labels[PROBE_RUN_LABEL] = self.run_id
         spec: dict[str, Any] = {
             "restartPolicy": "Never",
             "automountServiceAccountToken": False,
             "terminationGracePeriodSeconds": 0,
-            "activeDeadlineSeconds": int(len(reqs) * (self.timeout_s + 1) + 120),
+            "activeDeadlineSeconds": int(self._groups(len(reqs)) * (self.timeout_s + 1) + 120),
             "tolerations": [{"operator": "Exists"}],
             "containers": [{
                 "name": "probe", "image": self.image, "command": ["/bin/sh", "-c", script],
@@ -288,6 +293,10 @@ class ProbeRun:
                 "metadata": {"name": name, "namespace": src.namespace, "labels": labels,
                              "annotations": {"netmig.io/probe-source": src.key}},
                 "spec": spec}
+
+    def _groups(self, n: int) -> int:
+        """How many sequential steps ``n`` probes take in a pod's script."""
+        return -(-n // self.parallel)
 
     def _one(self, name: str, src: SourceSpec, reqs: Sequence[ProbeRequest]) -> BatchResult:
         """One pod, within the overall gate (``concurrency``, lowered on 429) and its node's free capacity."""
@@ -340,7 +349,7 @@ class ProbeRun:
         started = time.monotonic()
         try:
             self._create(name, src, reqs)
-            pod = self._wait_done(name, src.namespace, len(reqs))
+            pod = self._wait_done(name, src.namespace, self._groups(len(reqs)))
             with translated(f"reading the log of probe pod {src.namespace}/{name}"):
                 log = self.gw.core.read_namespaced_pod_log(name, src.namespace)
         except errors.KubeError as e:

@@ -35,6 +35,7 @@ class ProgressSink:
     def __init__(self) -> None:
         self.log = get_logger("netmig.progress")
         self._last: str | None = None
+        self._probe_key: str | None = None
 
     def pools(self, pools: list[PoolProgress]) -> None:
         line = "; ".join(p.describe() for p in pools)
@@ -44,6 +45,19 @@ class ProgressSink:
 
     def message(self, text: str) -> None:
         self.log.info(text)
+
+    def probes(self, status: Any) -> None:
+        """A probe run's progress (``netmig.verify.run.ProbeStatus``, from the snapshot/verify steps): one line
+        ``probe progress`` when the phase changes, every 5 % of the planned probe pods, and at the end."""
+        total = max(1, status.pods_total)
+        step = int(20 * status.pods_done / total)
+        key = f"{status.phase}:{step}:{status.pods_done == status.pods_total}"
+        if key == self._probe_key:
+            return
+        self._probe_key = key
+        self.log.info("probe progress", phase=status.phase, pods=f"{status.pods_done}/{status.pods_total}",
+                      probes=f"{status.probes_done}/{status.probes_total}", elapsed_s=round(status.elapsed_s),
+                      budget_s=status.budget_s)
 
     def artifact(self, key: str, markdown: str) -> None:
         """A Markdown document (the report); the Prefect sink publishes it as an artifact."""

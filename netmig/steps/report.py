@@ -200,6 +200,9 @@ def render(plan: Plan, records: Sequence[Event | Mapping[str, Any]]) -> str:
                      f"{v['changes']} connectivity changes, {v['explained']} predicted by the policy analysis, "
                      f"{v['unexplained']} unexplained; {v['mismatches']} observations differ from the prediction.")
         if v.get("changes_detail"):
+            if len(v["changes_detail"]) < v["changes"]:
+                lines += ["", f"The first {len(v['changes_detail'])} of {v['changes']} changes, unexplained first; "
+                              f"all of them are in {v.get('changes_file', 'the run folder')}."]
             lines += ["", "| from | to | port | before | after | why |", "|---|---|---|---|---|---|"]
             for c in v["changes_detail"]:
                 lines.append(f"| {c['src']} | {c['dst']} | {c['port']}/{c['protocol']} | {c['before']} | "

@@ -5,10 +5,13 @@ cell the analysis predicts to change towards the plan's target engine, the rest 
 Crash-safe probing (also for the verify step): ``own_probe_run(ctx, step)`` first removes the probe pods and the
 probe namespace of this step's earlier, interrupted attempts (their probe run ids are journaled before any pod is
 created: ``STEP.probe-runs``), confirming each deletion before saying so, then journals the id of the new probe
-run. Test hook point ``STEP:probes=N``: after the N-th probe pod finished."""
+run. Test hook point ``STEP:probes=N``: after the N-th probe pod finished. Progress goes to ``ctx.progress.probes``
+(a bar on a terminal, plain lines elsewhere); the budget counts from the step's start and includes writing the
+snapshot file (streamed)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import Field
@@ -67,13 +70,14 @@ def connectivity_snapshot(ctx: StepContext, step: PlanStep, params: SnapshotPara
             return {"file": path.name, "cells": len(snap.cells), "reused": True}
         except Exception:
             path.unlink()
+    started = time.monotonic()  # the budget counts from here, writing the file included
     source = ctx.plan.source_profile().engine
     target = ctx.plan.target_profile().engine
     run_id = own_probe_run(ctx, step)
     snap = take_snapshot(ctx.kube, source, also_engines=(source, target), target=target,
                          timeout_s=params.timeout_s, budget_s=params.budget_s,
                          network=ctx.plan.source_profile().describe(), run_id=run_id,
-                         on_progress=probe_progress(step))
+                         on_progress=probe_progress(step), on_status=ctx.progress.probes, started=started)
     tmp = path.with_suffix(".tmp")
     snapmod.save(snap, tmp)
     tmp.replace(path)

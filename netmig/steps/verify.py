@@ -2,10 +2,14 @@
 pass when every change from the baseline is one the policy engine predicts (explained) and every observation
 matches the target engine's expectation. Resumable from any crash: the probe pods an interrupted attempt left
 (Completed, in the workload namespaces) are removed first (``snapshot.own_probe_run``), and probe pods never count
-as workloads that must be Running."""
+as workloads that must be Running. Every observed change goes to ``verify-changes.jsonl`` in the run folder (one
+JSON object per line); the journal's ``verify-result`` holds the counts and at most ``DETAIL`` of them, unexplained
+ones first (a large cluster has hundreds of thousands)."""
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 from pydantic import Field
@@ -18,6 +22,8 @@ from netmig.stepkit.registry import StepParams, seconds, step
 from netmig.steps.snapshot import BEFORE, own_probe_run, probe_progress
 
 AFTER = "snapshot-after.json"
+CHANGES = "verify-changes.jsonl"
+DETAIL = 200  # changes journaled (and shown in the report) at most; all of them are in CHANGES
 
 
 def _pods_settled(ctx: StepContext) -> tuple[bool, str]:
@@ -62,18 +68,26 @@ def verify_step(ctx: StepContext, step: PlanStep, params: VerifyParams) -> dict[
                               "check the workloads, then rerun apply")
         if ctx.sleep(1.0):
             raise CheckFailed("stopped", "rerun apply")
-    before = snapmod.load(ctx.run_dir / BEFORE)
+    started = time.monotonic()  # the probing budget counts from here (settling is not probing)
+    baseline = snapmod.cell_keys(ctx.run_dir / BEFORE)
     engine = params.expect_engine or ctx.plan.target_profile().engine
-    after = take_snapshot(ctx.kube, engine, also_engines=(engine,), baseline=[c.key for c in before.cells],
+    after = take_snapshot(ctx.kube, engine, also_engines=(engine,), baseline=baseline,
                           timeout_s=params.timeout_s, budget_s=params.budget_s,
                           network=ctx.plan.target_profile().describe(), run_id=run_id,
-                          on_progress=probe_progress(step))
+                          on_progress=probe_progress(step), on_status=ctx.progress.probes, started=started)
+    del baseline
     snapmod.save(after, ctx.run_dir / AFTER)
+    before = snapmod.load(ctx.run_dir / BEFORE)
     cmp = compare(before, after)
     mism = expected_vs_observed(after, engine if engine != "cilium" else None)
     result = {"probes": cmp.probes, "changes": len(cmp.changes), "explained": len(cmp.changes) - len(cmp.unexplained),
               "unexplained": len(cmp.unexplained), "mismatches": len(mism), "engine": after.engine}
-    ctx.journal.set("verify-result", {**result, "changes_detail": [c.to_dict() for c in cmp.changes],
+    with (ctx.run_dir / CHANGES).open("w", encoding="utf-8") as f:  # every change, one JSON object per line
+        for c in cmp.changes:
+            f.write(json.dumps(c.to_dict(), sort_keys=True) + "\n")
+    shown = sorted(cmp.changes, key=lambda c: c.explanation is not None)[:DETAIL]  # unexplained first
+    ctx.journal.set("verify-result", {**result, "changes_file": CHANGES,
+                                      "changes_detail": [c.to_dict() for c in shown],
                                       "mismatch_detail": [m.to_dict() for m in mism[:50]]})
     if cmp.unexplained or mism:
         raise CheckFailed(f"verification: {len(cmp.unexplained)} unexplained connectivity changes and {len(mism)} "

@@ -1,11 +1,16 @@
 """Fitting a probe plan into a time budget: cost model, risk-first batching, stratified sampling, coverage.
 
 Contract: pure (no I/O, no clock; callers pass measured durations).
-- ``CostModel`` estimates a probe pod's wall time as ``pod_s + fast_s * fast + slow_s * slow`` (``slow``: probes
-  the source engine predicts to time out) and a set of pods' wall time as their sum over ``concurrency``.
-  ``CostModel.fit(samples, prior)`` refits it from measured pods ``(fast, slow, seconds)``; a parameter the samples
-  cannot tell (no slow probe measured, one pod size only) keeps the prior's value.
+- ``CostModel`` estimates a probe pod's wall time as ``pod_s + fast_s * groups(fast) + slow_s * groups(slow)``
+  (``slow``: probes the source engine predicts to time out; a pod runs its connects ``parallel`` at a time, slow
+  ones after the fast ones, so ``groups(n) = ceil(n / parallel)`` and a group lasts as long as its slowest
+  connect) and a set of pods' wall time as their sum over ``concurrency``. A ``cautious`` model counts a probe as
+  slow when the source *or* the target engine predicts a timeout (``PlannedProbe.slow_after``): what a budget
+  spends on a baseline must also pay for re-probing it after the migration. ``CostModel.fit(samples)`` refits
+  it from measured pods ``(fast, slow, seconds)`` (probe counts, by the source engine's prediction); a parameter
+  the samples cannot tell (no slow probe measured, one pod size only) keeps the prior's value.
 - ``mandatory_batches(plan)``: the pods for every ``predicted`` and ``baseline`` probe (never dropped by a budget).
+  In every pod the fast probes come first, then the slow ones (so timeouts share parallel groups).
 - ``optional_batches(plan)``: the other probes as pods, in priority order: ``path`` probes first, then
   ``sampled`` ones; each pod holds up to ``per_pod`` probes of one source spread round-robin over destination
   namespaces, and the sources take turns by (namespace, node) stratum, so any prefix of the list is a stratified
@@ -24,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from netmig.verify.selection import CellKey, Plan, PlannedProbe, SourcePlan
+from netmig.verify.selection import Plan, PlannedProbe, SourcePlan
 
 MANDATORY = ("predicted", "baseline")
 DEFAULT_BUDGET_S = 600.0
@@ -32,17 +37,23 @@ DEFAULT_BUDGET_S = 600.0
 
 @dataclass(frozen=True)
 class CostModel:
-    """Seconds per probe pod (start to log read), per fast probe, per slow probe; pods run ``concurrency`` at a
-    time."""
+    """Seconds per probe pod (start to log read), per group of fast probes, per group of slow probes; pods run
+    ``concurrency`` at a time, each ``parallel`` connects at a time (see the module docstring)."""
 
     pod_s: float
     fast_s: float
     slow_s: float
     concurrency: int
+    parallel: int = 1
+    cautious: bool = False
+
+    def groups(self, n: int) -> int:
+        """How many parallel groups ``n`` connects take."""
+        return -(-n // max(1, self.parallel))
 
     def pod(self, probes: Sequence[PlannedProbe]) -> float:
-        slow = sum(1 for p in probes if p.slow)
-        return self.pod_s + self.fast_s * (len(probes) - slow) + self.slow_s * slow
+        slow = sum(1 for p in probes if p.slow or (self.cautious and p.slow_after))
+        return self.pod_s + self.fast_s * self.groups(len(probes) - slow) + self.slow_s * self.groups(slow)
 
     def wall(self, batches: Iterable[SourcePlan]) -> float:
         """Estimated wall time of running ``batches`` (one pod each)."""
@@ -52,14 +63,15 @@ class CostModel:
         return max(sum(costs) / max(1, self.concurrency), max(costs))
 
     @classmethod
-    def prior(cls, timeout_s: int, concurrency: int) -> CostModel:
+    def prior(cls, timeout_s: int, concurrency: int, parallel: int = 1, cautious: bool = False) -> CostModel:
         """Before any measurement: a real cluster's pace (a few seconds per pod, a timeout lasts ``timeout_s``)."""
-        return cls(5.0, 0.05, float(timeout_s), concurrency)
+        return cls(5.0, 0.05, float(timeout_s), concurrency, parallel, cautious)
 
     def fit(self, samples: Sequence[tuple[int, int, float]]) -> CostModel:
         """This model refitted from measured pods ``(fast probes, slow probes, seconds)`` (see module docstring)."""
         if not samples:
             return self
+        samples = [(self.groups(f), self.groups(s), t) for f, s, t in samples]
         pod_s, fast_s, slow_s = self.pod_s, self.fast_s, self.slow_s
         quick = [(f, t) for f, s, t in samples if s == 0]
         if len(quick) >= 2 and len({f for f, _ in quick}) >= 2:
@@ -73,7 +85,7 @@ class CostModel:
             slow_s = max(statistics.fmean((t - pod_s - fast_s * f) / s for f, s, t in slowed), 0.0)
             if not quick:
                 pod_s = max(statistics.fmean(t - fast_s * f - slow_s * s for f, s, t in slowed), 0.0)
-        return CostModel(pod_s, fast_s, slow_s, self.concurrency)
+        return CostModel(pod_s, fast_s, slow_s, self.concurrency, self.parallel, self.cautious)
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
@@ -96,6 +108,11 @@ def parse_duration(text: str) -> float:
     return value
 
 
+def _pod(sp: SourcePlan, probes: list[PlannedProbe]) -> SourcePlan:
+    """One pod of ``sp``'s source: its fast probes first, then the slow ones (stable)."""
+    return SourcePlan(sp.source, sorted(probes, key=lambda p: p.slow))
+
+
 def _split(sp: SourcePlan, per_pod: int, max_slow: int) -> list[SourcePlan]:
     """``sp``'s probes as pods of at most ``per_pod`` probes and ``max_slow`` slow ones."""
     out: list[SourcePlan] = []
@@ -103,12 +120,12 @@ def _split(sp: SourcePlan, per_pod: int, max_slow: int) -> list[SourcePlan]:
     slow = 0
     for p in sp.probes:
         if cur and (len(cur) >= per_pod or (p.slow and slow >= max_slow)):
-            out.append(SourcePlan(sp.source, cur))
+            out.append(_pod(sp, cur))
             cur, slow = [], 0
         cur.append(p)
         slow += p.slow
     if cur:
-        out.append(SourcePlan(sp.source, cur))
+        out.append(_pod(sp, cur))
     return out
 
 
@@ -156,14 +173,16 @@ def _spread(probes: Sequence[PlannedProbe]) -> list[PlannedProbe]:
     return _round_robin(groups.values())
 
 
-def optional_batches(plan: Plan, per_pod: int = 200, max_slow: int = 50) -> list[SourcePlan]:
-    """The non-mandatory probes as pods in priority order (see the module docstring): one pod per (namespace,
-    node) stratum in turn, so a source's later pods come after every stratum's first."""
+def optional_batches(plan: Plan, per_pod: int = 200, max_slow: int = 50,
+                     keep: Callable[[PlannedProbe], bool] | None = None) -> list[SourcePlan]:
+    """The non-mandatory probes (those ``keep`` accepts, default all) as pods in priority order (see the module
+    docstring): one pod per (namespace, node) stratum in turn, so a source's later pods come after every
+    stratum's first."""
     out: list[SourcePlan] = []
     for tier in ("path", "sampled"):
         strata: dict[tuple[str, str], deque[SourcePlan]] = defaultdict(deque)
         for sp in plan.sources:
-            picked = _spread([p for p in sp.probes if p.tier == tier])
+            picked = _spread([p for p in sp.probes if p.tier == tier and (keep is None or keep(p))])
             for b in _split(SourcePlan(sp.source, picked), per_pod, max_slow):
                 strata[(sp.source.namespace, sp.source.node or "")].append(b)
         out += _round_robin(strata[k] for k in sorted(strata))
@@ -180,33 +199,39 @@ def fit_prefix(batches: Sequence[SourcePlan], model: CostModel, seconds: float) 
     return len(batches)
 
 
-def _cells(probes: Iterable[PlannedProbe]) -> tuple[set[CellKey], set[CellKey], set[CellKey]]:
-    predicted: set[CellKey] = set()
-    paths: set[CellKey] = set()
-    stable: set[CellKey] = set()
-    for p in probes:
-        if p.tier == "predicted":
-            predicted.add(p.key)
-        else:
-            stable.add(p.key)
-            if p.tier == "path":
-                paths.add(p.key)
-    return predicted, paths, stable - predicted
+_PRED, _PATH, _STABLE = 1, 2, 4
+
+
+def _count(plan: Plan, ran: set[str]) -> dict[str, int]:
+    """Cells (keys) per kind and how many of them some probe in ``ran`` covered, one source identity at a time:
+    a key is predicted when any of its probes is, a path when any is (and it is not predicted), stable otherwise."""
+    out = dict.fromkeys(("predicted", "paths", "stable", "done_predicted", "done_paths", "done_stable"), 0)
+    for group in plan.by_source_identity():
+        kinds: dict[tuple[str, int, str], int] = {}
+        done: set[tuple[str, int, str]] = set()
+        for p in group:
+            k = (p.dst, p.port, p.protocol)
+            kinds[k] = kinds.get(k, 0) | (_PRED if p.tier == "predicted" else _PATH if p.tier == "path" else _STABLE)
+            if p.id in ran:
+                done.add(k)
+        for k, bits in kinds.items():
+            name = "predicted" if bits & _PRED else "paths" if bits & _PATH else "stable"
+            out[name] += 1
+            out["done_" + name] += k in done
+    return out
 
 
 def coverage(plan: Plan, probed_ids: Iterable[str], *, probe_pods: int, probes: int, budget_s: float | None,
              elapsed_s: float) -> dict[str, Any]:
     """The coverage record (see the module docstring). ``probed_ids``: the ids of the probes that ran."""
-    ran = set(probed_ids)
-    predicted, paths, stable = _cells(plan.probes())
-    done_pred, done_paths, done_stable = _cells(p for p in plan.probes() if p.id in ran)
-    sampled = len(done_stable & stable) < len(stable)
+    n = _count(plan, set(probed_ids))
+    stable, done_stable = n["stable"] + n["paths"], n["done_stable"] + n["done_paths"]
     return {
-        "predicted_changes": {"cells": len(predicted), "probed": len(done_pred & predicted),
+        "predicted_changes": {"cells": n["predicted"], "probed": n["done_predicted"],
                               "unprobeable_host_network": plan.predicted_unprobeable},
-        "stable": {"cells": len(stable), "probed": len(done_stable & stable),
-                   "method": "stratified" if sampled else "all",
-                   "paths": {"cells": len(paths - predicted), "probed": len(done_paths & (paths - predicted))}},
+        "stable": {"cells": stable, "probed": done_stable,
+                   "method": "stratified" if done_stable < stable else "all",
+                   "paths": {"cells": n["paths"], "probed": n["done_paths"]}},
         "probe_pods": probe_pods, "probes": probes,
         "budget_s": None if budget_s is None else round(budget_s, 1), "elapsed_s": round(elapsed_s, 1),
         "target": plan.target,

@@ -23,13 +23,21 @@ Contract: pure; works offline on two ``Snapshot``s (each carries the objects it 
 - ``probes``: the number of cell keys probed in both. ``changed`` is True when any of the four lists is non-empty
   (``aks-netmig verify compare`` then exits 1).
 
-``expected_vs_observed(snapshot, engine)`` -> cells whose observation differs from the engine's prediction.
+``expected_vs_observed(snapshot, engine)`` -> cells whose observation differs from the engine's prediction (under
+the snapshot's own engine the expectation each cell recorded when it was probed is used, so only the differing
+cells are evaluated again).
+
+Explaining reuses the expectation each cell recorded under its snapshot's engine (same engine, same objects)
+instead of evaluating it again (a cell that recorded none is evaluated). Memory: both snapshots' cells are walked
+in key order (a merge of two sorted views), never indexed by key as a whole; the work is proportional to the
+cells, the extra memory to the changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import groupby
 from typing import Any
 
 from netmig.policy import Cluster, EngineProfile, from_objects, get_engine
@@ -201,6 +209,14 @@ class Sides:
     after: Cluster
     before_engine: EngineProfile
     after_engine: EngineProfile
+    recorded: tuple[bool, bool] = (False, False)  # each side's cells recorded that side's engine's expectation
+
+    def expected(self, cells: Sequence[Cell], side: int) -> list[tuple[Outcome | None, list[str]]]:
+        """(predicted outcome, responsible policies) of each cell under its own side's engine and objects: what
+        the cell recorded when it was probed (the same engine and objects) when it did, else evaluated."""
+        cluster, engine = (self.before, self.before_engine) if side == 0 else (self.after, self.after_engine)
+        return [(c.expected, c.policies) if self.recorded[side] and c.expected is not None
+                else expect(cluster, c, engine)[:2] for c in cells]
 
     def knob_flips(self) -> list[tuple[str, EngineProfile]]:
         """(cause name, the before engine with that one knob set as in the after engine) per differing knob."""
@@ -220,8 +236,7 @@ def explain(bs: Sequence[Cell], as_: Sequence[Cell], sides: Sides) -> str | None
     """Why the cells ``bs`` (before) became ``as_`` (after), or None when the engine does not predict every
     observation (see the module docstring)."""
     ea, eb = sides.before_engine, sides.after_engine
-    pb = [expect(sides.before, c, ea) for c in bs]
-    pa = [expect(sides.after, c, eb) for c in as_]
+    pb, pa = sides.expected(bs, 0), sides.expected(as_, 1)
     if any(p[0] != c.outcome for p, c in zip(pb, bs, strict=True)) or \
             any(p[0] != c.outcome for p, c in zip(pa, as_, strict=True)):
         return None
@@ -239,17 +254,48 @@ def explain(bs: Sequence[Cell], as_: Sequence[Cell], sides: Sides) -> str | None
             f"{eb.label} predicts {'+'.join(ordered(pred_a))}; policies: {pols}")
 
 
-def _observed_changes(bk: dict[CellKey, list[Cell]], ak: dict[CellKey, list[Cell]], sides: Sides) -> list[Change]:
-    changes = []
-    for k in sorted(set(bk) & set(ak)):
-        bs, as_ = bk[k], ak[k]
-        ob, oa = {c.outcome for c in bs}, {c.outcome for c in as_}
-        if ob == oa:
-            continue
-        before, after = summarize(ob, oa)
-        changes.append(Change(*k, before, after, explain(bs, as_, sides), bs[0].port_name, bs[0].kind,
-                              ordered(ob), ordered(oa), (len(bs), len(as_))))
-    return changes
+def _change(k: CellKey, bs: list[Cell], as_: list[Cell], sides: Sides) -> Change | None:
+    ob, oa = {c.outcome for c in bs}, {c.outcome for c in as_}
+    if ob == oa:
+        return None
+    before, after = summarize(ob, oa)
+    return Change(*k, before, after, explain(bs, as_, sides), bs[0].port_name, bs[0].kind, ordered(ob), ordered(oa),
+                  (len(bs), len(as_)))
+
+
+def _by_key(cells: Iterable[Cell]) -> Iterator[tuple[CellKey, list[Cell]]]:
+    """(key, its cells in recording order) in key order."""
+    for k, grp in groupby(sorted(cells, key=lambda c: c.key), key=lambda c: c.key):
+        yield k, list(grp)
+
+
+_END: tuple[CellKey, list[Cell]] | None = None
+
+
+def _merge(before: Snapshot, after: Snapshot, sides: Sides) -> tuple[list[Change], int, list[OneSided],
+                                                                       list[OneSided]]:
+    """Changes, the number of keys probed on both sides, and the keys probed before / after only."""
+    changes: list[Change] = []
+    only_b: list[OneSided] = []
+    only_a: list[OneSided] = []
+    both = 0
+    bi, ai = _by_key(before.cells), _by_key(after.cells)
+    b, a = next(bi, _END), next(ai, _END)
+    while b is not None or a is not None:
+        if a is None or (b is not None and b[0] < a[0]):
+            assert b is not None
+            only_b.append(OneSided(*b[0], ordered(c.outcome for c in b[1]), _reason(b[0], after, "after")))
+            b = next(bi, _END)
+        elif b is None or a[0] < b[0]:
+            only_a.append(OneSided(*a[0], ordered(c.outcome for c in a[1]), _reason(a[0], before, "before")))
+            a = next(ai, _END)
+        else:
+            both += 1
+            got = _change(b[0], b[1], a[1], sides)
+            if got is not None:
+                changes.append(got)
+            b, a = next(bi, _END), next(ai, _END)
+    return changes, both, only_b, only_a
 
 
 def _reason(key: CellKey, other: Snapshot, side: str) -> str:
@@ -258,12 +304,6 @@ def _reason(key: CellKey, other: Snapshot, side: str) -> str:
     if note is not None:
         return f"not probed {side}: {note.rpartition(': ')[2]}"
     return f"not probed {side} (no such source/destination identity, or not in that snapshot's plan)"
-
-
-def _one_sided(mine: dict[CellKey, list[Cell]], theirs: dict[CellKey, list[Cell]], other: Snapshot,
-               side: str) -> list[OneSided]:
-    return [OneSided(*k, ordered(c.outcome for c in mine[k]), _reason(k, other, side))
-            for k in sorted(set(mine) - set(theirs))]
 
 
 def _verdict(p: PredictedOnly) -> str:
@@ -312,21 +352,21 @@ def _predicted_changes(before: Snapshot, after: Snapshot, sides: Sides) -> list[
 def compare(before: Snapshot, after: Snapshot) -> Comparison:
     """See the module docstring."""
     ea, eb = engine_from_label(before.engine), engine_from_label(after.engine)
-    sides = Sides(from_objects(before.objects), from_objects(after.objects), ea, eb)
-    bk, ak = before.by_key(), after.by_key()
-    return Comparison(
-        ea.label, eb.label, _observed_changes(bk, ak, sides), len(set(bk) & set(ak)),
-        _one_sided(bk, ak, after, "after"), _one_sided(ak, bk, before, "before"),
-        _predicted_changes(before, after, sides),
-    )
+    sides = Sides(from_objects(before.objects), from_objects(after.objects), ea, eb,
+                  (before.engine == ea.label, after.engine == eb.label))
+    changes, both, only_b, only_a = _merge(before, after, sides)
+    return Comparison(ea.label, eb.label, changes, both, only_b, only_a, _predicted_changes(before, after, sides))
 
 
 def expected_vs_observed(snap: Snapshot, engine: str | EngineProfile | None = None) -> list[Mismatch]:
     """Cells whose observed outcome differs from ``engine``'s prediction (default: the snapshot's engine)."""
     prof = engine if isinstance(engine, EngineProfile) else engine_from_label(engine or snap.engine)
+    own = prof.label == snap.engine  # each cell recorded this engine's expectation when it was probed
     cluster = from_objects(snap.objects)
     out = []
     for c in snap.cells:
+        if own and c.expected == c.outcome:
+            continue
         exp, pols, note = expect(cluster, c, prof)
         if exp is not None and exp != c.outcome:
             out.append(Mismatch(c, exp, pols, note))

@@ -21,6 +21,7 @@ from netmig.errors import CheckFailed, UsageError
 from netmig.kube.gateway import KubeGateway
 from netmig.kube.probes import (
     DEFAULT_IMAGE,
+    DEFAULT_PARALLEL,
     BatchResult,
     ProbeRequest,
     ProbeRun,
@@ -28,11 +29,12 @@ from netmig.kube.probes import (
     node_free_pods,
     raw_inventory,
 )
+from netmig.model.probes import MAX_PARALLEL
 from netmig.policy import Cluster, EngineProfile, from_objects, get_engine
 from netmig.verify.budget import CostModel, all_batches, coverage, fit_prefix, mandatory_batches, optional_batches
 from netmig.verify.outcomes import Observation
-from netmig.verify.selection import CellKey, PlannedProbe, SourcePlan, live_objects, plan
-from netmig.verify.snapshot import Cell, Snapshot, expect, predict_lb, sanitize
+from netmig.verify.selection import CellKey, PlannedProbe, SourcePlan, live_objects, plan_objects
+from netmig.verify.snapshot import Cell, Snapshot, expect, predict_lb, sanitize, write_seconds_per_cell
 
 ENGINE_LABEL = "kubernetes.azure.com/network-policy"
 _LABEL_TO_ENGINE = {"azure": "npm", "npm": "npm", "cilium": "cilium", "calico": "calico"}
@@ -74,11 +76,29 @@ def _observation(res: BatchResult, probe_id: str) -> Observation:
     return Observation("error", None, (res.error or "no result")[:200])
 
 
+class _Lists:
+    """One ``policies`` list per distinct list across a snapshot's cells (hundreds of thousands of cells name a
+    few policy combinations)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, ...], list[str]] = {}
+
+    def __call__(self, values: list[str]) -> list[str]:
+        return self.seen.setdefault(tuple(values), values)
+
+
+def _expect(c: Cell, cluster: Cluster, profile: EngineProfile, lists: _Lists) -> None:
+    expected, pols, _ = expect(cluster, c, profile)
+    c.expected, c.policies = expected, lists(pols)
+
+
 def _record(sources: Sequence[SourcePlan], results: Sequence[BatchResult], cluster: Cluster,
-            profile: EngineProfile) -> tuple[dict[str, Cell], list[tuple[SourceSpec, list[ProbeRequest]]]]:
-    """Probe id -> Cell for every planned probe (a probe that reported nothing is an ``error`` cell), and the
-    retry batches: per source, the probes whose outcome disagrees with ``profile``'s prediction."""
-    cells: dict[str, Cell] = {}
+            profile: EngineProfile, lists: _Lists) -> tuple[list[Cell], dict[str, Cell],
+                                                            list[tuple[SourceSpec, list[ProbeRequest]]]]:
+    """A Cell for every planned probe, in order (a probe that reported nothing is an ``error`` cell), those whose
+    outcome disagrees with ``profile``'s prediction by probe id, and their retry batches (per source)."""
+    cells: list[Cell] = []
+    unmet: dict[str, Cell] = {}
     retry: list[tuple[SourceSpec, list[ProbeRequest]]] = []
     for sp, res in zip(sources, results, strict=True):
         again = []
@@ -86,17 +106,18 @@ def _record(sources: Sequence[SourcePlan], results: Sequence[BatchResult], clust
             ob = _observation(res, pr.id)
             c = Cell(pr.src, pr.dst, pr.port, pr.protocol, pr.kind, ob.outcome, ob.detail, None, [],
                      pr.port_name, pr.src_pod, res.pod_ip, pr.dst_pod, pr.host)
-            c.expected, c.policies, _ = expect(cluster, c, profile)
-            cells[pr.id] = c
+            _expect(c, cluster, profile, lists)
+            cells.append(c)
             if not c.met:
+                unmet[pr.id] = c
                 again.append(pr)
         if again:
             retry.append((_spec(sp), _requests(again)))
-    return cells, retry
+    return cells, unmet, retry
 
 
 def _apply_retry(cells: Mapping[str, Cell], results: Sequence[BatchResult], cluster: Cluster,
-                 profile: EngineProfile) -> int:
+                 profile: EngineProfile, lists: _Lists) -> int:
     """Replace each retried cell's observation by the retry's (attempts 2); returns how many were retried."""
     n = 0
     for res in results:
@@ -106,7 +127,7 @@ def _apply_retry(cells: Mapping[str, Cell], results: Sequence[BatchResult], clus
                 continue
             c.outcome, c.detail, c.attempts = ob.outcome, ob.detail, 2
             c.src_ip = res.pod_ip or c.src_ip
-            c.expected, c.policies, _ = expect(cluster, c, profile)
+            _expect(c, cluster, profile, lists)
             n += 1
     return n
 
@@ -145,8 +166,31 @@ def _interleave(batches: Sequence[SourcePlan]) -> list[SourcePlan]:
     return out
 
 
+def _new(base_keys: Sequence[CellKey]) -> Callable[[PlannedProbe], bool] | None:
+    """With a baseline: accepts the probes from or to an identity the baseline has no cell of (None: no baseline)."""
+    if not base_keys:
+        return None
+    srcs, dsts = {k[0] for k in base_keys}, {k[1] for k in base_keys}
+    return lambda p: p.src not in srcs or p.dst not in dsts
+
+
+def _calibration(first: list[SourcePlan], optional: list[SourcePlan],
+                 conc: int) -> tuple[list[SourcePlan], list[SourcePlan]]:
+    """The first wave, plus (when none of its pods holds a probe predicted to time out) up to ``conc // 8`` optional
+    pods that do, taken out of ``optional``: the cost of a timeout is measured, not assumed."""
+    if any(p.slow for b in first for p in b.probes):
+        return first, optional
+    want = max(1, conc // 8)
+    picked = [i for i, b in enumerate(optional) if any(p.slow for p in b.probes)][:want]
+    if not picked:
+        return first, optional
+    taken = set(picked)
+    return first + [optional[i] for i in picked], [b for i, b in enumerate(optional) if i not in taken]
+
+
 class _Runner:
-    """Runs rounds of probe pods in one ``ProbeRun``, keeping the measured samples and the progress counts."""
+    """Runs rounds of probe pods in one ``ProbeRun``, keeping the measured samples, the recorded cells, the ids
+    of the probes that reported, and the progress counts (not the pods' logs)."""
 
     def __init__(self, run: ProbeRun, budget_s: float | None, on_progress: Callable[[int, int], None] | None,
                  on_status: Callable[[ProbeStatus], None] | None, cluster: Cluster, profile: EngineProfile,
@@ -154,17 +198,23 @@ class _Runner:
         self.run = run
         self.cluster = cluster
         self.profile = profile
-        self.cells: dict[str, Cell] = {}
+        self.cells: list[Cell] = []
+        self.unmet: dict[str, Cell] = {}  # probe id -> cell, for the retry round
+        self.lists = _Lists()
         self.retry: list[tuple[SourceSpec, list[ProbeRequest]]] = []
         self.record_s = 0.0  # time spent recording (expectations), inside the budget
         self.recorded = 0
+        self.write_s = 0.0  # seconds per cell that writing the snapshot file will take (measured once)
         self.budget_s = budget_s
         self.on_progress = on_progress
         self.on_status = on_status
         self.t0 = t0
         self.samples: list[tuple[int, int, float]] = []
         self.pods_done = self.pods_total = self.probes_done = self.probes_total = 0
-        self.ran: list[tuple[SourcePlan, BatchResult]] = []
+        self.pods_run = 0
+        self.sources: set[int] = set()
+        self.reported: list[str] = []  # ids of the probes that reported an outcome (first round)
+        self.missing: set[str] = set()  # ids of the probes that did not
 
     @property
     def elapsed(self) -> float:
@@ -195,19 +245,29 @@ class _Runner:
             if r.error is None:
                 slow = sum(1 for p in b.probes if p.slow)
                 self.samples.append((len(b.probes) - slow, slow, r.elapsed_s))
-            self.ran.append((b, r))
+            self.pods_run += 1
+            self.sources.add(b.source.klass)
+            for p in b.probes:
+                (self.reported.append if p.id in r.observations else self.missing.add)(p.id)
         t = time.monotonic()
-        cells, retry = _record(batches, results, self.cluster, self.profile)
-        self.cells.update(cells)
+        cells, unmet, retry = _record(batches, results, self.cluster, self.profile, self.lists)
+        self.cells += cells
+        self.unmet.update(unmet)
         self.retry += retry
         self.record_s += time.monotonic() - t
         self.recorded += sum(sizes)
+        if not self.write_s:
+            self.write_s = write_seconds_per_cell(cells[:2000])
         return results
 
     def record_cost(self, batches: Sequence[SourcePlan]) -> float:
-        """Estimated seconds to record ``batches``' probes, at the rate measured so far."""
+        """Estimated seconds to record ``batches``' probes and write their cells, at the rates measured so far."""
         rate = self.record_s / self.recorded if self.recorded else 0.0
-        return rate * sum(len(b.probes) for b in batches)
+        return (rate + self.write_s) * sum(len(b.probes) for b in batches)
+
+    def finish_cost(self) -> float:
+        """Estimated seconds to write the cells recorded so far into the snapshot file (``snapshot.write``)."""
+        return self.write_s * self.recorded
 
 
 def _budget_text(seconds: float) -> str:
@@ -219,75 +279,90 @@ def take_snapshot(
     timeout_s: int = 2, concurrency: int = 32, on_progress: Callable[[int, int], None] | None = None,
     baseline: Iterable[CellKey] = (), include_services: bool = True, network: str = "", batch_size: int = 500,
     run_id: str | None = None, target: str | None = None, budget_s: float | None = None,
-    on_status: Callable[[ProbeStatus], None] | None = None,
+    on_status: Callable[[ProbeStatus], None] | None = None, parallel: int = DEFAULT_PARALLEL,
+    started: float | None = None,
 ) -> Snapshot:
     """See the module docstring.
 
     Risk-first under a budget: the plan's tiers (``selection``; ``target`` is the engine the cluster moves to) and
     ``netmig.verify.budget``: every predicted and baseline cell is probed; with ``budget_s`` the first wave of pods
     calibrates the cost model, ``BudgetTooSmall`` (after cleanup) when the mandatory cells cannot fit, then
-    path/sampled pods are run in rounds while the estimate fits what is left (a stratified prefix). The budget
-    counts from the call (inventory, planning and recording each round's cells are inside it; the final
-    snapshot's assembly is not). Without a
-    budget every cell is probed. Concurrency is ``concurrency`` bounded by the nodes' free pod capacity (summed),
-    and per node by its own. The retry round is cut to what fits the budget (``stats.retry_skipped``).
-    ``stats.coverage`` is ``budget.coverage``. A source with more than ``batch_size`` probes gets several probe
-    pods. ``run_id``: the probe run's id (default a new random one), so that a caller can journal it first and
-    clean up after a crash."""
-    t0 = time.monotonic()  # the budget counts from here: inventory and planning are part of it
+    the rest of the mandatory pods, then path/sampled pods in rounds of at most ``4 * concurrency`` pods while
+    the estimate fits what is left (a stratified prefix), each round costed at the pace of the latest
+    ``2 * concurrency`` pods (the pace drifts when the cluster or this machine gets busier). The budget
+    counts from ``started`` (a ``time.monotonic()`` value: the caller's start, e.g. the command's) or from the
+    call: inventory, planning, recording each round's cells, and writing the snapshot file afterwards
+    (``snapshot.write``, its cost per cell measured on the first round's cells and reserved) are inside it, with
+    a margin of 5 %. With a ``baseline`` its cells are probed, and of the others only those from or to an identity
+    the baseline has not seen (a new workload or class), budget or not: a cell between known identities that the
+    baseline did not sample could not be compared with anything. With a ``target`` other than ``engine`` the budget is
+    spent *cautiously*: a probe costs as a timeout when either engine predicts one (the after-snapshot re-probes
+    these cells under the target). Without a budget (and a baseline) every cell is probed. Each probe pod runs
+    ``parallel`` connects at a time (``ProbeRun``).
+    Concurrency is ``concurrency`` bounded by the nodes' free pod capacity (summed), and per node by its own.
+    The retry round is cut to what fits the budget (``stats.retry_skipped``). ``stats.coverage`` is
+    ``budget.coverage``. A source with more than ``batch_size`` probes gets several probe pods. ``run_id``: the
+    probe run's id (default a new random one), so that a caller can journal it first and clean up after a crash.
+    Memory: the raw inventory is dropped once sanitized (``snapshot.sanitize``: the snapshot's objects, from which
+    the plan and the policy model are built); the pods' logs are dropped once their cells are recorded."""
+    t0 = time.monotonic() if started is None else started  # the budget counts from here
     profile = get_engine(engine)
     inventory = raw_inventory(gw)
-    live = live_objects(inventory)
     slots = node_free_pods(inventory)
+    objects = sanitize(live_objects(inventory))  # what the snapshot keeps, and all that planning reads
+    del inventory
     engines = tuple(dict.fromkeys([engine, *also_engines]))
-    p = plan(live, engines, include_services=include_services, baseline=baseline, target=target)
-    cluster = from_objects(live)
+    cluster = from_objects(objects)
+    base_keys = list(baseline)
+    p = plan_objects(objects, cluster, engines, include_services=include_services, baseline=base_keys,
+                     target=target)
+    others = [get_engine(e) for e in engines]
+    lb = predict_lb(cluster, p.predicted_only, profile, others)
     free = sum(slots.values()) if slots else concurrency
     conc = max(1, min(concurrency, free))
-    mandatory = _interleave(mandatory_batches(p, per_pod=batch_size))
-    optional = optional_batches(p, per_pod=min(batch_size, 200))
-    model = CostModel.prior(timeout_s, conc)
+    par = max(1, min(parallel, MAX_PARALLEL))
+    max_slow = 100 if par == 1 else 10 * par
+    mandatory = _interleave(mandatory_batches(p, per_pod=batch_size, max_slow=max_slow))
+    optional = optional_batches(p, per_pod=min(batch_size, 200), max_slow=max_slow // 2, keep=_new(base_keys))
+    model = CostModel.prior(timeout_s, conc, par, cautious=target is not None and target != engine)
     retry_skipped = 0
     with ProbeRun(gw, run_id=run_id, image=image, timeout_s=timeout_s, concurrency=conc,
-                  node_slots=slots or None) as run:
+                  node_slots=slots or None, parallel=par) as run:
         go = _Runner(run, budget_s, on_progress, on_status, cluster, profile, t0)
-        if budget_s is None:
-            go(all_batches(p, per_pod=batch_size), "all")
+        if budget_s is None and base_keys:
+            go(mandatory + optional, "baseline")
+        elif budget_s is None:
+            go(all_batches(p, per_pod=batch_size, max_slow=max_slow), "all")
         else:
             first, rest = mandatory[:conc], mandatory[conc:]
+            first, optional = _calibration(first, optional, conc)
             go(first, "predicted", len(rest))
             model = model.fit(go.samples)
-            need = model.wall(rest) + go.record_cost(rest)
-            if go.elapsed + need > budget_s:
+            need = go.elapsed + model.wall(rest) + go.record_cost(rest) + go.finish_cost()
+            if need > budget_s:
                 raise BudgetTooSmall(
                     f"the {len(p.predicted_keys()):,} predicted-change/baseline cells need about "
-                    f"{_budget_text(go.elapsed + need)} of probing (measured on the first {len(first)} probe pods), "
+                    f"{_budget_text(need)} of probing (measured on the first {len(first)} probe pods), "
                     f"more than the budget of {_budget_text(budget_s)}",
-                    f"pass --budget {max(1, int((go.elapsed + need) * 1.2 / 60) + 1)}m or --no-budget")
+                    f"pass --budget {max(1, int(need * 1.2 / 60) + 1)}m or --no-budget")
             reserve = 0.05 * budget_s
-            everything = all_batches(p, (pr.id for b in first for pr in b.probes), per_pod=batch_size)
-            # all of it fits: one source's probes share pods
-            if go.elapsed + model.wall(everything) + go.record_cost(everything) <= budget_s - reserve:
-                go(everything, "all")
-                optional = []
-            else:
-                go(rest, "predicted")
-            while optional:
-                model = model.fit(go.samples)
-                left = budget_s - go.elapsed - reserve
+            go(rest, "predicted")
+            while optional:  # rounds, each costed at the pace of the latest pods (the pace drifts under load)
+                model = model.fit(go.samples[-2 * conc:])
+                left = budget_s - go.elapsed - reserve - go.finish_cost()
                 n = min(fit_prefix(optional, model, left), max(conc * 4, 1))
                 n = min(n, fit_prefix(optional, model, left - go.record_cost(optional[:n])))
                 if n == 0:
                     break
                 chunk, optional = optional[:n], optional[n:]
                 go(chunk, "sampled")
-        cells, retry = go.cells, go.retry
+        retry = go.retry
         if retry and budget_s is not None:
-            model = model.fit(go.samples)
+            model = model.fit(go.samples[-2 * conc:])
             keep, total = 0, 0.0
             for _, reqs in retry:  # a retried probe is costed as slow (it disagreed)
-                total += model.pod_s + model.slow_s * len(reqs)
-                if total / conc > budget_s - go.elapsed:
+                total += model.pod_s + model.slow_s * model.groups(len(reqs))
+                if total / conc > budget_s - go.elapsed - go.finish_cost():
                     break
                 keep += 1
             retry_skipped = sum(len(r) for _, r in retry[keep:])
@@ -298,27 +373,26 @@ def take_snapshot(
             run.on_progress = None
             again = run.run(retry)
             reported = {pid for r in again for pid in r.observations}
-            retried = _apply_retry(cells, again, cluster, profile)
+            retried = _apply_retry(go.unmet, again, cluster, profile, go.lists)
         run_id = run.run_id
         throttled = run.throttled
         final_conc = run.concurrency
     n = p.pods
     # probed: the probe reported an outcome (first round or retry), not merely planned
-    probed_ids = [pr.id for b, r in go.ran for pr in b.probes if pr.id in r.observations or pr.id in reported]
-    cov = coverage(p, probed_ids, probe_pods=len(go.ran), probes=len(probed_ids), budget_s=budget_s,
+    probed_ids = go.reported + [pid for pid in reported if pid in go.missing]
+    cov = coverage(p, probed_ids, probe_pods=go.pods_run, probes=len(probed_ids), budget_s=budget_s,
                    elapsed_s=go.elapsed)
     stats = {"pods": n, "pod_pairs": n * n, "classes": p.classes, "class_cells": p.class_cells,
              "covered_cells": p.covered_cells, "probes": len(probed_ids), "planned_probes": p.n_probes,
-             "probe_pods": len(go.ran), "sources": len({b.source.klass for b, _ in go.ran}),
+             "probe_pods": go.pods_run, "sources": len(go.sources),
              "aggregated_cells": p.aggregated_cells, "retried": retried, "retry_skipped": retry_skipped,
              "engines": list(engines), "skipped": p.skipped, "coverage": cov, "concurrency": conc,
-             "concurrency_end": final_conc, "throttled": throttled,
+             "concurrency_end": final_conc, "throttled": throttled, "parallel": par,
              "cost_model": {"pod_s": round(model.pod_s, 3), "fast_s": round(model.fast_s, 5),
-                            "slow_s": round(model.slow_s, 4)}}
-    others = [get_engine(e) for e in engines]
+                            "slow_s": round(model.slow_s, 4)},
+             "write_s_per_cell": round(go.write_s, 7)}
     return Snapshot(
-        engine=profile.label, cells=list(cells.values()), objects=sanitize(live),
-        predicted_only=predict_lb(cluster, p.predicted_only, profile, others), network=network,
+        engine=profile.label, cells=go.cells, objects=objects, predicted_only=lb, network=network,
         taken_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), run_id=run_id, stats=stats,
         coverage=cov,
     )

@@ -21,7 +21,8 @@ engine of a migration). Then:
   is ``predicted`` (a Service cell is when any backend's cell is); Service/DNS cells and cross-namespace cells
   that a policy names (allowed under the source engine to an isolated destination) are ``path``; the rest are
   ``sampled``; baseline cells are ``baseline``. ``PlannedProbe.slow`` says whether the source engine predicts a
-  timeout (the probe's cost). ``netmig.verify.budget`` selects among them to fit a time budget.
+  timeout (the probe's cost), ``slow_after`` whether ``target`` does (its cost when re-probed after the
+  migration). ``netmig.verify.budget`` selects among them to fit a time budget.
 - ``baseline``: cell keys of an earlier snapshot; each is probed again when its source and destination identities
   still exist (so before/after compare cell for cell even when classes changed, e.g. pods moved out of an ipBlock);
   the others are listed in ``Plan.skipped`` (never dropped silently).
@@ -39,7 +40,7 @@ into several classes:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -75,10 +76,10 @@ class Source:
     klass: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedProbe:
     """One ``agnhost connect`` from ``src`` to ``host:port``. ``dst_pod`` is the destination pod (pod targets) or
-    None (service targets, whose backends are ``backends``)."""
+    None (service targets, whose backends are ``backends``). Slotted: a plan on a large cluster holds a million."""
 
     id: str
     src: str
@@ -93,6 +94,7 @@ class PlannedProbe:
     backends: tuple[str, ...] = ()
     tier: str = "sampled"  # predicted | baseline | path | sampled (see the module docstring)
     slow: bool = False  # the source engine predicts a timeout (the probe lasts its full timeout)
+    slow_after: bool = False  # the target engine predicts a timeout (what re-probing it after a migration costs)
 
     @property
     def key(self) -> CellKey:
@@ -147,10 +149,20 @@ class Plan:
         """The cell keys a budget never drops: ``predicted`` and ``baseline`` probes."""
         return {p.key for p in self.probes() if p.tier in ("predicted", "baseline")}
 
+    def by_source_identity(self) -> Iterator[list[PlannedProbe]]:
+        """The probes grouped by source identity (a cell key's first part, so no key spans two groups): what
+        counts cells one group at a time needs, instead of an index of every key at once."""
+        groups: dict[str, list[SourcePlan]] = {}
+        for s in self.sources:
+            groups.setdefault(s.source.identity, []).append(s)
+        for plans in groups.values():
+            yield [p for s in plans for p in s.probes]
+
     @property
     def aggregated_cells(self) -> int:
         """Cell keys that hold more than one probe (see the module docstring)."""
-        return sum(1 for n in Counter(p.key for p in self.probes()).values() if n > 1)
+        return sum(sum(1 for n in Counter((p.dst, p.port, p.protocol) for p in group).values() if n > 1)
+                   for group in self.by_source_identity())
 
 
 def is_live_pod(obj: Mapping[str, Any]) -> bool:
@@ -195,8 +207,16 @@ def plan(
 ) -> Plan:
     """The probe plan for a cluster's objects (see the module docstring); ``target`` joins ``engines``."""
     objs = live_objects(objects)
+    return plan_objects(objs, from_objects(objs), engines, include_services=include_services, baseline=baseline,
+                        target=target)
+
+
+def plan_objects(
+    objs: Sequence[Mapping[str, Any]], cluster: Cluster, engines: Sequence[str] = ("npm", "cilium"), *,
+    include_services: bool = True, baseline: Iterable[CellKey] = (), target: str | None = None,
+) -> Plan:
+    """``plan`` on live objects (``live_objects``) and the ``Cluster`` already built from them."""
     ids = identities(objs)
-    cluster = from_objects(objs)
     names = tuple(dict.fromkeys([*engines, *([target] if target else [])]))
     profiles = [get_engine(e) for e in names]
     classes = compute_classes(cluster, profiles)
@@ -274,36 +294,39 @@ class _Risk:
             else:
                 self.changed.add((d.src, d.dst, d.port, d.protocol))
 
-    def pod_cell(self, src: Source, dst: Pod, port: int, proto: str) -> tuple[str, bool]:
-        """(tier, slow) of one pod cell."""
+    def pod_cell(self, src: Source, dst: Pod, port: int, proto: str) -> tuple[str, bool, bool]:
+        """(tier, slow, slow_after) of one pod cell."""
         d = self.classes.of_pod.get(dst.key)
         if d is None or self.before is None:
-            return "sampled", False
+            return "sampled", False, False
         allowed = self.before.class_allowed(src.klass, d, port, proto)
+        after = allowed if self.after is None else self.after.class_allowed(src.klass, d, port, proto)
         if (src.klass, d, port, proto) in self.changed:
-            return "predicted", not allowed
+            return "predicted", not allowed, not after
         rep = self.cluster.pod_by_key.get(src.pod)
         if dst.host_network and rep is not None:  # pair-specific allowances (own-node egress) of the probed pair
             allowed = self.before.allowed(rep, dst, port, proto)
-            if self.after is not None and allowed != self.after.allowed(rep, dst, port, proto):
-                return "predicted", not allowed
+            after = allowed if self.after is None else self.after.allowed(rep, dst, port, proto)
+            if allowed != after:
+                return "predicted", not allowed, not after
         bits = self.before.cells.get((d, port, proto), 0)
         named = allowed and bits != self.full and dst.namespace != src.namespace
-        return ("path" if named else "sampled"), not allowed
+        return ("path" if named else "sampled"), not allowed, not after
 
-    def service_cell(self, src: Source, backends: Sequence[Pod], sp: ServicePort) -> tuple[str, bool]:
-        """(tier, slow) of one Service cell: ``predicted`` when any backend's cell is, else ``path``; slow when
-        no backend is allowed under the source engine."""
-        tier, slow = "path", True
+    def service_cell(self, src: Source, backends: Sequence[Pod], sp: ServicePort) -> tuple[str, bool, bool]:
+        """(tier, slow, slow_after) of one Service cell: ``predicted`` when any backend's cell is, else ``path``;
+        slow when no backend is allowed under the engine."""
+        tier, slow, slow_after = "path", True, True
         for b in backends:
             tp = _target_port(sp, b)
             if tp is None:
                 continue
-            t, s = self.pod_cell(src, b, tp, sp.protocol)
-            slow = slow and s
+            t, s, sa = self.pod_cell(src, b, tp, sp.protocol)
+            slow, slow_after = slow and s, slow_after and sa
             if t == "predicted":
                 tier = "predicted"
-        return tier, slow and bool(backends) and self.before is not None
+        known = bool(backends) and self.before is not None
+        return tier, slow and known, slow_after and known
 
 
 def _first_per_node(members: Sequence[Pod]) -> dict[str, Pod]:
@@ -347,32 +370,35 @@ def _pod_probes(cluster: Cluster, src: Source, dc: PodClass, targets: Sequence[t
             host = cluster.node_ip(dst.node) if dst.host_network else dst.ip
             if not host:
                 continue
-            tier, slow = risk.pod_cell(src, dst, port, proto)
             probes.append(PlannedProbe(counter.next(), src.identity, dst_id, port, proto, "pod", host, src.pod,
-                                       dst.key, _port_name(dst, port, proto), (), tier, slow))
+                                       dst.key, _port_name(dst, port, proto), (),
+                                       *risk.pod_cell(src, dst, port, proto)))
             made += 1
         covered += 1 if made else 0
     return probes, covered
 
 
-def _service_probes(src: Source, services: Sequence[tuple[Service, ServicePort, list[Pod]]],
-                    counter: _Ids, risk: _Risk) -> list[PlannedProbe]:
+def _service_probes(src: Source, services: Sequence[Svc], counter: _Ids, risk: _Risk) -> list[PlannedProbe]:
     """One probe per Service ClusterIP and port from ``src``."""
-    return [PlannedProbe(counter.next(), src.identity, service_id(svc.namespace, svc.name), sp.port, sp.protocol,
-                         "service", str(svc.cluster_ip), src.pod, None, None, tuple(b.key for b in backends),
-                         *risk.service_cell(src, backends, sp))
-            for svc, sp, backends in services]
+    return [PlannedProbe(counter.next(), src.identity, sid, sp.port, sp.protocol, "service", ip, src.pod, None,
+                         None, keys, *risk.service_cell(src, backends, sp))
+            for svc, sp, backends, sid, ip, keys in services]
 
 
-def _services(cluster: Cluster) -> list[tuple[Service, ServicePort, list[Pod]]]:
-    """(service, port, backends) for every Service with a ClusterIP and a selector."""
+Svc = tuple[Service, ServicePort, list[Pod], str, str, tuple[str, ...]]
+
+
+def _services(cluster: Cluster) -> list[Svc]:
+    """(service, port, backends, its identity, its ClusterIP, the backends' keys) for every Service with a
+    ClusterIP and a selector (the strings and the tuple shared by every source's probe of it)."""
     out = []
     for svc in sorted(cluster.services, key=lambda s: s.key):
         if not svc.cluster_ip or svc.cluster_ip == "None" or not svc.selector:
             continue
         backends = [p for p in cluster.pods if svc.selects(p)]
+        sid, keys = service_id(svc.namespace, svc.name), tuple(b.key for b in backends)
         for sp in svc.ports:
-            out.append((svc, sp, backends))
+            out.append((svc, sp, backends, sid, str(svc.cluster_ip), keys))
     return out
 
 
@@ -398,7 +424,6 @@ def _add_baseline(cluster: Cluster, baseline: Iterable[CellKey], sources: list[S
                   counter: _Ids) -> list[str]:
     """Probe every baseline cell not already planned (from the first source plan of its source identity); returns
     the reasons for the cells that cannot be probed."""
-    have = {p.key for s in sources for p in s.probes}
     by_src: dict[str, SourcePlan] = {}
     for s in sources:
         by_src.setdefault(s.source.identity, s)
@@ -408,12 +433,20 @@ def _add_baseline(cluster: Cluster, baseline: Iterable[CellKey], sources: list[S
     svcs = {service_id(s.namespace, s.name): s for s in cluster.services}
     skipped: list[str] = []
     wanted = dict.fromkeys(baseline)
+    missing = set(wanted)  # the baseline cells no planned probe covers (no index of every planned key is built)
     if wanted:  # the baseline's cells are all probed again: tier ``baseline`` (predicted cells stay predicted)
         for s in sources:
-            s.probes = [replace(p, tier="baseline") if p.key in wanted and p.tier != "predicted" else p
-                        for p in s.probes]
+            kept: list[PlannedProbe] = []
+            for pr in s.probes:
+                k = pr.key
+                if k in wanted:
+                    missing.discard(k)
+                    if pr.tier != "predicted":
+                        pr = replace(pr, tier="baseline")
+                kept.append(pr)
+            s.probes = kept
     for key in wanted:
-        if key in have:
+        if key not in missing:
             continue
         sp = by_src.get(key[0])
         got = "no live source pod" if sp is None else _baseline_probe(cluster, key, sp, pods_by_id, svcs, counter)
@@ -422,7 +455,6 @@ def _add_baseline(cluster: Cluster, baseline: Iterable[CellKey], sources: list[S
             continue
         assert sp is not None
         sp.probes.append(got)
-        have.add(key)
     return skipped
 
 

@@ -1,6 +1,14 @@
 """A reachability snapshot: observed outcomes keyed by workload identity, plus the objects it was taken with.
 
-Contract: pure (``save``/``load`` are the only file I/O, on a path the caller gives).
+Contract: pure (``save``/``load``/``write`` are the only file I/O, on a path or stream the caller gives).
+- The file is one JSON object (``FORMAT``), written as a stream (``write``): the header fields (format, engine,
+  network, taken_at, run_id, stats, coverage) on the first line, then the lists ``predicted_only``, ``objects``
+  and ``cells``, each opened by a line ``"NAME": [`` and holding one compact JSON value per line; the whole
+  document is never built as one string. ``load`` reads that layout line by line (any other valid snapshot JSON,
+  e.g. an older indented file, is parsed whole), sharing one string per distinct value across cells (loaded
+  cells share equal ``policies`` lists: treat them as read-only). ``write_seconds_per_cell`` measures what
+  writing costs, for the budget's reserve; ``cell_keys(path)`` reads only the cells' keys (an after-snapshot's
+  baseline).
 - ``sanitize(objects)`` keeps only what the policy engine reads (Namespaces, Nodes, Pods, Services,
   NetworkPolicies) and, of those, only metadata name/namespace/labels/ownerReferences/generateName and the spec and
   status fields policy evaluation needs (container *ports* only: no env, no commands, no annotations, no
@@ -19,13 +27,16 @@ Contract: pure (``save``/``load`` are the only file I/O, on a path the caller gi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TextIO
 
 from netmig.errors import UsageError
-from netmig.policy import Cluster, EngineProfile, Evaluator, External, Pod
+from netmig.policy import Cluster, EngineProfile, Evaluator, External, Pod, Service
 from netmig.verify.outcomes import Outcome, predicted
 from netmig.verify.selection import CellKey, PredictedPath
 
@@ -33,7 +44,7 @@ FORMAT = "netmig.verify.snapshot/v1"
 _KINDS = ("Namespace", "Node", "Pod", "Service", "NetworkPolicy")
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
     src: str
     dst: str
@@ -144,23 +155,166 @@ class Snapshot:
         return out
 
 
+HEADER = ("format", "engine", "network", "taken_at", "run_id", "stats", "coverage")
+CELL_FIELDS = tuple(f.name for f in fields(Cell))
+MAX_BYTES = 512 * 1024 * 1024
+_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), check_circular=False)
+_SECTION = re.compile(r'^"(predicted_only|objects|cells)": \[$')
+
+
+def cell_dict(c: Cell) -> dict[str, Any]:
+    return {f: getattr(c, f) for f in CELL_FIELDS}
+
+
+def _lines(name: str, items: Iterable[Any], as_dict: Callable[[Any], Any], out: TextIO, last: bool) -> None:
+    out.write(f'"{name}": [\n')
+    sep = ""
+    encode = _COMPACT.encode
+    for item in items:
+        out.write(sep)
+        out.write(encode(as_dict(item)))
+        sep = ",\n"
+    out.write("\n]}\n" if last else "\n],\n")
+
+
+def write(snap: Snapshot, out: TextIO) -> None:
+    """Stream ``snap`` to ``out`` in the file layout of the module docstring."""
+    header = {k: getattr(snap, k) for k in HEADER}
+    out.write(json.dumps(header, sort_keys=True)[:-1] + ",\n")
+    _lines("predicted_only", snap.predicted_only, asdict, out, False)
+    _lines("objects", snap.objects, lambda o: o, out, False)
+    _lines("cells", snap.cells, cell_dict, out, True)
+
+
 def save(snap: Snapshot, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(snap.to_dict(), indent=1, sort_keys=True) + "\n")
+    """Write ``snap`` to ``path`` as a stream (see ``write``)."""
+    with open(path, "w", encoding="utf-8") as f:
+        write(snap, f)
 
 
-def load(path: str | Path) -> Snapshot:
-    """Read a snapshot file; ``UsageError`` (one line) when missing or not a snapshot."""
+class _Null:
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def write_seconds_per_cell(cells: Sequence[Cell]) -> float:
+    """Seconds ``write`` spends per cell, measured on ``cells`` (serialized, not stored); 0.0 for none."""
+    if not cells:
+        return 0.0
+    t = time.perf_counter()
+    _lines("cells", cells, cell_dict, _Null(), True)  # type: ignore[arg-type]
+    return (time.perf_counter() - t) / len(cells)
+
+
+class _Interner:
+    """One string per distinct value and one ``policies`` list per distinct list, across the loaded cells."""
+
+    def __init__(self) -> None:
+        self.lists: dict[tuple[str, ...], list[str]] = {}
+
+    def cell(self, d: Mapping[str, Any]) -> Cell:
+        v: dict[str, Any] = {k: sys.intern(x) if isinstance(x, str) else x for k, x in d.items()}
+        pols = tuple(v.get("policies") or ())
+        v["policies"] = self.lists.setdefault(pols, [sys.intern(x) for x in pols])
+        return Cell(**v)
+
+
+def _key(d: Mapping[str, Any]) -> CellKey:
+    return (sys.intern(d["src"]), sys.intern(d["dst"]), int(d["port"]), sys.intern(d["protocol"]))
+
+
+def _streamed(f: IO[bytes], cell: Callable[[Any], Any]) -> tuple[dict[str, Any], dict[str, list[Any]]] | None:
+    """(header, lists) of a file in ``write``'s layout, read line by line, each cell through ``cell``; None when
+    the file is not in that layout."""
+    first = f.readline().rstrip(b"\r\n")
+    if not (first.startswith(b"{") and first.endswith(b",") and len(first) > 2):
+        return None
+    doc: dict[str, Any] = json.loads(first[:-1] + b"}")
+    if doc.get("format") != FORMAT:
+        raise ValueError(f"not a netmig snapshot (format {doc.get('format')!r}, expected {FORMAT})")
+    convert: dict[str, Callable[[Any], Any]] = {"cells": cell, "predicted_only": PredictedOnly.from_dict,
+                                                "objects": dict}
+    lists: dict[str, list[Any]] = {}
+    while True:
+        head = f.readline().decode("utf-8").rstrip("\r\n")
+        m = _SECTION.match(head)
+        if m is None:
+            raise ValueError(f"unexpected line {head[:60]!r} in a streamed snapshot")
+        name, items, conv = m.group(1), [], convert[m.group(1)]
+        while True:
+            raw = f.readline()
+            if not raw:
+                raise ValueError(f"the list {name!r} is cut short (a truncated file)")
+            line = raw.rstrip(b"\r\n")
+            if line in (b"]", b"],", b"]}"):
+                break
+            if line:
+                items.append(conv(json.loads(line[:-1] if line.endswith(b",") else line)))
+        lists[name] = items
+        if line == b"]}":
+            return doc, lists
+
+
+def _open(path: Path) -> IO[bytes]:
+    fix = "take a new one with: aks-netmig verify snapshot --out FILE"
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise UsageError(f"snapshot {path} is too large (more than {MAX_BYTES} bytes)", fix)
+        if path.is_file():
+            return path.open("rb")
+    except FileNotFoundError:
+        raise UsageError(f"snapshot {path} does not exist", "take one with: aks-netmig verify snapshot --out FILE") \
+            from None
+    except OSError as e:
+        raise UsageError(f"snapshot {path} cannot be read ({e.strerror or e.__class__.__name__})", fix) from None
+    raise UsageError(f"snapshot {path} is not a regular file", fix)
+
+
+def _read(path: str | Path, cell: Callable[[Any], Any]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """(header, lists) of a snapshot file, each cell through ``cell``; ``UsageError`` (one line) when missing
+    or not a snapshot."""
     from netmig.inputs import read_text
 
-    text = read_text(path, "snapshot", "take a new one with: aks-netmig verify snapshot --out FILE",
-                     max_bytes=512 * 1024 * 1024,
-                     missing_fix="take one with: aks-netmig verify snapshot --out FILE")
+    p = Path(path)
     try:
-        return Snapshot.from_dict(json.loads(text))
+        with _open(p) as f:
+            got = _streamed(f, cell)
+        if got is not None:
+            return got
+        text = read_text(p, "snapshot", "take a new one with: aks-netmig verify snapshot --out FILE",
+                         max_bytes=MAX_BYTES, missing_fix="take one with: aks-netmig verify snapshot --out FILE")
+        doc = json.loads(text)
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            found = doc.get("format") if isinstance(doc, dict) else None
+            raise ValueError(f"not a netmig snapshot (format {found!r}, expected {FORMAT})")
+        lists = {k: list(doc.pop(k, None) or []) for k in ("predicted_only", "objects", "cells")}
+        lists["predicted_only"] = [PredictedOnly.from_dict(x) for x in lists["predicted_only"]]
+        lists["cells"] = [cell(x) for x in lists["cells"]]
+        return doc, lists
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         reason = " ".join(str(e).split())[:160] or e.__class__.__name__
         raise UsageError(f"{path} is not a readable snapshot ({reason})", "take a new one with verify snapshot") \
             from None
+
+
+def cell_keys(path: str | Path) -> list[CellKey]:
+    """The key of every cell of a snapshot file, in order, without building its cells (an after-snapshot's
+    baseline); ``UsageError`` as ``load``."""
+    return _read(path, _key)[1]["cells"]
+
+
+def load(path: str | Path) -> Snapshot:
+    """Read a snapshot file (see the module docstring); ``UsageError`` (one line) when missing or not a
+    snapshot."""
+    doc, lists = _read(path, _Interner().cell)
+    try:
+        return Snapshot(engine=str(doc["engine"]), cells=lists["cells"], objects=lists["objects"],
+                        predicted_only=lists["predicted_only"], network=doc.get("network", ""),
+                        taken_at=doc.get("taken_at", ""), run_id=doc.get("run_id", ""),
+                        stats=dict(doc.get("stats") or {}), coverage=dict(doc.get("coverage") or {}))
+    except (KeyError, TypeError, ValueError) as e:
+        raise UsageError(f"{path} is not a readable snapshot ({e.__class__.__name__}: {e})",
+                         "take a new one with verify snapshot") from None
 
 
 def _meta(md: Mapping[str, Any]) -> dict[str, Any]:
@@ -208,6 +362,17 @@ def source_pod(cluster: Cluster, cell: Cell) -> Pod | None:
     return Pod(rep.namespace, rep.name + "~probe", rep.labels, cell.src_ip or rep.ip, rep.node, False, ())
 
 
+def _services(cluster: Cluster) -> dict[str, tuple[Service, list[Pod]]]:
+    """Service identity -> (the Service, its backend pods), built once per cluster (a ``Cluster`` does not change
+    once built; the index is kept on it, as the policy engine keeps its own)."""
+    cache = cluster.__dict__.get("_netmig_services")
+    if cache is None:
+        cache = cluster.__dict__["_netmig_services"] = {
+            f"{s.namespace}/service/{s.name}": (s, [p for p in cluster.pods if s.selects(p)])
+            for s in cluster.services}
+    return cache
+
+
 def expect(cluster: Cluster, cell: Cell, engine: EngineProfile) -> tuple[Outcome | None, list[str], str]:
     """(predicted outcome, responsible policies, notes) for one cell under ``engine`` (see module docstring)."""
     src = source_pod(cluster, cell)
@@ -220,11 +385,11 @@ def expect(cluster: Cluster, cell: Cell, engine: EngineProfile) -> tuple[Outcome
             return None, [], "destination not in the recorded objects"
         v = ev.allowed(src, dst, cell.port, cell.protocol)
         return predicted(v.allowed), list(v.responsible), f"egress {v.egress.note}, ingress {v.ingress.note}"
-    svc = next((s for s in cluster.services if f"{s.namespace}/service/{s.name}" == cell.dst), None)
-    if svc is None:
+    found = _services(cluster).get(cell.dst)
+    if found is None:
         return None, [], "service not in the recorded objects"
+    svc, backends = found
     sp = next((p for p in svc.ports if p.port == cell.port and p.protocol == cell.protocol), None)
-    backends = [p for p in cluster.pods if svc.selects(p)]
     if sp is None or not backends:
         return None, [], "no backends"
     outs: set[str] = set()

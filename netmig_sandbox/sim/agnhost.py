@@ -10,15 +10,26 @@ Contract:
     because real servers typically do; one declaring none listens nowhere.
   - ``connect``: ``agnhost connect HOST:PORT [--timeout=T] [--protocol=tcp|udp|sctp]`` (``/agnhost`` or
     ``agnhost``, command or args, flags as ``--f=v`` or ``--f v``). Terminates once Running.
-  - ``batch``: ``["/bin/sh", "-c", SCRIPT]`` (or ``sh``/``bash``) where every non-empty line of SCRIPT is exactly
-    (one line; shown here split after ``;``)::
+  - ``batch``: ``["/bin/sh", "-c", SCRIPT]`` (or ``sh``/``bash``) where SCRIPT is a sequence of *steps*, each
+    either one sequential line (one line; shown here split after ``;``)::
 
         /agnhost connect HOST:PORT --timeout=Ts --protocol=P >/dev/null 2>/tmp/e;
         echo "netmig-probe ID $? $(head -c 200 /tmp/e)"
 
+    or a *parallel group*: one or more backgrounded lines, each writing stderr to its own file ``/tmp/eN``::
+
+        { /agnhost connect HOST:PORT --timeout=Ts --protocol=P >/dev/null 2>/tmp/eN;
+          echo "netmig-probe ID $? $(head -c 200 /tmp/eN)"; } &
+
+    followed by a line ``wait`` (N the same number in both places and distinct within the group, else the lines
+    would read each other's stderr; a sequential line or the end of the script while a group is not yet waited for
+    is rejected: a real shell would run them concurrently or exit before the group ends).
     (ID a token without spaces, P tcp|udp|sctp). On a real cluster this is a plain POSIX shell script doing the
-    same thing; the product's verifier must emit exactly this shape. The sandbox interprets only that shape:
-    one log line per probe ``netmig-probe ID <exit> <stderr without trailing newline>`` and the shell exits 0.
+    same thing; the product's verifier must emit exactly these shapes. The sandbox interprets only them: one log
+    line per probe ``netmig-probe ID <exit> <stderr without trailing newline>`` and the shell exits 0.
+    ``Program.batch`` holds the steps in order, each a tuple of the (ID, Probe) pairs that start together (one for
+    a sequential line); the kubelet runs a step's connects at once, each with its own simulated duration, so a
+    group lasts as long as its slowest connect, and logs each line when its connect finishes.
   - ``invalid``: a shell script that mentions agnhost but is not of the batch shape, or a malformed
     ``agnhost connect``: it terminates with exit 1 and stderr ``OTHER: unsupported in sandbox``.
     A shell script not mentioning agnhost is ``idle`` (e.g. ``sleep 3600`` loops).
@@ -43,6 +54,11 @@ PROBE_LINE = re.compile(
     r'--protocol=(?P<proto>tcp|udp|sctp) >/dev/null 2>/tmp/e; '
     r'echo "netmig-probe (?P<id>[^\s"$`\\]+) \$\? \$\(head -c 200 /tmp/e\)"$'
 )
+PARALLEL_LINE = re.compile(
+    r'^\{ /agnhost connect (?P<host>[^\s:]+):(?P<port>\d+) --timeout=(?P<timeout>\S+) '
+    r'--protocol=(?P<proto>tcp|udp|sctp) >/dev/null 2>/tmp/e(?P<slot>\d+); '
+    r'echo "netmig-probe (?P<id>[^\s"$`\\]+) \$\? \$\(head -c 200 /tmp/e(?P<slot2>\d+)\)"; \} &$'
+)
 
 
 @dataclass(frozen=True)
@@ -55,12 +71,15 @@ class Probe:
     protocol: str
 
 
+Step = tuple[tuple[str, Probe], ...]  # probes started together (one for a sequential line)
+
+
 @dataclass(frozen=True)
 class Program:
     kind: ProgramKind
     listens: frozenset[tuple[int, str]] = frozenset()
     probe: Probe | None = None
-    batch: tuple[tuple[str, Probe], ...] = ()
+    batch: tuple[Step, ...] = ()  # see ``batch`` in the module docstring
 
 
 @dataclass
@@ -143,23 +162,52 @@ def _parse_probe(tokens: list[str]) -> Probe | None:
     return Probe(host.strip("[]"), int(port), timeout, proto.upper())
 
 
-def parse_script(script: str) -> tuple[tuple[str, Probe], ...] | None:
-    """The probes of a batch probe script, or None when any line is not of the exact batch shape."""
-    probes: list[tuple[str, Probe]] = []
+def _line_probe(m: re.Match[str]) -> tuple[str, Probe] | None:
+    try:
+        timeout = parse_duration(m.group("timeout"))
+    except ValueError:
+        return None
+    return m.group("id"), Probe(m.group("host"), int(m.group("port")), timeout, m.group("proto").upper())
+
+
+def parse_script(script: str) -> tuple[Step, ...] | None:
+    """The steps of a batch probe script (see ``batch`` in the module docstring), or None when any line is not of
+    an accepted shape or a parallel group is malformed (a reused ``/tmp/eN``, no ``wait`` before the next
+    sequential line or the end)."""
+    steps: list[Step] = []
+    group: list[tuple[str, Probe]] = []
+    slots: set[str] = set()
     for raw in script.splitlines():
         line = raw.strip()
         if not line:
             continue
+        if line == "wait":
+            if not group:
+                return None  # nothing to wait for: not a shape the verifier writes
+            steps.append(tuple(group))
+            group, slots = [], set()
+            continue
+        par = PARALLEL_LINE.match(line)
+        if par is not None:
+            slot = par.group("slot")
+            if slot != par.group("slot2") or slot in slots:
+                return None
+            slots.add(slot)
+            got = _line_probe(par)
+            if got is None:
+                return None
+            group.append(got)
+            continue
         m = PROBE_LINE.match(line)
-        if not m:
+        if m is None or group:
             return None
-        try:
-            timeout = parse_duration(m.group("timeout"))
-        except ValueError:
+        got = _line_probe(m)
+        if got is None:
             return None
-        probes.append((m.group("id"), Probe(m.group("host"), int(m.group("port")), timeout,
-                                            m.group("proto").upper())))
-    return tuple(probes) if probes else None
+        steps.append((got,))
+    if group:
+        return None
+    return tuple(steps) if steps else None
 
 
 def _agnhost(sub: str, rest: list[str], container: Obj) -> Program:
@@ -219,7 +267,12 @@ def probe_log_line(probe_id: str, result: Result) -> str:
     return f"netmig-probe {probe_id} {result.exit_code} {result.stderr[:200].rstrip(chr(10))}\n"
 
 
-def quote_probe_line(probe_id: str, host: str, port: int, timeout_s: int, protocol: str) -> str:
-    """Build one batch line of the exact accepted shape (helper for tests and callers)."""
-    return (f"/agnhost connect {shlex.quote(host)}:{port} --timeout={timeout_s}s --protocol={protocol.lower()} "
-            f'>/dev/null 2>/tmp/e; echo "netmig-probe {probe_id} $? $(head -c 200 /tmp/e)"')
+def quote_probe_line(probe_id: str, host: str, port: int, timeout_s: int, protocol: str,
+                     slot: int | None = None) -> str:
+    """Build one batch line of an accepted shape (helper for tests): sequential, or backgrounded using
+    ``/tmp/e<slot>`` when ``slot`` is given (a parallel group ends with a line ``wait``)."""
+    connect = f"/agnhost connect {shlex.quote(host)}:{port} --timeout={timeout_s}s --protocol={protocol.lower()}"
+    if slot is None:
+        return f'{connect} >/dev/null 2>/tmp/e; echo "netmig-probe {probe_id} $? $(head -c 200 /tmp/e)"'
+    return (f'{{ {connect} >/dev/null 2>/tmp/e{slot}; echo "netmig-probe {probe_id} $? '
+            f'$(head -c 200 /tmp/e{slot})"; }} &')

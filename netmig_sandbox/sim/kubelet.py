@@ -17,6 +17,9 @@ Contract:
   processes are classified by ``agnhost.parse_container``: ``connect`` / ``batch`` / ``invalid`` containers
   run their probes via ``connect.run_connect`` (outcome decided by ``dataplane`` when each probe starts), write
   their output to ``ctx.logs[(namespace, pod, container)]`` and terminate (exitCode, reason Completed/Error).
+  A batch script's steps run one after the other; the connects of one parallel group (``agnhost``: ``batch``)
+  start together and each takes its own simulated duration, so the group lasts as long as its slowest connect
+  (the max, not the sum); each connect's log line is written when it finishes.
   restartPolicy Never (or OnFailure after success): the container stays terminated and the pod ends
   Succeeded/Failed once all containers have. restartPolicy Always (or OnFailure after a failure): the attempt is
   recorded as ``lastState.terminated``, ``restartCount`` 1 and ``state.waiting`` CrashLoopBackOff; it is not
@@ -407,15 +410,20 @@ class Kubelet:
             self.ctx.logs[logkey] = res.stderr
             exit_code = res.exit_code
         elif prog.kind == "batch":
-            out = ""
-            for probe_id, probe in prog.batch:
+            out: list[str] = []
+            for group in prog.batch:  # the connects of a group start together; each logs when it finishes
                 pod = self._current(k, uid)
                 if pod is None:
                     return
-                res = connect.run_connect(self.ctx, pod, probe)
-                await self.ctx.clock.sleep(res.duration)
-                out += agnhost.probe_log_line(probe_id, res)
-                self.ctx.logs[logkey] = out
+                runs = sorted(((connect.run_connect(self.ctx, pod, probe), probe_id) for probe_id, probe in group),
+                              key=lambda r: r[0].duration)
+                elapsed = 0.0
+                for res, probe_id in runs:
+                    if res.duration > elapsed:
+                        await self.ctx.clock.sleep(res.duration - elapsed)
+                        elapsed = res.duration
+                    out.append(agnhost.probe_log_line(probe_id, res))
+                    self.ctx.logs[logkey] = "".join(out)
         if self._current(k, uid) is None:
             return
         self.terminate_container(k, cname, exit_code)

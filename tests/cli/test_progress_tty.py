@@ -24,11 +24,15 @@ sink = sink_for()
 sink.pools([PoolProgress("system", 3), PoolProgress("user", 3)])
 sink.pools([PoolProgress("system", 3, done=1, surge=1, engines={"cilium": 1, "azure": 2}),
             PoolProgress("user", 3, done=3, engines={"cilium": 3})])
+from netmig.verify.run import ProbeStatus
+for i in (1, 10):  # the migration's snapshot/verify steps report through the sink
+    sink.probes(ProbeStatus(i, 10, 50 * i, 500, 6.0 * i, 600.0, "predicted"))
 sink.close()
 bar = probe_progress()
 if bar is not None:
     for i in range(1, 11):
         bar(i, 10)
+        bar.on_status(ProbeStatus(i, 10, 100 * i, 1000, 3.0 * i, 600.0, "sampled"))
     bar.close()
 with spinner("waiting for tigerastatus Available"):
     pass
@@ -59,8 +63,10 @@ def test_on_a_terminal_bars_per_pool_with_eta_and_a_probe_bar() -> None:
     out = _run_in_pty()
     assert "pool system" in out and "pool user" in out and "ETA" in out
     assert "━" in out  # a drawn bar
-    assert "3/3" in out and "[cilium=3]" in out and "probes" in out and "10/10" in out
-    assert '"event": "reimage progress"' not in out  # no log lines instead of the bars
+    assert "3/3" in out and "[cilium=3]" in out and "probe pods" in out and "10/10" in out
+    assert "predicted: probes 500/500, ETA 0 s; 60 s of 600 s budget" in out  # the steps' bar, last state
+    assert "sampled: probes 1,000/1,000, ETA 0 s; 30 s of 600 s budget" in out  # verify snapshot's bar
+    assert '"event": "reimage progress"' not in out and '"event": "probe progress"' not in out
     assert "END" in out
 
 
@@ -75,4 +81,6 @@ def test_off_a_terminal_the_plain_log_lines_as_before() -> None:
         "system 1/3 done, surge 1, cordoned 0, NotReady 0 [azure=2,cilium=1]; "
         "user 3/3 done, surge 0, cordoned 0, NotReady 0 [cilium=3]"]
     assert any(x["event"] == "waiting for tigerastatus Available" for x in lines)
+    assert [(x["phase"], x["pods"], x["probes"]) for x in lines if x["event"] == "probe progress"] == [
+        ("predicted", "1/10", "50/500"), ("predicted", "10/10", "500/500")]
     assert "━" not in res.stderr

@@ -178,3 +178,12 @@ async def settle(ctx: SandboxContext, timeout: float = 10.0) -> None:
         return True
 
     await wait_for(quiet, timeout, "the cluster to settle")
+
+
+async def one_server(port: int = 80) -> tuple[SandboxContext, str]:
+    """A context with one node and one Running agnhost server pod ``server`` listening on ``port``, and its IP."""
+    ctx = make_ctx()
+    add_node(ctx, 0)
+    add_pod(ctx, "server", containers=[server_container(port)])
+    await settle(ctx)
+    return ctx, pod(ctx, "server")["status"]["podIP"]

@@ -21,6 +21,7 @@ from tests.unit.sandbox.simkit import (
     add_pod,
     deployment,
     make_ctx,
+    one_server,
     phase,
     pod,
     running,
@@ -281,11 +282,7 @@ def test_agnhost_connect_pods_log_and_exit_like_agnhost() -> None:
 
 def test_batch_probe_script_shape_and_strictness() -> None:
     async def body() -> None:
-        ctx = make_ctx()
-        add_node(ctx, 0)
-        add_pod(ctx, "server", containers=[server_container(80)])
-        await settle(ctx)
-        ip = pod(ctx, "server")["status"]["podIP"]
+        ctx, ip = await one_server()
         script = "\n".join([
             agnhost.quote_probe_line("p1", ip, 80, 1, "tcp"),
             agnhost.quote_probe_line("p2", ip, 81, 1, "tcp"),
