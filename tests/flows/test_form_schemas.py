@@ -47,7 +47,7 @@ def test_choices_are_selects_and_null_reads_as_not_given() -> None:
     assert "enum" in parameter_schema(preflight).model_dump()["properties"]["migration"]
     given = journey.validate_parameters({"journey_path": "j.yaml", "pod_cidr": None, "accept": None})
     assert given["pod_cidr"] == "" and tuple(given["accept"]) == ()
-    with pytest.raises(Exception, match="overlay-weave|goal"):
+    with pytest.raises(Exception, match=r"overlay-weave|goal"):
         journey.validate_parameters({"journey_path": "j.yaml", "goal": "overlay-weave"})
 
 
