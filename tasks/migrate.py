@@ -182,6 +182,20 @@ class PrefectProgress(ProgressSink):
     def __init__(self) -> None:
         super().__init__()
         self.artifact_id: Any = None
+        self.probe_artifact: Any = None
+        self._probe_pods_done = 0
+
+    def probes(self, status: Any) -> None:
+        """The log line (see ``ProgressSink.probes``) plus a progress artifact ``probe-progress`` per probe run
+        (a run starting again from 0 pods -- the next snapshot -- gets a new one)."""
+        from tasks.verify import ProbeArtifact, probe_status_text
+
+        super().probes(status)
+        if self.probe_artifact is None or status.pods_done < self._probe_pods_done:
+            self.probe_artifact = ProbeArtifact(key="probe-progress", description="Connectivity probing")
+        self._probe_pods_done = status.pods_done
+        with contextlib.suppress(Exception):  # outside a run context (tests calling the sink directly)
+            self.probe_artifact(status.pods_done, status.pods_total, probe_status_text(status))
 
     def pools(self, pools: list[Any]) -> None:
         super().pools(pools)

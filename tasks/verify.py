@@ -22,23 +22,36 @@ def _conn(sandbox: str | None, kubeconfig: str | None) -> Conn:
 
 class ProbeArtifact:
     """A Prefect progress artifact for a probe run (``create_progress_artifact``, then updated with the share of
-    planned probe pods done, at most every 2 % so the API is not flooded)."""
+    planned probe pods done, at most every 2 % so the API is not flooded). ``describe`` (optional) gives the
+    description for the current call (pods, probes, ETA against the budget); it is sent with each update."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: str = "verify-probing",
+                 description: str = "probe pods done of those planned (verify snapshot)") -> None:
         self.id: Any = None
         self.last = -1.0
+        self.key = key
+        self.description = description
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, describe: str | None = None) -> None:
         from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
         pct = 100.0 * done / total if total else 100.0
+        text = f"{self.description}: {describe}" if describe else self.description
         if self.id is None:
-            self.id = create_progress_artifact(pct, key="verify-probing",
-                                               description="probe pods done of those planned (verify snapshot)")
+            self.id = create_progress_artifact(pct, key=self.key, description=text)
             self.last = pct
         elif pct - self.last >= 2.0 or done == total:
-            update_progress_artifact(self.id, pct)
+            update_progress_artifact(self.id, pct, description=text)
             self.last = pct
+
+
+def probe_status_text(status: Any) -> str:
+    """One line for a ``netmig.verify.run.ProbeStatus``: phase, pods, probes, elapsed and ETA against the budget."""
+    eta = status.eta_s
+    budget = f" of a {round(status.budget_s)} s budget" if status.budget_s else ""
+    return (f"{status.phase}: probe pods {status.pods_done}/{status.pods_total}, probes "
+            f"{status.probes_done}/{status.probes_total}, {round(status.elapsed_s)} s elapsed{budget}"
+            + (f", about {round(eta)} s to go" if eta is not None else ""))
 
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=transient)

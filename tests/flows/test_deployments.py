@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PREFECT = [sys.executable, "-m", "prefect"]
 FLEET = ("fleet-member", "fleet", "fleet-scan")
 KINDS = ("npm-to-cilium", "kubenet-to-overlay", "calico-to-self-managed", "uninstall", "calico-crd-cleanup")
-RUN_ARTIFACTS = {"plan", "preflight", "approval-request", "reimage-progress", "verification-matrix",
-                 "migration-report"}
+RUN_ARTIFACTS = {"plan", "preflight", "approval-request", "reimage-progress", "probe-progress",
+                 "verification-matrix", "migration-report"}
 
 
 def _deployments() -> list[dict[str, Any]]:
@@ -467,6 +467,9 @@ async def _scenario(sb: Path, plan: Path, tmp: Path, hooks: Hooks, env: dict[str
         assert set(by_key) >= RUN_ARTIFACTS, sorted(by_key)
         assert "**PASSED**" in str(by_key["migration-report"].data)
         assert float(by_key["reimage-progress"].data) == 100.0  # type: ignore[arg-type]
+        probing = by_key["probe-progress"]  # the snapshot/verify steps' probing, with pods/probes/ETA said
+        assert probing.type == "progress" and float(probing.data) == 100.0, probing  # type: ignore[arg-type]
+        assert "probe pods" in str(probing.description) and "probes" in str(probing.description), probing
         assert by_key["preflight"].type == "table"
         assert sb.joinpath("sandbox.json").is_file()
         token = json.loads(sb.joinpath("sandbox.json").read_text())["token"]
