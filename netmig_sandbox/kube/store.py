@@ -4,9 +4,12 @@ Contract:
 - Objects are plain JSON dicts, exactly as the API serves them. Every object returned is a deep copy.
 - A resource is addressed by a ``Key`` = (group, plural); "" is the core group.
 - Every change bumps one global resourceVersion (a decimal string), like etcd's revision.
-- ``subscribe(cb)`` registers a synchronous callback ``cb(event_type, key, obj)`` run after every change
-  (event_type in ADDED / MODIFIED / DELETED); the simulated controllers use it. ``subscribe_readonly(cb, keys)``:
-  the same for some types only, handing over the stored object itself (read-only, not to be kept).
+- ``subscribe(cb, keys=None)`` registers a synchronous callback ``cb(event_type, key, obj)`` run after every
+  change (event_type in ADDED / MODIFIED / DELETED) of the types ``keys`` (None: every type), with a deep copy
+  the callback owns; the simulated controllers use it. ``subscribe_readonly(cb, keys=None)``: the same without
+  the copy, handing over the stored object itself: ``cb`` must not change it. It may keep it: the store is
+  copy-on-write (a stored object is never changed in place; a change stores a new object), so a kept object is
+  a snapshot of that revision, as the history replayed to watches is.
 - ``watch(...)`` returns a ``Watch`` whose ``queue`` receives (event_type, obj) for matching changes after the
   given resourceVersion (replayed from a bounded history; too old -> ``ApiError`` 410 Expired).
 - Deleting an object with finalizers only sets ``metadata.deletionTimestamp``; it is removed once its
@@ -126,8 +129,8 @@ class Store:
         self._rv = 0
         self._history: deque[tuple[int, str, Key, Obj]] = deque(maxlen=HISTORY)
         self._watches: list[Watch] = []
-        self._subscribers: list[ChangeCallback] = []
-        self._readers: list[tuple[ChangeCallback, frozenset[Key]]] = []
+        self._subscribers: list[tuple[ChangeCallback, frozenset[Key] | None]] = []
+        self._readers: list[tuple[ChangeCallback, frozenset[Key] | None]] = []
         self._finishing: set[str] = set()
         # controllers installed on this store (e.g. the CRD controller), by name, so installs are idempotent
         self.controllers: dict[str, Any] = {}
@@ -171,13 +174,14 @@ class Store:
         return rt
 
     # ---------------------------------------------------------- subscribers
-    def subscribe(self, cb: ChangeCallback) -> None:
-        self._subscribers.append(cb)
+    def subscribe(self, cb: ChangeCallback, keys: Iterable[Key] | None = None) -> None:
+        """Call ``cb`` with a deep copy of every changed object of ``keys`` (None: every type)."""
+        self._subscribers.append((cb, None if keys is None else frozenset(keys)))
 
-    def subscribe_readonly(self, cb: ChangeCallback, keys: Iterable[Key]) -> None:
-        """Like ``subscribe``, but only for changes of ``keys`` and without a copy: ``cb`` gets the stored object
-        itself and must neither change nor keep it (for controllers that read a few fields of hot types)."""
-        self._readers.append((cb, frozenset(keys)))
+    def subscribe_readonly(self, cb: ChangeCallback, keys: Iterable[Key] | None = None) -> None:
+        """Like ``subscribe``, without a copy: ``cb`` gets the stored object itself and must not change it (it may
+        keep it: stored objects are never changed in place). For controllers that read a few fields of hot types."""
+        self._readers.append((cb, None if keys is None else frozenset(keys)))
 
     @property
     def resource_version(self) -> str:
@@ -188,10 +192,11 @@ class Store:
         for w in list(self._watches):
             if w.key == key and w.matches(obj):
                 w.queue.put_nowait((event, copy.deepcopy(obj)))
-        for cb in list(self._subscribers):
-            cb(event, key, copy.deepcopy(obj))
+        for cb, keys in list(self._subscribers):
+            if keys is None or key in keys:
+                cb(event, key, copy.deepcopy(obj))
         for reader, keys in list(self._readers):
-            if key in keys:
+            if keys is None or key in keys:
                 reader(event, key, obj)
 
     def _bump(self, obj: Obj) -> None:
