@@ -29,6 +29,7 @@ import asyncio
 import builtins
 import copy
 import datetime as dt
+import pickle
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -97,6 +98,15 @@ class ResourceType:
         return self.kind.lower()
 
 
+def clone(obj: Any) -> Any:
+    """A deep copy of a JSON-like object, like ``copy.deepcopy`` (same types, shared parts stay shared) at about a
+    quarter of its CPU cost (a pickle round trip); objects pickle cannot handle fall back to ``copy.deepcopy``."""
+    try:
+        return pickle.loads(pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))  # our own bytes, just made
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return copy.deepcopy(obj)
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -154,7 +164,7 @@ class Store:
             if self._objects[key].pop((ns, obj["metadata"]["name"]), None) is None:
                 continue
             self._rv += 1
-            gone = copy.deepcopy(obj)
+            gone = clone(obj)
             gone["metadata"]["resourceVersion"] = str(self._rv)
             self._emit("DELETED", key, gone)
         self.unregister_type(key)
@@ -191,10 +201,10 @@ class Store:
         self._history.append((self._rv, event, key, obj))
         for w in list(self._watches):
             if w.key == key and w.matches(obj):
-                w.queue.put_nowait((event, copy.deepcopy(obj)))
+                w.queue.put_nowait((event, clone(obj)))
         for cb, keys in list(self._subscribers):
             if keys is None or key in keys:
-                cb(event, key, copy.deepcopy(obj))
+                cb(event, key, clone(obj))
         for reader, keys in list(self._readers):
             if keys is None or key in keys:
                 reader(event, key, obj)
@@ -212,7 +222,7 @@ class Store:
                 404, "NotFound", f'{rt.plural}{"." + rt.group if rt.group else ""} "{name}" not found',
                 {"name": name, "group": rt.group, "kind": rt.plural},
             )
-        return copy.deepcopy(obj)
+        return clone(obj)
 
     def exists(self, key: Key, namespace: str | None, name: str) -> bool:
         return (namespace or "", name) in self._objects.get(key, {})
@@ -234,7 +244,7 @@ class Store:
                 continue
             if field_selector and not match_fields(field_selector, obj):
                 continue
-            out.append(copy.deepcopy(obj))
+            out.append(clone(obj))
         return out
 
     def list_page(
@@ -264,7 +274,7 @@ class Store:
             if limit and len(out) >= limit:
                 more += 1
             else:
-                out.append(copy.deepcopy(obj))
+                out.append(clone(obj))
         return out, more
 
     def iter_raw(self, key: Key) -> Iterable[Obj]:
@@ -274,7 +284,7 @@ class Store:
     # -------------------------------------------------------------- writes
     def create(self, key: Key, obj: Obj, namespace: str | None = None) -> Obj:
         rt = self.type_for(key)
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
@@ -323,7 +333,7 @@ class Store:
         self._bump(obj)
         self._objects[key][(ns, name)] = obj
         self._emit("ADDED", key, obj)
-        return copy.deepcopy(obj)
+        return clone(obj)
 
     def replace(self, key: Key, obj: Obj, namespace: str | None = None, *, subresource: str | None = None) -> Obj:
         """PUT semantics: a stale ``metadata.resourceVersion`` is a 409 Conflict; status is kept apart."""
@@ -343,14 +353,14 @@ class Store:
                 "please apply your changes to the latest version and try again",
                 {"name": name, "group": rt.group, "kind": rt.plural},
             )
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         if subresource == "status":
-            merged = copy.deepcopy(current)
+            merged = clone(current)
             merged["status"] = new.get("status", {})
             new = merged
         else:
             if "status" in current and rt.subresources and "status" in rt.subresources:
-                new["status"] = copy.deepcopy(current["status"])
+                new["status"] = clone(current["status"])
             if new.get("spec") != current.get("spec"):
                 new.setdefault("metadata", {})["generation"] = current["metadata"].get("generation", 1) + 1
             else:
@@ -375,10 +385,10 @@ class Store:
             self._emit("DELETED", key, new)
             if rt.namespaced and ns:
                 self._maybe_finish_namespace(ns)
-            return copy.deepcopy(new)
+            return clone(new)
         self._objects[key][(ns or "", name)] = new
         self._emit("MODIFIED", key, new)
-        return copy.deepcopy(new)
+        return clone(new)
 
     def update(self, key: Key, namespace: str | None, name: str, mutate: Callable[[Obj], None]) -> Obj:
         """Read-modify-write for the simulator: ``mutate`` edits a copy in place; no conflict check."""
@@ -386,7 +396,7 @@ class Store:
         current = self._objects[key].get((namespace or "", name))
         if current is None:
             raise ApiError(404, "NotFound", f'{rt.plural} "{name}" not found')
-        new = copy.deepcopy(current)
+        new = clone(current)
         mutate(new)
         return self._store_update(key, rt, namespace if rt.namespaced else None, current, new)
 
@@ -401,14 +411,14 @@ class Store:
             return self._delete_namespace(current)
         if current["metadata"].get("finalizers"):
             if not current["metadata"].get("deletionTimestamp"):
-                new = copy.deepcopy(current)
+                new = clone(current)
                 new["metadata"]["deletionTimestamp"] = now_iso()
                 new["metadata"]["deletionGracePeriodSeconds"] = 0
                 return self._store_update(key, rt, ns or None, current, new)
-            return copy.deepcopy(current)
+            return clone(current)
         del self._objects[key][(ns, name)]
         self._rv += 1
-        gone = copy.deepcopy(current)
+        gone = clone(current)
         gone["metadata"]["resourceVersion"] = str(self._rv)
         self._emit("DELETED", key, gone)
         if rt.namespaced and ns:
@@ -498,7 +508,7 @@ class Store:
                 raise ApiError(410, "Expired", f"too old resource version: {start} ({self._history[0][0]})")
             for rv, event, k, obj in self._history:
                 if rv > start and k == key and w.matches(obj):
-                    w.queue.put_nowait((event, copy.deepcopy(obj)))
+                    w.queue.put_nowait((event, clone(obj)))
         self._watches.append(w)
         return w
 

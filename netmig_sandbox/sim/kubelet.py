@@ -42,7 +42,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from netmig_sandbox.context import SandboxContext
-from netmig_sandbox.kube.store import ApiError, Key, Obj, now_iso
+from netmig_sandbox.kube.store import ApiError, Key, Obj, clone, now_iso
 from netmig_sandbox.sim import agnhost, connect, controllers
 from netmig_sandbox.sim.index import (
     DAEMONSETS,
@@ -113,12 +113,10 @@ class Kubelet:
     # ------------------------------------------------------------ bootstrap / callbacks
     def bootstrap(self) -> None:
         """Fold in objects that exist already and reconcile them."""
-        import copy
-
         for key in WATCHED:
             if key in self.store.types:
                 for obj in list(self.store.iter_raw(key)):
-                    self.on_change("ADDED", key, copy.deepcopy(obj))
+                    self.on_change("ADDED", key, clone(obj))
 
     def on_change(self, event: str, key: Key, obj: Obj) -> None:
         """Store subscriber: index the change and mark work; never writes."""
