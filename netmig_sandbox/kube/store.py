@@ -29,7 +29,6 @@ import asyncio
 import builtins
 import copy
 import datetime as dt
-import pickle
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -98,13 +97,22 @@ class ResourceType:
         return self.kind.lower()
 
 
+_ATOMS = frozenset((str, int, float, bool, type(None)))
+
+
 def clone(obj: Any) -> Any:
-    """A deep copy of a JSON-like object, like ``copy.deepcopy`` (same types, shared parts stay shared) at about a
-    quarter of its CPU cost (a pickle round trip); objects pickle cannot handle fall back to ``copy.deepcopy``."""
-    try:
-        return pickle.loads(pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))  # our own bytes, just made
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return copy.deepcopy(obj)
+    """A deep copy of a JSON-like object at about a third of ``copy.deepcopy``'s CPU cost: new dicts and lists,
+    the same (immutable) strings and numbers, so copies cost no more memory than ``deepcopy``'s. Unlike
+    ``deepcopy`` a part referenced twice is copied twice (JSON objects have no shared parts); values of other
+    types (tuples, ...) go through ``copy.deepcopy``."""
+    t = type(obj)
+    if t is dict:
+        return {k: v if type(v) in _ATOMS else clone(v) for k, v in obj.items()}
+    if t is list:
+        return [v if type(v) in _ATOMS else clone(v) for v in obj]
+    if t in _ATOMS:
+        return obj
+    return copy.deepcopy(obj)
 
 
 def now_iso() -> str:

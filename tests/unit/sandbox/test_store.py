@@ -51,6 +51,19 @@ def test_returned_objects_are_copies(store: Store) -> None:
     assert store.get(CM, "demo", "a")["data"] == {"k": "v"}
 
 
+def test_clone_is_a_deep_copy_sharing_only_immutable_values() -> None:
+    obj = {"metadata": {"name": "a", "labels": {"k": "v"}}, "spec": {"ports": [{"port": 80}], "t": (1, [2])},
+           "n": None, "f": 1.5, "b": True}
+    c = store_mod.clone(obj)
+    assert c == obj
+    c["metadata"]["labels"]["k"] = "changed"
+    c["spec"]["ports"][0]["port"] = 81
+    c["spec"]["t"][1].append(3)
+    assert obj["metadata"]["labels"] == {"k": "v"} and obj["spec"]["ports"] == [{"port": 80}]
+    assert obj["spec"]["t"] == (1, [2])  # other types go through copy.deepcopy
+    assert c["metadata"]["name"] is obj["metadata"]["name"]  # strings shared: no extra memory per copy
+
+
 def test_subscribers_get_only_their_types_and_copies_they_own(store: Store) -> None:
     seen: list[tuple[str, str]] = []
     copies: list[dict[str, object]] = []
