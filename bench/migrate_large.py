@@ -88,7 +88,8 @@ def main() -> None:
         result = next((e["value"] for e in reversed(events) if e.get("key") == "verify-result"), None)
         report = run_dir / "report.md"
         passed = report.exists() and "**PASSED**" in report.read_text()
-        print(f"verify-result: {json.dumps(result)}")
+        brief = {k: v for k, v in (result or {}).items() if not k.endswith("_detail")}
+        print(f"verify-result: {json.dumps(brief)}")
         print(f"verdict: {'PASSED' if passed else 'FAILED'}")
 
 
