@@ -1,24 +1,20 @@
-"""The npm-to-cilium verification on the sandbox's `large` scenario (250 nodes, 20,000 pods, 2,000 policies) at the
-sandbox's own pace (default time scale): the migration's before-snapshot and its verify step (after-snapshot of
-every baseline cell, comparison, expectations), each a whole CLI process, measured by ``bench/measure.py`` (wall,
-CPU, peak RSS):
+"""The whole npm-to-cilium migration on the sandbox's `large` scenario (250 nodes, 20,000 pods, 2,000 policies):
+`aks-netmig plan` then `aks-netmig apply PLAN --yes --no-prefect`, the plan's own steps (backup, before-snapshot,
+network-profile PUT, the reimage of every node and its watch, verify) against a detached sandbox started by the
+benchmark (default time scale 0.002: simulated durations shrink, the simulator's own CPU cost does not).
 
-1. `aks-netmig verify snapshot --target cilium --budget 10m --out before.json --json` (the snapshot step);
-2. the nodes move to Cilium: their `kubernetes.azure.com/network-policy` label, what the reimage sets and what the
-   sandbox's dataplane enforces by (the reimage of 250 nodes itself is not part of this benchmark);
-3. `aks-netmig verify snapshot --baseline before.json --engine cilium --budget 10m --out after.json --json`
-   (the verify step's after-snapshot);
-4. `aks-netmig verify compare before.json after.json --json` and `verify expect --snapshot after.json --json` (the
-   verify step's judgement: PASSED when every change is explained and no observation differs from Cilium's
-   prediction).
-Prints the probe pods, probes and covered cells (predicted / stable) of each snapshot and the final verdict.
-Figures only; asserts nothing. Goal: each snapshot <= 10 min, PASSED with every change explained.
+Prints, per stage: wall, CPU and peak RSS of the CLI process (``bench/measure.py``) and the sandbox process's CPU
+over that stage (``/proc``); per plan step, its duration from the run's journal; the sandbox's peak RSS; and the
+verdict from the run's journal (``verify-result``: changes, unexplained, mismatches) and report (PASSED/FAILED).
+Figures only; asserts nothing. Goal: the whole apply in a few minutes of sandbox CPU, PASSED with every change
+explained.
 
-Run: .venv/bin/python bench/migrate_large.py
+Run: .venv/bin/python bench/migrate_large.py [--time-scale 0.002]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -31,65 +27,70 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 from measure import CLI, Measured, run
 
-LABEL = "kubernetes.azure.com/network-policy"
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _coverage(m: Measured) -> str:
-    if m.code != 0:
-        return m.stderr[-1500:]
-    doc = json.loads(m.stdout)
-    cov = doc["coverage"]
-    pc, st = cov["predicted_changes"], cov["stable"]
-    return (f"  engine {doc['engine']}; probe pods {cov['probe_pods']:,}; probes {cov['probes']:,}; predicted-change "
-            f"cells {pc['probed']:,}/{pc['cells']:,}; stable cells {st['probed']:,}/{st['cells']:,} ({st['method']}); "
-            f"counted {cov['elapsed_s']} s of {cov['budget_s']} s; cells gone {len(doc['stats']['skipped'])}")
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def _nodes_to_cilium(kubeconfig: Path) -> None:
-    from netmig.kube.gateway import KubeGateway
+def proc_peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
-    with KubeGateway(kubeconfig) as gw:
-        for n in gw.nodes():
-            gw.core.patch_node(n["metadata"]["name"], {"metadata": {"labels": {LABEL: "cilium"}}})
+
+def stage(what: str, pid: int, *args: str) -> Measured:
+    c0 = proc_cpu_s(pid)
+    m = run(*args)
+    print(f"{m.line(what)}; sandbox CPU {proc_cpu_s(pid) - c0:.1f} s", flush=True)
+    return m
+
+
+def journal(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "journal.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--time-scale", default="0.002")
+    args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        sb, before, after = Path(tmp) / "sb", Path(tmp) / "before.json", Path(tmp) / "after.json"
+        sb, plan = Path(tmp) / "sb", Path(tmp) / "large.yaml"
         t0 = time.perf_counter()
-        subprocess.run([CLI, "sandbox", "start", "--scenario", "large", "--dir", str(sb), "--detach"], check=True,
-                       stdout=subprocess.DEVNULL)
-        print(f"sandbox large started in {time.perf_counter() - t0:.1f} s; load {os.getloadavg()}", flush=True)
+        subprocess.run([CLI, "sandbox", "start", "--scenario", "large", "--dir", str(sb), "--time-scale",
+                        args.time_scale, "--detach"], check=True, stdout=subprocess.DEVNULL)
+        pid = int((sb / "sandbox.pid").read_text().strip())
+        print(f"sandbox large (time scale {args.time_scale}) started in {time.perf_counter() - t0:.1f} s; sandbox "
+              f"CPU {proc_cpu_s(pid):.1f} s", flush=True)
         try:
-            m1 = run("verify", "snapshot", "--sandbox", str(sb), "--target", "cilium", "--budget", "10m",
-                     "--out", str(before), "--json")
-            print(m1.line("before-snapshot (verify snapshot --target cilium)"), flush=True)
-            print(_coverage(m1), flush=True)
-            if m1.code != 0:
+            m = stage("plan", pid, "plan", "--sandbox", str(sb), "--out", str(plan), "--accept", "policy-analysis")
+            if m.code != 0:
+                print(m.stdout[-2000:] + m.stderr[-2000:])
                 return
-            _nodes_to_cilium(sb / "kubeconfig")
-            m2 = run("verify", "snapshot", "--sandbox", str(sb), "--baseline", str(before), "--engine", "cilium",
-                     "--budget", "10m", "--out", str(after), "--json")
-            print(m2.line("after-snapshot (verify snapshot --baseline)"), flush=True)
-            print(_coverage(m2), flush=True)
+            m = stage("apply --yes", pid, "apply", str(plan), "--sandbox", str(sb), "--no-prefect", "--yes")
+            print(f"sandbox peak RSS {proc_peak_mb(pid):.0f} MB", flush=True)
+            if m.code != 0:
+                print(m.stdout[-3000:] + m.stderr[-3000:])
         finally:
             subprocess.run([CLI, "sandbox", "stop", "--dir", str(sb)], stdout=subprocess.DEVNULL)
-        if m2.code != 0:
-            return
-        m3 = run("verify", "compare", str(before), str(after), "--json")
-        print(m3.line("verify compare"), flush=True)
-        m4 = run("verify", "expect", "--snapshot", str(after), "--json")
-        print(m4.line("verify expect"), flush=True)
-        cmp: dict[str, Any] = json.loads(m3.stdout) if m3.code in (0, 1) else {}
-        exp: dict[str, Any] = json.loads(m4.stdout) if m4.code in (0, 1) else {}
-        changes = cmp.get("changes") or []
-        unexplained = sum(1 for c in changes if c["explanation"] is None)
-        mismatches = len(exp.get("mismatches") or [])
-        print(f"  {len(changes):,} changes over {cmp.get('probes', 0):,} cells probed on both sides, {unexplained:,} "
-              f"unexplained; {len(cmp.get('only_before') or []):,} baseline cells gone; {mismatches:,} observations "
-              f"differ from Cilium's prediction")
-        ok = bool(cmp) and bool(exp) and unexplained == 0 and mismatches == 0
-        print(f"verdict: {'PASSED' if ok else 'FAILED'}")
+        run_dir = plan.with_suffix(".run")
+        events = journal(run_dir)
+        for e in events:
+            if e.get("event") == "step-done":
+                print(f"  step {e.get('step')}: {e.get('duration_s')} s")
+            elif e.get("event") in ("step-failed", "step-paused", "stall", "operation-failed"):
+                print(f"  {e.get('event')} {e.get('step')}: {e.get('error') or e.get('reason')}")
+        result = next((e["value"] for e in reversed(events) if e.get("key") == "verify-result"), None)
+        report = run_dir / "report.md"
+        passed = report.exists() and "**PASSED**" in report.read_text()
+        brief = {k: v for k, v in (result or {}).items() if not k.endswith("_detail")}
+        print(f"verify-result: {json.dumps(brief)}")
+        print(f"verdict: {'PASSED' if passed else 'FAILED'}")
 
 
 if __name__ == "__main__":

@@ -263,10 +263,12 @@ class Reimage:
 
     # -------------------------------------------------------------- nodes
     def pool_nodes(self, pool: str) -> list[Obj]:
-        return [n for n in self.store.list(NODES) if _labels(n).get(topology.LABEL_POOL) == pool]
+        """The pool's nodes by name: the stored objects themselves (read-only), not copies."""
+        return sorted((n for n in self.store.iter_raw(NODES) if _labels(n).get(topology.LABEL_POOL) == pool),
+                      key=lambda n: str(n["metadata"]["name"]))
 
     def _next_indexes(self, pool: str) -> tuple[int, int]:
-        nodes = self.store.list(NODES)
+        nodes = self.store.iter_raw(NODES)
         glob = max([_index(n) for n in nodes] + [-1]) + 1
         local = max([_pool_index(n["metadata"]["name"]) for n in nodes
                      if _labels(n).get(topology.LABEL_POOL) == pool] + [-1]) + 1

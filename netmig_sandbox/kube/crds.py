@@ -242,6 +242,6 @@ def install(store: Store) -> None:
     ctl = _CrdController(store)
     store.controllers["crds"] = ctl
     store.discovery_failures = lambda: unavailable_group_versions(store)
-    store.subscribe(ctl)
+    store.subscribe_readonly(ctl, (CRD_KEY, APISERVICE_KEY, SERVICES, ENDPOINTS))  # reads; writes only via the store
     for crd in store.list(CRD_KEY):
         ctl("ADDED", CRD_KEY, crd)

@@ -38,7 +38,7 @@ import time
 from collections import deque
 from typing import Any
 
-from netmig_sandbox.kube.store import ApiError, Key, Obj, ResourceType, Store, now_iso
+from netmig_sandbox.kube.store import ApiError, Key, Obj, ResourceType, Store, clone, now_iso
 
 CORE: Key = ("", "events")
 V1: Key = ("events.k8s.io", "events")
@@ -242,6 +242,7 @@ class EventRecorder:
         if self._mirroring or V1 not in self.store.types:
             return
         other, convert = (V1, to_v1) if key == CORE else (CORE, to_core)
+        obj = clone(obj)  # the stored object (a read-only subscriber): the mirror must not share its parts
         meta = obj.get("metadata") or {}
         ns, name = meta.get("namespace"), str(meta.get("name") or "")
         self._mirroring = True
@@ -360,5 +361,5 @@ def install(store: Store, services: dict[str, Any]) -> EventRecorder:
     for key, seed in ((NODES, rec._node), (PODS, rec._pod), (REPLICASETS, rec._replicaset)):
         for obj in list(store.iter_raw(key)) if key in store.types else []:
             seed("MODIFIED", obj)  # read only
-    store.subscribe(rec.on_change)
+    store.subscribe_readonly(rec.on_change, (CORE, V1, NODES, PODS, REPLICASETS))  # reads (see _mirror)
     return rec

@@ -155,7 +155,7 @@ def install(store: Store, services: dict[str, Any]) -> GarbageCollector:
     gc = GarbageCollector(store)
     gc.bootstrap()
     services["gc"] = gc
-    store.subscribe(gc.on_change)
+    store.subscribe_readonly(gc.on_change)  # it keeps only names and uids
     return gc
 
 

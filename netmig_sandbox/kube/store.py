@@ -4,9 +4,12 @@ Contract:
 - Objects are plain JSON dicts, exactly as the API serves them. Every object returned is a deep copy.
 - A resource is addressed by a ``Key`` = (group, plural); "" is the core group.
 - Every change bumps one global resourceVersion (a decimal string), like etcd's revision.
-- ``subscribe(cb)`` registers a synchronous callback ``cb(event_type, key, obj)`` run after every change
-  (event_type in ADDED / MODIFIED / DELETED); the simulated controllers use it. ``subscribe_readonly(cb, keys)``:
-  the same for some types only, handing over the stored object itself (read-only, not to be kept).
+- ``subscribe(cb, keys=None)`` registers a synchronous callback ``cb(event_type, key, obj)`` run after every
+  change (event_type in ADDED / MODIFIED / DELETED) of the types ``keys`` (None: every type), with a deep copy
+  the callback owns; the simulated controllers use it. ``subscribe_readonly(cb, keys=None)``: the same without
+  the copy, handing over the stored object itself: ``cb`` must not change it. It may keep it: the store is
+  copy-on-write (a stored object is never changed in place; a change stores a new object), so a kept object is
+  a snapshot of that revision, as the history replayed to watches is.
 - ``watch(...)`` returns a ``Watch`` whose ``queue`` receives (event_type, obj) for matching changes after the
   given resourceVersion (replayed from a bounded history; too old -> ``ApiError`` 410 Expired).
 - Deleting an object with finalizers only sets ``metadata.deletionTimestamp``; it is removed once its
@@ -94,6 +97,24 @@ class ResourceType:
         return self.kind.lower()
 
 
+_ATOMS = frozenset((str, int, float, bool, type(None)))
+
+
+def clone(obj: Any) -> Any:
+    """A deep copy of a JSON-like object at about a third of ``copy.deepcopy``'s CPU cost: new dicts and lists,
+    the same (immutable) strings and numbers, so copies cost no more memory than ``deepcopy``'s. Unlike
+    ``deepcopy`` a part referenced twice is copied twice (JSON objects have no shared parts); values of other
+    types (tuples, ...) go through ``copy.deepcopy``."""
+    t = type(obj)
+    if t is dict:
+        return {k: v if type(v) in _ATOMS else clone(v) for k, v in obj.items()}
+    if t is list:
+        return [v if type(v) in _ATOMS else clone(v) for v in obj]
+    if t in _ATOMS:
+        return obj
+    return copy.deepcopy(obj)
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -126,8 +147,8 @@ class Store:
         self._rv = 0
         self._history: deque[tuple[int, str, Key, Obj]] = deque(maxlen=HISTORY)
         self._watches: list[Watch] = []
-        self._subscribers: list[ChangeCallback] = []
-        self._readers: list[tuple[ChangeCallback, frozenset[Key]]] = []
+        self._subscribers: list[tuple[ChangeCallback, frozenset[Key] | None]] = []
+        self._readers: list[tuple[ChangeCallback, frozenset[Key] | None]] = []
         self._finishing: set[str] = set()
         # controllers installed on this store (e.g. the CRD controller), by name, so installs are idempotent
         self.controllers: dict[str, Any] = {}
@@ -151,7 +172,7 @@ class Store:
             if self._objects[key].pop((ns, obj["metadata"]["name"]), None) is None:
                 continue
             self._rv += 1
-            gone = copy.deepcopy(obj)
+            gone = clone(obj)
             gone["metadata"]["resourceVersion"] = str(self._rv)
             self._emit("DELETED", key, gone)
         self.unregister_type(key)
@@ -171,13 +192,14 @@ class Store:
         return rt
 
     # ---------------------------------------------------------- subscribers
-    def subscribe(self, cb: ChangeCallback) -> None:
-        self._subscribers.append(cb)
+    def subscribe(self, cb: ChangeCallback, keys: Iterable[Key] | None = None) -> None:
+        """Call ``cb`` with a deep copy of every changed object of ``keys`` (None: every type)."""
+        self._subscribers.append((cb, None if keys is None else frozenset(keys)))
 
-    def subscribe_readonly(self, cb: ChangeCallback, keys: Iterable[Key]) -> None:
-        """Like ``subscribe``, but only for changes of ``keys`` and without a copy: ``cb`` gets the stored object
-        itself and must neither change nor keep it (for controllers that read a few fields of hot types)."""
-        self._readers.append((cb, frozenset(keys)))
+    def subscribe_readonly(self, cb: ChangeCallback, keys: Iterable[Key] | None = None) -> None:
+        """Like ``subscribe``, without a copy: ``cb`` gets the stored object itself and must not change it (it may
+        keep it: stored objects are never changed in place). For controllers that read a few fields of hot types."""
+        self._readers.append((cb, None if keys is None else frozenset(keys)))
 
     @property
     def resource_version(self) -> str:
@@ -187,11 +209,12 @@ class Store:
         self._history.append((self._rv, event, key, obj))
         for w in list(self._watches):
             if w.key == key and w.matches(obj):
-                w.queue.put_nowait((event, copy.deepcopy(obj)))
-        for cb in list(self._subscribers):
-            cb(event, key, copy.deepcopy(obj))
+                w.queue.put_nowait((event, clone(obj)))
+        for cb, keys in list(self._subscribers):
+            if keys is None or key in keys:
+                cb(event, key, clone(obj))
         for reader, keys in list(self._readers):
-            if key in keys:
+            if keys is None or key in keys:
                 reader(event, key, obj)
 
     def _bump(self, obj: Obj) -> None:
@@ -207,7 +230,7 @@ class Store:
                 404, "NotFound", f'{rt.plural}{"." + rt.group if rt.group else ""} "{name}" not found',
                 {"name": name, "group": rt.group, "kind": rt.plural},
             )
-        return copy.deepcopy(obj)
+        return clone(obj)
 
     def exists(self, key: Key, namespace: str | None, name: str) -> bool:
         return (namespace or "", name) in self._objects.get(key, {})
@@ -229,7 +252,7 @@ class Store:
                 continue
             if field_selector and not match_fields(field_selector, obj):
                 continue
-            out.append(copy.deepcopy(obj))
+            out.append(clone(obj))
         return out
 
     def list_page(
@@ -259,7 +282,7 @@ class Store:
             if limit and len(out) >= limit:
                 more += 1
             else:
-                out.append(copy.deepcopy(obj))
+                out.append(clone(obj))
         return out, more
 
     def iter_raw(self, key: Key) -> Iterable[Obj]:
@@ -269,7 +292,7 @@ class Store:
     # -------------------------------------------------------------- writes
     def create(self, key: Key, obj: Obj, namespace: str | None = None) -> Obj:
         rt = self.type_for(key)
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
@@ -318,7 +341,7 @@ class Store:
         self._bump(obj)
         self._objects[key][(ns, name)] = obj
         self._emit("ADDED", key, obj)
-        return copy.deepcopy(obj)
+        return clone(obj)
 
     def replace(self, key: Key, obj: Obj, namespace: str | None = None, *, subresource: str | None = None) -> Obj:
         """PUT semantics: a stale ``metadata.resourceVersion`` is a 409 Conflict; status is kept apart."""
@@ -338,14 +361,14 @@ class Store:
                 "please apply your changes to the latest version and try again",
                 {"name": name, "group": rt.group, "kind": rt.plural},
             )
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         if subresource == "status":
-            merged = copy.deepcopy(current)
+            merged = clone(current)
             merged["status"] = new.get("status", {})
             new = merged
         else:
             if "status" in current and rt.subresources and "status" in rt.subresources:
-                new["status"] = copy.deepcopy(current["status"])
+                new["status"] = clone(current["status"])
             if new.get("spec") != current.get("spec"):
                 new.setdefault("metadata", {})["generation"] = current["metadata"].get("generation", 1) + 1
             else:
@@ -370,10 +393,10 @@ class Store:
             self._emit("DELETED", key, new)
             if rt.namespaced and ns:
                 self._maybe_finish_namespace(ns)
-            return copy.deepcopy(new)
+            return clone(new)
         self._objects[key][(ns or "", name)] = new
         self._emit("MODIFIED", key, new)
-        return copy.deepcopy(new)
+        return clone(new)
 
     def update(self, key: Key, namespace: str | None, name: str, mutate: Callable[[Obj], None]) -> Obj:
         """Read-modify-write for the simulator: ``mutate`` edits a copy in place; no conflict check."""
@@ -381,7 +404,7 @@ class Store:
         current = self._objects[key].get((namespace or "", name))
         if current is None:
             raise ApiError(404, "NotFound", f'{rt.plural} "{name}" not found')
-        new = copy.deepcopy(current)
+        new = clone(current)
         mutate(new)
         return self._store_update(key, rt, namespace if rt.namespaced else None, current, new)
 
@@ -396,14 +419,14 @@ class Store:
             return self._delete_namespace(current)
         if current["metadata"].get("finalizers"):
             if not current["metadata"].get("deletionTimestamp"):
-                new = copy.deepcopy(current)
+                new = clone(current)
                 new["metadata"]["deletionTimestamp"] = now_iso()
                 new["metadata"]["deletionGracePeriodSeconds"] = 0
                 return self._store_update(key, rt, ns or None, current, new)
-            return copy.deepcopy(current)
+            return clone(current)
         del self._objects[key][(ns, name)]
         self._rv += 1
-        gone = copy.deepcopy(current)
+        gone = clone(current)
         gone["metadata"]["resourceVersion"] = str(self._rv)
         self._emit("DELETED", key, gone)
         if rt.namespaced and ns:
@@ -493,7 +516,7 @@ class Store:
                 raise ApiError(410, "Expired", f"too old resource version: {start} ({self._history[0][0]})")
             for rv, event, k, obj in self._history:
                 if rv > start and k == key and w.matches(obj):
-                    w.queue.put_nowait((event, copy.deepcopy(obj)))
+                    w.queue.put_nowait((event, clone(obj)))
         self._watches.append(w)
         return w
 

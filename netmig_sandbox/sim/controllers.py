@@ -43,7 +43,7 @@ import logging
 import random
 from typing import Any, Protocol
 
-from netmig_sandbox.kube.store import ApiError, Store, now_iso
+from netmig_sandbox.kube.store import ApiError, Store, clone, now_iso
 from netmig_sandbox.sim.index import (
     DAEMONSETS,
     DEPLOYMENTS,
@@ -236,7 +236,7 @@ def _default_pod_spec(spec: Obj) -> None:
 def _create_pod(k: Host, ns: str, name: str, template: Obj, labels: dict[str, str], owner: Obj,
                 node: str | None) -> None:
     tmeta = template.get("metadata") or {}
-    spec = copy.deepcopy(template.get("spec") or {})
+    spec = clone(template.get("spec") or {})
     _default_pod_spec(spec)
     status: Obj = {"phase": "Pending", "qosClass": "BestEffort"}
     if node:

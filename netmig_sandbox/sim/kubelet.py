@@ -42,7 +42,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from netmig_sandbox.context import SandboxContext
-from netmig_sandbox.kube.store import ApiError, Key, Obj, now_iso
+from netmig_sandbox.kube.store import ApiError, Key, Obj, clone, now_iso
 from netmig_sandbox.sim import agnhost, connect, controllers
 from netmig_sandbox.sim.index import (
     DAEMONSETS,
@@ -68,6 +68,9 @@ log = logging.getLogger(__name__)
 START_DELAY = 2.0  # simulated seconds between binding and Running
 MAX_PASSES = 200
 YIELD_EVERY = 500
+# the types the kubelet indexes (``ClusterIndex.apply``); it is subscribed to these only
+WATCHED: tuple[Key, ...] = (("", "namespaces"), NODES, SERVICES, ("", "endpoints"),
+                            ("networking.k8s.io", "networkpolicies"), REPLICASETS, PODS, DEPLOYMENTS, DAEMONSETS)
 
 
 def install(ctx: SandboxContext) -> None:
@@ -76,7 +79,7 @@ def install(ctx: SandboxContext) -> None:
         return
     k = Kubelet(ctx)
     ctx.services["kubelet"] = k
-    ctx.store.subscribe(k.on_change)
+    ctx.store.subscribe(k.on_change, WATCHED)
     k.bootstrap()
 
 
@@ -110,13 +113,10 @@ class Kubelet:
     # ------------------------------------------------------------ bootstrap / callbacks
     def bootstrap(self) -> None:
         """Fold in objects that exist already and reconcile them."""
-        import copy
-
-        for key in (("", "namespaces"), NODES, SERVICES, ("", "endpoints"), ("networking.k8s.io", "networkpolicies"),
-                    REPLICASETS, PODS, DEPLOYMENTS, DAEMONSETS):
+        for key in WATCHED:
             if key in self.store.types:
                 for obj in list(self.store.iter_raw(key)):
-                    self.on_change("ADDED", key, copy.deepcopy(obj))
+                    self.on_change("ADDED", key, clone(obj))
 
     def on_change(self, event: str, key: Key, obj: Obj) -> None:
         """Store subscriber: index the change and mark work; never writes."""

@@ -87,7 +87,7 @@ def install(ctx: Any) -> None:
         return
     op = TigeraOperator(ctx)
     ctx.services["tigera"] = op
-    ctx.store.subscribe(op.on_change)
+    ctx.store.subscribe_readonly(op.on_change, RELEVANT)  # it only looks at the key
     op.task = ctx.spawn(op.run())
 
 

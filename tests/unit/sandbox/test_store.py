@@ -51,6 +51,46 @@ def test_returned_objects_are_copies(store: Store) -> None:
     assert store.get(CM, "demo", "a")["data"] == {"k": "v"}
 
 
+def test_clone_is_a_deep_copy_sharing_only_immutable_values() -> None:
+    obj = {"metadata": {"name": "a", "labels": {"k": "v"}}, "spec": {"ports": [{"port": 80}], "t": (1, [2])},
+           "n": None, "f": 1.5, "b": True}
+    c = store_mod.clone(obj)
+    assert c == obj
+    c["metadata"]["labels"]["k"] = "changed"
+    c["spec"]["ports"][0]["port"] = 81
+    c["spec"]["t"][1].append(3)
+    assert obj["metadata"]["labels"] == {"k": "v"} and obj["spec"]["ports"] == [{"port": 80}]
+    assert obj["spec"]["t"] == (1, [2])  # other types go through copy.deepcopy
+    assert c["metadata"]["name"] is obj["metadata"]["name"]  # strings shared: no extra memory per copy
+
+
+def test_subscribers_get_only_their_types_and_copies_they_own(store: Store) -> None:
+    seen: list[tuple[str, str]] = []
+    copies: list[dict[str, object]] = []
+
+    def cb(event: str, key: tuple[str, str], obj: dict[str, object]) -> None:
+        seen.append((event, key[1]))
+        copies.append(obj)
+        obj["data"] = {"mutated": "by the subscriber"}  # its own copy: the store must not see this
+
+    store.subscribe(cb, [CM])
+    store.create(CM, {"metadata": {"name": "a"}, "data": {"k": "v"}}, "demo")
+    store.create(("", "secrets"), {"metadata": {"name": "s"}}, "demo")
+    store.delete(CM, "demo", "a")
+    assert seen == [("ADDED", "configmaps"), ("DELETED", "configmaps")]  # the secret was not handed over
+    assert store.list(CM) == [] and copies[0]["metadata"]["name"] == "a"  # type: ignore[index]
+
+
+def test_readonly_subscribers_get_the_stored_object_which_a_later_change_leaves_alone(store: Store) -> None:
+    kept: list[dict[str, object]] = []
+    store.subscribe_readonly(lambda event, key, obj: kept.append(obj), [CM])
+    store.create(CM, {"metadata": {"name": "a"}, "data": {"k": "v1"}}, "demo")
+    assert kept[0] is next(iter(store.iter_raw(CM)))  # no copy
+    store.update(CM, "demo", "a", lambda o: o["data"].update(k="v2"))
+    assert kept[0]["data"] == {"k": "v1"} and kept[1]["data"] == {"k": "v2"}  # copy-on-write: a snapshot each
+    assert kept[1] is next(iter(store.iter_raw(CM))) and store.get(CM, "demo", "a")["data"] == {"k": "v2"}
+
+
 def test_namespace_defaults_and_terminating_with_finalized_content(store: Store) -> None:
     ns = store.get(NS, None, "demo")
     assert ns["spec"]["finalizers"] == ["kubernetes"] and ns["status"]["phase"] == "Active"
