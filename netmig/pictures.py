@@ -43,6 +43,12 @@ def _ns(identity: str) -> str:
     return identity.split("/", 1)[0] if "/" in identity else identity
 
 
+LABELLED_SPACES = 40
+"""Up to this many namespaces the heatmap labels every cell (open/probed) and outlines changed cells one by one;
+beyond it (a large cluster) it draws the colours plus one marker layer for the changed cells, without labels, so
+drawing stays quick and the picture readable."""
+
+
 def _grid(cells: list[tuple[str, str, bool]]) -> dict[tuple[str, str], tuple[int, int]]:
     acc: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for src, dst, ok in cells:
@@ -94,7 +100,9 @@ def _heatmap(run_dir: Path, before_path: Path, after_path: Path, target_engine: 
     from matplotlib.patches import Rectangle
 
     n = len(spaces)
-    size = max(4.0, 0.55 * n + 2.0)
+    at = {name: i for i, name in enumerate(spaces)}
+    labelled = n <= LABELLED_SPACES  # per-cell text and outlines; beyond that one marker layer (cost stays flat)
+    size = max(4.0, 0.55 * n + 2.0) if labelled else 14.0
     fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1.5, size), constrained_layout=True)
     changed = {k for k in set(a) | set(b) if (b.get(k, (0, 0))[0] / max(1, b.get(k, (0, 1))[1]))
                != (a.get(k, (0, 0))[0] / max(1, a.get(k, (0, 1))[1]))}
@@ -102,20 +110,30 @@ def _heatmap(run_dir: Path, before_path: Path, after_path: Path, target_engine: 
     for ax, grid, title in ((axes[0], b, f"before (observed, {before.engine})"), (axes[1], a, after_title)):
         data = np.full((n, n), np.nan)
         for (s, d), (ok, total) in grid.items():
-            data[spaces.index(s), spaces.index(d)] = ok / total if total else np.nan
-        image = ax.imshow(data, cmap="RdYlGn", vmin=0.0, vmax=1.0)
-        for (s, d), (ok, total) in grid.items():
-            i, j = spaces.index(s), spaces.index(d)
-            mark = "*" if (s, d) in changed else ""
-            ax.text(j, i, f"{ok}/{total}{mark}", ha="center", va="center", fontsize=7)
-            if (s, d) in changed:
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
-        ax.set_xticks(range(n), spaces, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(n), spaces, fontsize=8)
+            data[at[s], at[d]] = ok / total if total else np.nan
+        image = ax.imshow(data, cmap="RdYlGn", vmin=0.0, vmax=1.0, interpolation="nearest")
+        if labelled:
+            for (s, d), (ok, total) in grid.items():
+                i, j = at[s], at[d]
+                mark = "*" if (s, d) in changed else ""
+                ax.text(j, i, f"{ok}/{total}{mark}", ha="center", va="center", fontsize=7)
+                if (s, d) in changed:
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
+            ax.set_xticks(range(n), spaces, rotation=45, ha="right", fontsize=8)
+            ax.set_yticks(range(n), spaces, fontsize=8)
+        else:
+            marked = [(at[d], at[s]) for s, d in changed if s in at and d in at]
+            if marked:
+                xs, ys = zip(*marked, strict=True)
+                ax.scatter(xs, ys, s=max(0.5, 4000.0 / n / n * 40), marker="s", facecolors="none",
+                           edgecolors="black", linewidths=0.3)
+            ax.set_xticks([])
+            ax.set_yticks([])
         ax.set_xlabel("destination namespace")
         ax.set_ylabel("source namespace")
         ax.set_title(title, fontsize=10)
-    fig.suptitle(f"Connectivity by namespace: open/probed paths ({len(changed)} changed cells outlined, *)",
+    how = "outlined, *" if labelled else "marked with squares"
+    fig.suptitle(f"Connectivity by namespace: share of probed paths open ({len(changed)} changed cells {how})",
                  fontsize=11)
     if image is not None:
         fig.colorbar(image, ax=list(axes), shrink=0.7, label="share open")
