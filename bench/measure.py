@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,11 +31,14 @@ class Measured:
                 f"{self.peak_mb:.0f} MB; load {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
-def run(*args: str) -> Measured:
-    """``aks-netmig ARGS`` as its own process, waited for with ``os.wait4`` (its own rusage)."""
+def run(*args: str, on_start: Callable[[int], None] | None = None) -> Measured:
+    """``aks-netmig ARGS`` as its own process, waited for with ``os.wait4`` (its own rusage); ``on_start(pid)``
+    runs once the process exists (e.g. to start sampling its memory)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen([CLI, *args], stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        if on_start is not None:
+            on_start(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
