@@ -354,15 +354,23 @@ class Reimage:
                 nspec.pop("podCIDRs", None)
         self.store.update(NODES, None, name, mutate)
 
+    def _pod_keys_on(self, node: str) -> list[tuple[str, str]]:
+        """(namespace, name) of the pods bound to ``node``, sorted: from the kubelet's index when it runs (no scan
+        of every pod), else from a scan of the store."""
+        index = getattr(self.ctx.services.get("kubelet"), "index", None)
+        if index is not None:
+            return sorted(index.pods_by_node.get(node, ()))
+        return sorted((p["metadata"].get("namespace", ""), p["metadata"]["name"])
+                      for p in self.store.iter_raw(PODS) if (p.get("spec") or {}).get("nodeName") == node)
+
+    def _pods_on(self, node: str) -> list[Obj]:
+        """The live (not copied) pods bound to ``node``: read-only."""
+        found = (self.store.get_raw(PODS, ns, name) for ns, name in self._pod_keys_on(node))
+        return [p for p in found if p is not None and (p.get("spec") or {}).get("nodeName") == node]
+
     def restart_pods(self, node: str) -> None:
         """Reset the pods still bound to ``node`` to Pending (no IP, no containers): the VM was wiped."""
-        k = self.ctx.services.get("kubelet")
-        index = getattr(k, "index", None)
-        if index is not None:
-            keys = sorted(index.pods_by_node.get(node, ()))
-        else:
-            keys = sorted((p["metadata"].get("namespace", ""), p["metadata"]["name"])
-                          for p in self.store.iter_raw(PODS) if (p.get("spec") or {}).get("nodeName") == node)
+        keys = self._pod_keys_on(node)
         now = now_iso()
 
         def reset(o: Obj) -> None:
@@ -398,10 +406,10 @@ class Reimage:
         retry = float(self.b.get("drain_retry_seconds", 5))
         waited = 0.0
         while True:
-            pods = [p for p in self.store.iter_raw(PODS) if (p.get("spec") or {}).get("nodeName") == node]
+            pods = self._pods_on(node)
             blocked: tuple[Obj, Obj, int, int] | None = None
             remaining = 0
-            for p in list(pods):
+            for p in pods:
                 meta = p["metadata"]
                 if any(o.get("kind") == "DaemonSet" for o in meta.get("ownerReferences") or []):
                     continue

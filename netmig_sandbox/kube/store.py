@@ -285,6 +285,10 @@ class Store:
                 out.append(clone(obj))
         return out, more
 
+    def get_raw(self, key: Key, namespace: str | None, name: str) -> Obj | None:
+        """The live object, NOT a copy (None when absent): for read-only lookups by the simulator."""
+        return self._objects.get(key, {}).get((namespace or "", name))
+
     def iter_raw(self, key: Key) -> Iterable[Obj]:
         """Live objects, NOT copies: for read-only scans by the simulator on large scenarios."""
         return self._objects.get(key, {}).values()
