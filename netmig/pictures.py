@@ -12,7 +12,8 @@ raises) when its inputs are missing or cannot be drawn -- a picture is a report,
   event of the run's journal (``journal.jsonl``: each phase change the reimage watch saw, journaled as it saw it,
   ``netmig.steps.reimage.PhaseJournal``), on the journal's clock: seconds since the first one. Every watch of the
   run is drawn, one resumed in a new process included; a node's phase between two observations is not seen (a
-  watch that was not running -- the process was stopped -- shows as the phase last seen).
+  watch that was not running -- the process was stopped -- shows as the phase last seen). A pool of more than
+  ``ROW_NODES`` nodes is drawn as how many of its nodes are in each phase over time (``phase_counts``).
 - ``draw_all(run_dir, before_file, after_file, target_engine)``: both; the paths drawn.
 - ``embedded_markdown(path, title)``: the PNG as Markdown with a base64 data URI (a Prefect artifact shows it).
 """
@@ -58,6 +59,22 @@ def _grid(cells: list[tuple[str, str, bool]]) -> dict[tuple[str, str], tuple[int
     return {k: (v[0], v[1]) for k, v in acc.items()}
 
 
+def _file_grid(path: Path) -> tuple[str, dict[tuple[str, str], tuple[int, int]]]:
+    """(engine, grid) of a snapshot file, tallied cell by cell as it is read (no cell kept: a large cluster's
+    snapshot holds a million)."""
+    from netmig.verify import snapshot as snapmod
+
+    acc: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+
+    def tally(d: Any) -> None:
+        a = acc[(_ns(d["src"]), _ns(d["dst"]))]
+        a[0] += d["outcome"] == "open"
+        a[1] += 1
+
+    header = snapmod.fold_cells(path, tally)
+    return str(header["engine"]), {k: (v[0], v[1]) for k, v in acc.items()}
+
+
 def connectivity_heatmap(run_dir: Path, before_file: str, after_file: str,
                          target_engine: str | None = None) -> Path | None:
     """See the module docstring (``before_file`` / ``after_file``: the snapshots' names in ``run_dir``)."""
@@ -72,16 +89,17 @@ def _heatmap(run_dir: Path, before_path: Path, after_path: Path, target_engine: 
 
     if not before_path.is_file():
         return None
-    before = snapmod.load(before_path)
-    b = _grid([(c.src, c.dst, c.outcome == "open") for c in before.cells])
     if after_path.is_file():
-        after = snapmod.load(after_path)
-        a = _grid([(c.src, c.dst, c.outcome == "open") for c in after.cells])
-        after_title = f"after (observed, {after.engine})"
+        before_engine, b = _file_grid(before_path)
+        after_engine, a = _file_grid(after_path)
+        after_title = f"after (observed, {after_engine})"
     elif target_engine:
         from netmig.policy import from_objects
         from netmig.verify.compare import engine_from_label
 
+        before = snapmod.load(before_path)
+        before_engine = before.engine
+        b = _grid([(c.src, c.dst, c.outcome == "open") for c in before.cells])
         cluster = from_objects(before.objects)
         engine = engine_from_label(target_engine)
         rows = []
@@ -104,10 +122,11 @@ def _heatmap(run_dir: Path, before_path: Path, after_path: Path, target_engine: 
     labelled = n <= LABELLED_SPACES  # per-cell text and outlines; beyond that one marker layer (cost stays flat)
     size = max(4.0, 0.55 * n + 2.0) if labelled else 14.0
     fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1.5, size), constrained_layout=True)
+    fig.get_layout_engine().set(w_pad=0.15, h_pad=0.1)  # room for the outer labels (no tick labels beyond 40)
     changed = {k for k in set(a) | set(b) if (b.get(k, (0, 0))[0] / max(1, b.get(k, (0, 1))[1]))
                != (a.get(k, (0, 0))[0] / max(1, a.get(k, (0, 1))[1]))}
     image = None
-    for ax, grid, title in ((axes[0], b, f"before (observed, {before.engine})"), (axes[1], a, after_title)):
+    for ax, grid, title in ((axes[0], b, f"before (observed, {before_engine})"), (axes[1], a, after_title)):
         data = np.full((n, n), np.nan)
         for (s, d), (ok, total) in grid.items():
             data[at[s], at[d]] = ok / total if total else np.nan
@@ -143,6 +162,43 @@ def _heatmap(run_dir: Path, before_path: Path, after_path: Path, target_engine: 
     return out
 
 
+ROW_NODES = 40
+"""Up to this many nodes a pool's panel has one row per node; beyond it (a large pool) the panel shows how many
+nodes are in each phase over time (a stacked area of fixed height), so the picture stays readable and small."""
+COUNTS_PANEL_IN = 3.0
+
+
+def phase_counts(nodes: dict[str, list[tuple[float, str]]], end: float) -> tuple[list[float], dict[str, list[int]]]:
+    """(times, phase -> number of nodes in that phase from each time until the next): every time a node of
+    ``nodes`` (node -> its (time, phase) changes in order) changed phase, plus ``end``; a node counts from its first
+    observation, in the phase last seen, until ``removed``."""
+    changes = sorted((t, name, phase) for name, seen in nodes.items() for t, phase in seen)
+    times: list[float] = []
+    counts: dict[str, list[int]] = defaultdict(list)
+    now: dict[str, str] = {}
+    i = 0
+    while i < len(changes):
+        t = changes[i][0]
+        while i < len(changes) and changes[i][0] == t:
+            _, name, phase = changes[i]
+            if phase == "removed":
+                now.pop(name, None)
+            else:
+                now[name] = phase
+            i += 1
+        times.append(t)
+        tally: dict[str, int] = defaultdict(int)
+        for phase in now.values():
+            tally[phase] += 1
+        for phase in set(counts) | set(tally):
+            counts[phase] += [0] * (len(times) - 1 - len(counts[phase])) + [tally.get(phase, 0)]
+    if times and end > times[-1]:
+        times.append(end)
+        for phase in counts:
+            counts[phase].append(counts[phase][-1])
+    return times, dict(counts)
+
+
 def reimage_timeline(run_dir: Path) -> Path | None:
     """See the module docstring."""
     try:
@@ -169,10 +225,24 @@ def _timeline(run_dir: Path) -> Path | None:
     plt = _plt()
     from matplotlib.patches import Patch
 
-    n_rows = sum(len(v) for v in by_pool.values())
-    fig, axes = plt.subplots(len(by_pool), 1, figsize=(10, 1.2 + 0.35 * n_rows + 0.6 * len(by_pool)),
+    heights = [0.35 * len(v) if len(v) <= ROW_NODES else COUNTS_PANEL_IN for v in by_pool.values()]
+    fig, axes = plt.subplots(len(by_pool), 1, figsize=(10, 1.2 + sum(heights) + 0.6 * len(by_pool)),
                              squeeze=False, constrained_layout=True)
+    counted = False
     for ax, (pool, nodes) in zip(axes[:, 0], sorted(by_pool.items()), strict=True):
+        if len(nodes) > ROW_NODES:  # a large pool: how many nodes are in each phase, over time
+            times, counts = phase_counts(nodes, end)
+            low = [0] * len(times)
+            for phase, colour in PHASE_COLOURS.items():
+                high = [a + b for a, b in zip(low, counts.get(phase, [0] * len(times)), strict=True)]
+                ax.fill_between(times, low, high, step="post", color=colour, linewidth=0)
+                low = high
+            ax.set_xlim(0, end)
+            ax.set_ylim(0, len(nodes))
+            ax.set_ylabel("nodes", fontsize=8)
+            ax.set_title(f"pool {pool}: {len(nodes)} nodes, how many in each phase", fontsize=10, loc="left")
+            counted = True
+            continue
         names = sorted(nodes)
         for y, name in enumerate(names):
             phases = nodes[name]
@@ -188,8 +258,9 @@ def _timeline(run_dir: Path) -> Path | None:
         ax.set_xlim(0, end)
         ax.set_title(f"pool {pool}", fontsize=10, loc="left")
         ax.invert_yaxis()
+    how = "diamond: the last phase seen" + (f"; pools of more than {ROW_NODES} nodes as counts" if counted else "")
     axes[-1, 0].set_xlabel(f"seconds since the first node phase change seen ({len(records)} changes journaled by "
-                           "the watch; diamond: the last phase seen)", fontsize=8)
+                           f"the watch;\n{how})", fontsize=8)
     fig.legend(handles=[Patch(color=c, label=p) for p, c in PHASE_COLOURS.items()], loc="outside upper right",
                ncols=len(PHASE_COLOURS), fontsize=8)
     out = run_dir / TIMELINE

@@ -8,7 +8,7 @@ Contract: pure (``save``/``load``/``write`` are the only file I/O, on a path or 
   e.g. an older indented file, is parsed whole), sharing one string per distinct value across cells (loaded
   cells share equal ``policies`` lists: treat them as read-only). ``write_seconds_per_cell`` measures what
   writing costs, for the budget's reserve; ``cell_keys(path)`` reads only the cells' keys (an after-snapshot's
-  baseline).
+  baseline); ``fold_cells(path, visit)`` hands each cell's fields to ``visit`` and keeps none of them.
 - ``sanitize(objects)`` keeps only what the policy engine reads (Namespaces, Nodes, Pods, Services,
   NetworkPolicies) and, of those, only metadata name/namespace/labels/ownerReferences/generateName and the spec and
   status fields policy evaluation needs (container *ports* only: no env, no commands, no annotations, no
@@ -295,6 +295,16 @@ def _read(path: str | Path, cell: Callable[[Any], Any]) -> tuple[dict[str, Any],
         reason = " ".join(str(e).split())[:160] or e.__class__.__name__
         raise UsageError(f"{path} is not a readable snapshot ({reason})", "take a new one with verify snapshot") \
             from None
+
+
+def fold_cells(path: str | Path, visit: Callable[[Mapping[str, Any]], None]) -> dict[str, Any]:
+    """Call ``visit`` with each cell's fields (a dict, in file order) without building or keeping the cells (a
+    picture's tallies); returns the header fields (``engine``, ``stats``, ...); ``UsageError`` as ``load``."""
+
+    def take(d: Mapping[str, Any]) -> None:
+        visit(d)
+
+    return _read(path, take)[0]
 
 
 def cell_keys(path: str | Path) -> list[CellKey]:
