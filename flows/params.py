@@ -120,6 +120,14 @@ class PlanOptions(BaseModel):
                                  description="Migrations to Azure CNI Overlay (kubenet-to-overlay): the new pod CIDR, "
                                              "like `aks-netmig plan --pod-cidr`. Empty: keep the current one. It "
                                              "must not overlap the VNet, the service CIDR or peered networks.")
+    probe_budget_minutes: float = Field(
+        default=0, ge=0, title="Probing budget (minutes)",
+        description="Time budget of each connectivity step (the before-snapshot and verify): every cell the policy "
+                    "analysis predicts to change is probed, the rest sampled to fit; like `aks-netmig plan "
+                    "--budget`. 0: the plan's default (10 min).")
+    probe_every_cell: bool = Field(default=False, title="Probe every cell (no budget)",
+                                   description="Probe every cell in those steps however long it takes (like "
+                                               "`aks-netmig plan --no-budget`).")
     allow_fallback: bool = Field(default=False, title="Allow the fallback path",
                                  description="kubenet + Calico -> overlay: allow the plan's fallback path (network "
                                              "policy none -> overlay -> calico; three reimages, NetworkPolicies not "
@@ -144,7 +152,9 @@ class PlanOptions(BaseModel):
 
     def sets(self, kind: str) -> list[str]:
         """The ``--set`` values: ``step_params``, then ``operator_manifest`` for each install-operator step of the
-        ``kind`` template (``UsageError`` when it has none, or when ``step_params`` sets that manifest otherwise)."""
+        ``kind`` template (``UsageError`` when it has none, or when ``step_params`` sets that manifest otherwise),
+        then the probing budget (``probe_budget_minutes`` / ``probe_every_cell``, as ``plan --budget`` /
+        ``--no-budget``: ``netmig.engine.planning.budget_sets``)."""
         from netmig.engine.planning import load_template, parse_set
         from netmig.errors import UsageError
 
@@ -162,6 +172,13 @@ class PlanOptions(BaseModel):
                                      f"{sid}.manifest={given} disagree", "give the manifest once")
                 if given is None:
                     out.append(f"{sid}.manifest={self.operator_manifest}")
+        if self.probe_every_cell or self.probe_budget_minutes:
+            from netmig.engine.planning import budget_sets
+
+            if self.probe_every_cell and self.probe_budget_minutes:
+                raise UsageError("probe_budget_minutes and probe_every_cell contradict each other",
+                                 "set one of them (probe_budget_minutes 0 with probe_every_cell)")
+            out += budget_sets(kind, None if self.probe_every_cell else self.probe_budget_minutes * 60, out)
         return out
 
     def plan_args(self, kind: str) -> dict[str, Any]:
@@ -220,6 +237,9 @@ _UI_FIELDS: list[tuple[str, str]] = [
     (r"--set install-operator\.manifest=\S+", "options.operator_manifest"),
     (r"--set [\w.-]+=\S+", "options.step_params"),
     (r"--set\b", "options.step_params"),
+    (r"(?:aks-netmig )?plan --budget (\d+)m\b", r"options.probe_budget_minutes: \1"),
+    (r"(?:aks-netmig )?(?:plan )?--budget\b", "options.probe_budget_minutes"),
+    (r"(?:aks-netmig )?(?:plan )?--no-budget\b", "options.probe_every_cell: true"),
     (r"(?:plan )?--pod-cidr\b", "options.pod_cidr"),
     (r"(?:plan )?--allow-fallback\b", "options.allow_fallback: true"),
     (r"(?:apply )?--stall-timeout\b", "options.stall_seconds"),

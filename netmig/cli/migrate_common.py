@@ -106,3 +106,16 @@ def prepare_prefect_env() -> None:
     home = os.environ.get("PREFECT_HOME")
     if home:
         Path(home).expanduser().mkdir(parents=True, exist_ok=True)
+
+
+def parse_budget(budget: str, no_budget: bool) -> float | None:
+    """``--budget DURATION`` in seconds, None with ``--no-budget``; one-line UsageError when unreadable."""
+    from netmig.errors import UsageError
+    from netmig.verify.budget import parse_duration
+
+    if no_budget:
+        return None
+    try:
+        return parse_duration(budget)
+    except ValueError as e:
+        raise UsageError(f"--budget: {e}", "pass a duration like 10m, 90s or 1h, or --no-budget") from None

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from netmig.checks.unenforced import unenforced_banner
-from netmig.cli.migrate_common import cluster_options, configure_logging
+from netmig.cli.migrate_common import cluster_options, configure_logging, parse_budget
 from netmig.commands.plans import PlanRequest
 from netmig.connection import Address
 from netmig.errors import CheckFailed
@@ -64,12 +64,22 @@ def render_plan(plan: Any) -> str:
 @click.option("--allow-fallback", is_flag=True,
               help="Allow the plan's fallback path, used only if ARM refuses the direct change "
                    "(kubenet+Calico: policy none -> overlay -> calico, three reimages, policies unenforced between).")
+@click.option("--budget", default=None, metavar="DURATION",
+              help="Probing time budget of each connectivity step (the before-snapshot and verify), e.g. 10m: "
+                   "every predicted-change cell always, the rest sampled to fit. Default: the template's (10m).")
+@click.option("--no-budget", is_flag=True, help="Probe every cell in those steps, however long it takes.")
 def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], as_json: bool, pod_cidr: str | None,
-         allow_fallback: bool, **kwargs: Any) -> None:
+         allow_fallback: bool, budget: str | None, no_budget: bool, **kwargs: Any) -> None:
     """Read the cluster, run preflight, and write a concrete, reviewable plan (what apply will execute)."""
     from netmig.commands import plan as plan_command
+    from netmig.engine.planning import budget_sets
+    from netmig.errors import UsageError
 
     configure_logging()
+    if budget is not None and no_budget:
+        raise UsageError("--budget and --no-budget contradict each other", "give one of them")
+    if budget is not None or no_budget:  # recorded in the plan as the --set values they stand for
+        sets = (*sets, *budget_sets(kind, parse_budget(budget or "", no_budget), sets))
     result = plan_command(PlanRequest(kind, Address.of(kwargs), accept=accept, sets=sets, pod_cidr=pod_cidr,
                                       allow_fallback=allow_fallback, out=out))
     p = result.plan

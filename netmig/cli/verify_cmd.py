@@ -23,7 +23,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from netmig.cli.migrate_common import SCALE
+from netmig.cli.migrate_common import SCALE, parse_budget
 from netmig.commands.verifying import (
     NO_CLUSTER_FIX,
     CompareRequest,
@@ -33,7 +33,7 @@ from netmig.commands.verifying import (
     SnapshotRequest,
     open_cluster,
 )
-from netmig.errors import CheckFailed, UsageError
+from netmig.errors import CheckFailed
 
 __all__ = ["NO_CLUSTER_FIX", "Conn", "Interrupted", "ProbeProgress", "connection_options", "open_cluster", "verify"]
 
@@ -195,18 +195,6 @@ class ProbeProgress:
             self._bar.on_status(st)
 
 
-def _budget(budget: str, no_budget: bool) -> float | None:
-    """``--budget DURATION`` in seconds, None with ``--no-budget``; one-line UsageError when unreadable."""
-    from netmig.verify.budget import parse_duration
-
-    if no_budget:
-        return None
-    try:
-        return parse_duration(budget)
-    except ValueError as e:
-        raise UsageError(f"--budget: {e}", "pass a duration like 10m, 90s or 1h, or --no-budget") from None
-
-
 def _take(conn: Conn, engine: str | None, image: str | None, timeout: int, concurrency: int, services: bool,
           baseline: Path | None, quiet: bool, target: str | None = None, budget_s: float | None = None,
           parallel: int | None = None, started: float | None = None) -> Any:
@@ -270,7 +258,7 @@ def snapshot(ctx: click.Context, engine: str | None, image: str | None, timeout:
     from netmig.verify import snapshot as snapmod
 
     started = time.monotonic()
-    budget_s = _budget(budget, no_budget)
+    budget_s = parse_budget(budget, no_budget)
     snap = _take(_merge(ctx, _conn(kwargs)), engine, image, timeout, concurrency, services, baseline,
                  quiet or as_json, target, budget_s, parallel, started)
     snapmod.save(snap, out)
@@ -307,7 +295,7 @@ def expect(ctx: click.Context, engine: str | None, image: str | None, timeout: i
 
     take = None if snapshot_file is not None else SnapshotRequest(
         _merge(ctx, _conn(kwargs)), image=image, timeout_s=timeout, concurrency=concurrency, services=services,
-        progress=ProbeProgress(as_json), target=target, budget_s=_budget(budget, no_budget), parallel=parallel)
+        progress=ProbeProgress(as_json), target=target, budget_s=parse_budget(budget, no_budget), parallel=parallel)
     result = verify_expect(ExpectRequest(snapshot_file=snapshot_file, take=take, engine=engine))
     snap, items, label = result.snapshot, result.mismatches, result.engine
     _write(junit, report.junit(f"expected {label} vs observed", [

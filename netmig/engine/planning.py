@@ -130,11 +130,25 @@ def load_plan(path: str | Path) -> Plan:
     return plan
 
 
+def _nullable(step: PlanStep, key: str) -> bool:
+    """True when the step kind's params model lets ``key`` be null (e.g. ``budget_s``: null is no budget)."""
+    import types
+    import typing
+
+    try:
+        found = catalog.step_fn(step.kind).params.model_fields.get(key)
+    except UsageError:
+        return False
+    return found is not None and types.NoneType in typing.get_args(found.annotation)
+
+
 def number_param_problem(step: PlanStep) -> str | None:
     """A step parameter that must be a number of seconds (``*_s``, ``*_seconds``) or a count (``attempts``) but is
-    not a finite positive number (hand-edited or ``--set``), or None."""
+    not a finite positive number (hand-edited or ``--set``; null only where the step kind allows it), or None."""
     for key, value in step.params.items():
         if not (key.endswith(("_s", "_seconds")) or key == "attempts"):
+            continue
+        if value is None and _nullable(step, key):
             continue
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
         if key == "attempts":
@@ -266,6 +280,34 @@ def parse_set(values: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
         except yaml.YAMLError:
             value = raw
         out.setdefault(step_id, {})[param] = value
+    return out
+
+
+PROBING_KINDS = ("connectivity-snapshot", "verify")
+"""The step kinds that probe connectivity under a time budget (their ``budget_s`` parameter)."""
+
+
+def budget_sets(kind: str, budget_s: float | None, given: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """``plan --budget`` / ``--no-budget`` as ``--set`` values: ``STEP.budget_s=SECONDS`` (``null`` for no budget)
+    for every probing step of the ``kind`` template (``PROBING_KINDS``) that ``given`` (the other ``--set``
+    values) does not already set to the same; ``UsageError`` when ``given`` sets one otherwise, or when the
+    template has no probing step."""
+    steps = [s.id for s in load_template(kind).steps if s.kind in PROBING_KINDS]
+    if not steps:
+        raise UsageError(f"the {kind} migration probes no connectivity: a probing budget does not apply",
+                         "leave out --budget / --no-budget")
+    value: float | int | None = None if budget_s is None else (int(budget_s) if budget_s == int(budget_s)
+                                                                else budget_s)
+    parsed = parse_set(given)
+    out = []
+    for sid in steps:
+        if "budget_s" in parsed.get(sid, {}):
+            have = parsed[sid]["budget_s"]
+            if have != value:
+                raise UsageError(f"the probing budget ({'none' if value is None else f'{value} s'}) and "
+                                 f"--set {sid}.budget_s={have} disagree", "give the budget once")
+            continue
+        out.append(f"{sid}.budget_s={'null' if value is None else value}")
     return out
 
 

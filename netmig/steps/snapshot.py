@@ -7,7 +7,8 @@ probe namespace of this step's earlier, interrupted attempts (their probe run id
 created: ``STEP.probe-runs``), confirming each deletion before saying so, then journals the id of the new probe
 run. Test hook point ``STEP:probes=N``: after the N-th probe pod finished. Progress goes to ``ctx.progress.probes``
 (a bar on a terminal, plain lines elsewhere); the budget counts from the step's start and includes writing the
-snapshot file (streamed)."""
+snapshot file (streamed). When the predicted-change cells alone cannot fit the budget, the step stops
+(``BudgetTooSmall``, before any change) naming the plan's budget to set."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ class SnapshotParams(StepParams):
       permissions=perm.PROBES | perm.rules(perm.kube("list", "ciliumnetworkpolicies", "cilium.io")))
 def connectivity_snapshot(ctx: StepContext, step: PlanStep, params: SnapshotParams) -> dict[str, Any]:
     from netmig.verify import snapshot as snapmod
-    from netmig.verify.run import take_snapshot
+    from netmig.verify.run import BudgetTooSmall, take_snapshot
 
     path = ctx.run_dir / params.file
     if path.exists():
@@ -74,10 +75,15 @@ def connectivity_snapshot(ctx: StepContext, step: PlanStep, params: SnapshotPara
     source = ctx.plan.source_profile().engine
     target = ctx.plan.target_profile().engine
     run_id = own_probe_run(ctx, step)
-    snap = take_snapshot(ctx.kube, source, also_engines=(source, target), target=target,
-                         timeout_s=params.timeout_s, budget_s=params.budget_s,
-                         network=ctx.plan.source_profile().describe(), run_id=run_id,
-                         on_progress=probe_progress(step), on_status=ctx.progress.probes, started=started)
+    try:
+        snap = take_snapshot(ctx.kube, source, also_engines=(source, target), target=target,
+                             timeout_s=params.timeout_s, budget_s=params.budget_s,
+                             network=ctx.plan.source_profile().describe(), run_id=run_id,
+                             on_progress=probe_progress(step), on_status=ctx.progress.probes, started=started)
+    except BudgetTooSmall as e:  # before any change: the plan's budget is what to change
+        raise BudgetTooSmall(e.problem, f"make the plan again with a larger probing budget (aks-netmig plan "
+                                        f"--budget {e.suggest_min}m, or --no-budget) and apply it; the cluster "
+                                        "was not changed", e.suggest_min) from None
     tmp = path.with_suffix(".tmp")
     snapmod.save(snap, tmp)
     tmp.replace(path)

@@ -4,7 +4,8 @@ matches the target engine's expectation. Resumable from any crash: the probe pod
 (Completed, in the workload namespaces) are removed first (``snapshot.own_probe_run``), and probe pods never count
 as workloads that must be Running. Every observed change goes to ``verify-changes.jsonl`` in the run folder (one
 JSON object per line); the journal's ``verify-result`` holds the counts and at most ``DETAIL`` of them, unexplained
-ones first (a large cluster has hundreds of thousands)."""
+ones first (a large cluster has hundreds of thousands). The budget never stops it after the change: when the
+baseline's cells cannot fit, it says so (a ``Verification budget`` report note) and probes them all anyway."""
 
 from __future__ import annotations
 
@@ -39,14 +40,26 @@ def _pods_settled(ctx: StepContext) -> tuple[bool, str]:
     return not waiting, ", ".join(waiting[:5])
 
 
+def _overrun(ctx: StepContext) -> Any:
+    """What the verify step does when the baseline's cells cannot fit its budget: says so (progress and a report
+    note) and probes them all anyway -- the change is made, and only every baseline cell makes the comparison."""
+
+    def overrun(problem: str) -> None:
+        text = f"{problem}: probing every baseline cell anyway (the comparison needs each of them)"
+        ctx.progress.message(text)
+        ctx.journal.record("report-note", title="Verification budget", lines=[
+            f"Verification ran over its budget: {text}. Nothing was sampled beyond the baseline's cells."])
+    return overrun
+
+
 class VerifyParams(StepParams):
     settle_timeout_s: float = seconds(600, "how long to wait for the pods to settle")
     expect_engine: str | None = Field(default=None, description="default: the plan's target engine")
     timeout_s: int = Field(default=2, gt=0, description="each probe's timeout")
     budget_s: float | None = Field(default=600.0, gt=0,
-                                   description="probing time budget: every baseline cell is probed again (the "
-                                               "step stops up front when they cannot fit), other cells only as "
-                                               "time allows (null: every cell)")
+                                   description="probing time budget: every baseline cell is probed again (when "
+                                               "they cannot fit, the step says so and probes them all anyway), "
+                                               "other cells only as time allows (null: every cell)")
 
 
 @step("verify", params=VerifyParams,
@@ -74,14 +87,16 @@ def verify_step(ctx: StepContext, step: PlanStep, params: VerifyParams) -> dict[
     after = take_snapshot(ctx.kube, engine, also_engines=(engine,), baseline=baseline,
                           timeout_s=params.timeout_s, budget_s=params.budget_s,
                           network=ctx.plan.target_profile().describe(), run_id=run_id,
-                          on_progress=probe_progress(step), on_status=ctx.progress.probes, started=started)
+                          on_progress=probe_progress(step), on_status=ctx.progress.probes, started=started,
+                          overrun=_overrun(ctx))
     del baseline
     snapmod.save(after, ctx.run_dir / AFTER)
     before = snapmod.load(ctx.run_dir / BEFORE)
     cmp = compare(before, after)
     mism = expected_vs_observed(after, engine if engine != "cilium" else None)
     result = {"probes": cmp.probes, "changes": len(cmp.changes), "explained": len(cmp.changes) - len(cmp.unexplained),
-              "unexplained": len(cmp.unexplained), "mismatches": len(mism), "engine": after.engine}
+              "unexplained": len(cmp.unexplained), "mismatches": len(mism), "engine": after.engine,
+              "over_budget": bool(after.stats.get("over_budget"))}
     with (ctx.run_dir / CHANGES).open("w", encoding="utf-8") as f:  # every change, one JSON object per line
         for c in cmp.changes:
             f.write(json.dumps(c.to_dict(), sort_keys=True) + "\n")

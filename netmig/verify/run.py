@@ -153,7 +153,12 @@ class ProbeStatus:
 
 
 class BudgetTooSmall(UsageError):
-    """The predicted-change (or baseline) cells alone cannot be probed within the budget."""
+    """The predicted-change (or baseline) cells alone cannot be probed within the budget; ``suggest_min`` is a
+    budget (minutes) they would fit in, with a margin."""
+
+    def __init__(self, problem: str, fix: str, suggest_min: int = 0) -> None:
+        super().__init__(problem, fix)
+        self.suggest_min = suggest_min
 
 
 def _interleave(batches: Sequence[SourcePlan]) -> list[SourcePlan]:
@@ -280,13 +285,14 @@ def take_snapshot(
     baseline: Iterable[CellKey] = (), include_services: bool = True, network: str = "", batch_size: int = 500,
     run_id: str | None = None, target: str | None = None, budget_s: float | None = None,
     on_status: Callable[[ProbeStatus], None] | None = None, parallel: int = DEFAULT_PARALLEL,
-    started: float | None = None,
+    started: float | None = None, overrun: Callable[[str], None] | None = None,
 ) -> Snapshot:
     """See the module docstring.
 
     Risk-first under a budget: the plan's tiers (``selection``; ``target`` is the engine the cluster moves to) and
     ``netmig.verify.budget``: every predicted and baseline cell is probed; with ``budget_s`` the first wave of pods
-    calibrates the cost model, ``BudgetTooSmall`` (after cleanup) when the mandatory cells cannot fit, then
+    calibrates the cost model, ``BudgetTooSmall`` (after cleanup) when the mandatory cells cannot fit (with
+    ``overrun``: ``overrun(problem)`` is called instead and every mandatory cell is probed, nothing else), then
     the rest of the mandatory pods, then path/sampled pods in rounds of at most ``4 * concurrency`` pods while
     the estimate fits what is left (a stratified prefix), each round costed at the pace of the latest
     ``2 * concurrency`` pods (the pace drifts when the cluster or this machine gets busier). The budget
@@ -326,6 +332,7 @@ def take_snapshot(
     optional = optional_batches(p, per_pod=min(batch_size, 200), max_slow=max_slow // 2, keep=_new(base_keys))
     model = CostModel.prior(timeout_s, conc, par, cautious=target is not None and target != engine)
     retry_skipped = 0
+    over = False  # the mandatory cells ran over the budget (``overrun``): their retries are not cut either
     with ProbeRun(gw, run_id=run_id, image=image, timeout_s=timeout_s, concurrency=conc,
                   node_slots=slots or None, parallel=par) as run:
         go = _Runner(run, budget_s, on_progress, on_status, cluster, profile, t0)
@@ -340,11 +347,14 @@ def take_snapshot(
             model = model.fit(go.samples)
             need = go.elapsed + model.wall(rest) + go.record_cost(rest) + go.finish_cost()
             if need > budget_s:
-                raise BudgetTooSmall(
-                    f"the {len(p.predicted_keys()):,} predicted-change/baseline cells need about "
-                    f"{_budget_text(need)} of probing (measured on the first {len(first)} probe pods), "
-                    f"more than the budget of {_budget_text(budget_s)}",
-                    f"pass --budget {max(1, int(need * 1.2 / 60) + 1)}m or --no-budget")
+                suggest = max(1, int(need * 1.2 / 60) + 1)
+                problem = (f"the {len(p.predicted_keys()):,} predicted-change/baseline cells need about "
+                           f"{_budget_text(need)} of probing (measured on the first {len(first)} probe pods), "
+                           f"more than the budget of {_budget_text(budget_s)}")
+                if overrun is None:
+                    raise BudgetTooSmall(problem, f"pass --budget {suggest}m or --no-budget", suggest)
+                overrun(problem)  # the caller probes them all anyway (and retries them): nothing sampled beyond
+                optional, over = [], True
             reserve = 0.05 * budget_s
             go(rest, "predicted")
             while optional:  # rounds, each costed at the pace of the latest pods (the pace drifts under load)
@@ -357,7 +367,7 @@ def take_snapshot(
                 chunk, optional = optional[:n], optional[n:]
                 go(chunk, "sampled")
         retry = go.retry
-        if retry and budget_s is not None:
+        if retry and budget_s is not None and not over:
             model = model.fit(go.samples[-2 * conc:])
             keep, total = 0, 0.0
             for _, reqs in retry:  # a retried probe is costed as slow (it disagreed)
@@ -386,6 +396,7 @@ def take_snapshot(
              "covered_cells": p.covered_cells, "probes": len(probed_ids), "planned_probes": p.n_probes,
              "probe_pods": go.pods_run, "sources": len(go.sources),
              "aggregated_cells": p.aggregated_cells, "retried": retried, "retry_skipped": retry_skipped,
+             "over_budget": over,
              "engines": list(engines), "skipped": p.skipped, "coverage": cov, "concurrency": conc,
              "concurrency_end": final_conc, "throttled": throttled, "parallel": par,
              "cost_model": {"pod_s": round(model.pod_s, 3), "fast_s": round(model.fast_s, 5),

@@ -34,7 +34,8 @@ def test_migration_form_offers_every_plan_and_apply_option() -> None:
     schema = parameter_schema(load_flow_from_entrypoint(str(ROOT / "flows/migrate.py:migrate"))).model_dump()
     props = schema["definitions"]["MigrationOptions"]["properties"]
     assert {"accept", "operator_manifest", "step_params", "pod_cidr", "allow_fallback", "auto_approve",
-            "stall_seconds", "notready_seconds", "pdb_block_seconds", "run_dir"} <= set(props)
+            "stall_seconds", "notready_seconds", "pdb_block_seconds", "run_dir", "probe_budget_minutes",
+            "probe_every_cell"} <= set(props)
     assert props["step_params"]["items"]["pattern"]  # the UI checks STEP.PARAM=VALUE as it is typed
     assert props["allow_fallback"]["type"] == "boolean" and props["allow_fallback"]["default"] is False
     for name in ("operator_manifest", "pod_cidr", "notready_seconds"):
@@ -63,8 +64,17 @@ def test_options_become_the_plan_flags() -> None:
     assert MigrationOptions(pod_cidr=" 192.168.0.0/16 ", allow_fallback=True).plan_args("kubenet-to-overlay")[
         "pod_cidr"] == "192.168.0.0/16"
     assert MigrationOptions(pod_cidr="").pod_cidr == "" and MigrationOptions(pod_cidr=None).pod_cidr == ""  # type: ignore[arg-type]
+    assert MigrationOptions(probe_budget_minutes=2.5).sets("npm-to-cilium") == ["snapshot.budget_s=150",
+                                                                               "verify.budget_s=150"]
+    assert MigrationOptions(probe_every_cell=True).sets("uninstall") == ["snapshot.budget_s=null",
+                                                                         "verify.budget_s=null"]
+    assert MigrationOptions().sets("npm-to-cilium") == []  # 0: the plan's default
+    with pytest.raises(UsageError, match="contradict"):
+        MigrationOptions(probe_budget_minutes=3, probe_every_cell=True).sets("npm-to-cilium")
+    with pytest.raises(UsageError, match="disagree"):
+        MigrationOptions(probe_budget_minutes=3, step_params=["verify.budget_s=60"]).sets("npm-to-cilium")
     for bad in ({"pod_cidr": "10.0.0.1/16"}, {"pod_cidr": "nonsense"}, {"step_params": ["manifest=x"]},
-                {"notready_seconds": -1}):
+                {"notready_seconds": -1}, {"probe_budget_minutes": -1}):
         with pytest.raises(ValidationError):
             MigrationOptions.model_validate(bad)
 
@@ -90,6 +100,9 @@ CASES = [
                  {"operator_manifest": MANIFEST, "step_params": ["tigerastatus.timeout_s=120"]},
                  ["--set", "tigerastatus.timeout_s=120", "--set", f"install-operator.manifest={MANIFEST}"],
                  id="calico-to-self-managed"),
+    pytest.param("npm", "npm-to-cilium", {"probe_budget_minutes": 3, "accept": ["policy-analysis"]},
+                 ["--accept", "policy-analysis", "--set", "snapshot.budget_s=180", "--set", "verify.budget_s=180"],
+                 id="npm-to-cilium-budget"),
 ]
 
 
@@ -124,6 +137,8 @@ def test_flow_makes_the_plan_aks_netmig_plan_makes_with_the_equivalent_flags(
         assert steps["update-network"]["pod_cidr"] == "192.168.0.0/16"
         assert [v["allowed"] for v in doc["variants"] if v["name"] == "fallback"] == [True]
         assert doc["accepted"] == ["overlay-ipblock-pod-cidr"]
+    elif kind == "npm-to-cilium":  # plan --budget 3m, as the --set values it stands for
+        assert steps["snapshot"]["budget_s"] == 180 and steps["verify"]["budget_s"] == 180
     else:
         assert steps["install-operator"]["manifest"] == MANIFEST and steps["tigerastatus"]["timeout_s"] == 120
 

@@ -84,6 +84,9 @@ def test_a_bug_prints_its_traceback_and_names_the_log(tmp_path: Path) -> None:
     ("check the nodes, then rerun apply", "check the nodes, then run the deployment again with the same plan_path"),
     ("plan again with --allow-fallback or --pod-cidr", "plan again with options.allow_fallback: true or "
      "options.pod_cidr"),
+    ("make the plan again with a larger probing budget (aks-netmig plan --budget 14m, or --no-budget) and apply it",
+     "make the plan again with a larger probing budget (options.probe_budget_minutes: 14, or "
+     "options.probe_every_cell: true) and apply it"),
 ])
 def test_deployment_messages_name_form_fields(cli_text: str, ui: str) -> None:
     from flows.params import ui_text
