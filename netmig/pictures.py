@@ -80,8 +80,17 @@ def connectivity_heatmap(run_dir: Path, before_file: str, after_file: str,
     """See the module docstring (``before_file`` / ``after_file``: the snapshots' names in ``run_dir``)."""
     try:
         return _heatmap(run_dir, run_dir / before_file, run_dir / after_file, target_engine)
-    except Exception:
+    except Exception as e:
+        _not_drawn(HEATMAP, e)
         return None
+
+
+def _not_drawn(name: str, e: Exception) -> None:
+    """Log (warning) why a picture could not be drawn: the report only says it is missing."""
+    from netmig.logs import get_logger
+
+    get_logger("netmig.pictures").warning("picture not drawn", picture=name,
+                                          error=f"{e.__class__.__name__}: {e}"[:200])
 
 
 def _heatmap(run_dir: Path, before_path: Path, after_path: Path, target_engine: str | None) -> Path | None:
@@ -203,7 +212,8 @@ def reimage_timeline(run_dir: Path) -> Path | None:
     """See the module docstring."""
     try:
         return _timeline(run_dir)
-    except Exception:
+    except Exception as e:
+        _not_drawn(TIMELINE, e)
         return None
 
 

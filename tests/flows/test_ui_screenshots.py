@@ -211,7 +211,7 @@ async def _scenario(ui: str, sb: Path, plan: Path, b: Browser, shots: Path) -> N
             flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
         keys = {a.key: a for a in arts if a.key}
         assert {"approval-request", "predicted-changes", "migration-report", "connectivity-heatmap",
-                "reimage-timeline", "reimage-summary"} <= set(keys), sorted(keys)
+                "reimage-timeline", "reimage-summary", "probe-progress"} <= set(keys), sorted(keys)
         undescribed = sorted(f"{a.key}:{a.type}:{str(a.data)[:80]}" for a in arts
                              if not (a.description or "").strip() and a.type is not None)  # None: Prefect's result
                                                                                              # records
@@ -227,6 +227,10 @@ async def _scenario(ui: str, sb: Path, plan: Path, b: Browser, shots: Path) -> N
                              "? [i.naturalWidth, i.naturalHeight] : null })()", 60)
             assert size[0] > 300 and size[1] > 200, size
             b.screenshot(shots / f"artifact-{key}.png")
+        b.goto(f"{ui}/artifacts/artifact/{keys['probe-progress'].id}")  # the verify step's probing, at its end
+        b.wait_js("the probing progress", "document.body.innerText.includes('probe pods') && "
+                  "document.body.innerText.includes('100')", 60)
+        b.screenshot(shots / "artifact-probe-progress.png")
         b.goto(f"{ui}/runs/flow-run/{run.id}")
         b.wait_js("the completed run page", "document.body.innerText.includes('Completed')", 90)
         b.screenshot(shots / "run-page-completed.png")
