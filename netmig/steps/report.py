@@ -245,6 +245,7 @@ def pictures_section(drawn: Sequence[Any]) -> str:
     lines = ["", "## Pictures", ""]
     names = {p.name for p in drawn}
     for name, title in PICTURE_TITLES.items():
-        lines.append(f"![{title}]({name})" if name in names else f"- {title}: not drawn (no data in this run, or drawing failed: the log says why)")
+        lines.append(f"![{title}]({name})" if name in names
+                     else f"- {title}: not drawn (no data in this run, or drawing failed: the log says why)")
         lines.append("")
     return "\n".join(lines)
