@@ -49,9 +49,10 @@ def probe_status_text(status: Any) -> str:
     """One line for a ``netmig.verify.run.ProbeStatus``: phase, pods, probes, elapsed and ETA against the budget."""
     eta = status.eta_s
     budget = f" of a {round(status.budget_s)} s budget" if status.budget_s else ""
+    done = status.pods_total and status.pods_done >= status.pods_total
     return (f"{status.phase}: probe pods {status.pods_done}/{status.pods_total}, probes "
             f"{status.probes_done}/{status.probes_total}, {round(status.elapsed_s)} s elapsed{budget}"
-            + (f", about {round(eta)} s to go" if eta is not None else ""))
+            + (", done" if done else f", about {round(eta)} s to go" if eta is not None else ""))
 
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=transient)

@@ -142,7 +142,7 @@ class ProbeStatus:
     probes_total: int
     elapsed_s: float
     budget_s: float | None
-    phase: str  # predicted | sampled | retry
+    phase: str  # predicted | baseline (an after-snapshot's mandatory cells) | sampled | all
 
     @property
     def eta_s(self) -> float | None:
@@ -343,7 +343,8 @@ def take_snapshot(
         else:
             first, rest = mandatory[:conc], mandatory[conc:]
             first, optional = _calibration(first, optional, conc)
-            go(first, "predicted", len(rest))
+            mandatory_phase = "baseline" if base_keys else "predicted"  # what the mandatory cells are
+            go(first, mandatory_phase, len(rest))
             model = model.fit(go.samples)
             need = go.elapsed + model.wall(rest) + go.record_cost(rest) + go.finish_cost()
             if need > budget_s:
@@ -356,7 +357,7 @@ def take_snapshot(
                 overrun(problem)  # the caller probes them all anyway (and retries them): nothing sampled beyond
                 optional, over = [], True
             reserve = 0.05 * budget_s
-            go(rest, "predicted")
+            go(rest, mandatory_phase)
             while optional:  # rounds, each costed at the pace of the latest pods (the pace drifts under load)
                 model = model.fit(go.samples[-2 * conc:])
                 left = budget_s - go.elapsed - reserve - go.finish_cost()
