@@ -24,17 +24,21 @@ def _run(*args: str) -> Any:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+def _plan_and_apply(sb: Any, plan: Path, *plan_flags: str) -> Any:
+    """``plan --accept policy-analysis PLAN_FLAGS`` (must succeed), then ``apply --yes --no-prefect``: its result."""
+    res = _run("plan", "--sandbox", str(sb.directory), "--out", str(plan), "--accept", "policy-analysis",
+               *plan_flags)
+    assert res.exit_code == 0, res.output
+    return _run("apply", str(plan), "--sandbox", str(sb.directory), "--no-prefect", "--yes")
+
+
 def _journal(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in (run_dir / "journal.jsonl").read_text().splitlines() if x.strip()]
 
 
 def test_a_before_snapshot_over_budget_stops_before_any_change(sandbox_factory: Any, tmp_path: Path) -> None:
     sb = sandbox_factory("npm", time_scale=0.002)
-    plan = tmp_path / "tight.yaml"
-    res = _run("plan", "--sandbox", str(sb.directory), "--out", str(plan), "--accept", "policy-analysis",
-               "--budget", "0.01s")
-    assert res.exit_code == 0, res.output
-    res = _run("apply", str(plan), "--sandbox", str(sb.directory), "--no-prefect", "--yes")
+    res = _plan_and_apply(sb, tmp_path / "tight.yaml", "--budget", "0.01s")
     assert res.exit_code == 2, res.output
     errors = [x for x in res.output.splitlines() if x.startswith("error:")]
     assert len(errors) == 1 and "predicted-change/baseline cells need about" in errors[0], res.output
@@ -50,11 +54,7 @@ def test_a_before_snapshot_over_budget_stops_before_any_change(sandbox_factory: 
 def test_verification_over_budget_probes_every_baseline_cell_and_says_so(sandbox_factory: Any,
                                                                         tmp_path: Path) -> None:
     sb = sandbox_factory("npm", time_scale=0.002)
-    plan = tmp_path / "npm.yaml"
-    res = _run("plan", "--sandbox", str(sb.directory), "--out", str(plan), "--accept", "policy-analysis",
-               "--set", "verify.budget_s=0.01")
-    assert res.exit_code == 0, res.output
-    res = _run("apply", str(plan), "--sandbox", str(sb.directory), "--no-prefect", "--yes")
+    res = _plan_and_apply(sb, tmp_path / "npm.yaml", "--set", "verify.budget_s=0.01")
     assert res.exit_code == 0, res.output
     assert len(profile_puts(sb.directory)) == 1
     run_dir = tmp_path / "npm.run"
