@@ -5,8 +5,10 @@ raises) when its inputs are missing or cannot be drawn -- a picture is a report,
 - ``connectivity_heatmap(run_dir)``: ``connectivity-heatmap.png``, a namespace x namespace grid before | after.
   A cell is the share of probed paths from the source namespace to the destination namespace that are open
   (green 1.0 .. red 0.0), annotated ``open/probed``; a cell whose share changed is outlined in black and marked
-  with a ``*``. "before" is the baseline snapshot; "after" the after snapshot, else (before the verify step) the
-  prediction under the plan's target engine, titled so.
+  with a ``*``. Beyond ``LABELLED_SPACES`` namespaces (a large cluster) the cells carry no text and a third panel
+  shows the change, after minus before (``change_matrix``: red fewer paths open, blue more), at a fixed size.
+  "before" is the baseline snapshot; "after" the after snapshot, else (before the verify step) the prediction
+  under the plan's target engine, titled so.
 - ``reimage_timeline(run_dir)``: ``reimage-timeline.png``, one panel per pool, one row per node, its phases over
   time (surge, cordoned/draining, reimaging (NotReady), waiting, ready on the target), from every ``node-phase``
   event of the run's journal (``journal.jsonl``: each phase change the reimage watch saw, journaled as it saw it,
@@ -48,6 +50,37 @@ LABELLED_SPACES = 40
 """Up to this many namespaces the heatmap labels every cell (open/probed) and outlines changed cells one by one;
 beyond it (a large cluster) it draws the colours plus one marker layer for the changed cells, without labels, so
 drawing stays quick and the picture readable."""
+
+
+LARGE_PANEL_IN = 10.0
+"""Beyond ``LABELLED_SPACES`` each of the three panels is this many inches square, whatever the namespace count."""
+Grid = dict[tuple[str, str], tuple[int, int]]  # (source ns, destination ns) -> (open, probed)
+
+
+def share_matrix(grid: Grid, at: dict[str, int]) -> Any:
+    """The n x n matrix (numpy) of the share of probed paths open per (source, destination) namespace; NaN where
+    none was probed (``at``: namespace -> row/column)."""
+    import numpy as np
+
+    data = np.full((len(at), len(at)), np.nan)
+    for (s, d), (ok, total) in grid.items():
+        if total:
+            data[at[s], at[d]] = ok / total
+    return data
+
+
+def change_matrix(before: Grid, after: Grid, at: dict[str, int]) -> Any:
+    """after share minus before share per namespace pair (-1 .. 1); NaN where either side probed nothing."""
+    return share_matrix(after, at) - share_matrix(before, at)
+
+
+def _axis_labels(ax: Any, title: str, ticks: bool) -> None:
+    if not ticks:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax.set_xlabel("destination namespace")
+    ax.set_ylabel("source namespace")
+    ax.set_title(title, fontsize=10)
 
 
 def _grid(cells: list[tuple[str, str, bool]]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -123,23 +156,21 @@ def _heatmap(run_dir: Path, before_path: Path, after_path: Path, target_engine: 
     if not spaces:
         return None
     plt = _plt()
-    import numpy as np
     from matplotlib.patches import Rectangle
 
     n = len(spaces)
     at = {name: i for i, name in enumerate(spaces)}
-    labelled = n <= LABELLED_SPACES  # per-cell text and outlines; beyond that one marker layer (cost stays flat)
-    size = max(4.0, 0.55 * n + 2.0) if labelled else 14.0
-    fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1.5, size), constrained_layout=True)
+    labelled = n <= LABELLED_SPACES  # per-cell text and outlines; beyond that a third panel shows the change
+    size = max(4.0, 0.55 * n + 2.0) if labelled else LARGE_PANEL_IN
+    panels = 2 if labelled else 3
+    figsize = (2 * size + 1.5, size) if labelled else (3 * size, size + 1.5)  # + the colour bars below
+    fig, axes = plt.subplots(1, panels, figsize=figsize, constrained_layout=True)
     fig.get_layout_engine().set(w_pad=0.15, h_pad=0.1)  # room for the outer labels (no tick labels beyond 40)
     changed = {k for k in set(a) | set(b) if (b.get(k, (0, 0))[0] / max(1, b.get(k, (0, 1))[1]))
                != (a.get(k, (0, 0))[0] / max(1, a.get(k, (0, 1))[1]))}
     image = None
     for ax, grid, title in ((axes[0], b, f"before (observed, {before_engine})"), (axes[1], a, after_title)):
-        data = np.full((n, n), np.nan)
-        for (s, d), (ok, total) in grid.items():
-            data[at[s], at[d]] = ok / total if total else np.nan
-        image = ax.imshow(data, cmap="RdYlGn", vmin=0.0, vmax=1.0, interpolation="nearest")
+        image = ax.imshow(share_matrix(grid, at), cmap="RdYlGn", vmin=0.0, vmax=1.0, interpolation="nearest")
         if labelled:
             for (s, d), (ok, total) in grid.items():
                 i, j = at[s], at[d]
@@ -149,22 +180,19 @@ def _heatmap(run_dir: Path, before_path: Path, after_path: Path, target_engine: 
                     ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
             ax.set_xticks(range(n), spaces, rotation=45, ha="right", fontsize=8)
             ax.set_yticks(range(n), spaces, fontsize=8)
-        else:
-            marked = [(at[d], at[s]) for s, d in changed if s in at and d in at]
-            if marked:
-                xs, ys = zip(*marked, strict=True)
-                ax.scatter(xs, ys, s=max(0.5, 4000.0 / n / n * 40), marker="s", facecolors="none",
-                           edgecolors="black", linewidths=0.3)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        ax.set_xlabel("destination namespace")
-        ax.set_ylabel("source namespace")
-        ax.set_title(title, fontsize=10)
-    how = "outlined, *" if labelled else "marked with squares"
-    fig.suptitle(f"Connectivity by namespace: share of probed paths open ({len(changed)} changed cells {how})",
-                 fontsize=11)
+        _axis_labels(ax, title, labelled)
     if image is not None:
-        fig.colorbar(image, ax=list(axes), shrink=0.7, label="share open")
+        fig.colorbar(image, ax=list(axes[:2]), shrink=0.7, label="share open", location="bottom" if not labelled
+                     else "right")
+    if labelled:
+        how = "outlined, *"
+    else:
+        how = "in the third panel"
+        diff = axes[2].imshow(change_matrix(b, a, at), cmap="RdBu", vmin=-1.0, vmax=1.0, interpolation="nearest")
+        _axis_labels(axes[2], "change: after minus before (red: fewer paths open, blue: more)", False)
+        fig.colorbar(diff, ax=axes[2], shrink=0.7, label="change in share open", location="bottom")
+    fig.suptitle(f"Connectivity by namespace: share of probed paths open ({len(changed)} of {len(set(a) | set(b))} "
+                 f"namespace pairs changed, {how})", fontsize=11)
     out = run_dir / HEATMAP
     fig.savefig(out, dpi=110)
     plt.close(fig)

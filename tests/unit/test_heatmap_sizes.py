@@ -1,6 +1,6 @@
 """The connectivity heatmap on many namespaces: drawn (a valid PNG), labelled cell by cell only up to
-``LABELLED_SPACES`` namespaces; beyond that the changed cells are one marker layer and the figure size stays fixed,
-so a large cluster's report does not draw one text and one outline per namespace pair."""
+``LABELLED_SPACES`` namespaces; beyond that a third panel shows the change (after minus before) and the figure
+size stays fixed, so a large cluster's report does not draw one text and one outline per namespace pair."""
 
 from __future__ import annotations
 
@@ -28,5 +28,19 @@ def test_heatmap_draws_small_and_large_namespace_counts(tmp_path: Path, n: int) 
     from PIL import Image
 
     width, height = Image.open(out).size
-    if n > pictures.LABELLED_SPACES:  # fixed size, not 0.55 inch per namespace
-        assert width <= 2 * 14.0 * 110 + 1.5 * 110 + 10 and height <= 14.0 * 110 + 10, (width, height)
+    if n > pictures.LABELLED_SPACES:  # fixed size (three panels), not 0.55 inch per namespace
+        side = pictures.LARGE_PANEL_IN
+        assert width <= 3 * side * 110 + 10 and height <= (side + 1.5) * 110 + 10, (width, height)
+
+
+def test_the_change_panel_is_after_minus_before_per_namespace_pair() -> None:
+    import math
+
+    spaces = ["a", "b", "c"]
+    at = {s: i for i, s in enumerate(spaces)}
+    before = {("a", "a"): (2, 2), ("a", "b"): (1, 2), ("b", "c"): (0, 4), ("c", "c"): (3, 3)}
+    after = {("a", "a"): (2, 2), ("a", "b"): (0, 2), ("b", "c"): (4, 4), ("c", "a"): (1, 1)}
+    m = pictures.change_matrix(before, after, at)
+    assert m[0, 0] == 0.0 and m[0, 1] == -0.5 and m[1, 2] == 1.0
+    assert math.isnan(m[2, 0]) and math.isnan(m[2, 2])  # probed on one side only: no change to show
+    assert math.isnan(m[1, 1])  # probed on neither side
