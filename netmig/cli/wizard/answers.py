@@ -33,6 +33,7 @@ class Answers:
     allow_fallback: bool | None = None  # --allow-fallback / --no-fallback (templates with a fallback path)
     accept: list[str] = field(default_factory=list)  # --accept (repeatable)
     sets: list[str] = field(default_factory=list)  # --set STEP.PARAM=VALUE (repeatable), e.g. the operator manifest
+    budget: str | None = None  # --budget DURATION / --no-budget ("none"); becomes --set STEP.budget_s=... values
     then: str | None = None  # --then run|schedule|print
     start_at: dt.datetime | None = None  # --start-at
     approve: bool | None = None  # --yes / --approve-at-gate

@@ -9,12 +9,13 @@ from typing import Any
 
 import click
 
-from netmig.cli.migrate_common import cluster_options, configure_logging
+from netmig.cli.migrate_common import cluster_options, configure_logging, parse_budget
 from netmig.cli.wizard.answers import THEN, Answers, WizardInterrupted, apply_command
 from netmig.cli.wizard.run import run_wizard
 from netmig.cli.wizard.when import DEFAULT_TZ, parse_when
 from netmig.cli.wizard_prompts import Questions
 from netmig.connection import ADDRESS_KEYS
+from netmig.errors import UsageError
 
 
 def _interactive(ctx: click.Context) -> bool:
@@ -33,6 +34,10 @@ def _interactive(ctx: click.Context) -> bool:
 @click.option("--accept", multiple=True, help="Accept a failing check id or analysis rule id (repeatable).")
 @click.option("--set", "sets", multiple=True, metavar="STEP.PARAM=VALUE",
               help="Set a step parameter in the plan (repeatable), e.g. install-operator.manifest=FILE_OR_URL.")
+@click.option("--budget", default=None, metavar="DURATION",
+              help="Probing time budget of each connectivity step (before-snapshot, verify), e.g. 15m; asked on "
+                   "clusters of more than 50 nodes, else the plan's 10m.")
+@click.option("--no-budget", is_flag=True, help="Probe every cell in those steps, however long it takes.")
 @click.option("--then", "then", type=click.Choice(THEN), help="After saving: run now, schedule in Prefect, or print "
               "the runbook commands.")
 @click.option("--start-at", help="With --then schedule: when (ISO 8601, e.g. 2026-12-05T02:00+01:00).")
@@ -48,7 +53,8 @@ def _interactive(ctx: click.Context) -> bool:
 @click.pass_context
 def wizard(ctx: click.Context, kind: str | None, pod_cidr: str | None, allow_fallback: bool | None,
            accept: tuple[str, ...], sets: tuple[str, ...], then: str | None, start_at: str | None,
-           approve: bool | None, plans_dir: Path, out: Path | None, tz: str, **kwargs: Any) -> None:
+           approve: bool | None, plans_dir: Path, out: Path | None, tz: str, budget: str | None, no_budget: bool,
+           **kwargs: Any) -> None:
     """Guided migration: cluster, migration, preflight and predicted changes, options, plan, then run/schedule."""
     configure_logging()
     if pod_cidr:
@@ -59,9 +65,13 @@ def wizard(ctx: click.Context, kind: str | None, pod_cidr: str | None, allow_fal
         from netmig.engine.planning import parse_set
 
         parse_set(sets)
+    if budget is not None and no_budget:
+        raise UsageError("--budget and --no-budget contradict each other", "give one of them")
+    if budget is not None:
+        parse_budget(budget, False)  # refused before any question is asked or anything read
     opts = {k: kwargs.get(k) for k in ADDRESS_KEYS}
     answers = Answers(kind=kind, pod_cidr=pod_cidr, allow_fallback=allow_fallback, accept=list(accept),
-                      sets=list(sets), then=then,
+                      sets=list(sets), then=then, budget="none" if no_budget else budget,
                       start_at=parse_when(start_at, tz=tz) if start_at else None, approve=approve, out=out)
     q = Questions(interactive=_interactive(ctx))
 

@@ -211,8 +211,51 @@ def journey_options(q: Questions, a: Answers, info: Any) -> None:
                             validate=lambda s: _cidr_problem(s) if s else "a CIDR such as 192.168.0.0/16")
 
 
+BUDGET_NODES = 50
+"""Above this many nodes the wizard asks for the probing budget (on smaller clusters probing takes a minute or two
+and the plan's 10 min budget covers every cell)."""
+
+
+def _budget_problem(text: str) -> str | None:
+    from netmig.verify.budget import parse_duration
+
+    if text.strip().lower() == "none":
+        return None
+    try:
+        parse_duration(text.strip())
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def budget_options(q: Questions, a: Answers, template: Any, info: Any) -> None:
+    """The probing budget: ``--budget`` / ``--no-budget`` as given, else asked on a cluster of more than
+    ``BUDGET_NODES`` nodes (default: the plan's 10m, which adds nothing); an answer other than the default becomes
+    the ``--set STEP.budget_s=...`` values of every probing step (``budget_sets``), so the printed commands carry it.
+    Nothing is asked when ``--set`` already gives a probing step's budget."""
+    from netmig.engine.planning import PROBING_KINDS, budget_sets
+    from netmig.verify.budget import parse_duration
+
+    probing = [s.id for s in template.steps if s.kind in PROBING_KINDS]
+    if not probing and a.budget is not None:
+        budget_sets(template.kind, None)  # the one-line refusal: this migration probes nothing
+    if not probing or any(x.startswith(f"{sid}.budget_s=") for sid in probing for x in a.sets):
+        return
+    answer = a.budget
+    if answer is None and info.node_count > BUDGET_NODES:
+        answer = q.text(f"Probing time budget of each connectivity snapshot, before and after ({info.node_count} "
+                        "nodes: every predicted change is probed, the rest sampled to fit; 'none' probes every "
+                        "cell)", flag="--budget DURATION", default="10m", validate=_budget_problem)
+    if answer is None or answer.strip() == "10m":
+        return
+    a.budget = answer.strip()
+    seconds = None if a.budget.lower() == "none" else parse_duration(a.budget)
+    a.sets += budget_sets(template.kind, seconds, a.sets)
+
+
 def plan_options(q: Questions, a: Answers, template: Any, info: Any, echo: Any) -> None:
-    """Phase 3: the pod CIDR, the operator manifest, the fallback path (each asked only when it applies)."""
+    """Phase 3: the pod CIDR, the operator manifest, the probing budget, the fallback path (each asked only when
+    it applies)."""
     if a.pod_cidr is None and supports_pod_cidr(template):
         a.pod_cidr = q.text("Overlay pod CIDR (empty: keep the current one; must not overlap the VNet, services or "
                             "peered networks)", flag="--pod-cidr CIDR", default=template.target.pod_cidr or "",
@@ -227,6 +270,7 @@ def plan_options(q: Questions, a: Answers, template: Any, info: Any, echo: Any) 
                             flag=f"--set {step.id}.manifest=PATH_OR_URL", default=bundled or default,
                             validate=lambda s: None if s else "a path or an https URL")
             a.sets.append(f"{step.id}.manifest={answer}")  # always: the one-go command then asks nothing
+    budget_options(q, a, template, info)
     a.fallbacks = fallbacks(template, info.network)
     for v in a.fallbacks:
         echo(f"\nFallback path: {v.title}")
