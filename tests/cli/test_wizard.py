@@ -53,6 +53,10 @@ def _comparable(path: Path) -> dict[str, Any]:
 # applies too)
 ACCEPT = [("Migration", DOWN + ENTER),
           ("These checks fail", SPACE + ENTER)]  # accept policy-analysis (the predicted connectivity changes)
+PRINT_AND_SAVE = [("When should it run", ENTER),  # default: print the runbook commands
+                  ("Approve the migration now", "n" + ENTER),
+                  ("Save the plan as", ENTER),  # default plans/CLUSTER-KIND.yaml
+                  ("Write ", "y" + ENTER)]
 
 
 def test_keystrokes_through_a_full_npm_to_cilium_plan_equal_to_plan_with_the_printed_flags(

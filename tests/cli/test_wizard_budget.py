@@ -14,7 +14,7 @@ from netmig.cli.main import cli
 from netmig.cli.wizard.migration import BUDGET_NODES
 from netmig_sandbox import scenarios
 from tests.cli.keys import CTRL_U, DOWN, ENTER, SPACE
-from tests.cli.test_wizard import _printed, _wizard
+from tests.cli.test_wizard import PRINT_AND_SAVE, _printed, _wizard
 from tests.cli.test_wizard_kinds import _same_as_printed_plan_command
 
 
@@ -35,10 +35,7 @@ def test_a_large_cluster_is_asked_for_the_budget_and_the_plan_carries_it(sandbox
         ("Probing time budget", CTRL_U + "20x" + ENTER),  # refused under the prompt ...
         ("not a duration", CTRL_U + "20m" + ENTER),  # ... corrected
         ("These checks fail", SPACE + ENTER),
-        ("When should it run", ENTER),
-        ("Approve the migration now", "n" + ENTER),
-        ("Save the plan as", ENTER),
-        ("Write ", "y" + ENTER),
+        *PRINT_AND_SAVE,
     ])
     assert typist.errors == [] and len(typist.typed) == 8, typist.errors
     assert res.exit_code == 0, res.output + res.stderr
