@@ -61,3 +61,13 @@ def test_without_a_terminal_budget_flags_set_it_and_a_small_cluster_is_not_asked
     assert _budgets(tmp_path / "default.yaml") == {"snapshot": "unset", "verify": "unset"}  # the plan's 10 min
     res = CliRunner().invoke(cli, [*base, "--budget", "5x", "--out", str(tmp_path / "bad.yaml")])
     assert res.exit_code == 2 and "--budget" in res.output and not (tmp_path / "bad.yaml").exists()
+
+
+def test_a_budget_given_for_the_journey_is_refused_not_dropped(sandbox_factory: Any, tmp_path: Path) -> None:
+    sb = sandbox_factory("npm", time_scale=0.002)
+    res, typist = _wizard(["--sandbox", str(sb.directory), "--plans-dir", str(tmp_path / "runs"), "--budget", "15m"],
+                          [("Migration", ENTER)])  # the recommended journey
+    assert typist.errors == [] and res.exit_code == 2, res.output
+    last = res.output.strip().splitlines()[-1]
+    assert last.startswith("error: a probing budget (--budget / --no-budget) does not apply to the journey"), last
+    assert not (tmp_path / "runs").exists()  # nothing written
