@@ -16,14 +16,15 @@ from prefect.flow_runs import suspend_flow_run
 
 from flows.migrate import ApprovalInput
 from flows.params import ClusterAddress, GoalChoice, OptionalText, TextList
+from netmig.errors import UsageError
 from tasks.journey import apply_journey, approval_text, plan_journey
 
 
 @flow(name="netmig-journey", persist_result=True)
 def journey(journey_path: str, cluster: ClusterAddress = ClusterAddress(), goal: GoalChoice = "overlay-cilium",
             pod_cidr: OptionalText = "", accept: TextList = (),
-            allow_fallback: bool = False, auto_approve: bool = False,
-            approval_timeout_hours: float = 72.0) -> dict[str, Any]:
+            allow_fallback: bool = False, probe_budget_minutes: float = 0, probe_every_cell: bool = False,
+            auto_approve: bool = False, approval_timeout_hours: float = 72.0) -> dict[str, Any]:
     """Run a journey (``aks-netmig journey apply``), planning it first when ``journey_path`` does not exist.
 
     Args:
@@ -33,14 +34,23 @@ def journey(journey_path: str, cluster: ClusterAddress = ClusterAddress(), goal:
         pod_cidr: The overlay pod CIDR when planning (required from Azure CNI node subnet); "": none given.
         accept: Check ids / analysis rule ids accepted when planning.
         allow_fallback: Allow a stage's fallback path when planning.
+        probe_budget_minutes: Probing time budget of every stage's connectivity steps when planning (like
+            ``journey plan --budget``); 0: the default (10 min).
+        probe_every_cell: Every stage probes every cell, however long it takes (like ``journey plan --no-budget``).
         auto_approve: Approve the whole journey without the form.
         approval_timeout_hours: How long the run waits for the approval form.
     """
     address = cluster.model_dump()
     result: dict[str, Any] = {}
     if not Path(journey_path).is_file():
+        if probe_every_cell and probe_budget_minutes:
+            raise UsageError("probe_budget_minutes and probe_every_cell contradict each other",
+                             "set one of them (probe_budget_minutes 0 with probe_every_cell)")
+        if probe_budget_minutes < 0:
+            raise UsageError(f"probe_budget_minutes {probe_budget_minutes} is negative", "give minutes >= 0")
+        budget = "none" if probe_every_cell else f"{probe_budget_minutes * 60:g}s" if probe_budget_minutes else None
         result["plan"] = plan_journey(address, goal, journey_path, accept=list(accept), pod_cidr=pod_cidr or None,
-                                      allow_fallback=allow_fallback)
+                                      allow_fallback=allow_fallback, budget=budget)
     approved = auto_approve
     if not approved:
         form = ApprovalInput.with_initial_data(description=approval_text(journey_path))

@@ -24,10 +24,11 @@ from netmig.connection import Address
 
 @task
 def plan_journey(address: dict[str, Any], goal: str, out: str, *, accept: list[str], pod_cidr: str | None,
-                 allow_fallback: bool) -> dict[str, Any]:
-    """Write the journey file (``aks-netmig journey plan``); publishes the planner's explanation as an artifact."""
+                 allow_fallback: bool, budget: str | None = None) -> dict[str, Any]:
+    """Write the journey file (``aks-netmig journey plan``; ``budget``: its ``--budget`` text, "none" for
+    ``--no-budget``); publishes the planner's explanation as an artifact."""
     result = journey_plan(JourneyPlanRequest(goal, Path(out), Address.of(address), accept=tuple(accept),
-                                             pod_cidr=pod_cidr, allow_fallback=allow_fallback))
+                                             pod_cidr=pod_cidr, allow_fallback=allow_fallback, budget=budget))
     create_markdown_artifact("\n".join(["```", *result.explain, "```"]), key="journey-plan")
     return {"path": out, "route": result.journey.route, "blocking": [r.check for r in result.blocking]}
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from netmig.cli.migrate_common import cluster_options, configure_logging, progress_sink
+from netmig.cli.migrate_common import cluster_options, configure_logging, parse_budget, progress_sink
 from netmig.connection import Address
 from netmig.errors import CheckFailed, Paused
 
@@ -34,14 +34,23 @@ def journey() -> None:
 @click.option("--pod-cidr", default=None, help="Overlay pod CIDR for the stage that moves to Azure CNI Overlay "
               "(required from Azure CNI node subnet).")
 @click.option("--allow-fallback", is_flag=True, help="Allow a stage's fallback path if ARM refuses its direct change.")
+@click.option("--budget", default=None, metavar="DURATION",
+              help="Probing time budget of every stage's connectivity steps, e.g. 15m (default: 10m each).")
+@click.option("--no-budget", is_flag=True, help="Every stage probes every cell, however long it takes.")
 def plan_cmd(goal: str, out: Path, accept: tuple[str, ...], pod_cidr: str | None, allow_fallback: bool,
-             **kwargs: Any) -> None:
+             budget: str | None, no_budget: bool, **kwargs: Any) -> None:
     """Read the cluster's profile, choose the safest route to --to, write the journey with each stage's plan."""
     from netmig.commands.journey import JourneyPlanRequest, journey_plan
+    from netmig.errors import UsageError
 
     configure_logging()
+    if budget is not None and no_budget:
+        raise UsageError("--budget and --no-budget contradict each other", "give one of them")
+    if budget is not None:
+        parse_budget(budget, False)  # refused before anything is read
     result = journey_plan(JourneyPlanRequest(goal, out, Address.of(kwargs), accept=accept, pod_cidr=pod_cidr,
-                                             allow_fallback=allow_fallback))
+                                             allow_fallback=allow_fallback,
+                                             budget="none" if no_budget else budget))
     for line in result.explain:
         click.echo(line)
     j = result.journey

@@ -67,6 +67,22 @@ class JourneyPlanRequest:
     pod_cidr: str | None = None
     allow_fallback: bool = False
     check_access: bool = True
+    budget: str | None = None  # every stage's probing budget: a duration (15m), "none" (every cell), None: default
+
+
+def stage_sets(kind: str, budget: str | None) -> list[str]:
+    """The ``--set`` values of a stage plan for the journey's probing budget (``JourneyPlanRequest.budget``;
+    none when it is None); ``UsageError`` (one line) for an unreadable duration."""
+    if budget is None:
+        return []
+    from netmig.engine.planning import budget_sets
+    from netmig.verify.budget import parse_duration
+
+    try:
+        seconds = None if budget == "none" else parse_duration(budget)
+    except ValueError as e:
+        raise UsageError(f"--budget: {e}", "pass a duration like 10m, 90s or 1h, or --no-budget") from None
+    return budget_sets(kind, seconds)
 
 
 @dataclass(frozen=True)
@@ -175,10 +191,13 @@ def journey_plan(req: JourneyPlanRequest) -> JourneyPlanResult:
         cluster=cluster.ref.resource_id, address=_safe_address(req.address), start=start.name, goal=goal.name,
         route=jp.path.route(), reimages=jp.path.reimages, unenforced_reimages=w.reimages,
         unenforced_stages=list(w.stages), expected_minutes=(lo, hi),
-        options={"pod_cidr": pod_cidr, "accept": list(req.accept), "allow_fallback": req.allow_fallback},
+        options={"pod_cidr": pod_cidr, "accept": list(req.accept), "allow_fallback": req.allow_fallback,
+                 "budget": req.budget},
         command=argv(["journey", "plan"], address=req.address,
                      flags=[("--to", goal.name), ("--accept", req.accept), ("--pod-cidr", pod_cidr),
-                            ("--allow-fallback", req.allow_fallback), ("--out", req.out)]),
+                            ("--allow-fallback", req.allow_fallback),
+                            ("--budget", req.budget if req.budget != "none" else None),
+                            ("--no-budget", req.budget == "none"), ("--out", req.out)]),
         explain=lines, stages=stages, if_refused=fallback)
     write_journey(journey, req.out)
     blocking = _blocking(stages[0].plan)
@@ -215,7 +234,7 @@ def _build_stages(path: Any, cluster: ClusterInfo, req: JourneyPlanRequest, targ
     ``concrete_first``, every other plan provisional (see ``netmig.model.journey_file``); plan files
     ``PREFIX.stageN-KIND.plan.yaml`` next to ``req.out``."""
     from netmig.commands.plans import PlanRequest, plan
-    from netmig.engine.planning import PlanConnection, load_template, new_plan
+    from netmig.engine.planning import PlanConnection, load_template, new_plan, parse_set, set_step_params
 
     stages: list[JourneyStage] = []
     before = cluster.network
@@ -226,11 +245,13 @@ def _build_stages(path: Any, cluster: ClusterInfo, req: JourneyPlanRequest, targ
         allow = req.allow_fallback and any(not v.default for v in template.variants)
         if i == 1 and concrete_first:
             made = plan(PlanRequest(t.kind, req.address, accept=req.accept, pod_cidr=stage_cidr,
-                                    allow_fallback=allow, out=plan_file, check_access=False, target=target)).plan
+                                    allow_fallback=allow, out=plan_file, check_access=False, target=target,
+                                    sets=tuple(stage_sets(t.kind, req.budget)))).plan
         else:
             assumed = replace(cluster, network=before, etag=None)
             made = new_plan(template, assumed, arm_endpoint=target.endpoint, accepted=list(req.accept),
                             pod_cidr=stage_cidr, allow_variants=["fallback"] if allow else [])
+            set_step_params(made, parse_set(stage_sets(t.kind, req.budget)))
             made.connection = PlanConnection(sandbox=target.sandbox,
                                              ca_bundle=None if target.sandbox else target.ca_bundle)
             if plan_file.exists():
@@ -367,7 +388,8 @@ def _stage_plan(journey: JourneyFile, stage: JourneyStage, folder: Path, address
     made = plan(PlanRequest(stage.kind, address, accept=tuple(opts.get("accept") or ()),
                             pod_cidr=stage.plan.options.get("pod_cidr"),
                             allow_fallback=bool(stage.plan.options.get("allow_variants")), out=path,
-                            check_access=False, target=target, only_if_runnable=True))
+                            check_access=False, target=target, only_if_runnable=True,
+                            sets=tuple(stage_sets(stage.kind, opts.get("budget")))))
     p = made.plan
     same = (p.kind == stage.kind and ProfileState.from_network(p.source_profile()).name == stage.source
             and ProfileState.from_network(p.target_profile()).name == stage.target)

@@ -63,11 +63,28 @@ def test_without_a_terminal_budget_flags_set_it_and_a_small_cluster_is_not_asked
     assert res.exit_code == 2 and "--budget" in res.output and not (tmp_path / "bad.yaml").exists()
 
 
-def test_a_budget_given_for_the_journey_is_refused_not_dropped(sandbox_factory: Any, tmp_path: Path) -> None:
+
+def test_a_budget_given_for_the_journey_goes_into_its_plan_command(sandbox_factory: Any, tmp_path: Path) -> None:
+    import shlex
+
     sb = sandbox_factory("npm", time_scale=0.002)
-    res, typist = _wizard(["--sandbox", str(sb.directory), "--plans-dir", str(tmp_path / "runs"), "--budget", "15m"],
-                          [("Migration", ENTER)])  # the recommended journey
-    assert typist.errors == [] and res.exit_code == 2, res.output
-    last = res.output.strip().splitlines()[-1]
-    assert last.startswith("error: a probing budget (--budget / --no-budget) does not apply to the journey"), last
-    assert not (tmp_path / "runs").exists()  # nothing written
+    out = tmp_path / "journey.yaml"
+    res, typist = _wizard(["--sandbox", str(sb.directory), "--plans-dir", str(tmp_path / "runs"), "--out", str(out),
+                           "--budget", "15m"],
+                          [("Migration", ENTER),  # the recommended journey
+                           ("Overlay pod CIDR for the journey", "192.168.0.0/16" + ENTER),
+                           ("These checks fail", SPACE + ENTER)])
+    assert typist.errors == [] and res.exit_code == 0, res.output
+    line = next(ln.strip() for ln in res.output.splitlines() if ln.strip().startswith("aks-netmig journey plan"))
+    printed = shlex.split(line)
+    assert printed[printed.index("--budget") + 1] == "15m"
+    res = CliRunner().invoke(cli, printed[1:], catch_exceptions=False)  # verbatim
+    assert res.exit_code == 0, res.output
+    journey = yaml.safe_load(out.read_text())
+    assert journey["options"]["budget"] == "15m" and "--budget" in journey["command"]
+    for stage in journey["stages"]:  # the concrete first plan and the provisional ones alike
+        budgets = {s["id"]: s["params"].get("budget_s") for s in stage["plan"]["steps"]
+                   if s["kind"] in ("connectivity-snapshot", "verify")}
+        assert budgets and set(budgets.values()) == {900}, (stage["kind"], budgets)
+    first = tmp_path / journey["stages"][0]["plan_file"]
+    assert _budgets(first) == {"snapshot": 900, "verify": 900}

@@ -65,3 +65,30 @@ def test_verification_over_budget_probes_every_baseline_cell_and_says_so(sandbox
     assert result["probes"] == before["cells"]  # every baseline cell compared, budget or not
     report = (run_dir / "report.md").read_text()
     assert "**PASSED**" in report and "## Verification budget" in report and "ran over its budget" in report
+
+
+def test_a_journey_budget_reaches_every_stage_plan_made_at_its_start(tmp_path: Path) -> None:
+    """``journey plan --budget 15m`` on npm (npm -> Cilium, then node subnet -> overlay): stage 1's plan (made at
+    plan time) and stage 2's (made when the stage starts, against the cluster as stage 1 left it) both probe
+    within 900 s."""
+    import yaml
+
+    from tests.e2e.migrate_helpers import cli, start_detached, stop
+
+    sb, journey = tmp_path / "sb", tmp_path / "j.yaml"
+    start_detached(sb)
+    try:
+        res = cli("journey", "plan", "--sandbox", str(sb), "--out", str(journey), "--accept", "policy-analysis",
+                  "--pod-cidr", "192.168.0.0/16", "--budget", "15m")
+        assert res.returncode == 0, res.stdout + res.stderr
+        res = cli("journey", "apply", str(journey), "--sandbox", str(sb), "--yes", timeout=600)
+        assert res.returncode == 0, res.stdout + res.stderr
+    finally:
+        stop(sb)
+    plans = sorted(tmp_path.glob("j.stage*.plan.yaml"))
+    assert [p.name for p in plans] == ["j.stage1-npm-to-cilium.plan.yaml", "j.stage2-azure-cni-to-overlay.plan.yaml"]
+    for plan in plans:
+        steps = yaml.safe_load(plan.read_text())["steps"]
+        budgets = {s["id"]: s["params"].get("budget_s") for s in steps if s["kind"] in ("connectivity-snapshot",
+                                                                                           "verify")}
+        assert budgets == {"snapshot": 900, "verify": 900}, (plan.name, budgets)

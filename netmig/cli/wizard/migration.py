@@ -128,12 +128,14 @@ def journey_offer(network: Any) -> list[str] | None:
 
 
 def journey_commands(a: Answers) -> list[list[str]]:
-    """The journey's two commands for the cluster the wizard read (with the pod CIDR and the checks accepted)."""
+    """The journey's two commands for the cluster the wizard read (with the pod CIDR, the checks accepted and the
+    probing budget given)."""
     from netmig.commands.argv import argv
 
     out = str(a.out or "journey.yaml")
+    budget = [("--budget", a.budget if a.budget != "none" else None), ("--no-budget", a.budget == "none")]
     return [argv(["journey", "plan"], address=a.address, flags=[("--to", JOURNEY_GOAL), ("--accept", tuple(a.accept)),
-                                                              ("--pod-cidr", a.pod_cidr), ("--out", out)]),
+                                                              ("--pod-cidr", a.pod_cidr), *budget, ("--out", out)]),
             argv(["journey", "apply"], out)]
 
 

@@ -29,7 +29,6 @@ from netmig.cli.wizard.preflight import preflight_and_accept
 from netmig.cli.wizard.save import review_and_save
 from netmig.cli.wizard.when import DEFAULT_TZ, schedule, when_and_approval
 from netmig.cli.wizard_prompts import Questions
-from netmig.errors import UsageError
 
 
 def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, *, invoke_apply: Any,
@@ -41,10 +40,6 @@ def run_wizard(q: Questions, a: Answers, opts: dict[str, Any], plans_dir: Path, 
     echo("\n" + describe_cluster(info))
     template = choose_migration(q, a, target, info, echo)  # 2. the migration (or the journey)
     if template is None:  # the journey: its own commands plan every stage and run them with one approval
-        if a.budget is not None:
-            raise UsageError("a probing budget (--budget / --no-budget) does not apply to the journey: each stage's "
-                             "plan probes within the default 10 min", "leave it out, or choose one migration with "
-                             "--migration KIND")
         journey_options(q, a, info)  # 3. its pod CIDR, when a stage needs one
         first = first_stage(a, info)  # 4. stage 1's preflight (journey plan runs it too) and acceptance
         echo(f"\nStage 1 of the journey: {first.kind}")
