@@ -15,8 +15,7 @@ from prefect import flow
 from prefect.flow_runs import suspend_flow_run
 
 from flows.migrate import ApprovalInput
-from flows.params import ClusterAddress, GoalChoice, OptionalText, TextList
-from netmig.errors import UsageError
+from flows.params import ClusterAddress, GoalChoice, OptionalText, TextList, probe_budget_text
 from tasks.journey import apply_journey, approval_text, plan_journey
 
 
@@ -43,12 +42,7 @@ def journey(journey_path: str, cluster: ClusterAddress = ClusterAddress(), goal:
     address = cluster.model_dump()
     result: dict[str, Any] = {}
     if not Path(journey_path).is_file():
-        if probe_every_cell and probe_budget_minutes:
-            raise UsageError("probe_budget_minutes and probe_every_cell contradict each other",
-                             "set one of them (probe_budget_minutes 0 with probe_every_cell)")
-        if probe_budget_minutes < 0:
-            raise UsageError(f"probe_budget_minutes {probe_budget_minutes} is negative", "give minutes >= 0")
-        budget = "none" if probe_every_cell else f"{probe_budget_minutes * 60:g}s" if probe_budget_minutes else None
+        budget = probe_budget_text(probe_budget_minutes, probe_every_cell)
         result["plan"] = plan_journey(address, goal, journey_path, accept=list(accept), pod_cidr=pod_cidr or None,
                                       allow_fallback=allow_fallback, budget=budget)
     approved = auto_approve

@@ -96,6 +96,21 @@ SET_PATTERN = r"^[^.=\s]+\.[^=\s]+=.*$"
 SetItem = Annotated[str, Field(pattern=SET_PATTERN)]
 
 
+def probe_budget_text(minutes: float, every_cell: bool) -> str | None:
+    """The form's ``probe_budget_minutes`` / ``probe_every_cell`` as ``--budget`` text: ``"none"`` (every cell),
+    ``"Nm"``, or None (0 and off: the plan's default); ``UsageError`` when both are set or the minutes negative."""
+    from netmig.errors import UsageError
+
+    if every_cell and minutes:
+        raise UsageError("probe_budget_minutes and probe_every_cell contradict each other",
+                         "set one of them (probe_budget_minutes 0 with probe_every_cell)")
+    if minutes < 0:
+        raise UsageError(f"probe_budget_minutes {minutes} is negative", "give minutes >= 0")
+    if every_cell:
+        return "none"
+    return f"{minutes:f}".rstrip("0").rstrip(".") + "m" if minutes else None
+
+
 class PlanOptions(BaseModel):
     """What shapes a plan the run makes, exactly the options of ``aks-netmig plan`` (``plan_args``): accepted
     findings, step parameters (``--set``; ``operator_manifest`` is ``--set install-operator.manifest=...``), the
@@ -172,13 +187,9 @@ class PlanOptions(BaseModel):
                                      f"{sid}.manifest={given} disagree", "give the manifest once")
                 if given is None:
                     out.append(f"{sid}.manifest={self.operator_manifest}")
-        if self.probe_every_cell or self.probe_budget_minutes:
-            from netmig.engine.planning import budget_sets
+        from netmig.engine.planning import budget_text_sets
 
-            if self.probe_every_cell and self.probe_budget_minutes:
-                raise UsageError("probe_budget_minutes and probe_every_cell contradict each other",
-                                 "set one of them (probe_budget_minutes 0 with probe_every_cell)")
-            out += budget_sets(kind, None if self.probe_every_cell else self.probe_budget_minutes * 60, out)
+        out += budget_text_sets(kind, probe_budget_text(self.probe_budget_minutes, self.probe_every_cell), out)
         return out
 
     def plan_args(self, kind: str) -> dict[str, Any]:

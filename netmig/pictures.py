@@ -48,8 +48,8 @@ def _ns(identity: str) -> str:
 
 LABELLED_SPACES = 40
 """Up to this many namespaces the heatmap labels every cell (open/probed) and outlines changed cells one by one;
-beyond it (a large cluster) it draws the colours plus one marker layer for the changed cells, without labels, so
-drawing stays quick and the picture readable."""
+beyond it (a large cluster) it draws the colours without labels plus a third panel of the change per namespace
+pair (``change_matrix``), so drawing stays quick and the picture readable."""
 
 
 LARGE_PANEL_IN = 10.0
@@ -83,29 +83,36 @@ def _axis_labels(ax: Any, title: str, ticks: bool) -> None:
     ax.set_title(title, fontsize=10)
 
 
-def _grid(cells: list[tuple[str, str, bool]]) -> dict[tuple[str, str], tuple[int, int]]:
-    acc: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for src, dst, ok in cells:
-        a = acc[(_ns(src), _ns(dst))]
+class _Tally:
+    """Open / probed paths per (source, destination) namespace, counted one path at a time."""
+
+    def __init__(self) -> None:
+        self.acc: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, src: str, dst: str, ok: bool) -> None:
+        a = self.acc[(_ns(src), _ns(dst))]
         a[0] += ok
         a[1] += 1
-    return {k: (v[0], v[1]) for k, v in acc.items()}
+
+    def grid(self) -> Grid:
+        return {k: (v[0], v[1]) for k, v in self.acc.items()}
 
 
-def _file_grid(path: Path) -> tuple[str, dict[tuple[str, str], tuple[int, int]]]:
+def _grid(cells: list[tuple[str, str, bool]]) -> Grid:
+    tally = _Tally()
+    for src, dst, ok in cells:
+        tally.add(src, dst, ok)
+    return tally.grid()
+
+
+def _file_grid(path: Path) -> tuple[str, Grid]:
     """(engine, grid) of a snapshot file, tallied cell by cell as it is read (no cell kept: a large cluster's
     snapshot holds a million)."""
     from netmig.verify import snapshot as snapmod
 
-    acc: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-
-    def tally(d: Any) -> None:
-        a = acc[(_ns(d["src"]), _ns(d["dst"]))]
-        a[0] += d["outcome"] == "open"
-        a[1] += 1
-
-    header = snapmod.fold_cells(path, tally)
-    return str(header["engine"]), {k: (v[0], v[1]) for k, v in acc.items()}
+    tally = _Tally()
+    header = snapmod.fold_cells(path, lambda d: tally.add(d["src"], d["dst"], d["outcome"] == "open"))
+    return str(header["engine"]), tally.grid()
 
 
 def connectivity_heatmap(run_dir: Path, before_file: str, after_file: str,

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from netmig.cli.migrate_common import cluster_options, configure_logging, parse_budget, progress_sink
+from netmig.cli.migrate_common import budget_flag, cluster_options, configure_logging, progress_sink
 from netmig.connection import Address
 from netmig.errors import CheckFailed, Paused
 
@@ -41,16 +41,10 @@ def plan_cmd(goal: str, out: Path, accept: tuple[str, ...], pod_cidr: str | None
              budget: str | None, no_budget: bool, **kwargs: Any) -> None:
     """Read the cluster's profile, choose the safest route to --to, write the journey with each stage's plan."""
     from netmig.commands.journey import JourneyPlanRequest, journey_plan
-    from netmig.errors import UsageError
 
     configure_logging()
-    if budget is not None and no_budget:
-        raise UsageError("--budget and --no-budget contradict each other", "give one of them")
-    if budget is not None:
-        parse_budget(budget, False)  # refused before anything is read
     result = journey_plan(JourneyPlanRequest(goal, out, Address.of(kwargs), accept=accept, pod_cidr=pod_cidr,
-                                             allow_fallback=allow_fallback,
-                                             budget="none" if no_budget else budget))
+                                             allow_fallback=allow_fallback, budget=budget_flag(budget, no_budget)))
     for line in result.explain:
         click.echo(line)
     j = result.journey

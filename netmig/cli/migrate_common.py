@@ -119,3 +119,17 @@ def parse_budget(budget: str, no_budget: bool) -> float | None:
         return parse_duration(budget)
     except ValueError as e:
         raise UsageError(f"--budget: {e}", "pass a duration like 10m, 90s or 1h, or --no-budget") from None
+
+
+def budget_flag(budget: str | None, no_budget: bool) -> str | None:
+    """``--budget DURATION`` / ``--no-budget`` of a planning command as given: the text, ``"none"``, or None when
+    neither; one-line UsageError when both, or when the duration is unreadable (before anything is read)."""
+    from netmig.errors import UsageError
+
+    if budget is not None and no_budget:
+        raise UsageError("--budget and --no-budget contradict each other", "give one of them")
+    if no_budget:
+        return "none"
+    if budget is not None:
+        parse_budget(budget, False)
+    return budget

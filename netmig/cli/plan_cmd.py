@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from netmig.checks.unenforced import unenforced_banner
-from netmig.cli.migrate_common import cluster_options, configure_logging, parse_budget
+from netmig.cli.migrate_common import budget_flag, cluster_options, configure_logging
 from netmig.commands.plans import PlanRequest
 from netmig.connection import Address
 from netmig.errors import CheckFailed
@@ -72,14 +72,11 @@ def plan(kind: str, out: Path, accept: tuple[str, ...], sets: tuple[str, ...], a
          allow_fallback: bool, budget: str | None, no_budget: bool, **kwargs: Any) -> None:
     """Read the cluster, run preflight, and write a concrete, reviewable plan (what apply will execute)."""
     from netmig.commands import plan as plan_command
-    from netmig.engine.planning import budget_sets
-    from netmig.errors import UsageError
+    from netmig.engine.planning import budget_text_sets
 
     configure_logging()
-    if budget is not None and no_budget:
-        raise UsageError("--budget and --no-budget contradict each other", "give one of them")
-    if budget is not None or no_budget:  # recorded in the plan as the --set values they stand for
-        sets = (*sets, *budget_sets(kind, parse_budget(budget or "", no_budget), sets))
+    # recorded in the plan as the --set values they stand for
+    sets = (*sets, *budget_text_sets(kind, budget_flag(budget, no_budget), sets))
     result = plan_command(PlanRequest(kind, Address.of(kwargs), accept=accept, sets=sets, pod_cidr=pod_cidr,
                                       allow_fallback=allow_fallback, out=out))
     p = result.plan

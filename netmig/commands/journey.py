@@ -70,21 +70,6 @@ class JourneyPlanRequest:
     budget: str | None = None  # every stage's probing budget: a duration (15m), "none" (every cell), None: default
 
 
-def stage_sets(kind: str, budget: str | None) -> list[str]:
-    """The ``--set`` values of a stage plan for the journey's probing budget (``JourneyPlanRequest.budget``;
-    none when it is None); ``UsageError`` (one line) for an unreadable duration."""
-    if budget is None:
-        return []
-    from netmig.engine.planning import budget_sets
-    from netmig.verify.budget import parse_duration
-
-    try:
-        seconds = None if budget == "none" else parse_duration(budget)
-    except ValueError as e:
-        raise UsageError(f"--budget: {e}", "pass a duration like 10m, 90s or 1h, or --no-budget") from None
-    return budget_sets(kind, seconds)
-
-
 @dataclass(frozen=True)
 class JourneyPlanResult:
     journey: JourneyFile
@@ -234,7 +219,14 @@ def _build_stages(path: Any, cluster: ClusterInfo, req: JourneyPlanRequest, targ
     ``concrete_first``, every other plan provisional (see ``netmig.model.journey_file``); plan files
     ``PREFIX.stageN-KIND.plan.yaml`` next to ``req.out``."""
     from netmig.commands.plans import PlanRequest, plan
-    from netmig.engine.planning import PlanConnection, load_template, new_plan, parse_set, set_step_params
+    from netmig.engine.planning import (
+        PlanConnection,
+        budget_text_sets,
+        load_template,
+        new_plan,
+        parse_set,
+        set_step_params,
+    )
 
     stages: list[JourneyStage] = []
     before = cluster.network
@@ -246,12 +238,12 @@ def _build_stages(path: Any, cluster: ClusterInfo, req: JourneyPlanRequest, targ
         if i == 1 and concrete_first:
             made = plan(PlanRequest(t.kind, req.address, accept=req.accept, pod_cidr=stage_cidr,
                                     allow_fallback=allow, out=plan_file, check_access=False, target=target,
-                                    sets=tuple(stage_sets(t.kind, req.budget)))).plan
+                                    sets=tuple(budget_text_sets(t.kind, req.budget)))).plan
         else:
             assumed = replace(cluster, network=before, etag=None)
             made = new_plan(template, assumed, arm_endpoint=target.endpoint, accepted=list(req.accept),
                             pod_cidr=stage_cidr, allow_variants=["fallback"] if allow else [])
-            set_step_params(made, parse_set(stage_sets(t.kind, req.budget)))
+            set_step_params(made, parse_set(budget_text_sets(t.kind, req.budget)))
             made.connection = PlanConnection(sandbox=target.sandbox,
                                              ca_bundle=None if target.sandbox else target.ca_bundle)
             if plan_file.exists():
@@ -372,6 +364,7 @@ def _stage_plan(journey: JourneyFile, stage: JourneyStage, folder: Path, address
     stage), else made now against the live cluster exactly as ``aks-netmig plan`` makes it."""
     from netmig.azure.gateway import AksGateway
     from netmig.commands.plans import PlanRequest, plan
+    from netmig.engine.planning import budget_text_sets
     from netmig.model.profiles import ProfileState
 
     path = folder / stage.plan_file
@@ -389,7 +382,7 @@ def _stage_plan(journey: JourneyFile, stage: JourneyStage, folder: Path, address
                             pod_cidr=stage.plan.options.get("pod_cidr"),
                             allow_fallback=bool(stage.plan.options.get("allow_variants")), out=path,
                             check_access=False, target=target, only_if_runnable=True,
-                            sets=tuple(stage_sets(stage.kind, opts.get("budget")))))
+                            sets=tuple(budget_text_sets(stage.kind, opts.get("budget")))))
     p = made.plan
     same = (p.kind == stage.kind and ProfileState.from_network(p.source_profile()).name == stage.source
             and ProfileState.from_network(p.target_profile()).name == stage.target)

@@ -311,6 +311,26 @@ def budget_sets(kind: str, budget_s: float | None, given: list[str] | tuple[str,
     return out
 
 
+def budget_seconds(text: str) -> float | None:
+    """A probing budget as given (``--budget`` text): ``none`` -> None (every cell), else ``parse_duration``'s
+    seconds; ``ValueError`` when unreadable."""
+    from netmig.verify.budget import parse_duration
+
+    return None if text.strip().lower() == "none" else parse_duration(text)
+
+
+def budget_text_sets(kind: str, text: str | None, given: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """``budget_sets`` for a budget as given (``budget_seconds``; None: no budget given, no values); ``UsageError``
+    (one line) when the text is unreadable."""
+    if text is None:
+        return []
+    try:
+        seconds = budget_seconds(text)
+    except ValueError as e:
+        raise UsageError(f"--budget: {e}", "pass a duration like 10m, 90s or 1h, or --no-budget") from None
+    return budget_sets(kind, seconds, given)
+
+
 def order_problems(plan: Plan) -> list[str]:
     """``validate_order`` on a concrete plan's steps: a hand-edited plan is held to the template rules."""
     from netmig.model.plan import VariantSpec

@@ -300,11 +300,7 @@ def _read(path: str | Path, cell: Callable[[Any], Any]) -> tuple[dict[str, Any],
 def fold_cells(path: str | Path, visit: Callable[[Mapping[str, Any]], None]) -> dict[str, Any]:
     """Call ``visit`` with each cell's fields (a dict, in file order) without building or keeping the cells (a
     picture's tallies); returns the header fields (``engine``, ``stats``, ...); ``UsageError`` as ``load``."""
-
-    def take(d: Mapping[str, Any]) -> None:
-        visit(d)
-
-    return _read(path, take)[0]
+    return _read(path, visit)[0]
 
 
 def cell_keys(path: str | Path) -> list[CellKey]:

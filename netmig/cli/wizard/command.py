@@ -9,13 +9,12 @@ from typing import Any
 
 import click
 
-from netmig.cli.migrate_common import cluster_options, configure_logging, parse_budget
+from netmig.cli.migrate_common import budget_flag, cluster_options, configure_logging
 from netmig.cli.wizard.answers import THEN, Answers, WizardInterrupted, apply_command
 from netmig.cli.wizard.run import run_wizard
 from netmig.cli.wizard.when import DEFAULT_TZ, parse_when
 from netmig.cli.wizard_prompts import Questions
 from netmig.connection import ADDRESS_KEYS
-from netmig.errors import UsageError
 
 
 def _interactive(ctx: click.Context) -> bool:
@@ -65,13 +64,10 @@ def wizard(ctx: click.Context, kind: str | None, pod_cidr: str | None, allow_fal
         from netmig.engine.planning import parse_set
 
         parse_set(sets)
-    if budget is not None and no_budget:
-        raise UsageError("--budget and --no-budget contradict each other", "give one of them")
-    if budget is not None:
-        parse_budget(budget, False)  # refused before any question is asked or anything read
+    budget = budget_flag(budget, no_budget)  # refused before any question is asked or anything read
     opts = {k: kwargs.get(k) for k in ADDRESS_KEYS}
     answers = Answers(kind=kind, pod_cidr=pod_cidr, allow_fallback=allow_fallback, accept=list(accept),
-                      sets=list(sets), then=then, budget="none" if no_budget else budget,
+                      sets=list(sets), then=then, budget=budget,
                       start_at=parse_when(start_at, tz=tz) if start_at else None, approve=approve, out=out)
     q = Questions(interactive=_interactive(ctx))
 

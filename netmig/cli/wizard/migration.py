@@ -219,12 +219,10 @@ and the plan's 10 min budget covers every cell)."""
 
 
 def _budget_problem(text: str) -> str | None:
-    from netmig.verify.budget import parse_duration
+    from netmig.engine.planning import budget_seconds
 
-    if text.strip().lower() == "none":
-        return None
     try:
-        parse_duration(text.strip())
+        budget_seconds(text.strip())
     except ValueError as e:
         return str(e)
     return None
@@ -235,8 +233,7 @@ def budget_options(q: Questions, a: Answers, template: Any, info: Any) -> None:
     ``BUDGET_NODES`` nodes (default: the plan's 10m, which adds nothing); an answer other than the default becomes
     the ``--set STEP.budget_s=...`` values of every probing step (``budget_sets``), so the printed commands carry it.
     Nothing is asked when ``--set`` already gives a probing step's budget."""
-    from netmig.engine.planning import PROBING_KINDS, budget_sets
-    from netmig.verify.budget import parse_duration
+    from netmig.engine.planning import PROBING_KINDS, budget_sets, budget_text_sets
 
     probing = [s.id for s in template.steps if s.kind in PROBING_KINDS]
     if not probing and a.budget is not None:
@@ -251,8 +248,7 @@ def budget_options(q: Questions, a: Answers, template: Any, info: Any) -> None:
     if answer is None or answer.strip() == "10m":
         return
     a.budget = answer.strip()
-    seconds = None if a.budget.lower() == "none" else parse_duration(a.budget)
-    a.sets += budget_sets(template.kind, seconds, a.sets)
+    a.sets += budget_text_sets(template.kind, a.budget, a.sets)
 
 
 def plan_options(q: Questions, a: Answers, template: Any, info: Any, echo: Any) -> None:
